@@ -1,0 +1,82 @@
+//! The applications behind the runnable examples, shared with the
+//! integration tests and benchmarks so that what is tested is what runs.
+//!
+//! Each example follows one convention: its first argument is the listen
+//! address (default `127.0.0.1:8000`), and it prints
+//! `listening on http://ADDR` once it accepts connections.
+//!
+//! ```
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! use gateway_core::{driver, Body, Environ};
+//! let app = gateway_examples::hello::app();
+//! let env = Environ::from_request(http::Request::get("/").body(Body::empty()).unwrap());
+//! let res = driver::commit(&app, env).await;
+//! assert_eq!(res.status(), 200);
+//! # });
+//! ```
+
+use std::net::SocketAddr;
+
+/// The listen address from the first command-line argument, or
+/// `127.0.0.1:8000`.
+pub fn listen_addr() -> Result<SocketAddr, String> {
+    let arg = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:8000".to_owned());
+    arg.parse()
+        .map_err(|e| format!("invalid listen address {arg:?}: {e} (expected e.g. 127.0.0.1:8000)"))
+}
+
+/// Binds the example's address, prints `listening on http://ADDR`, and
+/// serves `app` until the process ends.
+pub async fn run<A: gateway_core::Application>(app: A) -> std::io::Result<()> {
+    let addr = listen_addr().map_err(std::io::Error::other)?;
+    let server = gateway_hyper::Server::bind(addr).await?;
+    println!("listening on http://{}", server.local_addr()?);
+    server.serve(app).await
+}
+
+pub mod hello {
+    //! `GET /` answers with a greeting; `POST /echo` streams the request body
+    //! back as it arrives.
+
+    use gateway_core::http::{HeaderValue, Method, StatusCode};
+    use gateway_core::{Application, Environ, Error, Response, start};
+
+    /// The hello application.
+    #[derive(Clone, Copy, Debug, Default)]
+    pub struct Hello;
+
+    /// The greeting `GET /` answers with.
+    pub const GREETING: &str = "Hello, world!\n";
+
+    impl Application for Hello {
+        async fn call(&self, mut env: Environ) -> Result<Response, Error> {
+            match (env.method(), env.path_info()) {
+                (&Method::GET | &Method::HEAD, "/") => {
+                    start(200, [("content-type", "text/plain; charset=utf-8")]).body(GREETING)
+                }
+                (&Method::POST, "/echo") => {
+                    let ty = env
+                        .headers()
+                        .get("content-type")
+                        .cloned()
+                        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+                    // The request body streams straight into the response:
+                    // each chunk is sent as soon as it arrives.
+                    start(200, [("content-type", ty)]).body(env.take_body())
+                }
+                (_, "/" | "/echo") => Err(Error::with_status(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "method not allowed",
+                )),
+                _ => Err(Error::with_status(StatusCode::NOT_FOUND, "no such page")),
+            }
+        }
+    }
+
+    /// The hello application, ready to serve.
+    pub fn app() -> Hello {
+        Hello
+    }
+}

@@ -1,0 +1,557 @@
+//! The commit driver: the one place where an application's result becomes a
+//! response ready for the wire.
+//!
+//! Every adapter (gateway-hyper, the CGI example), the
+//! [`TestClient`](crate::TestClient) and the tower bridge call
+//! [`commit`], so the rules below hold the same everywhere. Per request:
+//!
+//! 1. The application is called under `catch_unwind`. An `Err(e)` or a
+//!    panic becomes a response with `e.status()` (500 by default; a status
+//!    outside 400–599 becomes 500) and a generic body naming only the
+//!    status: error details go to the log (`tracing`, at `error` for 5xx
+//!    and `debug` for 4xx), never to the client.
+//! 2. The final status must be 200–599; 101 is allowed only in answer to an
+//!    HTTP/1.1 request carrying `Upgrade`. Anything else becomes a 500.
+//! 3. Connection-specific fields (RFC 9110 §7.6.1) are removed:
+//!    `Connection` and the fields it names, `Keep-Alive`,
+//!    `Proxy-Connection`, `TE`, `Transfer-Encoding`, `Upgrade` — except
+//!    `Upgrade` and `Connection: upgrade` on 101, and `Upgrade` on 426. The
+//!    server owns the connection; each removal is logged at `debug`.
+//! 4. HEAD, 204 and 304 are committed at once and their body is never
+//!    polled. HEAD keeps GET's `Content-Length`: the one the application
+//!    set, else the body's exact size. 204 and 1xx lose `Content-Length`.
+//! 5. A body of exactly known size (empty, one chunk, a file) is committed
+//!    at once with no extra poll. A `Content-Length` that disagrees with the
+//!    exact size is corrected to it (a server would otherwise announce one
+//!    length and send another, desynchronising keep-alive). A missing one is
+//!    left for the server to add from the size hint (hyper does), so the
+//!    hot path inserts no header.
+//! 6. Otherwise the body is polled to its first non-empty data frame,
+//!    its trailers, or its end. An error or panic there still becomes a
+//!    clean error response (WSGI's `exc_info` rule). Note that `wsgiref` and
+//!    gunicorn commit on an empty first chunk; this driver does not. If the
+//!    body turns out to have an exact size by then (one chunk), it is
+//!    framed with `Content-Length`. [`BodyWriter::flush_headers`] commits
+//!    early on purpose; [`ResponseExt::prefetch`] lets a middleware find the
+//!    commit point itself.
+//! 7. After the commit, a body error or panic aborts the response: the body
+//!    yields the error and the server closes the HTTP/1 connection or resets
+//!    the HTTP/2 stream. The client sees a truncated response, never a
+//!    complete-looking short one — except for an HTTP/1.0 close-delimited
+//!    body, where the end of the connection is the end of the body and
+//!    truncation cannot be seen.
+//!
+//! [`BodyWriter::flush_headers`]: crate::BodyWriter::flush_headers
+//! [`ResponseExt::prefetch`]: crate::ResponseExt::prefetch
+//!
+//! ```
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! use gateway_core::{driver, fn_app, Body, Environ, Error};
+//! use http::StatusCode;
+//!
+//! let app = fn_app(|_env| async { Err::<gateway_core::Response, _>(Error::new("db down")) });
+//! let env = Environ::from_request(http::Request::get("/").body(Body::empty()).unwrap());
+//! let res = driver::commit(&app, env).await;
+//! assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+//! # });
+//! ```
+
+use std::panic::AssertUnwindSafe;
+
+use futures_util::FutureExt;
+use http::header::{
+    CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue, TE, TRANSFER_ENCODING,
+    UPGRADE,
+};
+use http::{HeaderMap, Method, StatusCode, Version};
+use http_body::Body as _;
+
+use crate::app::Application;
+use crate::body::Body;
+use crate::environ::Environ;
+use crate::error::Error;
+use crate::response::Response;
+
+const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
+const PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
+
+/// What the driver needs to know about the request after the environ has
+/// been moved into the application.
+#[derive(Clone, Copy, Debug)]
+pub struct RequestFacts {
+    head: bool,
+    upgrade: bool,
+}
+
+impl RequestFacts {
+    /// Reads the facts from an environ.
+    #[inline]
+    pub fn of(env: &Environ) -> RequestFacts {
+        RequestFacts::from_head(env.method(), env.version(), env.headers())
+    }
+
+    /// Reads the facts from a request head.
+    #[inline]
+    pub fn from_head(method: &Method, version: Version, headers: &HeaderMap) -> RequestFacts {
+        RequestFacts {
+            head: *method == Method::HEAD,
+            upgrade: version == Version::HTTP_11 && headers.contains_key(UPGRADE),
+        }
+    }
+}
+
+/// Calls `app` with `env` and returns the response, ready for the wire,
+/// following the rules in the [module docs](self). Never fails: every
+/// failure before the commit point becomes an error response.
+pub async fn commit<A: Application>(app: &A, env: Environ) -> Response {
+    let facts = RequestFacts::of(&env);
+    let result = AssertUnwindSafe(app.call(env)).catch_unwind().await;
+    let response = match result {
+        Ok(Ok(response)) => response,
+        Ok(Err(err)) => return error_response(&err, facts),
+        Err(payload) => return error_response(&Error::panicked(&*payload), facts),
+    };
+    finish(response, facts).await
+}
+
+/// Applies rules 2 to 6 to a response an application already returned (the
+/// tower bridge uses this for responses of hosted services).
+pub async fn finish(mut res: Response, facts: RequestFacts) -> Response {
+    let status = res.status();
+    if !status_allowed(status, facts) {
+        let err = Error::new(format!("application returned status {status}"));
+        return error_response(&err, facts);
+    }
+    if !res.headers().is_empty() {
+        strip_connection_headers(res.headers_mut(), status);
+    }
+
+    let no_body = facts.head
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED
+        || status == StatusCode::SWITCHING_PROTOCOLS;
+    if no_body {
+        let body = std::mem::take(res.body_mut());
+        if status == StatusCode::NO_CONTENT || status.is_informational() {
+            res.headers_mut().remove(CONTENT_LENGTH);
+        } else if facts.head && status != StatusCode::NOT_MODIFIED {
+            if let Some(n) = body.size_hint().exact() {
+                if !res.headers().contains_key(CONTENT_LENGTH) {
+                    res.headers_mut()
+                        .insert(CONTENT_LENGTH, HeaderValue::from(n));
+                }
+            }
+        }
+        body.discard_unsent();
+        return res;
+    }
+
+    if let Some(n) = res.body().size_hint().exact() {
+        reconcile_content_length(res.headers_mut(), n);
+        return res;
+    }
+
+    match res.body_mut().prefetch().await {
+        Ok(()) => {
+            if let Some(n) = res.body().size_hint().exact() {
+                reconcile_content_length(res.headers_mut(), n);
+            }
+            res
+        }
+        Err(err) => error_response(&err, facts),
+    }
+}
+
+#[inline]
+fn status_allowed(status: StatusCode, facts: RequestFacts) -> bool {
+    let code = status.as_u16();
+    (200..=599).contains(&code) || (status == StatusCode::SWITCHING_PROTOCOLS && facts.upgrade)
+}
+
+/// A response with the error's status and a generic body. Details are
+/// logged, not sent.
+pub fn error_response(err: &Error, facts: RequestFacts) -> Response {
+    let mut status = err.status();
+    if !(400..=599).contains(&status.as_u16()) {
+        status = StatusCode::INTERNAL_SERVER_ERROR;
+    }
+    if status.is_server_error() || err.is_panic() {
+        tracing::error!(status = status.as_u16(), error = %err, "request failed");
+    } else {
+        tracing::debug!(status = status.as_u16(), error = %err, "request failed");
+    }
+    let text = status.canonical_reason().unwrap_or("Error");
+    let mut res = Response::new(if facts.head {
+        Body::empty()
+    } else {
+        Body::from(text)
+    });
+    *res.status_mut() = status;
+    res.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    if facts.head {
+        res.headers_mut()
+            .insert(CONTENT_LENGTH, HeaderValue::from(text.len()));
+    }
+    res
+}
+
+#[inline]
+fn is_connection_specific(name: &HeaderName) -> bool {
+    name == CONNECTION
+        || name == TRANSFER_ENCODING
+        || name == UPGRADE
+        || name == TE
+        || name == KEEP_ALIVE
+        || name == PROXY_CONNECTION
+}
+
+fn strip_connection_headers(headers: &mut HeaderMap, status: StatusCode) {
+    if !headers.keys().any(is_connection_specific) {
+        return;
+    }
+    let keep_upgrade =
+        status == StatusCode::SWITCHING_PROTOCOLS || status == StatusCode::UPGRADE_REQUIRED;
+
+    // Fields named by Connection go first, then Connection itself.
+    let mut named: Vec<HeaderName> = Vec::new();
+    let mut only_upgrade = true;
+    for value in headers.get_all(CONNECTION) {
+        for token in value.to_str().unwrap_or("").split(',') {
+            let token = token.trim();
+            if token.is_empty() {
+                continue;
+            }
+            if token.eq_ignore_ascii_case("upgrade") && keep_upgrade {
+                continue;
+            }
+            only_upgrade = false;
+            if let Ok(name) = HeaderName::from_bytes(token.as_bytes()) {
+                named.push(name);
+            }
+        }
+    }
+    for name in named {
+        if headers.remove(&name).is_some() {
+            tracing::debug!(header = %name, "removed a field named by Connection from a response");
+        }
+    }
+    let connection_kept = keep_upgrade && only_upgrade;
+    for name in [
+        CONNECTION,
+        KEEP_ALIVE,
+        PROXY_CONNECTION,
+        TE,
+        TRANSFER_ENCODING,
+        UPGRADE,
+    ] {
+        let kept = (name == UPGRADE && keep_upgrade) || (name == CONNECTION && connection_kept);
+        if !kept && headers.remove(&name).is_some() {
+            tracing::debug!(header = %name, "removed a connection-specific field from a response");
+        }
+    }
+}
+
+fn reconcile_content_length(headers: &mut HeaderMap, exact: u64) {
+    let mut values = headers.get_all(CONTENT_LENGTH).iter();
+    let Some(first) = values.next() else {
+        return;
+    };
+    let agrees = values.next().is_none()
+        && first
+            .to_str()
+            .ok()
+            .and_then(|s| s.parse::<u64>().ok())
+            .is_some_and(|n| n == exact);
+    if !agrees {
+        tracing::debug!(
+            announced = ?first,
+            actual = exact,
+            "Content-Length disagreed with the body's exact size; corrected"
+        );
+        headers.insert(CONTENT_LENGTH, HeaderValue::from(exact));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::fn_app;
+    use crate::response::start;
+    use bytes::Bytes;
+    use http::Request;
+    use http_body_util::BodyExt;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    fn env(method: Method) -> Environ {
+        Environ::from_request(
+            Request::builder()
+                .method(method)
+                .uri("/")
+                .body(Body::empty())
+                .unwrap(),
+        )
+    }
+
+    async fn run<F, Fut>(method: Method, f: F) -> (http::response::Parts, Result<Bytes, Error>)
+    where
+        F: Fn(Environ) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<Response, Error>> + Send,
+    {
+        let res = commit(&fn_app(f), env(method)).await;
+        let (parts, body) = res.into_parts();
+        let bytes = body.collect().await.map(|c| c.to_bytes());
+        (parts, bytes)
+    }
+
+    #[tokio::test]
+    async fn err_becomes_its_status_with_generic_body() {
+        let (parts, body) = run(Method::GET, |_| async {
+            Err(Error::with_status(StatusCode::CONFLICT, "secret detail"))
+        })
+        .await;
+        assert_eq!(parts.status, StatusCode::CONFLICT);
+        assert_eq!(body.unwrap(), "Conflict");
+    }
+
+    #[tokio::test]
+    async fn err_with_non_error_status_becomes_500() {
+        let (parts, _) = run(Method::GET, |_| async {
+            Err(Error::with_status(StatusCode::OK, "odd"))
+        })
+        .await;
+        assert_eq!(parts.status, StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[tokio::test]
+    async fn panic_before_commit_becomes_500() {
+        let (parts, body) = run(Method::GET, |env| async move {
+            if env.path_info() == "/" {
+                panic!("boom");
+            }
+            start(200, NO_HEADERS_T).empty()
+        })
+        .await;
+        assert_eq!(parts.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(body.unwrap(), "Internal Server Error");
+    }
+
+    const NO_HEADERS_T: [(HeaderName, HeaderValue); 0] = [];
+
+    #[tokio::test]
+    async fn informational_final_status_becomes_500() {
+        for code in [100, 102, 103] {
+            let (parts, _) = run(Method::GET, move |_| async move {
+                start(code, NO_HEADERS_T).empty()
+            })
+            .await;
+            assert_eq!(parts.status, StatusCode::INTERNAL_SERVER_ERROR, "{code}");
+        }
+        let (parts, _) = run(Method::GET, |_| async { start(600, NO_HEADERS_T).empty() }).await;
+        assert_eq!(parts.status, StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[tokio::test]
+    async fn switching_protocols_only_for_upgrade_requests() {
+        let app = fn_app(|_| async {
+            start(101, [("upgrade", "websocket"), ("connection", "upgrade")]).empty()
+        });
+        let plain = commit(&app, env(Method::GET)).await;
+        assert_eq!(plain.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let upgrade = Environ::from_request(
+            Request::get("/")
+                .header("upgrade", "websocket")
+                .header("connection", "upgrade")
+                .body(Body::empty())
+                .unwrap(),
+        );
+        let res = commit(&app, upgrade).await;
+        assert_eq!(res.status(), StatusCode::SWITCHING_PROTOCOLS);
+        assert_eq!(res.headers()["upgrade"], "websocket");
+        assert_eq!(res.headers()["connection"], "upgrade");
+    }
+
+    #[tokio::test]
+    async fn connection_specific_fields_are_stripped() {
+        let (parts, _) = run(Method::GET, |_| async {
+            start(
+                200,
+                [
+                    ("connection", "close, x-private"),
+                    ("x-private", "1"),
+                    ("keep-alive", "timeout=5"),
+                    ("proxy-connection", "keep-alive"),
+                    ("te", "trailers"),
+                    ("transfer-encoding", "chunked"),
+                    ("upgrade", "h2c"),
+                    ("x-kept", "1"),
+                ],
+            )
+            .body("ok")
+        })
+        .await;
+        let names: Vec<_> = parts.headers.keys().map(|k| k.as_str()).collect();
+        assert_eq!(names, ["x-kept"]);
+    }
+
+    #[tokio::test]
+    async fn upgrade_kept_on_426() {
+        let (parts, _) = run(Method::GET, |_| async {
+            start(
+                426,
+                [
+                    ("upgrade", "TLS/1.3"),
+                    ("connection", "upgrade"),
+                    ("te", "x"),
+                ],
+            )
+            .body("upgrade please")
+        })
+        .await;
+        assert_eq!(parts.headers["upgrade"], "TLS/1.3");
+        assert_eq!(parts.headers["connection"], "upgrade");
+        assert!(!parts.headers.contains_key("te"));
+    }
+
+    #[tokio::test]
+    async fn head_keeps_gets_length_and_never_polls() {
+        let polled = Arc::new(AtomicBool::new(false));
+        let p = polled.clone();
+        let app = fn_app(move |_| {
+            let p = p.clone();
+            async move {
+                let body = Body::writer(move |mut w| async move {
+                    p.store(true, Ordering::SeqCst);
+                    w.write("x").await
+                });
+                start(200, [("content-length", "1")]).body(body)
+            }
+        });
+        let res = commit(&app, env(Method::HEAD)).await;
+        assert_eq!(res.headers()["content-length"], "1");
+        assert!(res.body().is_end_stream());
+        assert!(!polled.load(Ordering::SeqCst));
+
+        let (parts, body) = run(Method::HEAD, |_| async {
+            start(200, NO_HEADERS_T).body("hello")
+        })
+        .await;
+        assert_eq!(parts.headers["content-length"], "5");
+        assert!(body.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn no_content_and_not_modified_have_no_body() {
+        let (parts, body) = run(Method::GET, |_| async {
+            start(204, [("content-length", "5")]).body("hello")
+        })
+        .await;
+        assert!(!parts.headers.contains_key("content-length"));
+        assert!(body.unwrap().is_empty());
+        let (parts, body) = run(Method::GET, |_| async {
+            start(304, [("etag", "\"x\"")]).body("hello")
+        })
+        .await;
+        assert_eq!(parts.status, StatusCode::NOT_MODIFIED);
+        assert!(body.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn exact_size_wins_over_a_wrong_content_length() {
+        let (parts, body) = run(Method::GET, |_| async {
+            start(200, [("content-length", "99")]).body("hello")
+        })
+        .await;
+        assert_eq!(parts.headers["content-length"], "5");
+        assert_eq!(body.unwrap(), "hello");
+        // Missing: left to the server (it has the exact size hint).
+        let (parts, _) = run(Method::GET, |_| async {
+            start(200, NO_HEADERS_T).body("hello")
+        })
+        .await;
+        assert!(!parts.headers.contains_key("content-length"));
+    }
+
+    #[tokio::test]
+    async fn error_in_first_chunk_is_a_clean_error_response() {
+        let (parts, body) = run(Method::GET, |_| async {
+            start(200, NO_HEADERS_T).writer(|mut w| async move {
+                w.write("").await?;
+                Err(Error::with_status(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "backend",
+                ))
+            })
+        })
+        .await;
+        assert_eq!(parts.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(body.unwrap(), "Service Unavailable");
+    }
+
+    #[tokio::test]
+    async fn panic_in_first_chunk_is_a_clean_500() {
+        let (parts, _) = run(Method::GET, |_| async {
+            start(200, NO_HEADERS_T).body(Body::from_stream(futures_util::stream::poll_fn(
+                |_| -> std::task::Poll<Option<Result<Bytes, std::io::Error>>> { panic!("in body") },
+            )))
+        })
+        .await;
+        assert_eq!(parts.status, StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[tokio::test]
+    async fn error_after_commit_aborts_the_body() {
+        let (parts, body) = run(Method::GET, |_| async {
+            start(200, NO_HEADERS_T).writer(|mut w| async move {
+                w.write("partial").await?;
+                Err(Error::new("late"))
+            })
+        })
+        .await;
+        assert_eq!(parts.status, StatusCode::OK);
+        assert!(body.is_err(), "the body must fail, not end cleanly");
+    }
+
+    #[tokio::test]
+    async fn single_chunk_stream_gets_an_exact_size() {
+        let app = fn_app(|_| async {
+            start(200, [("content-length", "99")]).body(Body::from_stream(
+                futures_util::stream::iter(["", "only"].map(Ok::<_, std::io::Error>)),
+            ))
+        });
+        let res = commit(&app, env(Method::GET)).await;
+        // iter's size hint is exact, so after the first chunk the body is
+        // known to end there: the server frames it with a length, and a
+        // wrong announced one is corrected.
+        assert_eq!(res.body().size_hint().exact(), Some(4));
+        assert_eq!(res.headers()["content-length"], "4");
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(bytes, "only");
+    }
+
+    #[tokio::test]
+    async fn flush_headers_commits_before_data() {
+        let app = fn_app(|_| async {
+            start(200, NO_HEADERS_T).writer(|mut w| async move {
+                w.flush_headers().await?;
+                std::future::pending::<()>().await;
+                Ok(())
+            })
+        });
+        let res = commit(&app, env(Method::GET)).await;
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn empty_stream_commits_as_empty() {
+        let (parts, body) = run(Method::GET, |_| async {
+            start(200, NO_HEADERS_T).body(Body::writer(|_w| async { Ok(()) }))
+        })
+        .await;
+        assert_eq!(parts.status, StatusCode::OK);
+        assert!(body.unwrap().is_empty());
+    }
+}

@@ -1,0 +1,917 @@
+//! [`Environ`]: the request as an application sees it — PEP 3333's `environ`
+//! dict, as a typed struct.
+//!
+//! | WSGI key | `Environ` |
+//! |---|---|
+//! | `REQUEST_METHOD` | [`method`](Environ::method) |
+//! | `SCRIPT_NAME` | [`script_name`](Environ::script_name) (raw, percent-encoded) |
+//! | `PATH_INFO` | [`path_info`](Environ::path_info) (raw; decoded with [`path_info_decoded`](Environ::path_info_decoded)) |
+//! | `QUERY_STRING` | [`query`](Environ::query), [`query_pairs`](Environ::query_pairs) |
+//! | `HTTP_*`, `CONTENT_TYPE`, `CONTENT_LENGTH` | [`headers`](Environ::headers) |
+//! | `SERVER_PROTOCOL` | [`version`](Environ::version) |
+//! | `SERVER_NAME`, `SERVER_PORT` | [`server_name`](Environ::server_name), [`server_port`](Environ::server_port) (views of `Host`) |
+//! | `REMOTE_ADDR` | [`conn`](Environ::conn)`.peer()` |
+//! | `wsgi.url_scheme` | [`scheme`](Environ::scheme) |
+//! | `wsgi.input` | [`body_mut`](Environ::body_mut), [`take_body`](Environ::take_body) |
+//! | anything a middleware adds | [`extensions`](Environ::extensions) (typed) |
+//!
+//! # The path invariant
+//!
+//! `path_info` is a suffix of the path of the request-target the client
+//! sent, exactly as received (still percent-encoded, so `%2F` survives). It
+//! is empty or starts with `/`, except `*` for `OPTIONS *` and empty for
+//! `CONNECT`. `script_name` is empty, or starts with `/` and does not end
+//! with `/`; it is the part of the path an application is mounted under
+//! (moved there by [`Environ::mount`]), preceded by an external prefix
+//! ([`RootPath`]) given by configuration or a trusted proxy. Together,
+//! `script_name + path_info` is the path the client used, and [`url`]
+//! rebuilds the URL from raw bytes without re-quoting.
+//!
+//! [`url`]: Environ::url
+//!
+//! ```
+//! use gateway_core::{Body, Environ, RootPath};
+//!
+//! let req = http::Request::get("/app/files/a%2Fb?x=1").body(Body::empty()).unwrap();
+//! let mut env = Environ::from_request(req);
+//! assert_eq!(env.path_info(), "/app/files/a%2Fb");
+//!
+//! assert!(env.mount("/app"));
+//! assert_eq!((env.script_name(), env.path_info()), ("/app", "/files/a%2Fb"));
+//!
+//! env.set_root_path(Some(RootPath::from_static("/outer")));
+//! assert_eq!(env.script_name(), "/outer/app");
+//! assert_eq!(env.path_info_decoded().unwrap(), "/files/a/b");
+//! ```
+
+use std::borrow::Cow;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+
+use http::header::HOST;
+use http::uri::Scheme;
+use http::{Extensions, HeaderMap, Method, Request, Uri, Version};
+
+use crate::body::Body;
+
+/// The request: head, body, connection facts and typed extensions. See the
+/// [module docs](self).
+pub struct Environ {
+    parts: http::request::Parts,
+    body: Body,
+    conn: ConnInfo,
+    script: Script,
+}
+
+/// Where `script_name` ends: an optional external prefix, then the first
+/// `mount` bytes of the request path.
+#[derive(Default)]
+struct Script {
+    root: Option<RootPath>,
+    mount: usize,
+    /// `root + mounted part`, built on first use when both are non-empty.
+    joined: OnceLock<Box<str>>,
+}
+
+impl Environ {
+    /// Builds an environ from a request head and body, as an adapter does.
+    /// `script_name` starts empty (or as [`RootPath`] says once set).
+    ///
+    /// Nothing is copied and nothing is inserted into the extensions.
+    #[inline]
+    pub fn from_parts(parts: http::request::Parts, body: Body, conn: ConnInfo) -> Environ {
+        Environ {
+            parts,
+            body,
+            conn,
+            script: Script::default(),
+        }
+    }
+
+    /// Builds an environ from an `http::Request`. If the request was made by
+    /// [`Environ::into_request`], the gateway facts (connection info,
+    /// `script_name` split, root path) are restored from the extension it
+    /// carries; otherwise they are empty.
+    pub fn from_request(req: Request<Body>) -> Environ {
+        let (mut parts, body) = req.into_parts();
+        let facts = parts.extensions.remove::<GatewayFacts>();
+        let mut env = Environ::from_parts(parts, body, ConnInfo::default());
+        if let Some(facts) = facts {
+            env.conn = facts.conn;
+            env.script.root = facts.root;
+            if facts.mount <= env.path().len() && env.path().is_char_boundary(facts.mount) {
+                env.script.mount = facts.mount;
+            }
+        }
+        env
+    }
+
+    /// Converts into an `http::Request`, keeping the gateway facts in one
+    /// [`GatewayFacts`] extension so [`Environ::from_request`] restores
+    /// them losslessly.
+    pub fn into_request(self) -> Request<Body> {
+        let mut parts = self.parts;
+        parts.extensions.insert(GatewayFacts {
+            conn: self.conn,
+            root: self.script.root,
+            mount: self.script.mount,
+        });
+        Request::from_parts(parts, self.body)
+    }
+
+    /// Splits into the request head, the body, and the gateway facts.
+    pub fn into_parts(self) -> (http::request::Parts, Body, GatewayFacts) {
+        (
+            self.parts,
+            self.body,
+            GatewayFacts {
+                conn: self.conn,
+                root: self.script.root,
+                mount: self.script.mount,
+            },
+        )
+    }
+
+    /// The request method.
+    #[inline]
+    pub fn method(&self) -> &Method {
+        &self.parts.method
+    }
+
+    /// The request-target as received (absolute-form targets keep their
+    /// scheme and authority).
+    #[inline]
+    pub fn uri(&self) -> &Uri {
+        &self.parts.uri
+    }
+
+    /// The HTTP version.
+    #[inline]
+    pub fn version(&self) -> Version {
+        self.parts.version
+    }
+
+    /// The request headers.
+    #[inline]
+    pub fn headers(&self) -> &HeaderMap {
+        &self.parts.headers
+    }
+
+    /// The request headers, for middleware that edits them.
+    #[inline]
+    pub fn headers_mut(&mut self) -> &mut HeaderMap {
+        &mut self.parts.headers
+    }
+
+    /// Typed values added by the adapter or by middleware (a session, an
+    /// identity, a request id).
+    #[inline]
+    pub fn extensions(&self) -> &Extensions {
+        &self.parts.extensions
+    }
+
+    /// Mutable access to the extensions.
+    #[inline]
+    pub fn extensions_mut(&mut self) -> &mut Extensions {
+        &mut self.parts.extensions
+    }
+
+    /// The request body (`wsgi.input`).
+    #[inline]
+    pub fn body_mut(&mut self) -> &mut Body {
+        &mut self.body
+    }
+
+    /// Takes the request body out, leaving an empty one.
+    #[inline]
+    pub fn take_body(&mut self) -> Body {
+        std::mem::take(&mut self.body)
+    }
+
+    /// Replaces the request body.
+    pub fn set_body(&mut self, body: Body) {
+        self.body = body;
+    }
+
+    /// Facts about the connection: addresses, scheme, TLS.
+    #[inline]
+    pub fn conn(&self) -> &ConnInfo {
+        &self.conn
+    }
+
+    /// Mutable connection facts (a trusted proxy middleware updates them).
+    #[inline]
+    pub fn conn_mut(&mut self) -> &mut ConnInfo {
+        &mut self.conn
+    }
+
+    /// The URL scheme the client used (`wsgi.url_scheme`).
+    #[inline]
+    pub fn scheme(&self) -> &Scheme {
+        &self.conn.scheme
+    }
+
+    /// The path of the request-target, raw. `*` for `OPTIONS *`, empty for
+    /// `CONNECT`.
+    #[inline]
+    pub fn path(&self) -> &str {
+        self.parts.uri.path()
+    }
+
+    /// `SCRIPT_NAME`: the external prefix followed by the mounted part of
+    /// the path; empty, or starts with `/` and does not end with `/`.
+    pub fn script_name(&self) -> &str {
+        let mounted = &self.path()[..self.script.mount];
+        match &self.script.root {
+            None => mounted,
+            Some(root) if mounted.is_empty() => root.as_str(),
+            Some(root) => self
+                .script
+                .joined
+                .get_or_init(|| [root.as_str(), mounted].concat().into_boxed_str()),
+        }
+    }
+
+    /// `PATH_INFO`: the rest of the path, raw (percent-encoded).
+    #[inline]
+    pub fn path_info(&self) -> &str {
+        &self.path()[self.script.mount..]
+    }
+
+    /// `PATH_INFO` percent-decoded. Fails if the decoded bytes are not
+    /// UTF-8. Borrows unless there is something to decode.
+    pub fn path_info_decoded(&self) -> Result<Cow<'_, str>, std::str::Utf8Error> {
+        percent_encoding::percent_decode_str(self.path_info()).decode_utf8()
+    }
+
+    /// `SCRIPT_NAME` percent-decoded.
+    pub fn script_name_decoded(&self) -> Result<Cow<'_, str>, std::str::Utf8Error> {
+        percent_encoding::percent_decode_str(self.script_name()).decode_utf8()
+    }
+
+    /// The external prefix, if any.
+    pub fn root_path(&self) -> Option<&RootPath> {
+        self.script.root.as_ref()
+    }
+
+    /// Sets the external prefix that precedes the mounted part of
+    /// `script_name` (configuration, or `X-Forwarded-Prefix` from a trusted
+    /// proxy).
+    pub fn set_root_path(&mut self, root: Option<RootPath>) {
+        self.script.root = root;
+        self.script.joined = OnceLock::new();
+    }
+
+    /// Moves `prefix` from the start of `path_info` to the end of
+    /// `script_name`, if `path_info` starts with it on a segment boundary:
+    /// `/app` matches `/app` and `/app/x`, not `/apple`. The comparison is
+    /// of raw bytes (no decoding, no `.`/`..` handling). A trailing `/` of
+    /// `prefix` is ignored; an empty prefix (or `/`) matches and moves
+    /// nothing. Returns whether it matched.
+    ///
+    /// ```
+    /// # use gateway_core::{Body, Environ};
+    /// let mut env = Environ::from_request(http::Request::get("/apple").body(Body::empty()).unwrap());
+    /// assert!(!env.mount("/app"));
+    /// assert!(env.mount("/apple"));
+    /// assert_eq!((env.script_name(), env.path_info()), ("/apple", ""));
+    /// ```
+    pub fn mount(&mut self, prefix: &str) -> bool {
+        let prefix = prefix.strip_suffix('/').unwrap_or(prefix);
+        if prefix.is_empty() {
+            return true;
+        }
+        if !prefix.starts_with('/') {
+            return false;
+        }
+        let info = self.path_info();
+        let matched = info.starts_with(prefix)
+            && matches!(info.as_bytes().get(prefix.len()), None | Some(b'/'));
+        if matched {
+            self.script.mount += prefix.len();
+            self.script.joined = OnceLock::new();
+        }
+        matched
+    }
+
+    /// Moves the first segment of `path_info` to `script_name` and returns
+    /// it (raw), like `wsgiref.util.shift_path_info`. Returns `None`, moving
+    /// nothing, when `path_info` has no non-empty first segment (`""`, `/`,
+    /// `//x`).
+    pub fn shift_path_info(&mut self) -> Option<&str> {
+        let info = self.path_info();
+        let rest = info.strip_prefix('/')?;
+        let seg_len = rest.find('/').unwrap_or(rest.len());
+        if seg_len == 0 {
+            return None;
+        }
+        let start = self.script.mount + 1;
+        self.script.mount += 1 + seg_len;
+        self.script.joined = OnceLock::new();
+        Some(&self.path()[start..start + seg_len])
+    }
+
+    /// The raw query string (`QUERY_STRING`), without `?`; empty if none.
+    #[inline]
+    pub fn query(&self) -> &str {
+        self.parts.uri.query().unwrap_or("")
+    }
+
+    /// The query's `application/x-www-form-urlencoded` pairs, decoded
+    /// lazily as the iterator advances.
+    ///
+    /// ```
+    /// # use gateway_core::{Body, Environ};
+    /// let env = Environ::from_request(http::Request::get("/?a=1&b=x%20y").body(Body::empty()).unwrap());
+    /// let pairs: Vec<_> = env.query_pairs().collect();
+    /// assert_eq!(pairs[1], ("b".into(), "x y".into()));
+    /// ```
+    pub fn query_pairs(&self) -> form_urlencoded::Parse<'_> {
+        form_urlencoded::parse(self.query().as_bytes())
+    }
+
+    /// The host the client asked for: the authority of an absolute-form
+    /// target or HTTP/2 `:authority`, else the `Host` header. Not
+    /// validated here; adapters reject invalid hosts.
+    pub fn host(&self) -> Option<&str> {
+        if let Some(authority) = self.parts.uri.authority() {
+            return Some(authority.as_str());
+        }
+        self.parts.headers.get(HOST)?.to_str().ok()
+    }
+
+    /// `SERVER_NAME`: the host without its port (IPv6 literals keep their
+    /// brackets); falls back to the local IP address, then `localhost`.
+    pub fn server_name(&self) -> Cow<'_, str> {
+        if let Some(host) = self.host() {
+            return Cow::Borrowed(split_host_port(host).0);
+        }
+        match &self.conn.local {
+            Addr::Tcp(addr) => Cow::Owned(match addr {
+                SocketAddr::V4(a) => a.ip().to_string(),
+                SocketAddr::V6(a) => format!("[{}]", a.ip()),
+            }),
+            _ => Cow::Borrowed("localhost"),
+        }
+    }
+
+    /// `SERVER_PORT`: the port in the host if given, else the default port
+    /// of the scheme (80, 443), else the local TCP port.
+    pub fn server_port(&self) -> u16 {
+        if let Some(port) = self.host().and_then(|h| split_host_port(h).1) {
+            return port;
+        }
+        if self.host().is_none() {
+            if let Addr::Tcp(addr) = &self.conn.local {
+                return addr.port();
+            }
+        }
+        default_port(&self.conn.scheme).unwrap_or(80)
+    }
+
+    /// Rebuilds the URL the client used, PEP 3333's algorithm on raw bytes:
+    /// `scheme://host` + `script_name` + `path_info` + `?query`. The
+    /// authority is the `Host` (or `:authority`) as sent; without one,
+    /// `server_name` and a non-default `server_port`. Nothing is re-quoted,
+    /// so `%2F` stays `%2F`.
+    ///
+    /// ```
+    /// # use gateway_core::{Body, Environ, RootPath};
+    /// let req = http::Request::get("/x/a%2Fb?q=1").header("host", "example.com:8080")
+    ///     .body(Body::empty()).unwrap();
+    /// let mut env = Environ::from_request(req);
+    /// env.set_root_path(Some(RootPath::from_static("/outer")));
+    /// assert_eq!(env.url(), "http://example.com:8080/outer/x/a%2Fb?q=1");
+    /// ```
+    pub fn url(&self) -> String {
+        let mut url = self.host_url();
+        url.push_str(self.script_name());
+        url.push_str(self.path_info());
+        let query = self.query();
+        if !query.is_empty() {
+            url.push('?');
+            url.push_str(query);
+        }
+        url
+    }
+
+    /// `scheme://authority`, the start of [`Environ::url`].
+    pub fn host_url(&self) -> String {
+        let scheme = self.conn.scheme.as_str();
+        let mut url = String::with_capacity(64);
+        url.push_str(scheme);
+        url.push_str("://");
+        match self.host() {
+            Some(host) => url.push_str(host),
+            None => {
+                url.push_str(&self.server_name());
+                let port = self.server_port();
+                if default_port(&self.conn.scheme) != Some(port) {
+                    url.push(':');
+                    url.push_str(&port.to_string());
+                }
+            }
+        }
+        url
+    }
+}
+
+fn default_port(scheme: &Scheme) -> Option<u16> {
+    if *scheme == Scheme::HTTPS {
+        Some(443)
+    } else if *scheme == Scheme::HTTP {
+        Some(80)
+    } else {
+        match scheme.as_str() {
+            "wss" => Some(443),
+            "ws" => Some(80),
+            _ => None,
+        }
+    }
+}
+
+/// Splits `host[:port]` (IPv6 literals in brackets).
+fn split_host_port(host: &str) -> (&str, Option<u16>) {
+    let port_start = if host.starts_with('[') {
+        host.find(']')
+            .map(|i| i + 1)
+            .filter(|&i| host[i..].starts_with(':'))
+    } else {
+        host.rfind(':')
+    };
+    match port_start {
+        Some(i) => match host[i + 1..].parse() {
+            Ok(port) => (&host[..i], Some(port)),
+            Err(_) => (&host[..i], None),
+        },
+        None => (host, None),
+    }
+}
+
+impl fmt::Debug for Environ {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Environ")
+            .field("method", self.method())
+            .field("uri", self.uri())
+            .field("version", &self.version())
+            .field("script_name", &self.script_name())
+            .field("path_info", &self.path_info())
+            .field("headers", self.headers())
+            .field("conn", &self.conn)
+            .field("body", &self.body)
+            .finish()
+    }
+}
+
+/// The gateway facts an `http::Request` carries after
+/// [`Environ::into_request`]: one extension, inserted only on conversion.
+#[derive(Clone, Debug)]
+pub struct GatewayFacts {
+    conn: ConnInfo,
+    root: Option<RootPath>,
+    mount: usize,
+}
+
+impl GatewayFacts {
+    /// The connection facts.
+    pub fn conn(&self) -> &ConnInfo {
+        &self.conn
+    }
+
+    /// The external prefix.
+    pub fn root_path(&self) -> Option<&RootPath> {
+        self.root.as_ref()
+    }
+
+    /// How many bytes of the request path belong to `script_name` (after
+    /// the external prefix).
+    pub fn mounted_len(&self) -> usize {
+        self.mount
+    }
+}
+
+/// Facts about the connection a request arrived on.
+///
+/// An adapter builds one per connection and clones it per request (cheap:
+/// no allocation). A trusted-proxy middleware may change it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConnInfo {
+    peer: Addr,
+    local: Addr,
+    scheme: Scheme,
+    tls: bool,
+}
+
+impl Default for ConnInfo {
+    /// No addresses, `http`, no TLS.
+    fn default() -> Self {
+        ConnInfo {
+            peer: Addr::None,
+            local: Addr::None,
+            scheme: Scheme::HTTP,
+            tls: false,
+        }
+    }
+}
+
+impl ConnInfo {
+    /// Connection facts with the given addresses, `http` and no TLS.
+    ///
+    /// ```
+    /// use gateway_core::{Addr, ConnInfo};
+    /// let conn = ConnInfo::new(Addr::Tcp("127.0.0.1:5000".parse().unwrap()), Addr::None);
+    /// assert_eq!(conn.peer().ip().unwrap().to_string(), "127.0.0.1");
+    /// ```
+    pub fn new(peer: Addr, local: Addr) -> ConnInfo {
+        ConnInfo {
+            peer,
+            local,
+            ..ConnInfo::default()
+        }
+    }
+
+    /// Sets the scheme and whether the connection is TLS; `https` goes with
+    /// TLS unless a proxy in front terminated it.
+    pub fn with_scheme(mut self, scheme: Scheme, tls: bool) -> ConnInfo {
+        self.scheme = scheme;
+        self.tls = tls;
+        self
+    }
+
+    /// The client's address (`REMOTE_ADDR`).
+    pub fn peer(&self) -> &Addr {
+        &self.peer
+    }
+
+    /// The address the connection was accepted on.
+    pub fn local(&self) -> &Addr {
+        &self.local
+    }
+
+    /// The URL scheme.
+    pub fn scheme(&self) -> &Scheme {
+        &self.scheme
+    }
+
+    /// Whether this hop is TLS.
+    pub fn is_tls(&self) -> bool {
+        self.tls
+    }
+
+    /// Sets the client's address.
+    pub fn set_peer(&mut self, peer: Addr) {
+        self.peer = peer;
+    }
+
+    /// Sets the local address.
+    pub fn set_local(&mut self, local: Addr) {
+        self.local = local;
+    }
+
+    /// Sets the URL scheme.
+    pub fn set_scheme(&mut self, scheme: Scheme) {
+        self.scheme = scheme;
+    }
+
+    /// Sets whether the connection is TLS.
+    pub fn set_tls(&mut self, tls: bool) {
+        self.tls = tls;
+    }
+}
+
+/// A socket address: TCP, Unix, or none (in-process calls, CGI without
+/// `REMOTE_ADDR`).
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Addr {
+    /// No address is known.
+    #[default]
+    None,
+    /// An IP address and port.
+    Tcp(SocketAddr),
+    /// A Unix socket; the path when it has one (peers usually do not).
+    Unix(Option<Arc<Path>>),
+}
+
+impl Addr {
+    /// The IP address, for TCP.
+    pub fn ip(&self) -> Option<std::net::IpAddr> {
+        match self {
+            Addr::Tcp(addr) => Some(addr.ip()),
+            _ => None,
+        }
+    }
+
+    /// The socket address, for TCP.
+    pub fn socket_addr(&self) -> Option<SocketAddr> {
+        match self {
+            Addr::Tcp(addr) => Some(*addr),
+            _ => None,
+        }
+    }
+}
+
+impl From<SocketAddr> for Addr {
+    fn from(addr: SocketAddr) -> Self {
+        Addr::Tcp(addr)
+    }
+}
+
+impl fmt::Display for Addr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Addr::None => f.write_str("-"),
+            Addr::Tcp(addr) => fmt::Display::fmt(addr, f),
+            Addr::Unix(Some(path)) => write!(f, "unix:{}", path.display()),
+            Addr::Unix(None) => f.write_str("unix"),
+        }
+    }
+}
+
+/// An external path prefix that precedes `script_name`: an application
+/// served under `/outer` by a proxy that strips it. Validated: an absolute
+/// path of `pchar` segments, no empty, `.` or `..` segments, no trailing
+/// `/`. Cloning does not allocate.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RootPath(RootRepr);
+
+#[derive(Clone, PartialEq, Eq)]
+enum RootRepr {
+    Static(&'static str),
+    Shared(Arc<str>),
+}
+
+/// A string that is not a valid [`RootPath`].
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("invalid root path: {reason}")]
+pub struct InvalidRootPath {
+    reason: &'static str,
+}
+
+impl RootPath {
+    /// Validates `prefix` (one trailing `/` is dropped).
+    ///
+    /// ```
+    /// use gateway_core::RootPath;
+    /// assert_eq!(RootPath::new("/outer/").unwrap().as_str(), "/outer");
+    /// assert!(RootPath::new("/a/../b").is_err());
+    /// assert!(RootPath::new("/a\r\nSet-Cookie: x").is_err());
+    /// ```
+    pub fn new(prefix: &str) -> Result<RootPath, InvalidRootPath> {
+        let prefix = validate_root(prefix)?;
+        Ok(RootPath(RootRepr::Shared(Arc::from(prefix))))
+    }
+
+    /// A root path from a constant. Allocates nothing.
+    ///
+    /// # Panics
+    ///
+    /// If `prefix` is not valid (as [`RootPath::new`] checks), like
+    /// `HeaderValue::from_static`: it is a programming error in a constant.
+    pub fn from_static(prefix: &'static str) -> RootPath {
+        match validate_root(prefix) {
+            Ok(p) => RootPath(RootRepr::Static(p)),
+            Err(e) => panic!("{e}: {prefix:?}"),
+        }
+    }
+
+    /// The prefix: starts with `/`, does not end with `/`.
+    pub fn as_str(&self) -> &str {
+        match &self.0 {
+            RootRepr::Static(s) => s,
+            RootRepr::Shared(s) => s,
+        }
+    }
+}
+
+fn validate_root(prefix: &str) -> Result<&str, InvalidRootPath> {
+    let err = |reason| Err(InvalidRootPath { reason });
+    let prefix = prefix.strip_suffix('/').unwrap_or(prefix);
+    if prefix.is_empty() {
+        return err("empty (use no root path)");
+    }
+    if !prefix.starts_with('/') {
+        return err("does not start with '/'");
+    }
+    for segment in prefix[1..].split('/') {
+        if segment.is_empty() {
+            return err("empty segment");
+        }
+        if segment == "." || segment == ".." || segment.eq_ignore_ascii_case("%2e") {
+            return err("dot segment");
+        }
+        let bytes = segment.as_bytes();
+        for (i, &b) in bytes.iter().enumerate() {
+            let ok = b.is_ascii_alphanumeric()
+                || b"-._~!$&'()*+,;=:@".contains(&b)
+                || (b == b'%'
+                    && bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                    && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit));
+            if !ok {
+                return err("character not allowed in a path segment");
+            }
+        }
+        if segment.to_ascii_lowercase().replace("%2e", ".") == ".."
+            || segment.to_ascii_lowercase().replace("%2e", ".") == "."
+        {
+            return err("dot segment");
+        }
+    }
+    Ok(prefix)
+}
+
+impl fmt::Debug for RootPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for RootPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(method: Method, target: &str) -> Environ {
+        Environ::from_request(
+            Request::builder()
+                .method(method)
+                .uri(target)
+                .header("host", "example.com")
+                .body(Body::empty())
+                .unwrap(),
+        )
+    }
+
+    fn check_invariant(e: &Environ) {
+        let s = e.script_name();
+        let p = e.path_info();
+        assert!(
+            s.is_empty() || (s.starts_with('/') && !s.ends_with('/')),
+            "{s:?}"
+        );
+        if e.method() == Method::CONNECT {
+            assert_eq!(p, "");
+        } else if e.method() == Method::OPTIONS && e.path() == "*" {
+            assert_eq!(p, "*");
+        } else {
+            assert!(p.is_empty() || p.starts_with('/'), "{p:?}");
+        }
+        assert!(e.path().ends_with(p));
+    }
+
+    #[test]
+    fn encoded_slash_survives() {
+        let mut e = env(Method::GET, "/a%2Fb/c");
+        assert_eq!(e.path_info(), "/a%2Fb/c");
+        assert!(!e.mount("/a"), "%2F is not a segment boundary");
+        assert!(e.mount("/a%2Fb"));
+        assert_eq!((e.script_name(), e.path_info()), ("/a%2Fb", "/c"));
+        assert_eq!(e.url(), "http://example.com/a%2Fb/c");
+        check_invariant(&e);
+    }
+
+    #[test]
+    fn options_star() {
+        let e = env(Method::OPTIONS, "*");
+        assert_eq!(e.path_info(), "*");
+        assert_eq!(e.script_name(), "");
+        check_invariant(&e);
+    }
+
+    #[test]
+    fn connect_has_empty_path_info() {
+        let e = env(Method::CONNECT, "example.com:443");
+        assert_eq!(e.path_info(), "");
+        check_invariant(&e);
+    }
+
+    #[test]
+    fn absolute_form_target_uses_its_path_and_authority() {
+        let e = Environ::from_request(
+            Request::get("http://other.test:81/p?q")
+                .body(Body::empty())
+                .unwrap(),
+        );
+        assert_eq!(e.path_info(), "/p");
+        assert_eq!(e.host(), Some("other.test:81"));
+        assert_eq!(e.server_port(), 81);
+        assert_eq!(e.url(), "http://other.test:81/p?q");
+    }
+
+    #[test]
+    fn external_prefix_joins_script_name() {
+        let mut e = env(Method::GET, "/app/x");
+        e.set_root_path(Some(RootPath::new("/outer").unwrap()));
+        assert_eq!(e.script_name(), "/outer");
+        assert!(e.mount("/app"));
+        assert_eq!(e.script_name(), "/outer/app");
+        assert_eq!(e.path_info(), "/x");
+        assert_eq!(e.url(), "http://example.com/outer/app/x");
+        check_invariant(&e);
+    }
+
+    #[test]
+    fn mount_boundaries() {
+        for (target, prefix, ok, script, info) in [
+            ("/app", "/app", true, "/app", ""),
+            ("/app/", "/app", true, "/app", "/"),
+            ("/app/x", "/app/", true, "/app", "/x"),
+            ("/apple", "/app", false, "", "/apple"),
+            ("/", "/app", false, "", "/"),
+            ("/x", "", true, "", "/x"),
+            ("/x", "app", false, "", "/x"),
+        ] {
+            let mut e = env(Method::GET, target);
+            assert_eq!(e.mount(prefix), ok, "{target} {prefix}");
+            assert_eq!(
+                (e.script_name(), e.path_info()),
+                (script, info),
+                "{target} {prefix}"
+            );
+            check_invariant(&e);
+        }
+    }
+
+    #[test]
+    fn nested_mounts_and_shift() {
+        let mut e = env(Method::GET, "/a/b/c");
+        assert!(e.mount("/a"));
+        assert_eq!(e.shift_path_info(), Some("b"));
+        assert_eq!((e.script_name(), e.path_info()), ("/a/b", "/c"));
+        assert_eq!(e.shift_path_info(), Some("c"));
+        assert_eq!(e.shift_path_info(), None);
+        assert_eq!((e.script_name(), e.path_info()), ("/a/b/c", ""));
+        let mut e = env(Method::GET, "//x");
+        assert_eq!(e.shift_path_info(), None);
+        check_invariant(&e);
+    }
+
+    #[test]
+    fn request_round_trip_keeps_facts() {
+        let mut e = env(Method::GET, "/app/x");
+        e.set_root_path(Some(RootPath::from_static("/outer")));
+        e.mount("/app");
+        e.conn_mut()
+            .set_peer(Addr::Tcp("10.0.0.1:1234".parse().unwrap()));
+        let back = Environ::from_request(e.into_request());
+        assert_eq!(back.script_name(), "/outer/app");
+        assert_eq!(back.path_info(), "/x");
+        assert_eq!(back.conn().peer().ip().unwrap().to_string(), "10.0.0.1");
+        assert!(back.extensions().get::<GatewayFacts>().is_none());
+    }
+
+    #[test]
+    fn root_path_validation() {
+        for bad in [
+            "", "/", "x", "/a//b", "/a/./b", "/a/../b", "/..", "/%2e%2E", "/.%2e", "/a b",
+            "/a\r\n", "/a?b", "/a#b", "/a\\b", "/a%zz", "/é",
+        ] {
+            assert!(RootPath::new(bad).is_err(), "{bad:?}");
+        }
+        for good in ["/a", "/a/b", "/a%20b", "/a:b@c", "/v1.2", "/~user"] {
+            assert_eq!(RootPath::new(good).unwrap().as_str(), good);
+        }
+    }
+
+    #[test]
+    fn server_name_and_port() {
+        let e = Environ::from_request(
+            Request::get("/")
+                .header("host", "[::1]:8443")
+                .body(Body::empty())
+                .unwrap(),
+        );
+        assert_eq!(e.server_name(), "[::1]");
+        assert_eq!(e.server_port(), 8443);
+        let mut e = Environ::from_request(Request::get("/").body(Body::empty()).unwrap());
+        e.conn_mut()
+            .set_local(Addr::Tcp("127.0.0.1:9000".parse().unwrap()));
+        assert_eq!(e.server_name(), "127.0.0.1");
+        assert_eq!(e.server_port(), 9000);
+        assert_eq!(e.url(), "http://127.0.0.1:9000/");
+    }
+
+    #[test]
+    fn query_is_raw_and_pairs_are_decoded() {
+        let e = env(Method::GET, "/?a=%26&b");
+        assert_eq!(e.query(), "a=%26&b");
+        let pairs: Vec<_> = e.query_pairs().collect();
+        assert_eq!(
+            pairs,
+            vec![("a".into(), "&".into()), ("b".into(), "".into())]
+        );
+    }
+
+    #[test]
+    fn environ_is_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Environ>();
+    }
+}

@@ -1,0 +1,128 @@
+//! The gateway interface: one small, stable contract between Rust web
+//! servers, applications and middleware — what WSGI (PEP 3333) is to Python,
+//! as a trait.
+//!
+//! **Mental model:** an [`Application`] takes an [`Environ`] (the request)
+//! and returns exactly one [`Response`]; a [`Middleware`] turns one
+//! application into another; an adapter (such as `gateway-hyper`) owns the
+//! sockets and calls the application through the [`driver`], which is the
+//! single place where a response is validated and committed to the wire.
+//!
+//! ```text
+//! client ─▶ (nginx) ─▶ adapter (gateway-hyper) ─▶ middleware … ─▶ Application
+//! ```
+//!
+//! Each side is written once and works with all the others: an application
+//! runs on any adapter, a middleware wraps any application, and tower
+//! services and layers join in through bridges.
+//!
+//! # A complete example
+//!
+//! An application, a middleware, and a request run in-process through the
+//! driver. To serve it over HTTP, hand the same `app` to
+//! `gateway_hyper::serve("127.0.0.1:8000", app)`.
+//!
+//! ```
+//! use gateway_core::{
+//!     driver, from_fn, start, Application, ApplicationExt, Body, Environ, Error, Response,
+//! };
+//! use http::StatusCode;
+//!
+//! struct Greeter;
+//!
+//! impl Application for Greeter {
+//!     async fn call(&self, env: Environ) -> Result<Response, Error> {
+//!         match (env.method().as_str(), env.path_info()) {
+//!             ("GET", "/") => start(200, [("content-type", "text/plain; charset=utf-8")])
+//!                 .body("Hello, world!\n"),
+//!             ("POST", "/echo") => {
+//!                 // Stream the request body straight back.
+//!                 let mut env = env;
+//!                 start(200, [("content-type", "application/octet-stream")]).body(env.take_body())
+//!             }
+//!             _ => Err(Error::with_status(StatusCode::NOT_FOUND, "no route")),
+//!         }
+//!     }
+//! }
+//!
+//! // A middleware from a closure: adds a header to every response.
+//! let app = Greeter.with(from_fn(|env, next| async move {
+//!     let mut res = next.run(env).await?;
+//!     res.headers_mut().insert("x-powered-by", "gateway".parse()?);
+//!     Ok(res)
+//! }));
+//!
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let req = http::Request::get("/").body(Body::empty()).unwrap();
+//! let res = driver::commit(&app, Environ::from_request(req)).await;
+//! assert_eq!(res.status(), StatusCode::OK);
+//! assert_eq!(res.headers()["x-powered-by"], "gateway");
+//!
+//! let req = http::Request::get("/missing").body(Body::empty()).unwrap();
+//! let res = driver::commit(&app, Environ::from_request(req)).await;
+//! assert_eq!(res.status(), StatusCode::NOT_FOUND);
+//! # });
+//! ```
+//!
+//! # The pieces
+//!
+//! - [`Application`], [`fn_app`], [`BoxApplication`]: the contract.
+//! - [`Environ`]: the request, with WSGI's `SCRIPT_NAME`/`PATH_INFO` split
+//!   (raw, so `%2F` survives), connection facts and typed extensions.
+//! - [`Response`] (= `http::Response<Body>`) and [`start`]: the response,
+//!   and WSGI's `start_response` as a builder.
+//! - [`Body`]: empty, full, stream, push-style writer, file; trailers;
+//!   [`Body::on_finish`] for access logs.
+//! - [`driver`]: commit rules every adapter shares.
+//! - [`Middleware`], [`ApplicationExt::with`], [`from_fn`]: composition.
+//! - [`Error`]: `?` from any error, with an optional HTTP status.
+//! - `TestClient` (feature `test-client`): in-process requests with a
+//!   cookie jar.
+//!
+//! # Writing an adapter
+//!
+//! An adapter accepts connections and, per request: builds an [`Environ`]
+//! with [`Environ::from_parts`] (moving the request head, wrapping the body
+//! with [`Body::new`] — or [`Body::empty`] for a bodiless request, which
+//! does not allocate — and cloning a per-connection [`ConnInfo`]); calls
+//! [`driver::commit`]; writes the returned response. It must not poll a
+//! body the driver emptied (HEAD, 204, 304), must frame with the body's
+//! exact size when known, and must treat a body error after the headers
+//! were sent as an abort (close the HTTP/1 connection, reset the HTTP/2
+//! stream). Dropping the `commit` future is how it tells the application
+//! the client is gone.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod app;
+mod body;
+pub mod driver;
+mod environ;
+mod error;
+mod middleware;
+mod response;
+#[cfg(feature = "test-client")]
+mod test_client;
+
+pub use app::{Application, BoxApplication, BoxFuture, FnApp, fn_app};
+pub use body::{Body, BodyWriter, FileHint, Finished};
+pub use environ::{Addr, ConnInfo, Environ, GatewayFacts, InvalidRootPath, RootPath};
+pub use error::{BodyError, BoxError, Error, InvalidResponse, Panicked};
+pub use middleware::{ApplicationExt, FromFn, FromFnApp, Identity, Middleware, Next, from_fn};
+pub use response::{NO_HEADERS, Response, ResponseExt, StartResponse, start};
+#[cfg(feature = "test-client")]
+pub use test_client::{TestClient, TestRequest, TestResponse};
+
+pub use bytes;
+pub use http;
+pub use http_body;
+
+/// A body used after it was moved into a response does not compile:
+///
+/// ```compile_fail,E0382
+/// use gateway_core::{Body, Response};
+/// let body = Body::from("hello");
+/// let res = Response::new(body);
+/// let again = Response::new(body); // error[E0382]: use of moved value: `body`
+/// ```
+#[doc(hidden)]
+pub mod compile_fail_examples {}

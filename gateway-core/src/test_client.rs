@@ -1,0 +1,536 @@
+//! [`TestClient`]: calls an application in-process, through the same
+//! [driver](crate::driver) a server uses, with a cookie jar.
+//!
+//! Enabled by the `test-client` feature (typically in `[dev-dependencies]`).
+//! No sockets and no runtime are involved: `send` is a plain future, so any
+//! executor runs it.
+//!
+//! ```
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! use gateway_core::{fn_app, start, TestClient};
+//!
+//! let app = fn_app(|env| async move {
+//!     if env.headers().contains_key("cookie") {
+//!         start(200, [("content-type", "text/plain")]).body("welcome back")
+//!     } else {
+//!         start(200, [("set-cookie", "seen=1; Path=/")]).body("hello")
+//!     }
+//! });
+//! let client = TestClient::new(app);
+//! assert_eq!(client.get("/").send().await.text(), "hello");
+//! assert_eq!(client.get("/").send().await.text(), "welcome back");
+//! # });
+//! ```
+
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
+
+use bytes::{Bytes, BytesMut};
+use http::header::{CONTENT_LENGTH, COOKIE, HOST, SET_COOKIE};
+use http::uri::{Authority, Scheme};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, Version};
+use http_body::Body as _;
+use http_body_util::BodyExt;
+
+use crate::app::Application;
+use crate::body::Body;
+use crate::driver;
+use crate::environ::{ConnInfo, Environ};
+use crate::error::Error;
+
+/// An in-process client for an [`Application`]. See the
+/// [module docs](self).
+pub struct TestClient<A> {
+    app: A,
+    scheme: Scheme,
+    authority: Authority,
+    conn: ConnInfo,
+    jar: Mutex<Vec<StoredCookie>>,
+}
+
+#[derive(Clone, Debug)]
+struct StoredCookie {
+    name: String,
+    value: String,
+    path: String,
+    secure: bool,
+    expires: Option<SystemTime>,
+}
+
+impl<A: Application> TestClient<A> {
+    /// A client for `app`, talking to `http://localhost`.
+    pub fn new(app: A) -> TestClient<A> {
+        TestClient {
+            app,
+            scheme: Scheme::HTTP,
+            authority: Authority::from_static("localhost"),
+            conn: ConnInfo::default(),
+            jar: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Sets the scheme and host requests are sent to, e.g.
+    /// `https://example.com` (the scheme decides whether `Secure` cookies
+    /// are sent).
+    ///
+    /// # Panics
+    ///
+    /// If `base` is not `scheme://authority`.
+    pub fn with_base_url(mut self, base: &str) -> TestClient<A> {
+        let uri: http::Uri = base
+            .parse()
+            .expect("a base URL such as https://example.com");
+        self.scheme = uri.scheme().cloned().expect("a base URL with a scheme");
+        self.authority = uri.authority().cloned().expect("a base URL with a host");
+        let tls = self.scheme == Scheme::HTTPS;
+        self.conn.set_scheme(self.scheme.clone());
+        self.conn.set_tls(tls);
+        self
+    }
+
+    /// Sets the connection facts every request carries (peer address,
+    /// local address). The scheme stays the base URL's.
+    pub fn with_conn(mut self, conn: ConnInfo) -> TestClient<A> {
+        let tls = self.conn.is_tls();
+        self.conn = conn;
+        self.conn.set_scheme(self.scheme.clone());
+        self.conn.set_tls(tls);
+        self
+    }
+
+    /// The application.
+    pub fn app(&self) -> &A {
+        &self.app
+    }
+
+    /// Starts a request. `target` is a path with an optional query
+    /// (`/a?b=c`), `*`, or an absolute URL.
+    pub fn request(&self, method: Method, target: &str) -> TestRequest<'_, A> {
+        TestRequest {
+            client: self,
+            method,
+            target: target.to_owned(),
+            version: Version::HTTP_11,
+            headers: HeaderMap::new(),
+            body: Body::empty(),
+            cookies: true,
+        }
+    }
+
+    /// Starts a GET request.
+    pub fn get(&self, target: &str) -> TestRequest<'_, A> {
+        self.request(Method::GET, target)
+    }
+
+    /// Starts a HEAD request.
+    pub fn head(&self, target: &str) -> TestRequest<'_, A> {
+        self.request(Method::HEAD, target)
+    }
+
+    /// Starts a POST request.
+    pub fn post(&self, target: &str) -> TestRequest<'_, A> {
+        self.request(Method::POST, target)
+    }
+
+    /// Starts a PUT request.
+    pub fn put(&self, target: &str) -> TestRequest<'_, A> {
+        self.request(Method::PUT, target)
+    }
+
+    /// Starts a DELETE request.
+    pub fn delete(&self, target: &str) -> TestRequest<'_, A> {
+        self.request(Method::DELETE, target)
+    }
+
+    /// The cookies the jar holds now, as `(name, value)`.
+    pub fn cookies(&self) -> Vec<(String, String)> {
+        let now = SystemTime::now();
+        let mut jar = self.jar.lock().unwrap_or_else(|p| p.into_inner());
+        jar.retain(|c| c.expires.is_none_or(|t| t > now));
+        jar.iter()
+            .map(|c| (c.name.clone(), c.value.clone()))
+            .collect()
+    }
+
+    /// Empties the cookie jar.
+    pub fn clear_cookies(&self) {
+        self.jar.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+
+    fn cookie_header(&self, path: &str) -> Option<HeaderValue> {
+        let now = SystemTime::now();
+        let https = self.scheme == Scheme::HTTPS;
+        let mut jar = self.jar.lock().unwrap_or_else(|p| p.into_inner());
+        jar.retain(|c| c.expires.is_none_or(|t| t > now));
+        let mut matching: Vec<&StoredCookie> = jar
+            .iter()
+            .filter(|c| (!c.secure || https) && path_matches(path, &c.path))
+            .collect();
+        if matching.is_empty() {
+            return None;
+        }
+        // RFC 6265 §5.4: longer paths first.
+        matching.sort_by(|a, b| b.path.len().cmp(&a.path.len()));
+        let joined = matching
+            .iter()
+            .map(|c| format!("{}={}", c.name, c.value))
+            .collect::<Vec<_>>()
+            .join("; ");
+        HeaderValue::from_str(&joined).ok()
+    }
+
+    fn store_cookies(&self, request_path: &str, headers: &HeaderMap) {
+        let now = SystemTime::now();
+        let mut jar = self.jar.lock().unwrap_or_else(|p| p.into_inner());
+        for value in headers.get_all(SET_COOKIE) {
+            let Ok(text) = value.to_str() else { continue };
+            let Ok(cookie) = cookie::Cookie::parse(text) else {
+                continue;
+            };
+            let path = match cookie.path() {
+                Some(p) if p.starts_with('/') => p.to_owned(),
+                _ => default_path(request_path),
+            };
+            let mut expires = cookie.expires_datetime().map(|t| {
+                let secs = t.unix_timestamp();
+                if secs <= 0 {
+                    SystemTime::UNIX_EPOCH
+                } else {
+                    SystemTime::UNIX_EPOCH + Duration::from_secs(secs as u64)
+                }
+            });
+            // Max-Age wins over Expires (RFC 6265 §5.3 step 3).
+            if let Some(max_age) = cookie.max_age() {
+                let secs = max_age.whole_seconds();
+                expires = Some(if secs <= 0 {
+                    SystemTime::UNIX_EPOCH
+                } else {
+                    now + Duration::from_secs(secs as u64)
+                });
+            }
+            let name = cookie.name().to_owned();
+            jar.retain(|c| !(c.name == name && c.path == path));
+            if expires.is_some_and(|t| t <= now) {
+                continue; // a deletion
+            }
+            jar.push(StoredCookie {
+                name,
+                value: cookie.value().to_owned(),
+                path,
+                secure: cookie.secure().unwrap_or(false),
+                expires,
+            });
+        }
+    }
+}
+
+/// RFC 6265 §5.1.4 path-match.
+fn path_matches(request_path: &str, cookie_path: &str) -> bool {
+    request_path == cookie_path
+        || (request_path.starts_with(cookie_path)
+            && (cookie_path.ends_with('/')
+                || request_path.as_bytes().get(cookie_path.len()) == Some(&b'/')))
+}
+
+/// RFC 6265 §5.1.4 default-path.
+fn default_path(request_path: &str) -> String {
+    match request_path.rfind('/') {
+        Some(0) | None => "/".to_owned(),
+        Some(i) => request_path[..i].to_owned(),
+    }
+}
+
+/// A request being built by a [`TestClient`]; finish with
+/// [`send`](TestRequest::send).
+#[must_use = "a TestRequest does nothing until sent"]
+pub struct TestRequest<'a, A> {
+    client: &'a TestClient<A>,
+    method: Method,
+    target: String,
+    version: Version,
+    headers: HeaderMap,
+    body: Body,
+    cookies: bool,
+}
+
+impl<A: Application> TestRequest<'_, A> {
+    /// Adds a header.
+    ///
+    /// # Panics
+    ///
+    /// If the name or value is invalid (test code wants to know at once).
+    pub fn header<K, V>(mut self, name: K, value: V) -> Self
+    where
+        K: TryInto<HeaderName>,
+        K::Error: std::fmt::Debug,
+        V: TryInto<HeaderValue>,
+        V::Error: std::fmt::Debug,
+    {
+        self.headers.append(
+            name.try_into().expect("valid header name"),
+            value.try_into().expect("valid header value"),
+        );
+        self
+    }
+
+    /// Sets the body.
+    pub fn body(mut self, body: impl Into<Body>) -> Self {
+        self.body = body.into();
+        self
+    }
+
+    /// Sets the HTTP version the request claims.
+    pub fn version(mut self, version: Version) -> Self {
+        self.version = version;
+        self
+    }
+
+    /// Sends no cookies from the jar with this request, and stores none it
+    /// receives.
+    pub fn without_cookies(mut self) -> Self {
+        self.cookies = false;
+        self
+    }
+
+    /// Sends the request through the driver and reads the whole response.
+    pub async fn send(self) -> TestResponse {
+        let client = self.client;
+        let mut builder = Request::builder()
+            .method(self.method)
+            .uri(self.target.as_str())
+            .version(self.version);
+        if let Some(headers) = builder.headers_mut() {
+            *headers = self.headers;
+            if !headers.contains_key(HOST) {
+                if let Ok(host) = HeaderValue::from_str(client.authority.as_str()) {
+                    headers.insert(HOST, host);
+                }
+            }
+        }
+        let req = match builder.body(self.body) {
+            Ok(req) => req,
+            Err(e) => panic!("invalid test request target {:?}: {e}", self.target),
+        };
+        let (mut parts, body) = req.into_parts();
+        let path = parts.uri.path().to_owned();
+        if self.cookies && !parts.headers.contains_key(COOKIE) {
+            if let Some(cookie) = client.cookie_header(&path) {
+                parts.headers.insert(COOKIE, cookie);
+            }
+        }
+        let head = parts.method == Method::HEAD;
+        let env = Environ::from_parts(parts, body, client.conn.clone());
+        let res = driver::commit(&client.app, env).await;
+        let (mut parts, body) = res.into_parts();
+
+        // What hyper adds on the wire: Content-Length from the exact size.
+        let status = parts.status;
+        let can_have_length = !(head
+            || status.is_informational()
+            || status == StatusCode::NO_CONTENT
+            || status == StatusCode::NOT_MODIFIED);
+        if can_have_length && !parts.headers.contains_key(CONTENT_LENGTH) {
+            if let Some(n) = body.size_hint().exact() {
+                parts.headers.insert(CONTENT_LENGTH, HeaderValue::from(n));
+            }
+        }
+        if self.cookies {
+            client.store_cookies(&path, &parts.headers);
+        }
+
+        let mut data = BytesMut::new();
+        let mut trailers = None;
+        let mut error = None;
+        let mut body = body;
+        while let Some(frame) = body.frame().await {
+            match frame {
+                Ok(frame) => match frame.into_data() {
+                    Ok(d) => data.extend_from_slice(&d),
+                    Err(frame) => trailers = frame.into_trailers().ok(),
+                },
+                Err(e) => {
+                    error = Some(e);
+                    break;
+                }
+            }
+        }
+        TestResponse {
+            parts,
+            body: data.freeze(),
+            trailers,
+            error,
+        }
+    }
+}
+
+/// A response read whole by [`TestClient`].
+#[derive(Debug)]
+pub struct TestResponse {
+    parts: http::response::Parts,
+    body: Bytes,
+    trailers: Option<HeaderMap>,
+    error: Option<Error>,
+}
+
+impl TestResponse {
+    /// The status.
+    pub fn status(&self) -> StatusCode {
+        self.parts.status
+    }
+
+    /// The headers, as a server would send them (with `Content-Length` when
+    /// the size is known).
+    pub fn headers(&self) -> &HeaderMap {
+        &self.parts.headers
+    }
+
+    /// One header as text, if present and visible ASCII.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.parts.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The response extensions.
+    pub fn extensions(&self) -> &http::Extensions {
+        &self.parts.extensions
+    }
+
+    /// The body bytes (what was received before any abort).
+    pub fn bytes(&self) -> &Bytes {
+        &self.body
+    }
+
+    /// The body as text (lossy UTF-8).
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The trailers, if the body ended with some.
+    pub fn trailers(&self) -> Option<&HeaderMap> {
+        self.trailers.as_ref()
+    }
+
+    /// The error that aborted the body after the commit, if any (a server
+    /// would have cut the connection or reset the stream).
+    pub fn abort_error(&self) -> Option<&Error> {
+        self.error.as_ref()
+    }
+
+    /// Whether the body was aborted after the commit.
+    pub fn is_aborted(&self) -> bool {
+        self.error.is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::fn_app;
+    use crate::response::start;
+
+    fn cookie_app() -> impl Application {
+        fn_app(|env| async move {
+            let cookies = env
+                .headers()
+                .get("cookie")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned();
+            let set: Vec<String> = env
+                .query_pairs()
+                .filter(|(k, _)| k == "set")
+                .map(|(_, v)| v.into_owned())
+                .collect();
+            let mut res = start(200, [("content-type", "text/plain")]).body(cookies)?;
+            for s in set {
+                res.headers_mut().append(SET_COOKIE, s.parse()?);
+            }
+            Ok(res)
+        })
+    }
+
+    fn q(s: &str) -> String {
+        form_urlencoded::byte_serialize(s.as_bytes()).collect()
+    }
+
+    #[tokio::test]
+    async fn cookies_are_kept_and_sent_back() {
+        let c = TestClient::new(cookie_app());
+        c.get(&format!("/?set={}", q("a=1; Path=/"))).send().await;
+        assert_eq!(c.get("/x").send().await.text(), "a=1");
+    }
+
+    #[tokio::test]
+    async fn cookie_path_is_honoured() {
+        let c = TestClient::new(cookie_app());
+        c.get(&format!("/?set={}", q("p=1; Path=/admin")))
+            .send()
+            .await;
+        assert_eq!(c.get("/").send().await.text(), "");
+        assert_eq!(c.get("/adminx").send().await.text(), "");
+        assert_eq!(c.get("/admin").send().await.text(), "p=1");
+        assert_eq!(c.get("/admin/users").send().await.text(), "p=1");
+        // Default path: the request path's directory.
+        c.get(&format!("/docs/page?set={}", q("d=1"))).send().await;
+        assert_eq!(c.get("/docs/other").send().await.text(), "d=1");
+        assert!(!c.get("/").send().await.text().contains("d=1"));
+    }
+
+    #[tokio::test]
+    async fn max_age_zero_deletes() {
+        let c = TestClient::new(cookie_app());
+        c.get(&format!("/?set={}", q("a=1; Path=/"))).send().await;
+        c.get(&format!("/?set={}", q("a=; Path=/; Max-Age=0")))
+            .send()
+            .await;
+        assert_eq!(c.get("/").send().await.text(), "");
+        assert!(c.cookies().is_empty());
+    }
+
+    #[tokio::test]
+    async fn past_expires_deletes() {
+        let c = TestClient::new(cookie_app());
+        c.get(&format!("/?set={}", q("a=1; Path=/"))).send().await;
+        c.get(&format!(
+            "/?set={}",
+            q("a=; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT")
+        ))
+        .send()
+        .await;
+        assert!(c.cookies().is_empty());
+    }
+
+    #[tokio::test]
+    async fn secure_cookies_only_over_https() {
+        let c = TestClient::new(cookie_app());
+        c.get(&format!("/?set={}", q("s=1; Path=/; Secure")))
+            .send()
+            .await;
+        assert_eq!(c.get("/").send().await.text(), "");
+        let c = TestClient::new(cookie_app()).with_base_url("https://example.com");
+        c.get(&format!("/?set={}", q("s=1; Path=/; Secure")))
+            .send()
+            .await;
+        assert_eq!(c.get("/").send().await.text(), "s=1");
+    }
+
+    #[tokio::test]
+    async fn reads_trailers_and_content_length() {
+        let app = fn_app(|_| async {
+            start(200, [("content-type", "text/plain")]).writer(|mut w| async move {
+                w.write("abc").await?;
+                let mut t = HeaderMap::new();
+                t.insert("x-checksum", HeaderValue::from_static("123"));
+                w.send_trailers(t).await
+            })
+        });
+        let c = TestClient::new(app);
+        let res = c.get("/").send().await;
+        assert_eq!(res.text(), "abc");
+        assert_eq!(res.trailers().unwrap()["x-checksum"], "123");
+        let res = TestClient::new(fn_app(|_| async { start(200, [("a", "b")]).body("hello") }))
+            .get("/")
+            .send()
+            .await;
+        assert_eq!(res.header("content-length"), Some("5"));
+    }
+}
