@@ -10,7 +10,7 @@
 //! use gateway_core::{driver, Body, Environ};
 //! let app = gateway_examples::hello::app();
 //! let env = Environ::from_request(http::Request::get("/").body(Body::empty()).unwrap());
-//! let res = driver::commit(&app, env).await;
+//! let Ok(res) = driver::commit(&app, env).await;
 //! assert_eq!(res.status(), 200);
 //! # });
 //! ```

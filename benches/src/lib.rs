@@ -1,1 +1,275 @@
+//! Benchmark servers and a deterministic load client.
+//!
+//! Three hello servers answer `GET /` with the same bytes
+//! (`content-type: text/plain; charset=utf-8`, `Hello, world!\n`):
+//!
+//! - [`Kind::Gateway`]: the `hello` example application through
+//!   `gateway_hyper::Server`;
+//! - [`Kind::Raw`]: a raw hyper 1.x server configured exactly alike — the
+//!   same `hyper_util` auto builder (HTTP/1.1 + HTTP/2 prior knowledge),
+//!   the same `TokioTimer` and header-read timeout, the same graceful
+//!   shutdown watcher, `TCP_NODELAY`, and a `service_fn` — so the
+//!   difference is the gateway layer alone;
+//! - [`Kind::Bare`]: raw hyper with HTTP/1 only and no timers or graceful
+//!   watcher: the cheapest hyper server there is, for reference.
+//!
+//! [`load`] sends an exact number of keep-alive HTTP/1.1 requests, so that
+//! instruction and allocation counts per request are reproducible.
 
+use std::convert::Infallible;
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+
+/// Which server to run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// The hello example through gateway-hyper.
+    Gateway,
+    /// Raw hyper, configured like gateway-hyper.
+    Raw,
+    /// Raw hyper, HTTP/1 only, no timers, no graceful shutdown.
+    Bare,
+    /// Ablation: `Raw` answering with gateway's `Body` instead of `Full`.
+    RawBody,
+    /// Ablation: `RawBody` plus building an `Environ` (and a `ConnInfo`
+    /// clone) for the handler, without the driver.
+    RawEnviron,
+}
+
+impl std::str::FromStr for Kind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Kind, String> {
+        match s {
+            "gateway" => Ok(Kind::Gateway),
+            "raw" => Ok(Kind::Raw),
+            "bare" => Ok(Kind::Bare),
+            "raw-body" => Ok(Kind::RawBody),
+            "raw-environ" => Ok(Kind::RawEnviron),
+            other => Err(format!("unknown server kind {other:?} (gateway, raw, bare)")),
+        }
+    }
+}
+
+/// The header-read timeout both configured servers use.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Serves `kind` on `listener` until `shutdown` completes.
+pub async fn serve(
+    kind: Kind,
+    listener: TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) -> io::Result<()> {
+    match kind {
+        Kind::Gateway => {
+            gateway_hyper::Server::from_listener(listener)
+                .header_read_timeout(HEADER_READ_TIMEOUT)
+                .serve_with_shutdown(gateway_examples::hello::app(), shutdown)
+                .await
+        }
+        Kind::Raw => serve_raw(listener, shutdown, service_fn(hello)).await,
+        Kind::RawBody => serve_raw(listener, shutdown, service_fn(hello_body)).await,
+        Kind::RawEnviron => {
+            let conn = gateway_core::ConnInfo::new(
+                gateway_core::Addr::Tcp(listener.local_addr()?),
+                gateway_core::Addr::Tcp(listener.local_addr()?),
+            );
+            serve_raw(
+                listener,
+                shutdown,
+                service_fn(move |req: http::Request<Incoming>| {
+                    let (parts, _incoming) = req.into_parts();
+                    let env = gateway_core::Environ::from_parts(
+                        parts,
+                        gateway_core::Body::empty(),
+                        conn.clone(),
+                    );
+                    hello_environ(env)
+                }),
+            )
+            .await
+        }
+        Kind::Bare => serve_bare(listener, shutdown).await,
+    }
+}
+
+async fn hello(
+    _req: http::Request<Incoming>,
+) -> Result<http::Response<Full<Bytes>>, Infallible> {
+    // The same head the gateway hello app builds with `start(...)`.
+    let res = http::Response::builder()
+        .header("content-type", "text/plain; charset=utf-8")
+        .body(Full::new(Bytes::from_static(
+            gateway_examples::hello::GREETING.as_bytes(),
+        )));
+    Ok(res.unwrap_or_else(|_| http::Response::new(Full::new(Bytes::new()))))
+}
+
+async fn hello_body(
+    _req: http::Request<Incoming>,
+) -> Result<http::Response<gateway_core::Body>, Infallible> {
+    let res = http::Response::builder()
+        .header("content-type", "text/plain; charset=utf-8")
+        .body(gateway_core::Body::from(gateway_examples::hello::GREETING));
+    Ok(res.unwrap_or_default())
+}
+
+async fn hello_environ(
+    env: gateway_core::Environ,
+) -> Result<http::Response<gateway_core::Body>, Infallible> {
+    let res = if env.path_info() == "/" {
+        http::Response::builder()
+            .header("content-type", "text/plain; charset=utf-8")
+            .body(gateway_core::Body::from(gateway_examples::hello::GREETING))
+    } else {
+        http::Response::builder().status(404).body(gateway_core::Body::empty())
+    };
+    Ok(res.unwrap_or_default())
+}
+
+async fn serve_raw<S, B>(
+    listener: TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+    service: S,
+) -> io::Result<()>
+where
+    S: hyper::service::Service<http::Request<Incoming>, Response = http::Response<B>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+    builder.http2().timer(TokioTimer::new());
+    let builder = std::sync::Arc::new(builder);
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, _peer) = tokio::select! {
+            biased;
+            () = &mut shutdown => break,
+            accepted = listener.accept() => accepted?,
+        };
+        stream.set_nodelay(true)?;
+        let conn = builder
+            .serve_connection(TokioIo::new(stream), service.clone())
+            .into_owned();
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+    }
+    graceful.shutdown().await;
+    Ok(())
+}
+
+async fn serve_bare(
+    listener: TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) -> io::Result<()> {
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, _peer) = tokio::select! {
+            biased;
+            () = &mut shutdown => break,
+            accepted = listener.accept() => accepted?,
+        };
+        stream.set_nodelay(true)?;
+        tokio::spawn(async move {
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service_fn(hello))
+                .await;
+        });
+    }
+    Ok(())
+}
+
+/// Sends `requests` keep-alive `GET /` requests over each of `conns`
+/// connections (one thread each, one request in flight per connection) and
+/// checks every response is a 200 with a body. Allocates nothing per
+/// request.
+pub fn load(addr: SocketAddr, conns: usize, requests: usize) -> io::Result<()> {
+    let threads: Vec<_> = (0..conns)
+        .map(|_| std::thread::spawn(move || load_one(addr, requests)))
+        .collect();
+    for t in threads {
+        t.join()
+            .map_err(|_| io::Error::other("load thread panicked"))??;
+    }
+    Ok(())
+}
+
+fn load_one(addr: SocketAddr, requests: usize) -> io::Result<()> {
+    let mut stream = TcpStream::connect(addr)?;
+    stream.set_nodelay(true)?;
+    stream.set_read_timeout(Some(Duration::from_secs(60)))?;
+    let request = b"GET / HTTP/1.1\r\nhost: bench\r\n\r\n";
+    let mut buf = vec![0u8; 16 * 1024];
+    for _ in 0..requests {
+        stream.write_all(request)?;
+        read_response(&mut stream, &mut buf)?;
+    }
+    Ok(())
+}
+
+/// Reads one response with a `content-length` body.
+fn read_response(stream: &mut TcpStream, buf: &mut [u8]) -> io::Result<()> {
+    let mut filled = 0;
+    loop {
+        let n = stream.read(&mut buf[filled..])?;
+        if n == 0 {
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "server closed"));
+        }
+        filled += n;
+        let Some(end) = find(&buf[..filled], b"\r\n\r\n") else {
+            if filled == buf.len() {
+                return Err(io::Error::other("response head too large"));
+            }
+            continue;
+        };
+        let head = &buf[..end];
+        if !head.starts_with(b"HTTP/1.1 200") {
+            return Err(io::Error::other("unexpected status"));
+        }
+        let len = content_length(head).ok_or_else(|| io::Error::other("no content-length"))?;
+        let total = end + 4 + len;
+        while filled < total {
+            let n = stream.read(&mut buf[filled..total])?;
+            if n == 0 {
+                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "short body"));
+            }
+            filled += n;
+        }
+        return Ok(());
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+fn content_length(head: &[u8]) -> Option<usize> {
+    head.split(|&b| b == b'\n').find_map(|line| {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let (name, value) = line.split_at(line.iter().position(|&b| b == b':')?);
+        if !name.eq_ignore_ascii_case(b"content-length") {
+            return None;
+        }
+        std::str::from_utf8(&value[1..]).ok()?.trim().parse().ok()
+    })
+}

@@ -398,6 +398,18 @@ impl Body {
         matches!(self.kind, Kind::Empty | Kind::Full(_))
     }
 
+    /// The exact size, if known (`size_hint().exact()` without building a
+    /// `SizeHint` for the in-memory shapes).
+    #[inline]
+    pub(crate) fn exact_size(&self) -> Option<u64> {
+        match &self.kind {
+            Kind::Empty => Some(0),
+            Kind::Full(data) => Some(data.len() as u64),
+            _ => self.size_hint_inner().exact(),
+        }
+    }
+
+    #[inline]
     fn poll_frame_inner(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -409,6 +421,14 @@ impl Body {
                 Kind::Full(data) => Poll::Ready(Some(Ok(Frame::data(data)))),
                 _ => Poll::Ready(None),
             },
+            _ => this.poll_frame_slow(cx),
+        }
+    }
+
+    fn poll_frame_slow(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
+        let this = self;
+        match &mut this.kind {
+            Kind::Empty | Kind::Full(_) => Pin::new(this).poll_frame_inner(cx),
             Kind::Dyn(d) => {
                 let inner = d.inner.get_mut().as_mut();
                 // A panic in user code becomes an error frame, so that it
@@ -470,7 +490,16 @@ impl Body {
         }
     }
 
+    #[inline]
     fn is_end_stream_inner(&self) -> bool {
+        match &self.kind {
+            Kind::Empty => true,
+            Kind::Full(_) => false,
+            _ => self.is_end_stream_slow(),
+        }
+    }
+
+    fn is_end_stream_slow(&self) -> bool {
         match &self.kind {
             Kind::Empty => true,
             Kind::Full(_) => false,
@@ -480,7 +509,16 @@ impl Body {
         }
     }
 
+    #[inline]
     fn size_hint_inner(&self) -> SizeHint {
+        match &self.kind {
+            Kind::Empty => SizeHint::with_exact(0),
+            Kind::Full(data) => SizeHint::with_exact(data.len() as u64),
+            _ => self.size_hint_slow(),
+        }
+    }
+
+    fn size_hint_slow(&self) -> SizeHint {
         match &self.kind {
             Kind::Empty => SizeHint::with_exact(0),
             Kind::Full(data) => SizeHint::with_exact(data.len() as u64),

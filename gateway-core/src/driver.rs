@@ -51,14 +51,17 @@
 //!
 //! let app = fn_app(|_env| async { Err::<gateway_core::Response, _>(Error::new("db down")) });
 //! let env = Environ::from_request(http::Request::get("/").body(Body::empty()).unwrap());
-//! let res = driver::commit(&app, env).await;
+//! let Ok(res) = driver::commit(&app, env).await;
 //! assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
 //! # });
 //! ```
 
+use std::convert::Infallible;
+use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
 
-use futures_util::FutureExt;
 use http::header::{
     CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue, TE, TRANSFER_ENCODING,
     UPGRADE,
@@ -95,74 +98,195 @@ impl RequestFacts {
     pub fn from_head(method: &Method, version: Version, headers: &HeaderMap) -> RequestFacts {
         RequestFacts {
             head: *method == Method::HEAD,
-            upgrade: version == Version::HTTP_11 && headers.contains_key(UPGRADE),
+            // A scan beats a hash lookup for the dozen headers of a typical
+            // request, and this runs for every request.
+            upgrade: version == Version::HTTP_11 && headers.keys().any(|k| k == UPGRADE),
         }
     }
 }
 
 /// Calls `app` with `env` and returns the response, ready for the wire,
 /// following the rules in the [module docs](self). Never fails: every
-/// failure before the commit point becomes an error response.
-pub async fn commit<A: Application>(app: &A, env: Environ) -> Response {
+/// failure before the commit point becomes an error response, so the
+/// output is `Result<Response, Infallible>` — exactly what a hyper or tower
+/// service returns, with no adapter layer in between.
+///
+/// The returned future is a small hand-written state machine: the environ
+/// is moved into the application's future at once, and the response is
+/// validated in place, so the future is about the size of the
+/// application's own and the response is not copied between layers
+/// (servers move this future once per request).
+#[inline]
+pub fn commit<A: Application>(app: &A, env: Environ) -> Commit<impl Future<Output = AppResult> + Send + '_> {
     let facts = RequestFacts::of(&env);
-    let result = AssertUnwindSafe(app.call(env)).catch_unwind().await;
-    let response = match result {
-        Ok(Ok(response)) => response,
-        Ok(Err(err)) => return error_response(&err, facts),
-        Err(payload) => return error_response(&Error::panicked(&*payload), facts),
+    // `call` itself may run code before returning its future (a manual
+    // impl); a panic there is caught too.
+    let state = match std::panic::catch_unwind(AssertUnwindSafe(|| app.call(env))) {
+        Ok(fut) => State::Calling { fut },
+        Err(payload) => State::Finishing {
+            response: Some(error_response(&Error::panicked(&*payload), facts)),
+        },
     };
-    finish(response, facts).await
+    Commit { state, facts }
+}
+
+/// An application's result.
+pub type AppResult = Result<Response, Error>;
+
+pin_project_lite::pin_project! {
+    /// The future [`commit`] returns; resolves to the response to send
+    /// (always `Ok`).
+    #[must_use = "futures do nothing unless polled"]
+    pub struct Commit<F> {
+        #[pin]
+        state: State<F>,
+        facts: RequestFacts,
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = StateProj]
+    enum State<F> {
+        Calling {
+            #[pin]
+            fut: F,
+        },
+        Finishing {
+            response: Option<Response>,
+        },
+    }
+}
+
+impl<F: Future<Output = AppResult>> Future for Commit<F> {
+    type Output = Result<Response, Infallible>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        let facts = *this.facts;
+        loop {
+            match this.state.as_mut().project() {
+                StateProj::Calling { fut } => {
+                    let polled = std::panic::catch_unwind(AssertUnwindSafe(|| fut.poll(cx)));
+                    let mut response = match polled {
+                        Ok(Poll::Pending) => return Poll::Pending,
+                        Ok(Poll::Ready(Ok(response))) => response,
+                        Ok(Poll::Ready(Err(err))) => return Poll::Ready(Ok(error_response(&err, facts))),
+                        Err(payload) => {
+                            return Poll::Ready(Ok(error_response(&Error::panicked(&*payload), facts)));
+                        }
+                    };
+                    if commit_now(&mut response, facts) {
+                        return Poll::Ready(Ok(response));
+                    }
+                    this.state.set(State::Finishing {
+                        response: Some(response),
+                    });
+                }
+                StateProj::Finishing { response } => {
+                    return poll_late_commit(response, facts, cx).map(Ok);
+                }
+            }
+        }
+    }
 }
 
 /// Applies rules 2 to 6 to a response an application already returned (the
 /// tower bridge uses this for responses of hosted services).
 pub async fn finish(mut res: Response, facts: RequestFacts) -> Response {
+    if commit_now(&mut res, facts) {
+        return res;
+    }
+    let mut slot = Some(res);
+    std::future::poll_fn(|cx| poll_late_commit(&mut slot, facts, cx)).await
+}
+
+/// Rules 2 to 5, in place: `true` when the response can be committed at
+/// once, `false` when its body must be polled to the first data frame
+/// (rule 6).
+#[inline]
+fn commit_now(res: &mut Response, facts: RequestFacts) -> bool {
     let status = res.status();
     if !status_allowed(status, facts) {
         let err = Error::new(format!("application returned status {status}"));
-        return error_response(&err, facts);
+        *res = error_response(&err, facts);
+        return true;
     }
-    if !res.headers().is_empty() {
+    let mut has_length = false;
+    let mut has_connection_specific = false;
+    for name in res.headers().keys() {
+        if name == CONTENT_LENGTH {
+            has_length = true;
+        } else if is_connection_specific(name) {
+            has_connection_specific = true;
+        }
+    }
+    if has_connection_specific {
         strip_connection_headers(res.headers_mut(), status);
     }
-
     let no_body = facts.head
         || status == StatusCode::NO_CONTENT
         || status == StatusCode::NOT_MODIFIED
         || status == StatusCode::SWITCHING_PROTOCOLS;
     if no_body {
-        let body = std::mem::take(res.body_mut());
-        if status == StatusCode::NO_CONTENT || status.is_informational() {
-            res.headers_mut().remove(CONTENT_LENGTH);
-        } else if facts.head && status != StatusCode::NOT_MODIFIED {
-            if let Some(n) = body.size_hint().exact() {
-                if !res.headers().contains_key(CONTENT_LENGTH) {
-                    res.headers_mut()
-                        .insert(CONTENT_LENGTH, HeaderValue::from(n));
-                }
-            }
+        commit_without_body(res, facts, has_length);
+        return true;
+    }
+    if let Some(n) = res.body().exact_size() {
+        if has_length {
+            reconcile_content_length(res.headers_mut(), n);
         }
-        body.discard_unsent();
-        return res;
+        return true;
     }
+    false
+}
 
-    if let Some(n) = res.body().size_hint().exact() {
-        reconcile_content_length(res.headers_mut(), n);
-        return res;
+#[cold]
+fn commit_without_body(res: &mut Response, facts: RequestFacts, has_length: bool) {
+    let status = res.status();
+    let body = std::mem::take(res.body_mut());
+    if status == StatusCode::NO_CONTENT || status.is_informational() {
+        if has_length {
+            res.headers_mut().remove(CONTENT_LENGTH);
+        }
+    } else if facts.head && status != StatusCode::NOT_MODIFIED && !has_length {
+        if let Some(n) = body.size_hint().exact() {
+            res.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from(n));
+        }
     }
+    body.discard_unsent();
+}
 
-    match res.body_mut().prefetch().await {
+/// Rule 6: polls the body to its first data frame, trailers or end.
+fn poll_late_commit(
+    slot: &mut Option<Response>,
+    facts: RequestFacts,
+    cx: &mut Context<'_>,
+) -> Poll<Response> {
+    let Some(res) = slot.as_mut() else {
+        return Poll::Ready(error_response(
+            &Error::new("commit future polled after completion"),
+            facts,
+        ));
+    };
+    let polled = ready!(res.body_mut().poll_prefetch(cx));
+    let Some(mut res) = slot.take() else {
+        return Poll::Pending;
+    };
+    Poll::Ready(match polled {
         Ok(()) => {
             if let Some(n) = res.body().size_hint().exact() {
-                reconcile_content_length(res.headers_mut(), n);
+                if res.headers().contains_key(CONTENT_LENGTH) {
+                    reconcile_content_length(res.headers_mut(), n);
+                }
             }
             res
         }
         Err(err) => error_response(&err, facts),
-    }
+    })
 }
 
-#[inline]
+#[inline(always)]
 fn status_allowed(status: StatusCode, facts: RequestFacts) -> bool {
     let code = status.as_u16();
     (200..=599).contains(&code) || (status == StatusCode::SWITCHING_PROTOCOLS && facts.upgrade)
@@ -170,6 +294,7 @@ fn status_allowed(status: StatusCode, facts: RequestFacts) -> bool {
 
 /// A response with the error's status and a generic body. Details are
 /// logged, not sent.
+#[cold]
 pub fn error_response(err: &Error, facts: RequestFacts) -> Response {
     let mut status = err.status();
     if !(400..=599).contains(&status.as_u16()) {
@@ -301,7 +426,7 @@ mod tests {
         F: Fn(Environ) -> Fut + Send + Sync + 'static,
         Fut: std::future::Future<Output = Result<Response, Error>> + Send,
     {
-        let res = commit(&fn_app(f), env(method)).await;
+        let Ok(res) = commit(&fn_app(f), env(method)).await;
         let (parts, body) = res.into_parts();
         let bytes = body.collect().await.map(|c| c.to_bytes());
         (parts, bytes)
@@ -359,7 +484,7 @@ mod tests {
         let app = fn_app(|_| async {
             start(101, [("upgrade", "websocket"), ("connection", "upgrade")]).empty()
         });
-        let plain = commit(&app, env(Method::GET)).await;
+        let Ok(plain) = commit(&app, env(Method::GET)).await;
         assert_eq!(plain.status(), StatusCode::INTERNAL_SERVER_ERROR);
         let upgrade = Environ::from_request(
             Request::get("/")
@@ -368,7 +493,7 @@ mod tests {
                 .body(Body::empty())
                 .unwrap(),
         );
-        let res = commit(&app, upgrade).await;
+        let Ok(res) = commit(&app, upgrade).await;
         assert_eq!(res.status(), StatusCode::SWITCHING_PROTOCOLS);
         assert_eq!(res.headers()["upgrade"], "websocket");
         assert_eq!(res.headers()["connection"], "upgrade");
@@ -430,7 +555,7 @@ mod tests {
                 start(200, [("content-length", "1")]).body(body)
             }
         });
-        let res = commit(&app, env(Method::HEAD)).await;
+        let Ok(res) = commit(&app, env(Method::HEAD)).await;
         assert_eq!(res.headers()["content-length"], "1");
         assert!(res.body().is_end_stream());
         assert!(!polled.load(Ordering::SeqCst));
@@ -522,7 +647,7 @@ mod tests {
                 futures_util::stream::iter(["", "only"].map(Ok::<_, std::io::Error>)),
             ))
         });
-        let res = commit(&app, env(Method::GET)).await;
+        let Ok(res) = commit(&app, env(Method::GET)).await;
         // iter's size hint is exact, so after the first chunk the body is
         // known to end there: the server frames it with a length, and a
         // wrong announced one is corrected.
@@ -541,7 +666,7 @@ mod tests {
                 Ok(())
             })
         });
-        let res = commit(&app, env(Method::GET)).await;
+        let Ok(res) = commit(&app, env(Method::GET)).await;
         assert_eq!(res.status(), StatusCode::OK);
     }
 

@@ -66,15 +66,20 @@ pub struct Environ {
 }
 
 /// Where `script_name` ends: an optional external prefix, then the first
-/// `mount` bytes of the request path.
+/// `mount` bytes of the request path. The prefix is boxed: most requests
+/// have none, and an empty `Option<Box<_>>` is one word to move and a null
+/// check to drop.
 #[derive(Default)]
 struct Script {
-    root: Option<RootPath>,
     mount: usize,
-    /// `root + mounted part`, built on first use when both are non-empty.
-    joined: OnceLock<Box<str>>,
+    root: Option<Box<Root>>,
 }
 
+struct Root {
+    prefix: RootPath,
+    /// `prefix + mounted part`, built on first use when both are non-empty.
+    joined: OnceLock<Box<str>>,
+}
 impl Environ {
     /// Builds an environ from a request head and body, as an adapter does.
     /// `script_name` starts empty (or as [`RootPath`] says once set).
@@ -100,7 +105,7 @@ impl Environ {
         let mut env = Environ::from_parts(parts, body, ConnInfo::default());
         if let Some(facts) = facts {
             env.conn = facts.conn;
-            env.script.root = facts.root;
+            env.set_root_path(facts.root);
             if facts.mount <= env.path().len() && env.path().is_char_boundary(facts.mount) {
                 env.script.mount = facts.mount;
             }
@@ -115,7 +120,7 @@ impl Environ {
         let mut parts = self.parts;
         parts.extensions.insert(GatewayFacts {
             conn: self.conn,
-            root: self.script.root,
+            root: self.script.root.map(|r| r.prefix),
             mount: self.script.mount,
         });
         Request::from_parts(parts, self.body)
@@ -128,7 +133,7 @@ impl Environ {
             self.body,
             GatewayFacts {
                 conn: self.conn,
-                root: self.script.root,
+                root: self.script.root.map(|r| r.prefix),
                 mount: self.script.mount,
             },
         )
@@ -226,11 +231,10 @@ impl Environ {
         let mounted = &self.path()[..self.script.mount];
         match &self.script.root {
             None => mounted,
-            Some(root) if mounted.is_empty() => root.as_str(),
-            Some(root) => self
-                .script
+            Some(root) if mounted.is_empty() => root.prefix.as_str(),
+            Some(root) => root
                 .joined
-                .get_or_init(|| [root.as_str(), mounted].concat().into_boxed_str()),
+                .get_or_init(|| [root.prefix.as_str(), mounted].concat().into_boxed_str()),
         }
     }
 
@@ -253,15 +257,19 @@ impl Environ {
 
     /// The external prefix, if any.
     pub fn root_path(&self) -> Option<&RootPath> {
-        self.script.root.as_ref()
+        self.script.root.as_ref().map(|r| &r.prefix)
     }
 
     /// Sets the external prefix that precedes the mounted part of
     /// `script_name` (configuration, or `X-Forwarded-Prefix` from a trusted
     /// proxy).
     pub fn set_root_path(&mut self, root: Option<RootPath>) {
-        self.script.root = root;
-        self.script.joined = OnceLock::new();
+        self.script.root = root.map(|prefix| {
+            Box::new(Root {
+                prefix,
+                joined: OnceLock::new(),
+            })
+        });
     }
 
     /// Moves `prefix` from the start of `path_info` to the end of
@@ -291,7 +299,7 @@ impl Environ {
             && matches!(info.as_bytes().get(prefix.len()), None | Some(b'/'));
         if matched {
             self.script.mount += prefix.len();
-            self.script.joined = OnceLock::new();
+            self.forget_joined();
         }
         matched
     }
@@ -309,8 +317,14 @@ impl Environ {
         }
         let start = self.script.mount + 1;
         self.script.mount += 1 + seg_len;
-        self.script.joined = OnceLock::new();
+        self.forget_joined();
         Some(&self.path()[start..start + seg_len])
+    }
+
+    fn forget_joined(&mut self) {
+        if let Some(root) = &mut self.script.root {
+            root.joined = OnceLock::new();
+        }
     }
 
     /// The raw query string (`QUERY_STRING`), without `?`; empty if none.

@@ -54,12 +54,12 @@
 //!
 //! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 //! let req = http::Request::get("/").body(Body::empty()).unwrap();
-//! let res = driver::commit(&app, Environ::from_request(req)).await;
+//! let Ok(res) = driver::commit(&app, Environ::from_request(req)).await;
 //! assert_eq!(res.status(), StatusCode::OK);
 //! assert_eq!(res.headers()["x-powered-by"], "gateway");
 //!
 //! let req = http::Request::get("/missing").body(Body::empty()).unwrap();
-//! let res = driver::commit(&app, Environ::from_request(req)).await;
+//! let Ok(res) = driver::commit(&app, Environ::from_request(req)).await;
 //! assert_eq!(res.status(), StatusCode::NOT_FOUND);
 //! # });
 //! ```

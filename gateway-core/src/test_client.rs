@@ -320,7 +320,7 @@ impl<A: Application> TestRequest<'_, A> {
         }
         let head = parts.method == Method::HEAD;
         let env = Environ::from_parts(parts, body, client.conn.clone());
-        let res = driver::commit(&client.app, env).await;
+        let Ok(res) = driver::commit(&client.app, env).await;
         let (mut parts, body) = res.into_parts();
 
         // What hyper adds on the wire: Content-Length from the exact size.

@@ -42,6 +42,7 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
+
 use std::time::Duration;
 
 use gateway_core::{Addr, Application, Body, ConnInfo, Environ, driver};
@@ -54,6 +55,9 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::{TcpListener, ToSocketAddrs};
 
 /// Serves `app` on `addr` until the process ends.
+///
+/// The application is kept for the life of the process (see
+/// [`Server::serve_with_shutdown`]).
 ///
 /// Equivalent to `Server::bind(addr).await?.serve(app).await`.
 pub async fn serve<A: Application>(addr: impl ToSocketAddrs, app: A) -> io::Result<()> {
@@ -111,15 +115,25 @@ impl Server {
     ///
     /// Runs the application's `startup` first (an error stops the server
     /// before it accepts anything) and its `shutdown` last.
+    ///
+    /// The application is moved to the heap and kept for the rest of the
+    /// process (leaked), so that every request borrows it without touching
+    /// a reference count: release resources in
+    /// [`Application::shutdown`], which runs, not in `Drop`, which does
+    /// not.
     pub async fn serve_with_shutdown<A, S>(self, app: A, signal: S) -> io::Result<()>
     where
         A: Application,
         S: Future<Output = ()> + Send,
     {
+        // Requests borrow the application for as long as they run, and
+        // hyper needs their futures to be 'static: the application is
+        // leaked once per server, so no reference count is touched per
+        // request. `shutdown` still runs at the end; `Drop` does not.
+        let app: &'static A = Box::leak(Box::new(app));
         app.startup()
             .await
             .map_err(|e| io::Error::other(format!("application startup failed: {e}")))?;
-        let app = Arc::new(app);
         let local = Addr::Tcp(self.listener.local_addr()?);
         let mut builder = auto::Builder::new(TokioExecutor::new());
         builder
@@ -155,8 +169,7 @@ impl Server {
                 tracing::debug!(error = %err, "could not set TCP_NODELAY");
             }
             let conn = ConnInfo::new(Addr::Tcp(peer), local.clone());
-            let app = app.clone();
-            let service = service_fn(move |req| handle(app.clone(), req, conn.clone()));
+            let service = service_fn(move |req| handle(app, req, conn.clone()));
             let connection = builder
                 .serve_connection(TokioIo::new(stream), service)
                 .into_owned();
@@ -175,12 +188,14 @@ impl Server {
     }
 }
 
-/// One request: environ in, driver, response out.
-async fn handle<A: Application>(
-    app: Arc<A>,
+/// One request: environ in, driver, response out. Returns the driver's
+/// future itself, so hyper holds nothing bigger per request.
+#[inline]
+fn handle<A: Application>(
+    app: &'static A,
     req: http::Request<Incoming>,
     conn: ConnInfo,
-) -> Result<http::Response<Body>, Infallible> {
+) -> impl Future<Output = Result<http::Response<Body>, Infallible>> + Send + 'static {
     let (parts, incoming) = req.into_parts();
     // A bodiless request gets the empty body, which does not allocate.
     let body = if incoming.is_end_stream() {
@@ -188,5 +203,5 @@ async fn handle<A: Application>(
     } else {
         Body::new(incoming)
     };
-    Ok(driver::commit(&*app, Environ::from_parts(parts, body, conn)).await)
+    driver::commit(app, Environ::from_parts(parts, body, conn))
 }

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# User-space instructions per request under callgrind, for the hello
+# servers in this crate (see src/lib.rs): gateway-hyper, raw hyper
+# configured alike, and bare HTTP/1-only hyper.
+#
+# Each server runs under `valgrind --tool=callgrind` twice, once for N1 and
+# once for N2 requests per connection, sent by the deterministic `load`
+# client over CONNS keep-alive connections; the difference divided by the
+# extra requests cancels start-up and shutdown. Counts are instructions,
+# not time, so they do not depend on machine load.
+#
+# Usage: benches/callgrind.sh [CONNS] [N1] [N2]   (defaults 1 1000 6000)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CONNS=${1:-1}
+N1=${2:-1000}
+N2=${3:-6000}
+command -v valgrind >/dev/null || { echo "valgrind is required" >&2; exit 1; }
+cargo build --release -q -p gateway-benches --bins
+BIN=target/release
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+
+# Runs one server under callgrind for N requests per connection; prints Ir.
+total_ir() {
+  local kind=$1 n=$2 out="$WORK/cg.$1.$2" log="$WORK/log.$1.$2"
+  valgrind --tool=callgrind --callgrind-out-file="$out" \
+    "$BIN/bench-server" "$kind" 127.0.0.1:0 >"$log" 2>"$log.err" &
+  local pid=$!
+  local addr=""
+  for _ in $(seq 1 300); do
+    addr=$(sed -n 's|^listening on http://||p' "$log" 2>/dev/null || true)
+    [ -n "$addr" ] && break
+    sleep 0.1
+  done
+  if [ -z "$addr" ]; then
+    kill -9 "$pid" 2>/dev/null || true
+    echo "server $kind did not start" >&2
+    cat "$log.err" >&2
+    exit 1
+  fi
+  "$BIN/load" "$addr" "$CONNS" "$n"
+  kill -TERM "$pid"
+  wait "$pid"
+  grep -E '^(summary|totals):' "$out" | head -1 | awk '{print $2}'
+}
+
+printf '%-8s %14s %14s %12s\n' server "Ir@$N1" "Ir@$N2" "Ir/request"
+declare -A PER
+for kind in ${KINDS:-bare raw gateway}; do
+  a=$(total_ir "$kind" "$N1")
+  b=$(total_ir "$kind" "$N2")
+  per=$(( (b - a) / ((N2 - N1) * CONNS) ))
+  PER[$kind]=$per
+  printf '%-8s %14s %14s %12s\n' "$kind" "$a" "$b" "$per"
+done
+if [ -n "${PER[gateway]:-}" ] && [ -n "${PER[raw]:-}" ] && [ -n "${PER[bare]:-}" ]; then
+  awk -v g="${PER[gateway]}" -v r="${PER[raw]}" -v b="${PER[bare]}" \
+    'BEGIN { printf "gateway / raw hyper alike: %.3f\ngateway / bare HTTP/1 hyper: %.3f\n", g / r, g / b }'
+fi
