@@ -1,7 +1,8 @@
 //! Benchmark servers and a deterministic load client.
 //!
 //! Three hello servers answer `GET /` with the same bytes
-//! (`content-type: text/plain; charset=utf-8`, `Hello, world!\n`):
+//! (`content-type: text/plain; charset=utf-8`, `Hello, world!\n`) and route
+//! alike (other paths 404, other methods 405):
 //!
 //! - [`Kind::Gateway`]: the `hello` example application through
 //!   `gateway_hyper::Server`;
@@ -44,6 +45,9 @@ pub enum Kind {
     /// Ablation: `RawBody` plus building an `Environ` (and a `ConnInfo`
     /// clone) for the handler, without the driver.
     RawEnviron,
+    /// Ablation: `RawEnviron` with the handler called through
+    /// `gateway_core::driver::commit` (the adapter's own loop not used).
+    RawDriver,
 }
 
 impl std::str::FromStr for Kind {
@@ -55,7 +59,10 @@ impl std::str::FromStr for Kind {
             "bare" => Ok(Kind::Bare),
             "raw-body" => Ok(Kind::RawBody),
             "raw-environ" => Ok(Kind::RawEnviron),
-            other => Err(format!("unknown server kind {other:?} (gateway, raw, bare)")),
+            "raw-driver" => Ok(Kind::RawDriver),
+            other => Err(format!(
+                "unknown server kind {other:?} (gateway, raw, bare)"
+            )),
         }
     }
 }
@@ -88,52 +95,100 @@ pub async fn serve(
                 shutdown,
                 service_fn(move |req: http::Request<Incoming>| {
                     let (parts, _incoming) = req.into_parts();
-                    let env = gateway_core::Environ::from_parts(
-                        parts,
-                        gateway_core::Body::empty(),
-                        conn.clone(),
-                    );
+                    let env =
+                        gateway_core::Environ::from_parts(parts, gateway_core::Body::empty(), conn);
                     hello_environ(env)
                 }),
             )
             .await
         }
         Kind::Bare => serve_bare(listener, shutdown).await,
+        Kind::RawDriver => {
+            static APP: HelloEnviron = HelloEnviron;
+            let conn = gateway_core::ConnInfo::new(
+                gateway_core::Addr::Tcp(listener.local_addr()?),
+                gateway_core::Addr::Tcp(listener.local_addr()?),
+            );
+            serve_raw(
+                listener,
+                shutdown,
+                service_fn(move |req: http::Request<Incoming>| {
+                    let (parts, _incoming) = req.into_parts();
+                    let env =
+                        gateway_core::Environ::from_parts(parts, gateway_core::Body::empty(), conn);
+                    gateway_core::driver::commit(&APP, env)
+                }),
+            )
+            .await
+        }
     }
 }
 
-async fn hello(
-    _req: http::Request<Incoming>,
-) -> Result<http::Response<Full<Bytes>>, Infallible> {
-    // The same head the gateway hello app builds with `start(...)`.
-    let res = http::Response::builder()
-        .header("content-type", "text/plain; charset=utf-8")
-        .body(Full::new(Bytes::from_static(
-            gateway_examples::hello::GREETING.as_bytes(),
-        )));
+/// The status the hello example answers a method and path with, when it
+/// does not answer with its greeting (it also echoes on `POST /echo`,
+/// which these benchmarks do not send).
+fn hello_route(method: &http::Method, path: &str) -> Option<u16> {
+    match (method, path) {
+        (&http::Method::GET | &http::Method::HEAD, "/") => None,
+        (_, "/" | "/echo") => Some(405),
+        _ => Some(404),
+    }
+}
+
+async fn hello(req: http::Request<Incoming>) -> Result<http::Response<Full<Bytes>>, Infallible> {
+    // The same routing and head as the gateway hello app.
+    let res = match hello_route(req.method(), req.uri().path()) {
+        None => http::Response::builder()
+            .header("content-type", "text/plain; charset=utf-8")
+            .body(Full::new(Bytes::from_static(
+                gateway_examples::hello::GREETING.as_bytes(),
+            ))),
+        Some(status) => http::Response::builder()
+            .status(status)
+            .body(Full::new(Bytes::new())),
+    };
     Ok(res.unwrap_or_else(|_| http::Response::new(Full::new(Bytes::new()))))
 }
 
 async fn hello_body(
-    _req: http::Request<Incoming>,
+    req: http::Request<Incoming>,
 ) -> Result<http::Response<gateway_core::Body>, Infallible> {
-    let res = http::Response::builder()
-        .header("content-type", "text/plain; charset=utf-8")
-        .body(gateway_core::Body::from(gateway_examples::hello::GREETING));
+    let res = match hello_route(req.method(), req.uri().path()) {
+        None => http::Response::builder()
+            .header("content-type", "text/plain; charset=utf-8")
+            .body(gateway_core::Body::from(gateway_examples::hello::GREETING)),
+        Some(status) => http::Response::builder()
+            .status(status)
+            .body(gateway_core::Body::empty()),
+    };
     Ok(res.unwrap_or_default())
 }
 
 async fn hello_environ(
     env: gateway_core::Environ,
 ) -> Result<http::Response<gateway_core::Body>, Infallible> {
-    let res = if env.path_info() == "/" {
-        http::Response::builder()
+    let res = match hello_route(env.method(), env.path_info()) {
+        None => http::Response::builder()
             .header("content-type", "text/plain; charset=utf-8")
-            .body(gateway_core::Body::from(gateway_examples::hello::GREETING))
-    } else {
-        http::Response::builder().status(404).body(gateway_core::Body::empty())
+            .body(gateway_core::Body::from(gateway_examples::hello::GREETING)),
+        Some(status) => http::Response::builder()
+            .status(status)
+            .body(gateway_core::Body::empty()),
     };
     Ok(res.unwrap_or_default())
+}
+
+/// `hello_environ` as an `Application`.
+struct HelloEnviron;
+
+impl gateway_core::Application for HelloEnviron {
+    async fn call(
+        &self,
+        env: gateway_core::Environ,
+    ) -> Result<gateway_core::Response, gateway_core::Error> {
+        let Ok(res) = hello_environ(env).await;
+        Ok(res)
+    }
 }
 
 async fn serve_raw<S, B>(
@@ -142,8 +197,11 @@ async fn serve_raw<S, B>(
     service: S,
 ) -> io::Result<()>
 where
-    S: hyper::service::Service<http::Request<Incoming>, Response = http::Response<B>, Error = Infallible>
-        + Clone
+    S: hyper::service::Service<
+            http::Request<Incoming>,
+            Response = http::Response<B>,
+            Error = Infallible,
+        > + Clone
         + Send
         + 'static,
     S::Future: Send + 'static,
@@ -233,7 +291,10 @@ fn read_response(stream: &mut TcpStream, buf: &mut [u8]) -> io::Result<()> {
     loop {
         let n = stream.read(&mut buf[filled..])?;
         if n == 0 {
-            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "server closed"));
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "server closed",
+            ));
         }
         filled += n;
         let Some(end) = find(&buf[..filled], b"\r\n\r\n") else {

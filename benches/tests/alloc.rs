@@ -72,8 +72,12 @@ fn measure(kind: Kind) -> (f64, f64) {
             .build()
             .expect("runtime");
         rt.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-            addr_tx.send(listener.local_addr().expect("addr")).expect("send addr");
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            addr_tx
+                .send(listener.local_addr().expect("addr"))
+                .expect("send addr");
             COUNTED.with(|c| c.set(true));
             gateway_benches::serve(kind, listener, async {
                 let _ = stop_rx.await;
@@ -102,7 +106,9 @@ fn gateway_allocates_no_more_than_raw_hyper() {
     let (raw, raw_bytes) = measure(Kind::Raw);
     let (gateway, gateway_bytes) = measure(Kind::Gateway);
     let (bare, bare_bytes) = measure(Kind::Bare);
-    println!("allocations per request (bytes): raw hyper {raw:.3} ({raw_bytes:.0}), gateway {gateway:.3} ({gateway_bytes:.0}), bare HTTP/1 hyper {bare:.3} ({bare_bytes:.0})");
+    println!(
+        "allocations per request (bytes): raw hyper {raw:.3} ({raw_bytes:.0}), gateway {gateway:.3} ({gateway_bytes:.0}), bare HTTP/1 hyper {bare:.3} ({bare_bytes:.0})"
+    );
     // Connection setup is amortised over 2,000 requests per connection; the
     // slack of 0.01 absorbs that, not a per-request allocation.
     assert!(

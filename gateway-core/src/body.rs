@@ -16,9 +16,11 @@
 //! [`is_end_stream`](http_body::Body::is_end_stream) exactly, so servers frame
 //! responses with `Content-Length` whenever the size is known.
 //!
-//! `Body` is `Send + Sync + Unpin` even when the stream inside is only
-//! `Send`, so an `&Environ` may be held across an `.await` in a `Send`
-//! future.
+//! `Body` is `Send + Unpin` and 40 bytes, a `Bytes` and a tag: responses
+//! move through every layer by value, so its size is paid on every hop. It
+//! is not `Sync` (a stream inside need only be `Send`); the
+//! [`Environ`](crate::Environ) keeps its body so that the environ is `Sync`
+//! nonetheless, and an `&Environ` may be held across an `.await`.
 //!
 //! ```
 //! use gateway_core::Body;
@@ -40,11 +42,28 @@ use bytes::Bytes;
 use futures_core::Stream;
 use http::HeaderMap;
 use http_body::{Frame, SizeHint};
-use sync_wrapper::SyncWrapper;
 
 use crate::error::{BodyError, BoxError, Error};
 
-type DynInner = Pin<Box<dyn http_body::Body<Data = Bytes, Error = Error> + Send + 'static>>;
+/// A boxed body with the extra questions `Body` asks of some shapes.
+trait DynBody: http_body::Body<Data = Bytes, Error = Error> + Send + 'static {
+    /// Whether a writer asked for the headers to be sent now.
+    fn flush_requested(&self) -> bool {
+        false
+    }
+
+    /// The file a [`Body::file`] body reads.
+    fn file_hint(&self) -> Option<&FileHint> {
+        None
+    }
+
+    /// The shape's name, for `Debug`.
+    fn shape(&self) -> &'static str {
+        "Stream"
+    }
+}
+
+type DynInner = Pin<Box<dyn DynBody>>;
 
 /// The body of a request or a response. See the [module docs](self).
 pub struct Body {
@@ -56,27 +75,13 @@ enum Kind {
     Empty,
     /// One non-empty chunk.
     Full(Bytes),
-    /// Anything else, boxed; size hints cached because the box is only
-    /// reachable through `&mut` (that is what makes `Body` `Sync`).
-    Dyn(DynBody),
+    /// Anything else, boxed.
+    Dyn(DynInner),
     /// A frame pulled ahead of time (by the driver or `prefetch`), then the
     /// rest of the body.
     Peeked(Box<Peeked>),
     /// A body whose end is reported to a callback.
     Finish(Box<FinishBody>),
-}
-
-struct DynBody {
-    inner: SyncWrapper<DynInner>,
-    hint: SizeHint,
-    end: bool,
-    extra: Extra,
-}
-
-enum Extra {
-    None,
-    Writer(Arc<WriterShared>),
-    File(Box<FileHint>),
 }
 
 struct Peeked {
@@ -128,19 +133,8 @@ impl Body {
         let Some(body) = slot else {
             return Body::empty();
         };
-        Body::from_dyn(Box::pin(MapErr { inner: body }), Extra::None)
-    }
-
-    fn from_dyn(inner: DynInner, extra: Extra) -> Body {
-        let hint = inner.size_hint();
-        let end = inner.is_end_stream();
         Body {
-            kind: Kind::Dyn(DynBody {
-                inner: SyncWrapper::new(inner),
-                hint,
-                end,
-                extra,
-            }),
+            kind: Kind::Dyn(Box::pin(MapErr { inner: body })),
         }
     }
 
@@ -181,22 +175,19 @@ impl Body {
         B: http_body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
     {
-        let mut body = Body::from_dyn(Box::pin(MapErr { inner: body }), Extra::None);
-        if let Kind::Dyn(d) = &mut body.kind {
-            d.hint = SizeHint::with_exact(hint.len);
-            d.end = hint.len == 0 && d.end;
-            d.extra = Extra::File(Box::new(hint));
+        Body {
+            kind: Kind::Dyn(Box::pin(FileBody {
+                remaining: hint.len,
+                hint,
+                inner: MapErr { inner: body },
+            })),
         }
-        body
     }
 
     /// The file this body reads, when it was built with [`Body::file`].
     pub fn file_hint(&self) -> Option<&FileHint> {
         match &self.kind {
-            Kind::Dyn(DynBody {
-                extra: Extra::File(hint),
-                ..
-            }) => Some(hint),
+            Kind::Dyn(d) => d.file_hint(),
             _ => None,
         }
     }
@@ -230,11 +221,12 @@ impl Body {
         let fut = produce(BodyWriter {
             shared: shared.clone(),
         });
-        let inner = WriterBody {
-            fut: Some(Box::pin(fut)),
-            shared: shared.clone(),
-        };
-        Body::from_dyn(Box::pin(inner), Extra::Writer(shared))
+        Body {
+            kind: Kind::Dyn(Box::pin(WriterBody {
+                fut: Some(Box::pin(fut)),
+                shared,
+            })),
+        }
     }
 
     /// Calls `callback` once when the body is finished: fully sent (or
@@ -259,7 +251,7 @@ impl Body {
         Body {
             kind: Kind::Finish(Box::new(FinishBody {
                 inner: self,
-                callback: Some(SyncWrapper::new(Box::new(callback))),
+                callback: Some(Box::new(callback)),
                 bytes: 0,
             })),
         }
@@ -368,10 +360,7 @@ impl Body {
     /// Whether a writer inside asked for the headers to be sent now.
     pub(crate) fn flush_requested(&self) -> bool {
         match &self.kind {
-            Kind::Dyn(DynBody {
-                extra: Extra::Writer(shared),
-                ..
-            }) => shared.lock().flushed,
+            Kind::Dyn(d) => d.flush_requested(),
             Kind::Finish(f) => f.inner.flush_requested(),
             Kind::Peeked(p) => p.rest.flush_requested(),
             _ => false,
@@ -383,7 +372,7 @@ impl Body {
     pub(crate) fn discard_unsent(self) {
         if let Kind::Finish(mut f) = self.kind {
             if let Some(cb) = f.callback.take() {
-                (cb.into_inner())(Finished {
+                cb(Finished {
                     completed: true,
                     bytes: 0,
                 });
@@ -393,7 +382,7 @@ impl Body {
 
     /// Whether this is one in-memory chunk (or nothing): sending it cannot
     /// fail and needs no polling.
-    #[cfg(test)]
+    #[inline]
     pub(crate) fn is_in_memory(&self) -> bool {
         matches!(self.kind, Kind::Empty | Kind::Full(_))
     }
@@ -425,12 +414,15 @@ impl Body {
         }
     }
 
-    fn poll_frame_slow(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
+    fn poll_frame_slow(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
         let this = self;
         match &mut this.kind {
             Kind::Empty | Kind::Full(_) => Pin::new(this).poll_frame_inner(cx),
             Kind::Dyn(d) => {
-                let inner = d.inner.get_mut().as_mut();
+                let inner = d.as_mut();
                 // A panic in user code becomes an error frame, so that it
                 // aborts this response only, never the connection task.
                 let polled = std::panic::catch_unwind(AssertUnwindSafe(|| inner.poll_frame(cx)));
@@ -439,26 +431,11 @@ impl Body {
                     Err(payload) => Poll::Ready(Some(Err(Error::panicked(&*payload)))),
                 };
                 match polled {
-                    Poll::Pending => Poll::Pending,
-                    Poll::Ready(Some(Ok(frame))) => {
-                        if let Extra::File(_) = d.extra {
-                            // The file's size was announced; keep the hint
-                            // exact even when the stream itself does not.
-                            let sent = frame.data_ref().map_or(0, |b| b.len() as u64);
-                            let left = d.hint.exact().unwrap_or(0).saturating_sub(sent);
-                            d.hint = SizeHint::with_exact(left);
-                            d.end = left == 0;
-                        } else {
-                            let inner = d.inner.get_mut();
-                            d.hint = inner.size_hint();
-                            d.end = inner.is_end_stream();
-                        }
-                        Poll::Ready(Some(Ok(frame)))
-                    }
-                    Poll::Ready(end_or_err) => {
+                    Poll::Ready(None) | Poll::Ready(Some(Err(_))) => {
                         this.kind = Kind::Empty;
-                        Poll::Ready(end_or_err)
+                        polled
                     }
+                    other => other,
                 }
             }
             Kind::Peeked(p) => {
@@ -503,7 +480,7 @@ impl Body {
         match &self.kind {
             Kind::Empty => true,
             Kind::Full(_) => false,
-            Kind::Dyn(d) => d.end,
+            Kind::Dyn(d) => d.is_end_stream(),
             Kind::Peeked(p) => p.frame.is_none() && p.rest.is_end_stream_inner(),
             Kind::Finish(f) => f.inner.is_end_stream_inner(),
         }
@@ -522,7 +499,7 @@ impl Body {
         match &self.kind {
             Kind::Empty => SizeHint::with_exact(0),
             Kind::Full(data) => SizeHint::with_exact(data.len() as u64),
-            Kind::Dyn(d) => d.hint.clone(),
+            Kind::Dyn(d) => d.size_hint(),
             Kind::Peeked(p) => {
                 let rest = p.rest.size_hint_inner();
                 let first = p
@@ -576,11 +553,7 @@ impl fmt::Debug for Body {
         let shape = match &self.kind {
             Kind::Empty => "Empty",
             Kind::Full(_) => "Full",
-            Kind::Dyn(d) => match d.extra {
-                Extra::None => "Stream",
-                Extra::Writer(_) => "Writer",
-                Extra::File(_) => "File",
-            },
+            Kind::Dyn(d) => d.shape(),
             Kind::Peeked(_) => "Peeked",
             Kind::Finish(_) => "OnFinish",
         };
@@ -697,14 +670,14 @@ type FinishCallback = Box<dyn FnOnce(Finished) + Send + 'static>;
 
 struct FinishBody {
     inner: Body,
-    callback: Option<SyncWrapper<FinishCallback>>,
+    callback: Option<FinishCallback>,
     bytes: u64,
 }
 
 impl FinishBody {
     fn finish(&mut self, completed: bool) {
         if let Some(cb) = self.callback.take() {
-            (cb.into_inner())(Finished {
+            cb(Finished {
                 completed,
                 bytes: self.bytes,
             });
@@ -751,6 +724,69 @@ where
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+impl<B> DynBody for MapErr<B>
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+}
+
+pin_project_lite::pin_project! {
+    /// A file's stream with its announced, exact length.
+    struct FileBody<B> {
+        #[pin]
+        inner: MapErr<B>,
+        remaining: u64,
+        hint: FileHint,
+    }
+}
+
+impl<B> http_body::Body for FileBody<B>
+where
+    B: http_body::Body<Data = Bytes>,
+    B::Error: Into<BoxError>,
+{
+    type Data = Bytes;
+    type Error = Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
+        let this = self.project();
+        let polled = ready!(this.inner.poll_frame(cx));
+        if let Some(Ok(frame)) = &polled {
+            let sent = frame.data_ref().map_or(0, |d| d.len() as u64);
+            *this.remaining = this.remaining.saturating_sub(sent);
+        }
+        Poll::Ready(polled)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.remaining == 0
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        // The file's size was announced; keep the hint exact even when the
+        // stream itself cannot tell.
+        SizeHint::with_exact(self.remaining)
+    }
+}
+
+impl<B> DynBody for FileBody<B>
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    fn file_hint(&self) -> Option<&FileHint> {
+        Some(&self.hint)
+    }
+
+    fn shape(&self) -> &'static str {
+        "File"
     }
 }
 
@@ -963,6 +999,16 @@ impl http_body::Body for WriterBody {
     }
 }
 
+impl DynBody for WriterBody {
+    fn flush_requested(&self) -> bool {
+        self.shared.lock().flushed
+    }
+
+    fn shape(&self) -> &'static str {
+        "Writer"
+    }
+}
+
 /// The write end of a [`Body::writer`] body.
 ///
 /// Each `write` hands one chunk to the server and completes when the server
@@ -1071,11 +1117,13 @@ mod tests {
     use http_body_util::BodyExt;
     use std::sync::atomic::{AtomicU64, Ordering};
 
-    fn assert_send_sync_unpin<T: Send + Sync + Unpin>() {}
+    fn assert_send_unpin<T: Send + Unpin>() {}
 
     #[test]
-    fn body_is_send_sync_unpin() {
-        assert_send_sync_unpin::<Body>();
+    fn body_is_send_unpin_and_small() {
+        assert_send_unpin::<Body>();
+        // A Bytes and a tag: responses move by value through every layer.
+        assert!(std::mem::size_of::<Body>() <= std::mem::size_of::<Bytes>() + 8);
     }
 
     #[tokio::test]

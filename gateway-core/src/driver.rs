@@ -117,7 +117,10 @@ impl RequestFacts {
 /// application's own and the response is not copied between layers
 /// (servers move this future once per request).
 #[inline]
-pub fn commit<A: Application>(app: &A, env: Environ) -> Commit<impl Future<Output = AppResult> + Send + '_> {
+pub fn commit<A: Application>(
+    app: &A,
+    env: Environ,
+) -> Commit<impl Future<Output = AppResult> + Send + '_> {
     let facts = RequestFacts::of(&env);
     // `call` itself may run code before returning its future (a manual
     // impl); a panic there is caught too.
@@ -171,9 +174,14 @@ impl<F: Future<Output = AppResult>> Future for Commit<F> {
                     let mut response = match polled {
                         Ok(Poll::Pending) => return Poll::Pending,
                         Ok(Poll::Ready(Ok(response))) => response,
-                        Ok(Poll::Ready(Err(err))) => return Poll::Ready(Ok(error_response(&err, facts))),
+                        Ok(Poll::Ready(Err(err))) => {
+                            return Poll::Ready(Ok(error_response(&err, facts)));
+                        }
                         Err(payload) => {
-                            return Poll::Ready(Ok(error_response(&Error::panicked(&*payload), facts)));
+                            return Poll::Ready(Ok(error_response(
+                                &Error::panicked(&*payload),
+                                facts,
+                            )));
                         }
                     };
                     if commit_now(&mut response, facts) {
@@ -204,8 +212,29 @@ pub async fn finish(mut res: Response, facts: RequestFacts) -> Response {
 /// Rules 2 to 5, in place: `true` when the response can be committed at
 /// once, `false` when its body must be polled to the first data frame
 /// (rule 6).
-#[inline]
+#[inline(always)]
 fn commit_now(res: &mut Response, facts: RequestFacts) -> bool {
+    // The common case, checked without leaving the caller: a final status
+    // that has a body, not HEAD, an in-memory body, and no header the
+    // driver must look at.
+    let code = res.status().as_u16();
+    if (200..=599).contains(&code)
+        && code != 204
+        && code != 304
+        && !facts.head
+        && res.body().is_in_memory()
+        && !res
+            .headers()
+            .keys()
+            .any(|name| name == CONTENT_LENGTH || is_connection_specific(name))
+    {
+        return true;
+    }
+    commit_now_slow(res, facts)
+}
+
+#[inline(never)]
+fn commit_now_slow(res: &mut Response, facts: RequestFacts) -> bool {
     let status = res.status();
     if !status_allowed(status, facts) {
         let err = Error::new(format!("application returned status {status}"));
@@ -251,7 +280,8 @@ fn commit_without_body(res: &mut Response, facts: RequestFacts, has_length: bool
         }
     } else if facts.head && status != StatusCode::NOT_MODIFIED && !has_length {
         if let Some(n) = body.size_hint().exact() {
-            res.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from(n));
+            res.headers_mut()
+                .insert(CONTENT_LENGTH, HeaderValue::from(n));
         }
     }
     body.discard_unsent();

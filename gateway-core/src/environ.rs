@@ -51,8 +51,8 @@ use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
 use http::header::HOST;
-use http::uri::Scheme;
 use http::{Extensions, HeaderMap, Method, Request, Uri, Version};
+use sync_wrapper::SyncWrapper;
 
 use crate::body::Body;
 
@@ -60,7 +60,9 @@ use crate::body::Body;
 /// [module docs](self).
 pub struct Environ {
     parts: http::request::Parts,
-    body: Body,
+    /// Reachable only through `&mut self`, which makes the environ `Sync`
+    /// although a body is not.
+    body: SyncWrapper<Body>,
     conn: ConnInfo,
     script: Script,
 }
@@ -89,7 +91,7 @@ impl Environ {
     pub fn from_parts(parts: http::request::Parts, body: Body, conn: ConnInfo) -> Environ {
         Environ {
             parts,
-            body,
+            body: SyncWrapper::new(body),
             conn,
             script: Script::default(),
         }
@@ -123,14 +125,14 @@ impl Environ {
             root: self.script.root.map(|r| r.prefix),
             mount: self.script.mount,
         });
-        Request::from_parts(parts, self.body)
+        Request::from_parts(parts, self.body.into_inner())
     }
 
     /// Splits into the request head, the body, and the gateway facts.
     pub fn into_parts(self) -> (http::request::Parts, Body, GatewayFacts) {
         (
             self.parts,
-            self.body,
+            self.body.into_inner(),
             GatewayFacts {
                 conn: self.conn,
                 root: self.script.root.map(|r| r.prefix),
@@ -186,18 +188,18 @@ impl Environ {
     /// The request body (`wsgi.input`).
     #[inline]
     pub fn body_mut(&mut self) -> &mut Body {
-        &mut self.body
+        self.body.get_mut()
     }
 
     /// Takes the request body out, leaving an empty one.
     #[inline]
     pub fn take_body(&mut self) -> Body {
-        std::mem::take(&mut self.body)
+        std::mem::take(self.body.get_mut())
     }
 
     /// Replaces the request body.
     pub fn set_body(&mut self, body: Body) {
-        self.body = body;
+        *self.body.get_mut() = body;
     }
 
     /// Facts about the connection: addresses, scheme, TLS.
@@ -214,8 +216,8 @@ impl Environ {
 
     /// The URL scheme the client used (`wsgi.url_scheme`).
     #[inline]
-    pub fn scheme(&self) -> &Scheme {
-        &self.conn.scheme
+    pub fn scheme(&self) -> Scheme {
+        self.conn.scheme
     }
 
     /// The path of the request-target, raw. `*` for `OPTIONS *`, empty for
@@ -382,7 +384,7 @@ impl Environ {
                 return addr.port();
             }
         }
-        default_port(&self.conn.scheme).unwrap_or(80)
+        self.conn.scheme.default_port()
     }
 
     /// Rebuilds the URL the client used, PEP 3333's algorithm on raw bytes:
@@ -422,27 +424,13 @@ impl Environ {
             None => {
                 url.push_str(&self.server_name());
                 let port = self.server_port();
-                if default_port(&self.conn.scheme) != Some(port) {
+                if self.conn.scheme.default_port() != port {
                     url.push(':');
                     url.push_str(&port.to_string());
                 }
             }
         }
         url
-    }
-}
-
-fn default_port(scheme: &Scheme) -> Option<u16> {
-    if *scheme == Scheme::HTTPS {
-        Some(443)
-    } else if *scheme == Scheme::HTTP {
-        Some(80)
-    } else {
-        match scheme.as_str() {
-            "wss" => Some(443),
-            "ws" => Some(80),
-            _ => None,
-        }
     }
 }
 
@@ -474,8 +462,7 @@ impl fmt::Debug for Environ {
             .field("path_info", &self.path_info())
             .field("headers", self.headers())
             .field("conn", &self.conn)
-            .field("body", &self.body)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -508,9 +495,10 @@ impl GatewayFacts {
 
 /// Facts about the connection a request arrived on.
 ///
-/// An adapter builds one per connection and clones it per request (cheap:
-/// no allocation). A trusted-proxy middleware may change it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// `Copy`: an adapter builds one per connection and copies it into every
+/// request, which costs a few register moves and no reference counting. A
+/// trusted-proxy middleware may change a request's copy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ConnInfo {
     peer: Addr,
     local: Addr,
@@ -524,7 +512,7 @@ impl Default for ConnInfo {
         ConnInfo {
             peer: Addr::None,
             local: Addr::None,
-            scheme: Scheme::HTTP,
+            scheme: Scheme::Http,
             tls: false,
         }
     }
@@ -565,8 +553,8 @@ impl ConnInfo {
     }
 
     /// The URL scheme.
-    pub fn scheme(&self) -> &Scheme {
-        &self.scheme
+    pub fn scheme(&self) -> Scheme {
+        self.scheme
     }
 
     /// Whether this hop is TLS.
@@ -595,9 +583,76 @@ impl ConnInfo {
     }
 }
 
+/// The URL scheme of a request, `wsgi.url_scheme`: PEP 3333 allows exactly
+/// `http` and `https`, and so does this enum (WebSocket URLs are derived
+/// from these).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum Scheme {
+    /// `http`
+    #[default]
+    Http,
+    /// `https`
+    Https,
+}
+
+impl Scheme {
+    /// `"http"` or `"https"`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Scheme::Http => "http",
+            Scheme::Https => "https",
+        }
+    }
+
+    /// 80 or 443.
+    pub const fn default_port(self) -> u16 {
+        match self {
+            Scheme::Http => 80,
+            Scheme::Https => 443,
+        }
+    }
+
+    /// Parses `http` or `https`, ignoring ASCII case.
+    ///
+    /// ```
+    /// use gateway_core::Scheme;
+    /// assert_eq!(Scheme::parse("HTTPS"), Some(Scheme::Https));
+    /// assert_eq!(Scheme::parse("ftp"), None);
+    /// ```
+    pub fn parse(s: &str) -> Option<Scheme> {
+        if s.eq_ignore_ascii_case("http") {
+            Some(Scheme::Http)
+        } else if s.eq_ignore_ascii_case("https") {
+            Some(Scheme::Https)
+        } else {
+            None
+        }
+    }
+}
+
+impl fmt::Display for Scheme {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<Scheme> for http::uri::Scheme {
+    fn from(s: Scheme) -> Self {
+        match s {
+            Scheme::Http => http::uri::Scheme::HTTP,
+            Scheme::Https => http::uri::Scheme::HTTPS,
+        }
+    }
+}
+
 /// A socket address: TCP, Unix, or none (in-process calls, CGI without
 /// `REMOTE_ADDR`).
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
+///
+/// `Copy`. A Unix address carries the path of a listening socket as a
+/// `&'static Path` (adapters keep each listener's path for the life of the
+/// process: one small allocation per listener); peers of Unix sockets are
+/// normally unnamed and reported as `Unix(None)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum Addr {
     /// No address is known.
@@ -605,8 +660,8 @@ pub enum Addr {
     None,
     /// An IP address and port.
     Tcp(SocketAddr),
-    /// A Unix socket; the path when it has one (peers usually do not).
-    Unix(Option<Arc<Path>>),
+    /// A Unix socket; the path when it has one.
+    Unix(Option<&'static Path>),
 }
 
 impl Addr {

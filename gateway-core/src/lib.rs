@@ -84,7 +84,7 @@
 //! An adapter accepts connections and, per request: builds an [`Environ`]
 //! with [`Environ::from_parts`] (moving the request head, wrapping the body
 //! with [`Body::new`] — or [`Body::empty`] for a bodiless request, which
-//! does not allocate — and cloning a per-connection [`ConnInfo`]); calls
+//! does not allocate — and copying a per-connection [`ConnInfo`]); calls
 //! [`driver::commit`]; writes the returned response. It must not poll a
 //! body the driver emptied (HEAD, 204, 304), must frame with the body's
 //! exact size when known, and must treat a body error after the headers
@@ -105,7 +105,7 @@ mod test_client;
 
 pub use app::{Application, BoxApplication, BoxFuture, FnApp, fn_app};
 pub use body::{Body, BodyWriter, FileHint, Finished};
-pub use environ::{Addr, ConnInfo, Environ, GatewayFacts, InvalidRootPath, RootPath};
+pub use environ::{Addr, ConnInfo, Environ, GatewayFacts, InvalidRootPath, RootPath, Scheme};
 pub use error::{BodyError, BoxError, Error, InvalidResponse, Panicked};
 pub use middleware::{ApplicationExt, FromFn, FromFnApp, Identity, Middleware, Next, from_fn};
 pub use response::{NO_HEADERS, Response, ResponseExt, StartResponse, start};

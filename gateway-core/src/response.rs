@@ -21,8 +21,8 @@
 
 use std::future::Future;
 
-use http::StatusCode;
 use http::header::{HeaderName, HeaderValue};
+use http::{HeaderMap, StatusCode};
 
 use crate::body::{Body, BodyWriter};
 use crate::error::{Error, InvalidResponse};
@@ -63,20 +63,49 @@ where
     V: TryInto<HeaderValue>,
     V::Error: Into<http::Error>,
 {
-    let mut builder = http::Response::builder().status(status);
-    for (name, value) in headers {
-        builder = builder.header(name, value);
+    let (mut head, ()) = http::Response::new(()).into_parts();
+    let mut error = None;
+    match status.try_into() {
+        Ok(status) => head.status = status,
+        Err(e) => error = Some(e.into()),
     }
-    StartResponse { builder }
+    for (name, value) in headers {
+        append_header(&mut head.headers, &mut error, name, value);
+    }
+    StartResponse { head, error }
+}
+
+#[inline]
+fn append_header<K, V>(headers: &mut HeaderMap, error: &mut Option<http::Error>, name: K, value: V)
+where
+    K: TryInto<HeaderName>,
+    K::Error: Into<http::Error>,
+    V: TryInto<HeaderValue>,
+    V::Error: Into<http::Error>,
+{
+    if error.is_some() {
+        return;
+    }
+    match (name.try_into(), value.try_into()) {
+        (Ok(name), Ok(value)) => {
+            headers.append(name, value);
+        }
+        (Err(e), _) => *error = Some(e.into()),
+        (_, Err(e)) => *error = Some(e.into()),
+    }
 }
 
 /// A response whose status and headers are chosen and whose body is not:
 /// finish it with [`body`](StartResponse::body),
 /// [`writer`](StartResponse::writer) or [`empty`](StartResponse::empty).
+///
+/// The head is built in place; an invalid status or header is kept aside
+/// and reported by the finishing method.
 #[must_use = "a StartResponse does nothing until finished with .body(), .writer() or .empty()"]
 #[derive(Debug)]
 pub struct StartResponse {
-    builder: http::response::Builder,
+    head: http::response::Parts,
+    error: Option<http::Error>,
 }
 
 impl StartResponse {
@@ -88,21 +117,23 @@ impl StartResponse {
         V: TryInto<HeaderValue>,
         V::Error: Into<http::Error>,
     {
-        self.builder = self.builder.header(name, value);
+        append_header(&mut self.head.headers, &mut self.error, name, value);
         self
     }
 
     /// Adds a typed extension to the response (for middleware above).
     pub fn extension<T: Clone + Send + Sync + 'static>(mut self, value: T) -> StartResponse {
-        self.builder = self.builder.extension(value);
+        self.head.extensions.insert(value);
         self
     }
 
     /// Finishes with a body.
+    #[inline]
     pub fn body(self, body: impl Into<Body>) -> Result<Response, Error> {
-        self.builder
-            .body(body.into())
-            .map_err(|e| InvalidResponse::Head(e).into())
+        match self.error {
+            None => Ok(Response::from_parts(self.head, body.into())),
+            Some(e) => Err(InvalidResponse::Head(e).into()),
+        }
     }
 
     /// Finishes with a push-style body, see [`Body::writer`].

@@ -27,7 +27,7 @@ use std::time::{Duration, SystemTime};
 
 use bytes::{Bytes, BytesMut};
 use http::header::{CONTENT_LENGTH, COOKIE, HOST, SET_COOKIE};
-use http::uri::{Authority, Scheme};
+use http::uri::Authority;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, Version};
 use http_body::Body as _;
 use http_body_util::BodyExt;
@@ -35,7 +35,7 @@ use http_body_util::BodyExt;
 use crate::app::Application;
 use crate::body::Body;
 use crate::driver;
-use crate::environ::{ConnInfo, Environ};
+use crate::environ::{ConnInfo, Environ, Scheme};
 use crate::error::Error;
 
 /// An in-process client for an [`Application`]. See the
@@ -62,7 +62,7 @@ impl<A: Application> TestClient<A> {
     pub fn new(app: A) -> TestClient<A> {
         TestClient {
             app,
-            scheme: Scheme::HTTP,
+            scheme: Scheme::Http,
             authority: Authority::from_static("localhost"),
             conn: ConnInfo::default(),
             jar: Mutex::new(Vec::new()),
@@ -80,11 +80,13 @@ impl<A: Application> TestClient<A> {
         let uri: http::Uri = base
             .parse()
             .expect("a base URL such as https://example.com");
-        self.scheme = uri.scheme().cloned().expect("a base URL with a scheme");
+        self.scheme = uri
+            .scheme_str()
+            .and_then(Scheme::parse)
+            .expect("a base URL with scheme http or https");
         self.authority = uri.authority().cloned().expect("a base URL with a host");
-        let tls = self.scheme == Scheme::HTTPS;
-        self.conn.set_scheme(self.scheme.clone());
-        self.conn.set_tls(tls);
+        self.conn.set_scheme(self.scheme);
+        self.conn.set_tls(self.scheme == Scheme::Https);
         self
     }
 
@@ -93,7 +95,7 @@ impl<A: Application> TestClient<A> {
     pub fn with_conn(mut self, conn: ConnInfo) -> TestClient<A> {
         let tls = self.conn.is_tls();
         self.conn = conn;
-        self.conn.set_scheme(self.scheme.clone());
+        self.conn.set_scheme(self.scheme);
         self.conn.set_tls(tls);
         self
     }
@@ -159,7 +161,7 @@ impl<A: Application> TestClient<A> {
 
     fn cookie_header(&self, path: &str) -> Option<HeaderValue> {
         let now = SystemTime::now();
-        let https = self.scheme == Scheme::HTTPS;
+        let https = self.scheme == Scheme::Https;
         let mut jar = self.jar.lock().unwrap_or_else(|p| p.into_inner());
         jar.retain(|c| c.expires.is_none_or(|t| t > now));
         let mut matching: Vec<&StoredCookie> = jar
@@ -319,7 +321,7 @@ impl<A: Application> TestRequest<'_, A> {
             }
         }
         let head = parts.method == Method::HEAD;
-        let env = Environ::from_parts(parts, body, client.conn.clone());
+        let env = Environ::from_parts(parts, body, client.conn);
         let Ok(res) = driver::commit(&client.app, env).await;
         let (mut parts, body) = res.into_parts();
 

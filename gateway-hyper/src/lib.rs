@@ -168,8 +168,8 @@ impl Server {
             if let Err(err) = stream.set_nodelay(true) {
                 tracing::debug!(error = %err, "could not set TCP_NODELAY");
             }
-            let conn = ConnInfo::new(Addr::Tcp(peer), local.clone());
-            let service = service_fn(move |req| handle(app, req, conn.clone()));
+            let conn = ConnInfo::new(Addr::Tcp(peer), local);
+            let service = service_fn(move |req| handle(app, req, conn));
             let connection = builder
                 .serve_connection(TokioIo::new(stream), service)
                 .into_owned();

@@ -5,8 +5,20 @@
 fn main() -> std::io::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let usage = || std::io::Error::other("usage: load ADDR CONNS REQUESTS");
-    let addr = args.first().ok_or_else(usage)?.parse().map_err(|_| usage())?;
-    let conns = args.get(1).ok_or_else(usage)?.parse().map_err(|_| usage())?;
-    let requests = args.get(2).ok_or_else(usage)?.parse().map_err(|_| usage())?;
+    let addr = args
+        .first()
+        .ok_or_else(usage)?
+        .parse()
+        .map_err(|_| usage())?;
+    let conns = args
+        .get(1)
+        .ok_or_else(usage)?
+        .parse()
+        .map_err(|_| usage())?;
+    let requests = args
+        .get(2)
+        .ok_or_else(usage)?
+        .parse()
+        .map_err(|_| usage())?;
     gateway_benches::load(addr, conns, requests)
 }
