@@ -17,6 +17,12 @@
 
 use std::net::SocketAddr;
 
+/// The README's code blocks, compiled as doc tests so they cannot rot.
+/// (Its links are repository paths, not Rust items.)
+#[doc = include_str!("../README.md")]
+#[allow(rustdoc::broken_intra_doc_links)]
+pub mod readme {}
+
 /// The listen address from the first command-line argument, or
 /// `127.0.0.1:8000`.
 pub fn listen_addr() -> Result<SocketAddr, String> {

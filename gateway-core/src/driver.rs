@@ -36,8 +36,9 @@
 //!    commit point itself.
 //! 7. After the commit, a body error or panic aborts the response: the body
 //!    yields the error and the server closes the HTTP/1 connection or resets
-//!    the HTTP/2 stream. The client sees a truncated response, never a
-//!    complete-looking short one — except for an HTTP/1.0 close-delimited
+//!    the HTTP/2 stream. The client sees a truncated response — or none at
+//!    all when the abort comes before hyper flushed the head — never a
+//!    complete-looking short one, except for an HTTP/1.0 close-delimited
 //!    body, where the end of the connection is the end of the body and
 //!    truncation cannot be seen.
 //!

@@ -93,15 +93,15 @@
 //! the client is gone.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-mod app;
-mod body;
+pub mod app;
+pub mod body;
 pub mod driver;
-mod environ;
-mod error;
-mod middleware;
-mod response;
+pub mod environ;
+pub mod error;
+pub mod middleware;
+pub mod response;
 #[cfg(feature = "test-client")]
-mod test_client;
+pub mod test_client;
 
 pub use app::{Application, BoxApplication, BoxFuture, FnApp, fn_app};
 pub use body::{Body, BodyWriter, FileHint, Finished};

@@ -1,5 +1,5 @@
 //! [`TestClient`]: calls an application in-process, through the same
-//! [driver](crate::driver) a server uses, with a cookie jar.
+//! [`driver`] a server uses, with a cookie jar.
 //!
 //! Enabled by the `test-client` feature (typically in `[dev-dependencies]`).
 //! No sockets and no runtime are involved: `send` is a plain future, so any
@@ -172,7 +172,7 @@ impl<A: Application> TestClient<A> {
             return None;
         }
         // RFC 6265 §5.4: longer paths first.
-        matching.sort_by(|a, b| b.path.len().cmp(&a.path.len()));
+        matching.sort_by_key(|c| std::cmp::Reverse(c.path.len()));
         let joined = matching
             .iter()
             .map(|c| format!("{}={}", c.name, c.value))

@@ -2,7 +2,7 @@
 //! (gunicorn's or uvicorn's job) for the gateway interface.
 //!
 //! **Mental model:** the server owns sockets and HTTP; for every request it
-//! builds an [`Environ`](gateway_core::Environ), calls the application
+//! builds an [`Environ`], calls the application
 //! through [`gateway_core::driver`], and writes the response. HTTP/1.1 and
 //! HTTP/2 (prior knowledge) are served on the same port.
 //!
