@@ -21,6 +21,9 @@
 //! - `middleware/5`: wrapped in 5 layers of a no-op struct middleware
 //!   (statically dispatched, `async fn call` forwarding to the inner
 //!   application, like the example in the `Middleware` docs).
+//! - `middleware/5_forwarding`: wrapped in 5 layers of a pass-through
+//!   struct middleware whose `call` returns the inner future itself (no
+//!   `async fn`, so no state machine of its own).
 //! - `middleware/5_from_fn`: wrapped in 5 layers of
 //!   `from_fn(|env, next| next.run(env))`, which boxes one future per layer
 //!   per request.
@@ -35,6 +38,7 @@
 //! `cargo test -p gateway-core --benches` runs each benchmark once, as a
 //! smoke test.
 
+use std::future::Future;
 use std::hint::black_box;
 
 use criterion::{BatchSize, Bencher, Criterion, criterion_main};
@@ -80,6 +84,36 @@ impl<A: Application> Application for NoopApp<A> {
 
     async fn shutdown(&self) {
         self.0.shutdown().await
+    }
+}
+
+/// A pass-through struct middleware that returns the inner future itself
+/// instead of awaiting it inside an `async fn`.
+#[derive(Clone, Copy)]
+struct Forward;
+
+/// The application [`Forward`] produces.
+struct ForwardApp<A>(A);
+
+impl<A: Application> Middleware<A> for Forward {
+    type Output = ForwardApp<A>;
+
+    fn wrap(&self, app: A) -> ForwardApp<A> {
+        ForwardApp(app)
+    }
+}
+
+impl<A: Application> Application for ForwardApp<A> {
+    fn call(&self, env: Environ) -> impl Future<Output = Result<Response, Error>> + Send {
+        self.0.call(env)
+    }
+
+    fn startup(&self) -> impl Future<Output = Result<(), Error>> + Send {
+        self.0.startup()
+    }
+
+    fn shutdown(&self) -> impl Future<Output = ()> + Send {
+        self.0.shutdown()
     }
 }
 
@@ -140,6 +174,12 @@ fn bench_driver(c: &mut Criterion) {
 fn bench_middleware(c: &mut Criterion) {
     let bare = Hello;
     let structs = Hello.with(Noop).with(Noop).with(Noop).with(Noop).with(Noop);
+    let forwarding = Hello
+        .with(Forward)
+        .with(Forward)
+        .with(Forward)
+        .with(Forward)
+        .with(Forward);
     let closures = Hello
         .with(from_fn(|env, next| next.run(env)))
         .with(from_fn(|env, next| next.run(env)))
@@ -148,11 +188,13 @@ fn bench_middleware(c: &mut Criterion) {
         .with(from_fn(|env, next| next.run(env)));
     assert_ok(&bare);
     assert_ok(&structs);
+    assert_ok(&forwarding);
     assert_ok(&closures);
 
     let mut group = c.benchmark_group("middleware");
     group.bench_function("0", |b| bench_commit(b, &bare));
     group.bench_function("5", |b| bench_commit(b, &structs));
+    group.bench_function("5_forwarding", |b| bench_commit(b, &forwarding));
     group.bench_function("5_from_fn", |b| bench_commit(b, &closures));
     group.finish();
 }

@@ -1,9 +1,9 @@
 //! The commit driver: the one place where an application's result becomes a
 //! response ready for the wire.
 //!
-//! Every adapter (gateway-hyper, the CGI example), the
-//! [`TestClient`](crate::TestClient) and the tower bridge call
-//! [`commit`], so the rules below hold the same everywhere. Per request:
+//! Every adapter (such as `gateway-hyper`) and the `TestClient` (feature
+//! `test-client`) call [`commit`], so the rules below hold the same
+//! everywhere. Per request:
 //!
 //! 1. The application is called under `catch_unwind`. An `Err(e)` or a
 //!    panic becomes a response with `e.status()` (500 by default; a status
@@ -200,8 +200,8 @@ impl<F: Future<Output = AppResult>> Future for Commit<F> {
     }
 }
 
-/// Applies rules 2 to 6 to a response an application already returned (the
-/// tower bridge uses this for responses of hosted services).
+/// Applies rules 2 to 6 to a response that was produced without
+/// [`commit`], for example by a service outside the gateway interface.
 pub async fn finish(mut res: Response, facts: RequestFacts) -> Response {
     if commit_now(&mut res, facts) {
         return res;
@@ -699,6 +699,26 @@ mod tests {
         });
         let Ok(res) = commit(&app, env(Method::GET)).await;
         assert_eq!(res.status(), StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn finish_applies_the_rules_to_a_ready_response() {
+        let facts = RequestFacts::from_head(&Method::GET, Version::HTTP_11, &HeaderMap::new());
+        let res = start(200, [("content-length", "1"), ("connection", "close")])
+            .body("hello")
+            .unwrap();
+        let res = finish(res, facts).await;
+        assert_eq!(res.headers()["content-length"], "5");
+        assert!(!res.headers().contains_key("connection"));
+        let late = start(200, NO_HEADERS_T)
+            .body(Body::writer(|_w| async {
+                Err(Error::new("first chunk failed"))
+            }))
+            .unwrap();
+        assert_eq!(
+            finish(late, facts).await.status(),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
     }
 
     #[tokio::test]

@@ -15,6 +15,13 @@
 //! A struct middleware must forward [`Application::startup`] and
 //! [`Application::shutdown`] to the application it wraps.
 //!
+//! What a layer costs per request (`cargo bench -p gateway-core --bench
+//! driver`, figures in `BENCHMARKS.md`): a layer whose `call` returns the
+//! inner future itself (`fn call(&self, env: Environ) -> impl Future<…> +
+//! Send { self.0.call(env) }`) costs nothing measurable; an `async fn` layer
+//! adds its own state machine, about 10 ns (one move of the environ and one
+//! of the response); a [`from_fn`] layer about 45 ns (one box).
+//!
 //! ```
 //! use gateway_core::{Application, ApplicationExt, Environ, Error, Middleware, Response, fn_app, start};
 //! use http::HeaderValue;

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Syscalls per request under `strace -c -f`, for the hello servers in this
+# crate. Each server runs twice (N1 and N2 requests per connection over
+# CONNS keep-alive connections, sent by the deterministic `load` client);
+# the difference divided by the extra requests cancels start-up and
+# shutdown.
+#
+# Usage: benches/syscalls.sh [CONNS] [N1] [N2]   (defaults 1 2000 12000)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CONNS=${1:-1}
+N1=${2:-2000}
+N2=${3:-12000}
+command -v strace >/dev/null || { echo "strace is required (apt-get install strace)" >&2; exit 1; }
+cargo build --release -q -p gateway-benches --bins
+BIN=target/release
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+
+# Runs one server under strace for N requests per connection; prints
+# "total_calls name:calls name:calls ..." for the calls made.
+counts() {
+  local kind=$1 n=$2 out="$WORK/st.$1.$2" log="$WORK/log.$1.$2"
+  strace -c -f -o "$out" "$BIN/bench-server" "$kind" 127.0.0.1:0 >"$log" 2>"$log.err" &
+  local pid=$!
+  local addr=""
+  for _ in $(seq 1 100); do
+    addr=$(sed -n 's|^listening on http://||p' "$log" 2>/dev/null || true)
+    [ -n "$addr" ] && break
+    sleep 0.1
+  done
+  [ -n "$addr" ] || { kill -9 "$pid"; echo "server $kind did not start" >&2; exit 1; }
+  "$BIN/load" "$addr" "$CONNS" "$n"
+  # strace does not forward signals: stop the traced server itself.
+  kill -TERM "$(pgrep -P "$pid" -f bench-server)"
+  wait "$pid"
+  # Columns: % time, seconds, usecs/call, calls, [errors,] syscall.
+  awk '$1 ~ /^[0-9.]+$/ && $4 ~ /^[0-9]+$/ && $NF != "total" { print $NF, $4 }' "$out"
+}
+
+printf '%-8s %s\n' server "syscalls/request (by call)"
+for kind in ${KINDS:-raw gateway}; do
+  counts "$kind" "$N1" >"$WORK/a"
+  counts "$kind" "$N2" >"$WORK/b"
+  awk -v extra=$(( (N2 - N1) * CONNS )) -v kind="$kind" '
+    NR == FNR { a[$1] = $2; next }
+    { d = ($2 - a[$1]) / extra; if (d >= 0.005) { per[$1] = d; total += d } }
+    END {
+      line = sprintf("%-8s total %.2f:", kind, total)
+      for (k in per) line = line sprintf(" %s %.2f", k, per[k])
+      print line
+    }' "$WORK/a" "$WORK/b"
+done

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Requests per second with wrk on 127.0.0.1: each server pinned to CPU 0,
+# wrk (one thread) to CPU 1; the servers alternate round by round so that
+# machine noise hits both alike; prints min / median / max per server.
+#
+# Usage: benches/wrk.sh [ROUNDS] [SECONDS] [CONNECTIONS]   (defaults 5 5 64)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS=${1:-5}
+SECS=${2:-5}
+CONNS=${3:-64}
+command -v wrk >/dev/null || { echo "wrk is required (apt-get install wrk)" >&2; exit 1; }
+cargo build --release -q -p gateway-benches --bins
+BIN=target/release
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+KINDS=${KINDS:-raw gateway}
+
+for round in $(seq 1 "$ROUNDS"); do
+  for kind in $KINDS; do
+    log="$WORK/log.$kind.$round"
+    taskset -c 0 "$BIN/bench-server" "$kind" 127.0.0.1:0 >"$log" 2>&1 &
+    pid=$!
+    addr=""
+    for _ in $(seq 1 100); do
+      addr=$(sed -n 's|^listening on http://||p' "$log" 2>/dev/null || true)
+      [ -n "$addr" ] && break
+      sleep 0.05
+    done
+    [ -n "$addr" ] || { kill -9 "$pid"; echo "server $kind did not start" >&2; exit 1; }
+    rps=$(taskset -c 1 wrk -t1 -c"$CONNS" -d"${SECS}s" "http://$addr/" | awk '/^Requests\/sec:/ {print $2}')
+    kill -TERM "$pid"
+    wait "$pid" || true
+    echo "$rps" >>"$WORK/rps.$kind"
+    echo "round $round $kind $rps"
+  done
+done
+
+printf '%-8s %10s %10s %10s\n' server min median max
+for kind in $KINDS; do
+  sort -n "$WORK/rps.$kind" | awk -v k="$kind" '{ v[NR] = $1 } END {
+    m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+    printf "%-8s %10.0f %10.0f %10.0f\n", k, v[1], m, v[NR] }'
+done
