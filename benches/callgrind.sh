@@ -18,30 +18,17 @@ N2=${3:-6000}
 command -v valgrind >/dev/null || { echo "valgrind is required" >&2; exit 1; }
 cargo build --release -q -p gateway-benches --bins
 BIN=target/release
+# shellcheck source=common.sh
+source benches/common.sh
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
 # Runs one server under callgrind for N requests per connection; prints Ir.
 total_ir() {
-  local kind=$1 n=$2 out="$WORK/cg.$1.$2" log="$WORK/log.$1.$2"
-  valgrind --tool=callgrind --callgrind-out-file="$out" \
-    "$BIN/bench-server" "$kind" 127.0.0.1:0 >"$log" 2>"$log.err" &
-  local pid=$!
-  local addr=""
-  for _ in $(seq 1 300); do
-    addr=$(sed -n 's|^listening on http://||p' "$log" 2>/dev/null || true)
-    [ -n "$addr" ] && break
-    sleep 0.1
-  done
-  if [ -z "$addr" ]; then
-    kill -9 "$pid" 2>/dev/null || true
-    echo "server $kind did not start" >&2
-    cat "$log.err" >&2
-    exit 1
-  fi
-  "$BIN/load" "$addr" "$CONNS" "$n"
-  kill -TERM "$pid"
-  wait "$pid"
+  local kind=$1 n=$2 out="$WORK/cg.$1.$2"
+  start_server valgrind --tool=callgrind --callgrind-out-file="$out" -- "$kind" "$WORK/log.$1.$2"
+  "$BIN/load" "$SERVER_ADDR" "$CONNS" "$n"
+  stop_server
   grep -E '^(summary|totals):' "$out" | head -1 | awk '{print $2}'
 }
 

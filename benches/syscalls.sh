@@ -14,26 +14,18 @@ N2=${3:-12000}
 command -v strace >/dev/null || { echo "strace is required (apt-get install strace)" >&2; exit 1; }
 cargo build --release -q -p gateway-benches --bins
 BIN=target/release
+# shellcheck source=common.sh
+source benches/common.sh
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
 # Runs one server under strace for N requests per connection; prints
 # "total_calls name:calls name:calls ..." for the calls made.
 counts() {
-  local kind=$1 n=$2 out="$WORK/st.$1.$2" log="$WORK/log.$1.$2"
-  strace -c -f -o "$out" "$BIN/bench-server" "$kind" 127.0.0.1:0 >"$log" 2>"$log.err" &
-  local pid=$!
-  local addr=""
-  for _ in $(seq 1 100); do
-    addr=$(sed -n 's|^listening on http://||p' "$log" 2>/dev/null || true)
-    [ -n "$addr" ] && break
-    sleep 0.1
-  done
-  [ -n "$addr" ] || { kill -9 "$pid"; echo "server $kind did not start" >&2; exit 1; }
-  "$BIN/load" "$addr" "$CONNS" "$n"
-  # strace does not forward signals: stop the traced server itself.
-  kill -TERM "$(pgrep -P "$pid" -f bench-server)"
-  wait "$pid"
+  local kind=$1 n=$2 out="$WORK/st.$1.$2"
+  start_server strace -c -f -o "$out" -- "$kind" "$WORK/log.$1.$2"
+  "$BIN/load" "$SERVER_ADDR" "$CONNS" "$n"
+  stop_server
   # Columns: % time, seconds, usecs/call, calls, [errors,] syscall.
   awk '$1 ~ /^[0-9.]+$/ && $4 ~ /^[0-9]+$/ && $NF != "total" { print $NF, $4 }' "$out"
 }

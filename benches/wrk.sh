@@ -12,25 +12,17 @@ CONNS=${3:-64}
 command -v wrk >/dev/null || { echo "wrk is required (apt-get install wrk)" >&2; exit 1; }
 cargo build --release -q -p gateway-benches --bins
 BIN=target/release
+# shellcheck source=common.sh
+source benches/common.sh
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 KINDS=${KINDS:-raw gateway}
 
 for round in $(seq 1 "$ROUNDS"); do
   for kind in $KINDS; do
-    log="$WORK/log.$kind.$round"
-    taskset -c 0 "$BIN/bench-server" "$kind" 127.0.0.1:0 >"$log" 2>&1 &
-    pid=$!
-    addr=""
-    for _ in $(seq 1 100); do
-      addr=$(sed -n 's|^listening on http://||p' "$log" 2>/dev/null || true)
-      [ -n "$addr" ] && break
-      sleep 0.05
-    done
-    [ -n "$addr" ] || { kill -9 "$pid"; echo "server $kind did not start" >&2; exit 1; }
-    rps=$(taskset -c 1 wrk -t1 -c"$CONNS" -d"${SECS}s" "http://$addr/" | awk '/^Requests\/sec:/ {print $2}')
-    kill -TERM "$pid"
-    wait "$pid" || true
+    start_server taskset -c 0 -- "$kind" "$WORK/log.$kind.$round"
+    rps=$(taskset -c 1 wrk -t1 -c"$CONNS" -d"${SECS}s" "http://$SERVER_ADDR/" | awk '/^Requests\/sec:/ {print $2}')
+    stop_server
     echo "$rps" >>"$WORK/rps.$kind"
     echo "round $round $kind $rps"
   done

@@ -135,8 +135,23 @@ fn hello_route(method: &http::Method, path: &str) -> Option<u16> {
     }
 }
 
+/// The hello example's response for a route, with the body of type `B`
+/// made from the greeting or from nothing.
+fn hello_response<B>(status: Option<u16>, body: impl Fn(&'static str) -> B) -> http::Response<B> {
+    let res = match status {
+        None => http::Response::builder()
+            .header("content-type", "text/plain; charset=utf-8")
+            .body(body(gateway_examples::hello::GREETING)),
+        Some(status) => http::Response::builder().status(status).body(body("")),
+    };
+    // Both heads are valid, so this never falls back.
+    res.unwrap_or_else(|_| http::Response::new(body("")))
+}
+
+/// The baseline handler, written as plainly as raw hyper code is (kept
+/// apart from the ablations' shared helper, which costs it ~70
+/// instructions per request).
 async fn hello(req: http::Request<Incoming>) -> Result<http::Response<Full<Bytes>>, Infallible> {
-    // The same routing and head as the gateway hello app.
     let res = match hello_route(req.method(), req.uri().path()) {
         None => http::Response::builder()
             .header("content-type", "text/plain; charset=utf-8")
@@ -153,29 +168,15 @@ async fn hello(req: http::Request<Incoming>) -> Result<http::Response<Full<Bytes
 async fn hello_body(
     req: http::Request<Incoming>,
 ) -> Result<http::Response<gateway_core::Body>, Infallible> {
-    let res = match hello_route(req.method(), req.uri().path()) {
-        None => http::Response::builder()
-            .header("content-type", "text/plain; charset=utf-8")
-            .body(gateway_core::Body::from(gateway_examples::hello::GREETING)),
-        Some(status) => http::Response::builder()
-            .status(status)
-            .body(gateway_core::Body::empty()),
-    };
-    Ok(res.unwrap_or_default())
+    let status = hello_route(req.method(), req.uri().path());
+    Ok(hello_response(status, gateway_core::Body::from))
 }
 
 async fn hello_environ(
     env: gateway_core::Environ,
 ) -> Result<http::Response<gateway_core::Body>, Infallible> {
-    let res = match hello_route(env.method(), env.path_info()) {
-        None => http::Response::builder()
-            .header("content-type", "text/plain; charset=utf-8")
-            .body(gateway_core::Body::from(gateway_examples::hello::GREETING)),
-        Some(status) => http::Response::builder()
-            .status(status)
-            .body(gateway_core::Body::empty()),
-    };
-    Ok(res.unwrap_or_default())
+    let status = hello_route(env.method(), env.path_info());
+    Ok(hello_response(status, gateway_core::Body::from))
 }
 
 /// `hello_environ` as an `Application`.

@@ -712,10 +712,11 @@ where
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
-        match ready!(self.project().inner.poll_frame(cx)) {
-            Some(Err(e)) => Poll::Ready(Some(Err(Error::from_boxed(e.into())))),
-            other => Poll::Ready(other.map(|r| r.map_err(|_| unreachable_error()))),
-        }
+        Poll::Ready(match ready!(self.project().inner.poll_frame(cx)) {
+            None => None,
+            Some(Ok(frame)) => Some(Ok(frame)),
+            Some(Err(e)) => Some(Err(Error::from_boxed(e.into()))),
+        })
     }
 
     fn is_end_stream(&self) -> bool {
@@ -788,10 +789,6 @@ where
     fn shape(&self) -> &'static str {
         "File"
     }
-}
-
-fn unreachable_error() -> Error {
-    Error::new("unreachable")
 }
 
 pin_project_lite::pin_project! {

@@ -1,0 +1,33 @@
+# Shared by the benchmark scripts: `source benches/common.sh`.
+#
+# start_server WRAPPER... -- KIND LOG: starts `bench-server KIND 127.0.0.1:0`
+# under the given wrapper command (valgrind, strace, taskset, or nothing),
+# waits until it prints its address, and sets SERVER_PID (the wrapper's
+# PID) and SERVER_ADDR. Fails if the server does not start in 30 s.
+start_server() {
+  local wrapper=()
+  while [ "$1" != "--" ]; do wrapper+=("$1"); shift; done
+  shift
+  local kind=$1 log=$2
+  "${wrapper[@]}" "$BIN/bench-server" "$kind" 127.0.0.1:0 >"$log" 2>"$log.err" &
+  SERVER_PID=$!
+  SERVER_ADDR=""
+  for _ in $(seq 1 300); do
+    SERVER_ADDR=$(sed -n 's|^listening on http://||p' "$log" 2>/dev/null || true)
+    [ -n "$SERVER_ADDR" ] && return 0
+    sleep 0.1
+  done
+  kill -9 "$SERVER_PID" 2>/dev/null || true
+  echo "server $kind did not start" >&2
+  cat "$log.err" >&2
+  exit 1
+}
+
+# stop_server: stops the server started last (its own process, since
+# strace does not forward signals) and waits for the wrapper to exit.
+stop_server() {
+  local target
+  target=$(pgrep -P "$SERVER_PID" -f bench-server || echo "$SERVER_PID")
+  kill -TERM "$target"
+  wait "$SERVER_PID" || true
+}
