@@ -7,10 +7,10 @@
 //! - [`Kind::Gateway`]: the `hello` example application through
 //!   `gateway_hyper::Server`;
 //! - [`Kind::Raw`]: a raw hyper 1.x server configured exactly alike — the
-//!   same `hyper_util` auto builder (HTTP/1.1 + HTTP/2 prior knowledge),
-//!   the same `TokioTimer` and header-read timeout, the same graceful
-//!   shutdown watcher, `TCP_NODELAY`, and a `service_fn` — so the
-//!   difference is the gateway layer alone;
+//!   same `hyper_util` auto builder (HTTP/1.1 + HTTP/2 prior knowledge,
+//!   with upgrades), the same `TokioTimer` and header-read timeout, the
+//!   same watch-channel drain on shutdown, `TCP_NODELAY`, and a
+//!   `service_fn` — so the difference is the gateway layer alone;
 //! - [`Kind::Bare`]: raw hyper with HTTP/1 only and no timers or graceful
 //!   watcher: the cheapest hyper server there is, for reference.
 //!
@@ -28,7 +28,6 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
 /// Which server to run.
@@ -216,7 +215,7 @@ where
         .header_read_timeout(HEADER_READ_TIMEOUT);
     builder.http2().timer(TokioTimer::new());
     let builder = std::sync::Arc::new(builder);
-    let graceful = GracefulShutdown::new();
+    let (drain, _) = tokio::sync::watch::channel(());
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let (stream, _peer) = tokio::select! {
@@ -226,14 +225,23 @@ where
         };
         stream.set_nodelay(true)?;
         let conn = builder
-            .serve_connection(TokioIo::new(stream), service.clone())
+            .serve_connection_with_upgrades(TokioIo::new(stream), service.clone())
             .into_owned();
-        let conn = graceful.watch(conn);
+        let mut draining = drain.subscribe();
         tokio::spawn(async move {
-            let _ = conn.await;
+            let mut conn = std::pin::pin!(conn);
+            let _ = tokio::select! {
+                biased;
+                result = conn.as_mut() => result,
+                _ = draining.changed() => {
+                    conn.as_mut().graceful_shutdown();
+                    conn.await
+                }
+            };
         });
     }
-    graceful.shutdown().await;
+    drain.send_replace(());
+    drain.closed().await;
     Ok(())
 }
 

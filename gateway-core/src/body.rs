@@ -188,6 +188,8 @@ impl Body {
     pub fn file_hint(&self) -> Option<&FileHint> {
         match &self.kind {
             Kind::Dyn(d) => d.file_hint(),
+            Kind::Finish(f) => f.inner.file_hint(),
+            // A prefetched body has a frame in memory ahead of the file.
             _ => None,
         }
     }
@@ -329,9 +331,23 @@ impl Body {
 
     pub(crate) fn poll_prefetch(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         loop {
-            match &self.kind {
+            // A flush is sticky: once asked for, the headers go now, even if
+            // an earlier prefetch consumed the flush's empty frame.
+            if self.flush_requested() {
+                return Poll::Ready(Ok(()));
+            }
+            match &mut self.kind {
                 Kind::Empty | Kind::Full(_) | Kind::Peeked(_) => return Poll::Ready(Ok(())),
-                Kind::Dyn(_) | Kind::Finish(_) => {}
+                // Peek inside the wrapper: bytes count, and completion is
+                // reported, only when frames leave the outermost body.
+                Kind::Finish(f) => {
+                    let polled = ready!(f.inner.poll_prefetch(cx));
+                    if polled.is_err() {
+                        f.finish(false);
+                    }
+                    return Poll::Ready(polled);
+                }
+                Kind::Dyn(_) => {}
             }
             if http_body::Body::is_end_stream(self) {
                 return Poll::Ready(Ok(()));
@@ -371,12 +387,8 @@ impl Body {
     /// callback reports completion with 0 bytes rather than an abort.
     pub(crate) fn discard_unsent(self) {
         if let Kind::Finish(mut f) = self.kind {
-            if let Some(cb) = f.callback.take() {
-                cb(Finished {
-                    completed: true,
-                    bytes: 0,
-                });
-            }
+            f.bytes = 0;
+            f.finish(true);
         }
     }
 
@@ -677,10 +689,15 @@ struct FinishBody {
 impl FinishBody {
     fn finish(&mut self, completed: bool) {
         if let Some(cb) = self.callback.take() {
-            cb(Finished {
+            let done = Finished {
                 completed,
                 bytes: self.bytes,
-            });
+            };
+            // A panicking callback must not take the connection down (nor
+            // abort the process when this runs in a drop during unwinding).
+            if std::panic::catch_unwind(AssertUnwindSafe(|| cb(done))).is_err() {
+                tracing::error!("a Body::on_finish callback panicked");
+            }
         }
     }
 }
@@ -893,6 +910,19 @@ impl http_body::Body for Limited {
 
 // ---------------------------------------------------------------------------
 // The writer: a producer future driven by the body's own poll_frame.
+//
+// Protocol (all under one lock):
+// - A writer puts one frame in the slot, registers its waker, and wakes the
+//   body unless the body is inside its own poll of the producer (it checks
+//   the slot right after, under the lock, before it registers its waker and
+//   clears `polling`: no wake-up can fall between the two).
+// - The body takes the frame and wakes the writer, unless the writer's
+//   waker is the body's own task's (the body polls the producer next
+//   anyway; waking would only cost the task a spurious poll).
+// - A flush is a frame without data, acknowledged the same way.
+// - When the body is dropped or the producer ends, `closed` is set and a
+//   waiting writer (moved to another task) is woken to fail with
+//   `ReaderGone`.
 
 #[derive(Default)]
 struct WriterShared {
@@ -907,11 +937,13 @@ struct WriterState {
     flushed: bool,
     /// A flush not yet reported as an empty frame.
     flush_pending: bool,
-    /// True while the body's poll_frame runs: writes then need no wake-ups.
+    /// The body is dropped or the producer has ended.
+    closed: bool,
+    /// True while the body polls the producer.
     polling: bool,
-    /// The body's task, for writers running in another task.
+    /// The body's task.
     body_waker: Option<Waker>,
-    /// A writer running in another task, waiting for its chunk to be taken.
+    /// The task of a writer waiting for its frame or flush to be taken.
     writer_waker: Option<Waker>,
 }
 
@@ -922,28 +954,58 @@ impl WriterShared {
     }
 }
 
+impl WriterState {
+    /// Takes a frame (or a flush) if one is waiting, and wakes its writer
+    /// when that writer is not the body's own task.
+    fn take_ready(&mut self, body: &Waker) -> Option<Frame<Bytes>> {
+        let frame = if let Some(frame) = self.frame.take() {
+            frame
+        } else if self.flush_pending {
+            self.flush_pending = false;
+            Frame::data(Bytes::new())
+        } else {
+            return None;
+        };
+        if let Some(w) = self.writer_waker.take() {
+            if !w.will_wake(body) {
+                w.wake();
+            }
+        }
+        Some(frame)
+    }
+
+    /// Called by a writer after it changed the slot.
+    fn wake_body(&mut self) {
+        if !self.polling {
+            if let Some(w) = self.body_waker.take() {
+                w.wake();
+            }
+        }
+    }
+
+    fn register_writer(&mut self, waker: &Waker) {
+        if !self
+            .writer_waker
+            .as_ref()
+            .is_some_and(|w| w.will_wake(waker))
+        {
+            self.writer_waker = Some(waker.clone());
+        }
+    }
+
+    fn close(&mut self) {
+        self.closed = true;
+        if let Some(w) = self.writer_waker.take() {
+            w.wake();
+        }
+    }
+}
+
 type ProducerFuture = Pin<Box<dyn Future<Output = Result<(), Error>> + Send + 'static>>;
 
 struct WriterBody {
     fut: Option<ProducerFuture>,
     shared: Arc<WriterShared>,
-}
-
-impl WriterBody {
-    fn take_ready(&self) -> Option<Frame<Bytes>> {
-        let mut st = self.shared.lock();
-        if let Some(frame) = st.frame.take() {
-            if let Some(w) = st.writer_waker.take() {
-                w.wake();
-            }
-            return Some(frame);
-        }
-        if st.flush_pending {
-            st.flush_pending = false;
-            return Some(Frame::data(Bytes::new()));
-        }
-        None
-    }
 }
 
 impl http_body::Body for WriterBody {
@@ -954,30 +1016,39 @@ impl http_body::Body for WriterBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
+        let this = &mut *self;
         loop {
-            if let Some(frame) = self.take_ready() {
-                return Poll::Ready(Some(Ok(frame)));
-            }
-            let this = &mut *self;
-            let Some(fut) = this.fut.as_mut() else {
-                return Poll::Ready(None);
-            };
-            this.shared.lock().polling = true;
-            let polled = fut.as_mut().poll(cx);
-            this.shared.lock().polling = false;
-            match polled {
-                Poll::Ready(Ok(())) => {
-                    self.fut = None;
+            {
+                let mut st = this.shared.lock();
+                if let Some(frame) = st.take_ready(cx.waker()) {
+                    return Poll::Ready(Some(Ok(frame)));
                 }
-                Poll::Ready(Err(e)) => {
-                    self.fut = None;
-                    return Poll::Ready(Some(Err(e)));
+                if this.fut.is_none() {
+                    return Poll::Ready(None);
+                }
+                st.polling = true;
+            }
+            let polled = match this.fut.as_mut() {
+                Some(fut) => fut.as_mut().poll(cx),
+                None => Poll::Ready(Ok(())),
+            };
+            let mut st = this.shared.lock();
+            st.polling = false;
+            match polled {
+                Poll::Ready(result) => {
+                    this.fut = None;
+                    st.close();
+                    if let Err(e) = result {
+                        return Poll::Ready(Some(Err(e)));
+                    }
+                    // Loop: a frame written just before the end is sent.
                 }
                 Poll::Pending => {
-                    if let Some(frame) = self.take_ready() {
+                    if let Some(frame) = st.take_ready(cx.waker()) {
                         return Poll::Ready(Some(Ok(frame)));
                     }
-                    let mut st = self.shared.lock();
+                    // Registered under the same lock as the check above, so
+                    // a writer in another task cannot slip in between.
                     if !st
                         .body_waker
                         .as_ref()
@@ -992,7 +1063,24 @@ impl http_body::Body for WriterBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.fut.is_none() && self.shared.lock().frame.is_none()
+        self.fut.is_none() && {
+            let st = self.shared.lock();
+            st.frame.is_none() && !st.flush_pending
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        if self.is_end_stream() {
+            SizeHint::with_exact(0)
+        } else {
+            SizeHint::new()
+        }
+    }
+}
+
+impl Drop for WriterBody {
+    fn drop(&mut self) {
+        self.shared.lock().close();
     }
 }
 
@@ -1009,7 +1097,9 @@ impl DynBody for WriterBody {
 /// The write end of a [`Body::writer`] body.
 ///
 /// Each `write` hands one chunk to the server and completes when the server
-/// has taken it, so a producer can never run ahead of the client.
+/// has taken it, so a producer can never run ahead of the client. The
+/// writer may be moved into another task (or a combinator such as
+/// `FuturesUnordered`); the body then ends when the producer future ends.
 pub struct BodyWriter {
     shared: Arc<WriterShared>,
 }
@@ -1017,8 +1107,8 @@ pub struct BodyWriter {
 impl BodyWriter {
     /// Sends one chunk of data. Empty chunks are skipped.
     ///
-    /// Fails with [`BodyError::ReaderGone`] only when the writer was moved
-    /// to another task and the body has since been dropped; inside the
+    /// Fails with [`BodyError::ReaderGone`] when the body was dropped (the
+    /// client went away) or its producer future already ended; inside the
     /// producer future, a dropped body simply stops the producer.
     pub async fn write(&mut self, data: impl Into<Bytes>) -> Result<(), Error> {
         let data = data.into();
@@ -1034,33 +1124,29 @@ impl BodyWriter {
     }
 
     /// Asks the server to send the response headers now, before any data
-    /// (server-sent events, long polling). Headers are sent once, so after
-    /// this the response can no longer be replaced by an error response.
+    /// (server-sent events, long polling). Completes when the server has
+    /// seen the request. Headers are sent once, so after this the response
+    /// can no longer be replaced by an error response.
     pub async fn flush_headers(&mut self) -> Result<(), Error> {
-        {
-            let mut st = self.shared.lock();
-            if st.flushed {
-                return Ok(());
-            }
-            st.flushed = true;
-            st.flush_pending = true;
-            if !st.polling {
-                if let Some(w) = st.body_waker.take() {
-                    w.wake();
-                }
-            }
-        }
-        // Yield once so the body reports the flush before we go on.
-        let mut yielded = false;
+        let mut requested = false;
         std::future::poll_fn(|cx| {
-            if yielded || !self.shared.lock().flush_pending {
+            let mut st = self.shared.lock();
+            if st.closed {
+                return Poll::Ready(Err(BodyError::ReaderGone.into()));
+            }
+            if !requested {
+                requested = true;
+                if st.flushed {
+                    return Poll::Ready(Ok(()));
+                }
+                st.flushed = true;
+                st.flush_pending = true;
+                st.wake_body();
+            }
+            if !st.flush_pending {
                 return Poll::Ready(Ok(()));
             }
-            yielded = true;
-            let mut st = self.shared.lock();
-            if !st.polling {
-                st.writer_waker = Some(cx.waker().clone());
-            }
+            st.register_writer(cx.waker());
             Poll::Pending
         })
         .await
@@ -1069,32 +1155,25 @@ impl BodyWriter {
     async fn send(&mut self, frame: Frame<Bytes>) -> Result<(), Error> {
         let mut frame = Some(frame);
         std::future::poll_fn(|cx| {
-            if Arc::strong_count(&self.shared) == 1 {
-                return Poll::Ready(Err(BodyError::ReaderGone.into()));
-            }
             let mut st = self.shared.lock();
-            if frame.is_some() {
-                if st.frame.is_some() {
-                    // Only one writer exists and it writes one chunk at a
-                    // time, so the slot is free; stay safe regardless.
-                    st.writer_waker = Some(cx.waker().clone());
-                    return Poll::Pending;
-                }
-                st.frame = frame.take();
-                if !st.polling {
-                    if let Some(w) = st.body_waker.take() {
-                        w.wake();
-                    }
-                    st.writer_waker = Some(cx.waker().clone());
-                }
-                return Poll::Pending;
-            }
-            if st.frame.is_none() {
+            if frame.is_none() && st.frame.is_none() {
+                // Taken by the body: delivered, whatever happens next.
                 return Poll::Ready(Ok(()));
             }
-            if !st.polling {
-                st.writer_waker = Some(cx.waker().clone());
+            if st.closed {
+                return Poll::Ready(Err(BodyError::ReaderGone.into()));
             }
+            if frame.is_some() {
+                if st.frame.is_none() {
+                    st.frame = frame.take();
+                    st.wake_body();
+                }
+                // Else the slot is still taken (cannot happen with one
+                // writer writing one frame at a time): wait for it.
+                st.register_writer(cx.waker());
+                return Poll::Pending;
+            }
+            st.register_writer(cx.waker());
             Poll::Pending
         })
         .await
@@ -1296,5 +1375,246 @@ mod tests {
         let mut body = body;
         body.frame().await.unwrap().unwrap();
         assert_eq!(body.size_hint().exact(), Some(1));
+    }
+
+    // Regression tests for the writer's wake-up protocol: each of these
+    // hung before the protocol was made airtight.
+
+    #[tokio::test]
+    async fn write_inside_a_combinator_with_its_own_waker_completes() {
+        use futures_util::stream::{FuturesUnordered, StreamExt};
+        let body = Body::writer(|mut w| async move {
+            let mut set = FuturesUnordered::new();
+            set.push(async move {
+                w.write("a").await?;
+                w.write("b").await
+            });
+            set.next().await.unwrap_or(Ok(()))
+        });
+        let bytes = tokio::time::timeout(std::time::Duration::from_secs(5), body.collect())
+            .await
+            .expect("no hang")
+            .unwrap()
+            .to_bytes();
+        assert_eq!(bytes, "ab");
+    }
+
+    #[tokio::test]
+    async fn flush_headers_from_another_task_completes() {
+        let (tx, rx) = tokio::sync::oneshot::channel::<BodyWriter>();
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+        let mut body = Body::writer(move |w| {
+            tx.send(w).ok();
+            async move {
+                done_rx.await.ok();
+                Ok(())
+            }
+        });
+        let mut w = rx.await.unwrap();
+        let flusher = tokio::spawn(async move {
+            w.flush_headers().await?;
+            w.write("after").await?;
+            done_tx.send(()).ok();
+            Ok::<_, Error>(())
+        });
+        let first = body.frame().await.unwrap().unwrap();
+        assert!(
+            first.data_ref().unwrap().is_empty(),
+            "the flush comes first"
+        );
+        assert!(body.flush_requested());
+        let second = body.frame().await.unwrap().unwrap();
+        assert_eq!(second.into_data().unwrap(), "after");
+        tokio::time::timeout(std::time::Duration::from_secs(5), flusher)
+            .await
+            .expect("no hang")
+            .unwrap()
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn pending_write_in_another_task_fails_when_the_body_is_dropped() {
+        let (tx, rx) = tokio::sync::oneshot::channel::<BodyWriter>();
+        let mut body = Body::writer(move |w| {
+            tx.send(w).ok();
+            std::future::pending::<Result<(), Error>>()
+        });
+        let mut w = rx.await.unwrap();
+        let writer = tokio::spawn(async move {
+            w.write("a").await?;
+            w.write("b").await
+        });
+        assert_eq!(
+            body.frame().await.unwrap().unwrap().into_data().unwrap(),
+            "a"
+        );
+        drop(body);
+        let err = tokio::time::timeout(std::time::Duration::from_secs(5), writer)
+            .await
+            .expect("no hang")
+            .unwrap()
+            .unwrap_err();
+        assert!(matches!(
+            err.downcast_ref::<BodyError>(),
+            Some(BodyError::ReaderGone)
+        ));
+    }
+
+    struct CountWakes(std::sync::atomic::AtomicUsize);
+
+    impl std::task::Wake for CountWakes {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn write_from_another_thread_while_the_body_polls_is_acknowledged() {
+        use std::sync::mpsc;
+        let (go_tx, go_rx) = mpsc::channel::<BodyWriter>();
+        let (ack_tx, ack_rx) = mpsc::channel::<()>();
+        let (took_tx, took_rx) = mpsc::channel::<()>();
+        let mut body = Body::writer(move |w| {
+            let mut w = Some(w);
+            std::future::poll_fn(move |_cx| {
+                if let Some(w) = w.take() {
+                    go_tx.send(w).unwrap();
+                    // The writer writes while the body is inside this poll.
+                    ack_rx.recv().unwrap();
+                }
+                Poll::<Result<(), Error>>::Pending
+            })
+        });
+        let writer = std::thread::spawn(move || {
+            let mut w = go_rx.recv().unwrap();
+            let wakes = Arc::new(CountWakes(std::sync::atomic::AtomicUsize::new(0)));
+            let waker = Waker::from(wakes.clone());
+            let mut cx = Context::from_waker(&waker);
+            let mut fut = std::pin::pin!(w.write("x"));
+            assert!(fut.as_mut().poll(&mut cx).is_pending());
+            ack_tx.send(()).unwrap();
+            took_rx.recv().unwrap();
+            assert!(
+                wakes.0.load(Ordering::SeqCst) > 0,
+                "the writer was told its frame was taken"
+            );
+            assert!(fut.as_mut().poll(&mut cx).is_ready());
+        });
+        let body_wakes = Arc::new(CountWakes(std::sync::atomic::AtomicUsize::new(0)));
+        let waker = Waker::from(body_wakes);
+        let mut cx = Context::from_waker(&waker);
+        let polled = Pin::new(&mut body).poll_frame(&mut cx);
+        assert!(
+            matches!(polled, Poll::Ready(Some(Ok(_)))),
+            "the frame is seen at once"
+        );
+        took_tx.send(()).unwrap();
+        writer.join().unwrap();
+    }
+
+    #[test]
+    fn no_lost_body_wake_up_under_races() {
+        use std::sync::atomic::AtomicBool;
+        use std::sync::mpsc;
+        let mut lost = 0;
+        for i in 0..3_000 {
+            let started = Arc::new(AtomicBool::new(false));
+            let s = started.clone();
+            let (wtx, wrx) = mpsc::channel::<BodyWriter>();
+            let mut body = Body::writer(move |w| {
+                wtx.send(w).unwrap();
+                std::future::poll_fn(move |_| {
+                    s.store(true, Ordering::SeqCst);
+                    Poll::<Result<(), Error>>::Pending
+                })
+            });
+            let mut w = wrx.recv().unwrap();
+            let t = std::thread::spawn(move || {
+                while !started.load(Ordering::SeqCst) {
+                    std::hint::spin_loop();
+                }
+                for _ in 0..(i % 150) {
+                    std::hint::spin_loop();
+                }
+                let waker =
+                    Waker::from(Arc::new(CountWakes(std::sync::atomic::AtomicUsize::new(0))));
+                let mut cx = Context::from_waker(&waker);
+                let mut fut = std::pin::pin!(w.write("x"));
+                let _ = fut.as_mut().poll(&mut cx);
+            });
+            let wakes = Arc::new(CountWakes(std::sync::atomic::AtomicUsize::new(0)));
+            let waker = Waker::from(wakes.clone());
+            let mut cx = Context::from_waker(&waker);
+            let first = Pin::new(&mut body).poll_frame(&mut cx);
+            t.join().unwrap();
+            if first.is_pending() && wakes.0.load(Ordering::SeqCst) == 0 {
+                if let Poll::Ready(Some(Ok(_))) = Pin::new(&mut body).poll_frame(&mut cx) {
+                    lost += 1;
+                }
+            }
+        }
+        assert_eq!(lost, 0, "a frame was written but the body was never woken");
+    }
+
+    #[tokio::test]
+    async fn a_prefetching_layer_keeps_flush_headers_working() {
+        let mut body = Body::writer(|mut w| async move {
+            w.flush_headers().await?;
+            std::future::pending::<()>().await;
+            Ok(())
+        });
+        // A middleware's prefetch consumes the flush...
+        body.prefetch().await.unwrap();
+        // ...and the driver's own prefetch must still return at once.
+        tokio::time::timeout(std::time::Duration::from_secs(5), body.prefetch())
+            .await
+            .expect("no hang")
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn on_finish_counts_only_what_leaves_after_a_prefetch() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let s = seen.clone();
+        let mut body = Body::from_stream(futures_util::stream::iter(
+            ["ab", "c"].map(Ok::<_, std::io::Error>),
+        ))
+        .on_finish(move |f| s.lock().unwrap().push(f));
+        body.prefetch().await.unwrap();
+        assert!(seen.lock().unwrap().is_empty(), "nothing was sent yet");
+        drop(body);
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), 1, "reported exactly once");
+        assert!(!seen[0].is_completed());
+        assert_eq!(seen[0].bytes(), 0);
+    }
+
+    #[tokio::test]
+    async fn on_finish_reports_failure_found_by_prefetch() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let s = seen.clone();
+        let mut body = Body::writer(|_w| async { Err(Error::new("first chunk failed")) })
+            .on_finish(move |f| s.lock().unwrap().push(f));
+        assert!(body.prefetch().await.is_err());
+        drop(body);
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), 1);
+        assert!(!seen[0].is_completed());
+    }
+
+    #[test]
+    fn file_hint_survives_on_finish() {
+        let file = Arc::new(std::fs::File::open("Cargo.toml").unwrap());
+        let body = Body::file(Body::from("abc"), FileHint::new(file, 0, 3)).on_finish(|_| {});
+        assert_eq!(body.file_hint().map(FileHint::len), Some(3));
+    }
+
+    #[tokio::test]
+    async fn a_panicking_on_finish_callback_is_contained() {
+        let body = Body::from("x").on_finish(|_| panic!("callback panicked"));
+        // Neither the poll that ends the body nor a drop may unwind.
+        let collected = body.collect().await.unwrap();
+        assert_eq!(collected.to_bytes(), "x");
+        drop(Body::from("y").on_finish(|_| panic!("in drop")));
     }
 }

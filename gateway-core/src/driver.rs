@@ -15,11 +15,14 @@
 //! 3. Connection-specific fields (RFC 9110 §7.6.1) are removed:
 //!    `Connection` and the fields it names, `Keep-Alive`,
 //!    `Proxy-Connection`, `TE`, `Transfer-Encoding`, `Upgrade` — except
-//!    `Upgrade` and `Connection: upgrade` on 101, and `Upgrade` on 426. The
+//!    that 101 and 426 keep `Upgrade`, and `Connection: upgrade` when the
+//!    application's `Connection` named `upgrade` (RFC 9110 §7.8). The
 //!    server owns the connection; each removal is logged at `debug`.
 //! 4. HEAD, 204 and 304 are committed at once and their body is never
 //!    polled. HEAD keeps GET's `Content-Length`: the one the application
 //!    set, else the body's exact size. 204 and 1xx lose `Content-Length`.
+//!    So does a 2xx answer to CONNECT, whose connection becomes a tunnel
+//!    (RFC 9110 §9.3.6).
 //! 5. A body of exactly known size (empty, one chunk, a file) is committed
 //!    at once with no extra poll. A `Content-Length` that disagrees with the
 //!    exact size is corrected to it (a server would otherwise announce one
@@ -84,6 +87,7 @@ const PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection")
 #[derive(Clone, Copy, Debug)]
 pub struct RequestFacts {
     head: bool,
+    connect: bool,
     upgrade: bool,
 }
 
@@ -99,10 +103,27 @@ impl RequestFacts {
     pub fn from_head(method: &Method, version: Version, headers: &HeaderMap) -> RequestFacts {
         RequestFacts {
             head: *method == Method::HEAD,
+            connect: *method == Method::CONNECT,
             // A scan beats a hash lookup for the dozen headers of a typical
             // request, and this runs for every request.
             upgrade: version == Version::HTTP_11 && headers.keys().any(|k| k == UPGRADE),
         }
+    }
+
+    /// Whether the request is HEAD.
+    pub fn is_head(&self) -> bool {
+        self.head
+    }
+
+    /// Whether the request is CONNECT.
+    pub fn is_connect(&self) -> bool {
+        self.connect
+    }
+
+    /// Whether the request asks for a protocol upgrade (HTTP/1.1 with
+    /// `Upgrade`), the only case in which a 101 may answer it.
+    pub fn is_upgrade(&self) -> bool {
+        self.upgrade
     }
 }
 
@@ -158,6 +179,7 @@ pin_project_lite::pin_project! {
         Finishing {
             response: Option<Response>,
         },
+        Done,
     }
 }
 
@@ -176,16 +198,17 @@ impl<F: Future<Output = AppResult>> Future for Commit<F> {
                         Ok(Poll::Pending) => return Poll::Pending,
                         Ok(Poll::Ready(Ok(response))) => response,
                         Ok(Poll::Ready(Err(err))) => {
+                            this.state.set(State::Done);
                             return Poll::Ready(Ok(error_response(&err, facts)));
                         }
                         Err(payload) => {
-                            return Poll::Ready(Ok(error_response(
-                                &Error::panicked(&*payload),
-                                facts,
-                            )));
+                            this.state.set(State::Done);
+                            let err = Error::panicked(&*payload);
+                            return Poll::Ready(Ok(error_response(&err, facts)));
                         }
                     };
                     if commit_now(&mut response, facts) {
+                        this.state.set(State::Done);
                         return Poll::Ready(Ok(response));
                     }
                     this.state.set(State::Finishing {
@@ -193,7 +216,13 @@ impl<F: Future<Output = AppResult>> Future for Commit<F> {
                     });
                 }
                 StateProj::Finishing { response } => {
-                    return poll_late_commit(response, facts, cx).map(Ok);
+                    let res = ready!(poll_late_commit(response, facts, cx));
+                    this.state.set(State::Done);
+                    return Poll::Ready(Ok(res));
+                }
+                StateProj::Done => {
+                    let err = Error::new("commit future polled after completion");
+                    return Poll::Ready(Ok(error_response(&err, facts)));
                 }
             }
         }
@@ -223,6 +252,7 @@ fn commit_now(res: &mut Response, facts: RequestFacts) -> bool {
         && code != 204
         && code != 304
         && !facts.head
+        && !facts.connect
         && res.body().is_in_memory()
         && !res
             .headers()
@@ -242,22 +272,16 @@ fn commit_now_slow(res: &mut Response, facts: RequestFacts) -> bool {
         *res = error_response(&err, facts);
         return true;
     }
-    let mut has_length = false;
-    let mut has_connection_specific = false;
-    for name in res.headers().keys() {
-        if name == CONTENT_LENGTH {
-            has_length = true;
-        } else if is_connection_specific(name) {
-            has_connection_specific = true;
-        }
-    }
-    if has_connection_specific {
+    if res.headers().keys().any(is_connection_specific) {
         strip_connection_headers(res.headers_mut(), status);
     }
+    // After stripping: `Connection` may have named `Content-Length`.
+    let has_length = res.headers().contains_key(CONTENT_LENGTH);
     let no_body = facts.head
         || status == StatusCode::NO_CONTENT
         || status == StatusCode::NOT_MODIFIED
-        || status == StatusCode::SWITCHING_PROTOCOLS;
+        || status == StatusCode::SWITCHING_PROTOCOLS
+        || (facts.connect && status.is_success());
     if no_body {
         commit_without_body(res, facts, has_length);
         return true;
@@ -275,7 +299,8 @@ fn commit_now_slow(res: &mut Response, facts: RequestFacts) -> bool {
 fn commit_without_body(res: &mut Response, facts: RequestFacts, has_length: bool) {
     let status = res.status();
     let body = std::mem::take(res.body_mut());
-    if status == StatusCode::NO_CONTENT || status.is_informational() {
+    let tunnel = facts.connect && status.is_success();
+    if status == StatusCode::NO_CONTENT || status.is_informational() || tunnel {
         if has_length {
             res.headers_mut().remove(CONTENT_LENGTH);
         }
@@ -373,17 +398,19 @@ fn strip_connection_headers(headers: &mut HeaderMap, status: StatusCode) {
 
     // Fields named by Connection go first, then Connection itself.
     let mut named: Vec<HeaderName> = Vec::new();
-    let mut only_upgrade = true;
+    let mut names_upgrade = false;
     for value in headers.get_all(CONNECTION) {
         for token in value.to_str().unwrap_or("").split(',') {
             let token = token.trim();
             if token.is_empty() {
                 continue;
             }
-            if token.eq_ignore_ascii_case("upgrade") && keep_upgrade {
-                continue;
+            if token.eq_ignore_ascii_case("upgrade") {
+                names_upgrade = true;
+                if keep_upgrade {
+                    continue;
+                }
             }
-            only_upgrade = false;
             if let Ok(name) = HeaderName::from_bytes(token.as_bytes()) {
                 named.push(name);
             }
@@ -394,19 +421,24 @@ fn strip_connection_headers(headers: &mut HeaderMap, status: StatusCode) {
             tracing::debug!(header = %name, "removed a field named by Connection from a response");
         }
     }
-    let connection_kept = keep_upgrade && only_upgrade;
     for name in [
         CONNECTION,
         KEEP_ALIVE,
         PROXY_CONNECTION,
         TE,
         TRANSFER_ENCODING,
-        UPGRADE,
     ] {
-        let kept = (name == UPGRADE && keep_upgrade) || (name == CONNECTION && connection_kept);
-        if !kept && headers.remove(&name).is_some() {
+        if headers.remove(&name).is_some() {
             tracing::debug!(header = %name, "removed a connection-specific field from a response");
         }
+    }
+    if keep_upgrade {
+        // The upgrade option must stay (RFC 9110 §7.8), alone.
+        if names_upgrade {
+            headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
+        }
+    } else if headers.remove(UPGRADE).is_some() {
+        tracing::debug!(header = %UPGRADE, "removed a connection-specific field from a response");
     }
 }
 
@@ -729,5 +761,74 @@ mod tests {
         .await;
         assert_eq!(parts.status, StatusCode::OK);
         assert!(body.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn switching_protocols_keeps_the_upgrade_option_among_others() {
+        let app = fn_app(|_| async {
+            start(
+                101,
+                [
+                    ("upgrade", "websocket"),
+                    ("connection", "Upgrade, keep-alive"),
+                ],
+            )
+            .empty()
+        });
+        let upgrade = Environ::from_request(
+            Request::get("/")
+                .header("upgrade", "websocket")
+                .header("connection", "upgrade")
+                .body(Body::empty())
+                .unwrap(),
+        );
+        let Ok(res) = commit(&app, upgrade).await;
+        assert_eq!(res.status(), StatusCode::SWITCHING_PROTOCOLS);
+        assert_eq!(res.headers()["connection"], "upgrade");
+        assert_eq!(res.headers()["upgrade"], "websocket");
+    }
+
+    #[tokio::test]
+    async fn connect_success_has_no_body_or_length() {
+        let (parts, body) = run(Method::CONNECT, |_| async {
+            start(200, NO_HEADERS_T).body("hello")
+        })
+        .await;
+        assert_eq!(parts.status, StatusCode::OK);
+        assert!(!parts.headers.contains_key("content-length"));
+        assert!(body.unwrap().is_empty());
+        // A refused CONNECT is an ordinary response.
+        let (parts, body) = run(Method::CONNECT, |_| async {
+            start(403, NO_HEADERS_T).body("no")
+        })
+        .await;
+        assert_eq!(parts.status, StatusCode::FORBIDDEN);
+        assert_eq!(body.unwrap(), "no");
+    }
+
+    #[tokio::test]
+    async fn polling_after_completion_does_not_poll_the_app_again() {
+        use futures_util::FutureExt;
+        let app = fn_app(|_| async { start(200, NO_HEADERS_T).body("once") });
+        let mut fut = Box::pin(commit(&app, env(Method::GET)));
+        let Ok(first) = (&mut fut).now_or_never().unwrap();
+        assert_eq!(first.status(), StatusCode::OK);
+        let Ok(again) = (&mut fut).now_or_never().unwrap();
+        assert_eq!(again.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[tokio::test]
+    async fn head_length_named_by_connection_is_gone_not_stale() {
+        // `Connection: content-length` makes the length connection-specific;
+        // what remains must not contradict the body.
+        let (parts, _) = run(Method::GET, |_| async {
+            start(
+                200,
+                [("connection", "content-length"), ("content-length", "9")],
+            )
+            .body("hello")
+        })
+        .await;
+        assert!(!parts.headers.contains_key("content-length"));
     }
 }

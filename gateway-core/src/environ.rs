@@ -103,14 +103,25 @@ impl Environ {
     /// carries; otherwise they are empty.
     pub fn from_request(req: Request<Body>) -> Environ {
         let (mut parts, body) = req.into_parts();
-        let facts = parts.extensions.remove::<GatewayFacts>();
-        let mut env = Environ::from_parts(parts, body, ConnInfo::default());
-        if let Some(facts) = facts {
-            env.conn = facts.conn;
-            env.set_root_path(facts.root);
-            if facts.mount <= env.path().len() && env.path().is_char_boundary(facts.mount) {
-                env.script.mount = facts.mount;
-            }
+        match parts.extensions.remove::<GatewayFacts>() {
+            Some(facts) => Environ::from_parts_and_facts(parts, body, facts),
+            None => Environ::from_parts(parts, body, ConnInfo::default()),
+        }
+    }
+
+    /// The inverse of [`Environ::into_parts`]. The mounted part of
+    /// `script_name` is restored only if the path still starts with it on a
+    /// segment boundary (a layer in between may have rewritten the URI);
+    /// otherwise `script_name` is just the root path.
+    pub fn from_parts_and_facts(
+        parts: http::request::Parts,
+        body: Body,
+        facts: GatewayFacts,
+    ) -> Environ {
+        let mut env = Environ::from_parts(parts, body, facts.conn);
+        env.set_root_path(facts.root);
+        if !facts.mounted.is_empty() {
+            env.mount(&facts.mounted);
         }
         env
     }
@@ -119,24 +130,21 @@ impl Environ {
     /// [`GatewayFacts`] extension so [`Environ::from_request`] restores
     /// them losslessly.
     pub fn into_request(self) -> Request<Body> {
-        let mut parts = self.parts;
-        parts.extensions.insert(GatewayFacts {
-            conn: self.conn,
-            root: self.script.root.map(|r| r.prefix),
-            mount: self.script.mount,
-        });
-        Request::from_parts(parts, self.body.into_inner())
+        let (mut parts, body, facts) = self.into_parts();
+        parts.extensions.insert(facts);
+        Request::from_parts(parts, body)
     }
 
     /// Splits into the request head, the body, and the gateway facts.
     pub fn into_parts(self) -> (http::request::Parts, Body, GatewayFacts) {
+        let mounted = self.parts.uri.path()[..self.script.mount].into();
         (
             self.parts,
             self.body.into_inner(),
             GatewayFacts {
                 conn: self.conn,
                 root: self.script.root.map(|r| r.prefix),
-                mount: self.script.mount,
+                mounted,
             },
         )
     }
@@ -145,6 +153,26 @@ impl Environ {
     #[inline]
     pub fn method(&self) -> &Method {
         &self.parts.method
+    }
+
+    /// Replaces the method (a method-override middleware).
+    pub fn set_method(&mut self, method: Method) {
+        self.parts.method = method;
+    }
+
+    /// Replaces the request-target (a rewriting middleware). The mounted
+    /// part of `script_name` is kept if the new path starts with it on a
+    /// segment boundary, and dropped otherwise; the root path is kept.
+    pub fn set_uri(&mut self, uri: Uri) {
+        let mounted = &self.path()[..self.script.mount];
+        let new_path = uri.path();
+        let keep = new_path.starts_with(mounted)
+            && matches!(new_path.as_bytes().get(mounted.len()), None | Some(b'/'));
+        if !keep {
+            self.script.mount = 0;
+        }
+        self.parts.uri = uri;
+        self.forget_joined();
     }
 
     /// The request-target as received (absolute-form targets keep their
@@ -277,9 +305,10 @@ impl Environ {
     /// Moves `prefix` from the start of `path_info` to the end of
     /// `script_name`, if `path_info` starts with it on a segment boundary:
     /// `/app` matches `/app` and `/app/x`, not `/apple`. The comparison is
-    /// of raw bytes (no decoding, no `.`/`..` handling). A trailing `/` of
-    /// `prefix` is ignored; an empty prefix (or `/`) matches and moves
-    /// nothing. Returns whether it matched.
+    /// of raw bytes (no decoding, no `.`/`..` handling). Trailing `/`s of
+    /// `prefix` are ignored; an empty prefix (or `/`) matches and moves
+    /// nothing; a prefix that does not start with `/` or has an empty
+    /// segment (`//`) never matches. Returns whether it matched.
     ///
     /// ```
     /// # use gateway_core::{Body, Environ};
@@ -289,11 +318,11 @@ impl Environ {
     /// assert_eq!((env.script_name(), env.path_info()), ("/apple", ""));
     /// ```
     pub fn mount(&mut self, prefix: &str) -> bool {
-        let prefix = prefix.strip_suffix('/').unwrap_or(prefix);
+        let prefix = prefix.trim_end_matches('/');
         if prefix.is_empty() {
             return true;
         }
-        if !prefix.starts_with('/') {
+        if !prefix.starts_with('/') || prefix.contains("//") {
             return false;
         }
         let info = self.path_info();
@@ -348,14 +377,22 @@ impl Environ {
         form_urlencoded::parse(self.query().as_bytes())
     }
 
-    /// The host the client asked for: the authority of an absolute-form
-    /// target or HTTP/2 `:authority`, else the `Host` header. Not
-    /// validated here; adapters reject invalid hosts.
+    /// The host the client asked for, `host[:port]`: the authority of an
+    /// absolute-form target or HTTP/2 `:authority` (without any userinfo),
+    /// else the `Host` header. A `Host` that is not `uri-host [":" port]`
+    /// (RFC 9110 §7.2: no userinfo, path, spaces…) counts as absent, so it
+    /// never reaches [`url`](Environ::url).
     pub fn host(&self) -> Option<&str> {
         if let Some(authority) = self.parts.uri.authority() {
-            return Some(authority.as_str());
+            let authority = authority.as_str();
+            return Some(
+                authority
+                    .rsplit_once('@')
+                    .map_or(authority, |(_, host)| host),
+            );
         }
-        self.parts.headers.get(HOST)?.to_str().ok()
+        let host = self.parts.headers.get(HOST)?.to_str().ok()?;
+        is_valid_host(host).then_some(host)
     }
 
     /// `SERVER_NAME`: the host without its port (IPv6 literals keep their
@@ -404,7 +441,10 @@ impl Environ {
     pub fn url(&self) -> String {
         let mut url = self.host_url();
         url.push_str(self.script_name());
-        url.push_str(self.path_info());
+        // `OPTIONS *` targets the server itself: its URL has no path.
+        if self.path_info() != "*" {
+            url.push_str(self.path_info());
+        }
         let query = self.query();
         if !query.is_empty() {
             url.push('?');
@@ -432,6 +472,39 @@ impl Environ {
         }
         url
     }
+}
+
+/// Whether `host` is `uri-host [":" port]` (RFC 9110 §7.2, RFC 3986 §3.2.2):
+/// an IP literal in brackets, or a reg-name / IPv4 address, and digits for
+/// the port.
+pub(crate) fn is_valid_host(host: &str) -> bool {
+    let (name, port) = if let Some(rest) = host.strip_prefix('[') {
+        let Some((literal, after)) = rest.split_once(']') else {
+            return false;
+        };
+        if literal.is_empty()
+            || !literal
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
+        {
+            return false;
+        }
+        match after.strip_prefix(':') {
+            Some(port) => ("x", port),
+            None if after.is_empty() => ("x", ""),
+            None => return false,
+        }
+    } else {
+        match host.rsplit_once(':') {
+            Some((name, port)) => (name, port),
+            None => (host, ""),
+        }
+    };
+    let name_ok = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=%".contains(&b));
+    name_ok && port.bytes().all(|b| b.is_ascii_digit()) && port.len() <= 5
 }
 
 /// Splits `host[:port]` (IPv6 literals in brackets).
@@ -472,7 +545,8 @@ impl fmt::Debug for Environ {
 pub struct GatewayFacts {
     conn: ConnInfo,
     root: Option<RootPath>,
-    mount: usize,
+    /// The mounted part of `script_name`, as it was in the path.
+    mounted: Box<str>,
 }
 
 impl GatewayFacts {
@@ -486,10 +560,10 @@ impl GatewayFacts {
         self.root.as_ref()
     }
 
-    /// How many bytes of the request path belong to `script_name` (after
-    /// the external prefix).
-    pub fn mounted_len(&self) -> usize {
-        self.mount
+    /// The part of the request path that belongs to `script_name` (after
+    /// the external prefix), raw.
+    pub fn mounted(&self) -> &str {
+        &self.mounted
     }
 }
 
@@ -782,10 +856,12 @@ fn validate_root(prefix: &str) -> Result<&str, InvalidRootPath> {
                 return err("character not allowed in a path segment");
             }
         }
-        if segment.to_ascii_lowercase().replace("%2e", ".") == ".."
-            || segment.to_ascii_lowercase().replace("%2e", ".") == "."
-        {
+        let lower = segment.to_ascii_lowercase();
+        if lower.replace("%2e", ".") == ".." || lower.replace("%2e", ".") == "." {
             return err("dot segment");
+        }
+        if lower.contains("%2f") || lower.contains("%5c") || lower.contains("%00") {
+            return err("encoded slash, backslash or NUL");
         }
     }
     Ok(prefix)
@@ -939,8 +1015,25 @@ mod tests {
     #[test]
     fn root_path_validation() {
         for bad in [
-            "", "/", "x", "/a//b", "/a/./b", "/a/../b", "/..", "/%2e%2E", "/.%2e", "/a b",
-            "/a\r\n", "/a?b", "/a#b", "/a\\b", "/a%zz", "/é",
+            "",
+            "/",
+            "x",
+            "/a//b",
+            "/a/./b",
+            "/a/../b",
+            "/..",
+            "/%2e%2E",
+            "/.%2e",
+            "/a b",
+            "/a\r\n",
+            "/a?b",
+            "/a#b",
+            "/a\\b",
+            "/a%zz",
+            "/é",
+            "/a/..%2F..%2Fetc",
+            "/a%5cb",
+            "/a%00",
         ] {
             assert!(RootPath::new(bad).is_err(), "{bad:?}");
         }
@@ -982,5 +1075,96 @@ mod tests {
     fn environ_is_send_and_sync() {
         fn assert_send_sync<T: Send + Sync>() {}
         assert_send_sync::<Environ>();
+    }
+
+    #[test]
+    fn mount_never_leaves_a_trailing_slash() {
+        for (target, prefix) in [("/app//x", "/app//"), ("//x", "//"), ("/a//b/c", "/a//b")] {
+            let mut e = env(Method::GET, target);
+            e.mount(prefix);
+            check_invariant(&e);
+        }
+        let mut e = env(Method::GET, "/app/x");
+        assert!(e.mount("/app///"));
+        assert_eq!(e.script_name(), "/app");
+    }
+
+    #[test]
+    fn rewritten_uri_drops_a_mount_that_no_longer_fits() {
+        let mut e = env(Method::GET, "/app/x");
+        assert!(e.mount("/app"));
+        let mut req = e.into_request();
+        *req.uri_mut() = "/ab/x".parse().unwrap();
+        let back = Environ::from_request(req);
+        assert_eq!((back.script_name(), back.path_info()), ("", "/ab/x"));
+        check_invariant(&back);
+
+        let mut e = env(Method::GET, "/app/x");
+        e.mount("/app");
+        e.set_uri("/app/y?z".parse().unwrap());
+        assert_eq!((e.script_name(), e.path_info()), ("/app", "/y"));
+        e.set_uri("/other".parse().unwrap());
+        assert_eq!((e.script_name(), e.path_info()), ("", "/other"));
+        check_invariant(&e);
+    }
+
+    #[test]
+    fn invalid_hosts_are_not_trusted() {
+        for bad in [
+            "evil.test/x?",
+            "user:pw@good.test",
+            "a b",
+            "",
+            "[::1",
+            "[zz]",
+            "h:8x",
+            "h:123456",
+        ] {
+            let e = Environ::from_request(
+                Request::get("/p")
+                    .header("host", bad)
+                    .body(Body::empty())
+                    .unwrap(),
+            );
+            assert_eq!(e.host(), None, "{bad:?}");
+        }
+        for good in [
+            "example.com",
+            "example.com:8080",
+            "[::1]:80",
+            "[::1]",
+            "10.0.0.1:1",
+            "xn--bcher-kva.example",
+        ] {
+            let e = Environ::from_request(
+                Request::get("/p")
+                    .header("host", good)
+                    .body(Body::empty())
+                    .unwrap(),
+            );
+            assert_eq!(e.host(), Some(good));
+        }
+        // Userinfo in an absolute-form target is not part of the host.
+        let e = Environ::from_request(
+            Request::get("http://user:pw@good.test/p")
+                .body(Body::empty())
+                .unwrap(),
+        );
+        assert_eq!(e.host(), Some("good.test"));
+        assert_eq!(e.server_name(), "good.test");
+        assert_eq!(e.url(), "http://good.test/p");
+    }
+
+    #[test]
+    fn options_star_url_has_no_path() {
+        let e = env(Method::OPTIONS, "*");
+        assert_eq!(e.url(), "http://example.com");
+    }
+
+    #[test]
+    fn set_method_changes_the_method() {
+        let mut e = env(Method::POST, "/");
+        e.set_method(Method::DELETE);
+        assert_eq!(e.method(), Method::DELETE);
     }
 }

@@ -53,8 +53,36 @@ struct StoredCookie {
     name: String,
     value: String,
     path: String,
+    /// `Some(domain)` for a `Domain` cookie (sent to subdomains too),
+    /// `None` for a host-only cookie.
+    domain: Option<String>,
+    /// The host that set it.
+    host: String,
     secure: bool,
     expires: Option<SystemTime>,
+}
+
+/// Where one request goes, as far as cookies care (RFC 6265 §5.4).
+struct Target<'a> {
+    host: &'a str,
+    path: &'a str,
+    https: bool,
+}
+
+impl StoredCookie {
+    fn matches(&self, target: &Target<'_>) -> bool {
+        let host_ok = match &self.domain {
+            Some(domain) => domain_matches(target.host, domain),
+            None => target.host.eq_ignore_ascii_case(&self.host),
+        };
+        host_ok && (!self.secure || target.https) && path_matches(target.path, &self.path)
+    }
+}
+
+/// RFC 6265 §5.1.3 domain-match.
+fn domain_matches(host: &str, domain: &str) -> bool {
+    let host = host.to_ascii_lowercase();
+    host == domain || (host.ends_with(domain) && host[..host.len() - domain.len()].ends_with('.'))
 }
 
 impl<A: Application> TestClient<A> {
@@ -159,15 +187,11 @@ impl<A: Application> TestClient<A> {
         self.jar.lock().unwrap_or_else(|p| p.into_inner()).clear();
     }
 
-    fn cookie_header(&self, path: &str) -> Option<HeaderValue> {
+    fn cookie_header(&self, target: &Target<'_>) -> Option<HeaderValue> {
         let now = SystemTime::now();
-        let https = self.scheme == Scheme::Https;
         let mut jar = self.jar.lock().unwrap_or_else(|p| p.into_inner());
         jar.retain(|c| c.expires.is_none_or(|t| t > now));
-        let mut matching: Vec<&StoredCookie> = jar
-            .iter()
-            .filter(|c| (!c.secure || https) && path_matches(path, &c.path))
-            .collect();
+        let mut matching: Vec<&StoredCookie> = jar.iter().filter(|c| c.matches(target)).collect();
         if matching.is_empty() {
             return None;
         }
@@ -181,7 +205,7 @@ impl<A: Application> TestClient<A> {
         HeaderValue::from_str(&joined).ok()
     }
 
-    fn store_cookies(&self, request_path: &str, headers: &HeaderMap) {
+    fn store_cookies(&self, target: &Target<'_>, headers: &HeaderMap) {
         let now = SystemTime::now();
         let mut jar = self.jar.lock().unwrap_or_else(|p| p.into_inner());
         for value in headers.get_all(SET_COOKIE) {
@@ -189,29 +213,44 @@ impl<A: Application> TestClient<A> {
             let Ok(cookie) = cookie::Cookie::parse(text) else {
                 continue;
             };
+            let secure = cookie.secure().unwrap_or(false);
+            if secure && !target.https {
+                continue; // only a secure origin may set a Secure cookie
+            }
+            let domain = match cookie.domain() {
+                None => None,
+                Some(d) => {
+                    let d = d.trim_start_matches('.').to_ascii_lowercase();
+                    if d.is_empty() || !domain_matches(target.host, &d) {
+                        continue; // a cookie for another site
+                    }
+                    Some(d)
+                }
+            };
             let path = match cookie.path() {
                 Some(p) if p.starts_with('/') => p.to_owned(),
-                _ => default_path(request_path),
+                _ => default_path(target.path),
             };
-            let mut expires = cookie.expires_datetime().map(|t| {
+            // Far-future dates that do not fit a SystemTime never expire.
+            let mut expires = cookie.expires_datetime().and_then(|t| {
                 let secs = t.unix_timestamp();
                 if secs <= 0 {
-                    SystemTime::UNIX_EPOCH
+                    Some(SystemTime::UNIX_EPOCH)
                 } else {
-                    SystemTime::UNIX_EPOCH + Duration::from_secs(secs as u64)
+                    SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(secs as u64))
                 }
             });
             // Max-Age wins over Expires (RFC 6265 §5.3 step 3).
             if let Some(max_age) = cookie.max_age() {
                 let secs = max_age.whole_seconds();
-                expires = Some(if secs <= 0 {
-                    SystemTime::UNIX_EPOCH
+                expires = if secs <= 0 {
+                    Some(SystemTime::UNIX_EPOCH)
                 } else {
-                    now + Duration::from_secs(secs as u64)
-                });
+                    now.checked_add(Duration::from_secs(secs as u64))
+                };
             }
             let name = cookie.name().to_owned();
-            jar.retain(|c| !(c.name == name && c.path == path));
+            jar.retain(|c| !(c.name == name && c.path == path && c.domain == domain));
             if expires.is_some_and(|t| t <= now) {
                 continue; // a deletion
             }
@@ -219,7 +258,9 @@ impl<A: Application> TestClient<A> {
                 name,
                 value: cookie.value().to_owned(),
                 path,
-                secure: cookie.secure().unwrap_or(false),
+                domain,
+                host: target.host.to_ascii_lowercase(),
+                secure,
                 expires,
             });
         }
@@ -295,6 +336,11 @@ impl<A: Application> TestRequest<'_, A> {
     }
 
     /// Sends the request through the driver and reads the whole response.
+    ///
+    /// # Panics
+    ///
+    /// If the target given to [`TestClient::request`] is not a valid
+    /// request-target (test code wants to know at once).
     pub async fn send(self) -> TestResponse {
         let client = self.client;
         let mut builder = Request::builder()
@@ -315,8 +361,22 @@ impl<A: Application> TestRequest<'_, A> {
         };
         let (mut parts, body) = req.into_parts();
         let path = parts.uri.path().to_owned();
+        let host = parts
+            .uri
+            .host()
+            .unwrap_or_else(|| client.authority.host())
+            .to_owned();
+        let https = match parts.uri.scheme_str() {
+            Some(scheme) => scheme.eq_ignore_ascii_case("https"),
+            None => client.scheme == Scheme::Https,
+        };
+        let target = Target {
+            host: &host,
+            path: &path,
+            https,
+        };
         if self.cookies && !parts.headers.contains_key(COOKIE) {
-            if let Some(cookie) = client.cookie_header(&path) {
+            if let Some(cookie) = client.cookie_header(&target) {
                 parts.headers.insert(COOKIE, cookie);
             }
         }
@@ -337,7 +397,7 @@ impl<A: Application> TestRequest<'_, A> {
             }
         }
         if self.cookies {
-            client.store_cookies(&path, &parts.headers);
+            client.store_cookies(&target, &parts.headers);
         }
 
         let mut data = BytesMut::new();
@@ -534,5 +594,59 @@ mod tests {
             .send()
             .await;
         assert_eq!(res.header("content-length"), Some("5"));
+    }
+
+    #[tokio::test]
+    async fn huge_max_age_does_not_panic_and_never_expires() {
+        let c = TestClient::new(cookie_app());
+        c.get(&format!(
+            "/?set={}",
+            q("a=1; Path=/; Max-Age=99999999999999999999")
+        ))
+        .send()
+        .await;
+        assert_eq!(c.get("/").send().await.text(), "a=1");
+    }
+
+    #[tokio::test]
+    async fn secure_cookie_set_over_http_is_refused() {
+        let c = TestClient::new(cookie_app());
+        c.get(&format!("/?set={}", q("s=1; Path=/; Secure")))
+            .send()
+            .await;
+        assert!(c.cookies().is_empty());
+        // An absolute https target is a secure origin, even from an http client.
+        c.get(&format!(
+            "https://localhost/?set={}",
+            q("s=1; Path=/; Secure")
+        ))
+        .send()
+        .await;
+        assert_eq!(c.cookies().len(), 1);
+        assert_eq!(c.get("https://localhost/").send().await.text(), "s=1");
+        assert_eq!(c.get("/").send().await.text(), "", "never sent over http");
+    }
+
+    #[tokio::test]
+    async fn domain_attribute_is_honoured() {
+        let c = TestClient::new(cookie_app()).with_base_url("http://www.example.com");
+        c.get(&format!(
+            "/?set={}",
+            q("other=1; Path=/; Domain=other.example")
+        ))
+        .send()
+        .await;
+        assert!(
+            c.cookies().is_empty(),
+            "a cookie for another site is ignored"
+        );
+        c.get(&format!("/?set={}", q("d=1; Path=/; Domain=example.com")))
+            .send()
+            .await;
+        assert_eq!(c.get("http://api.example.com/").send().await.text(), "d=1");
+        assert_eq!(c.get("http://example.org/").send().await.text(), "");
+        // Host-only cookies stay on their host.
+        c.get(&format!("/?set={}", q("h=1; Path=/"))).send().await;
+        assert_eq!(c.get("http://api.example.com/").send().await.text(), "d=1");
     }
 }

@@ -51,8 +51,8 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::{TcpListener, ToSocketAddrs};
+use tokio::sync::watch;
 
 /// Serves `app` on `addr` until the process ends.
 ///
@@ -142,7 +142,9 @@ impl Server {
             .header_read_timeout(self.header_read_timeout);
         builder.http2().timer(TokioTimer::new());
         let builder = Arc::new(builder);
-        let graceful = GracefulShutdown::new();
+        // Each connection holds a receiver; on shutdown the sender signals
+        // them all and waits until every one is dropped.
+        let (drain, _) = watch::channel(());
         let mut signal = std::pin::pin!(signal);
         let mut backoff = Duration::ZERO;
 
@@ -170,19 +172,32 @@ impl Server {
             }
             let conn = ConnInfo::new(Addr::Tcp(peer), local);
             let service = service_fn(move |req| handle(app, req, conn));
+            // With upgrades: a 101 hands the connection to the application
+            // (WebSocket), through `hyper::upgrade::on`.
             let connection = builder
-                .serve_connection(TokioIo::new(stream), service)
+                .serve_connection_with_upgrades(TokioIo::new(stream), service)
                 .into_owned();
-            let connection = graceful.watch(connection);
+            let mut draining = drain.subscribe();
             tokio::spawn(async move {
-                if let Err(err) = connection.await {
+                let mut connection = std::pin::pin!(connection);
+                let result = tokio::select! {
+                    biased;
+                    result = connection.as_mut() => result,
+                    _ = draining.changed() => {
+                        connection.as_mut().graceful_shutdown();
+                        connection.await
+                    }
+                };
+                drop(draining);
+                if let Err(err) = result {
                     tracing::debug!(error = %err, %peer, "connection ended with an error");
                 }
             });
         }
 
         drop(self.listener);
-        graceful.shutdown().await;
+        drain.send_replace(());
+        drain.closed().await;
         app.shutdown().await;
         Ok(())
     }
@@ -201,7 +216,65 @@ fn handle<A: Application>(
     let body = if incoming.is_end_stream() {
         Body::empty()
     } else {
-        Body::new(incoming)
+        Body::new(RequestBody { incoming })
     };
     driver::commit(app, Environ::from_parts(parts, body, conn))
+}
+
+/// A request body from hyper, with its errors given the status they
+/// deserve: the client's failures, never the application's.
+struct RequestBody {
+    incoming: Incoming,
+}
+
+impl http_body::Body for RequestBody {
+    type Data = bytes::Bytes;
+    type Error = gateway_core::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<bytes::Bytes>, Self::Error>>> {
+        std::pin::Pin::new(&mut self.incoming)
+            .poll_frame(cx)
+            .map_err(|err| {
+                if is_cut_short(&err) {
+                    // The client went away mid-upload: 400, nobody will read it.
+                    gateway_core::Error::new(gateway_core::BodyError::Incomplete)
+                } else {
+                    gateway_core::Error::with_status(http::StatusCode::BAD_REQUEST, err)
+                }
+            })
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.incoming.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.incoming.size_hint()
+    }
+}
+
+/// Whether a request body failed because the client closed or reset the
+/// connection before the end (hyper reports an early EOF as a body error
+/// caused by `UnexpectedEof`).
+fn is_cut_short(err: &hyper::Error) -> bool {
+    if err.is_incomplete_message() || err.is_canceled() {
+        return true;
+    }
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        if let Some(io) = cause.downcast_ref::<io::Error>() {
+            return matches!(
+                io.kind(),
+                io::ErrorKind::UnexpectedEof
+                    | io::ErrorKind::ConnectionReset
+                    | io::ErrorKind::ConnectionAborted
+                    | io::ErrorKind::BrokenPipe
+            );
+        }
+        source = cause.source();
+    }
+    false
 }
