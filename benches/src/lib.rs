@@ -208,12 +208,21 @@ where
     B: hyper::body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
+    // gateway-hyper's default limits, set on hyper alike.
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT);
-    builder.http2().timer(TokioTimer::new());
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .max_buf_size(64 * 1024);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(200)
+        .max_pending_accept_reset_streams(20)
+        .max_header_list_size(64 * 1024)
+        .keep_alive_timeout(Duration::from_secs(20))
+        .max_send_buf_size(400 * 1024);
     let builder = std::sync::Arc::new(builder);
     let (drain, _) = tokio::sync::watch::channel(());
     let mut shutdown = std::pin::pin!(shutdown);

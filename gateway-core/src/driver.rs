@@ -98,6 +98,19 @@ impl RequestFacts {
         RequestFacts::from_head(env.method(), env.version(), env.headers())
     }
 
+    /// The facts, from what an adapter already knows: the method, and
+    /// whether the request is HTTP/1.1 with an `Upgrade` header (an adapter
+    /// that scans the request headers anyway can spare the driver its
+    /// scan; see [`commit_with_facts`]).
+    #[inline]
+    pub fn new(method: &Method, upgrade: bool) -> RequestFacts {
+        RequestFacts {
+            head: *method == Method::HEAD,
+            connect: *method == Method::CONNECT,
+            upgrade,
+        }
+    }
+
     /// Reads the facts from a request head.
     #[inline]
     pub fn from_head(method: &Method, version: Version, headers: &HeaderMap) -> RequestFacts {
@@ -144,6 +157,18 @@ pub fn commit<A: Application>(
     env: Environ,
 ) -> Commit<impl Future<Output = AppResult> + Send + '_> {
     let facts = RequestFacts::of(&env);
+    commit_with_facts(app, env, facts)
+}
+
+/// [`commit`] with the request facts the adapter already has: they must be
+/// those of `env` (in particular, `upgrade` only for an HTTP/1.1 request
+/// with an `Upgrade` header).
+#[inline(always)]
+pub fn commit_with_facts<A: Application>(
+    app: &A,
+    env: Environ,
+    facts: RequestFacts,
+) -> Commit<impl Future<Output = AppResult> + Send + '_> {
     // `call` itself may run code before returning its future (a manual
     // impl); a panic there is caught too.
     let state = match std::panic::catch_unwind(AssertUnwindSafe(|| app.call(env))) {
@@ -179,7 +204,39 @@ pin_project_lite::pin_project! {
         Finishing {
             response: Option<Response>,
         },
+        Ready {
+            response: Option<Response>,
+        },
         Done,
+    }
+}
+
+impl<F> Commit<F> {
+    /// A commit future that resolves at once to `response`, without calling
+    /// any application: for an adapter that answers a request itself (a
+    /// malformed request, a limit), so that it needs no future type of its
+    /// own. Build the response with [`error_response`].
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// use gateway_core::driver::{self, Commit, RequestFacts};
+    /// use gateway_core::{Error, http::{HeaderMap, Method, StatusCode, Version}};
+    ///
+    /// let facts = RequestFacts::from_head(&Method::GET, Version::HTTP_11, &HeaderMap::new());
+    /// let bad = Error::with_status(StatusCode::BAD_REQUEST, "invalid Host");
+    /// let fut: Commit<std::future::Ready<driver::AppResult>> =
+    ///     Commit::ready(driver::error_response(&bad, facts), facts);
+    /// let Ok(res) = fut.await;
+    /// assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    /// # });
+    /// ```
+    pub fn ready(response: Response, facts: RequestFacts) -> Commit<F> {
+        Commit {
+            state: State::Ready {
+                response: Some(response),
+            },
+            facts,
+        }
     }
 }
 
@@ -219,6 +276,13 @@ impl<F: Future<Output = AppResult>> Future for Commit<F> {
                     let res = ready!(poll_late_commit(response, facts, cx));
                     this.state.set(State::Done);
                     return Poll::Ready(Ok(res));
+                }
+                StateProj::Ready { response } => {
+                    let response = response.take();
+                    this.state.set(State::Done);
+                    if let Some(response) = response {
+                        return Poll::Ready(Ok(response));
+                    }
                 }
                 StateProj::Done => {
                     let err = Error::new("commit future polled after completion");

@@ -476,36 +476,86 @@ impl Environ {
 
 /// Whether `host` is `uri-host [":" port]` (RFC 9110 §7.2, RFC 3986 §3.2.2):
 /// an IP literal in brackets, or a reg-name / IPv4 address, and digits for
-/// the port.
-pub(crate) fn is_valid_host(host: &str) -> bool {
-    let (name, port) = if let Some(rest) = host.strip_prefix('[') {
-        let Some((literal, after)) = rest.split_once(']') else {
+/// the port. Adapters answer a request whose `Host` fails this with 400.
+///
+/// ```
+/// use gateway_core::environ::is_valid_host;
+/// assert!(is_valid_host("example.com:8080"));
+/// assert!(is_valid_host("[::1]"));
+/// assert!(!is_valid_host("user@example.com"));
+/// assert!(!is_valid_host("example.com/path"));
+/// ```
+pub fn is_valid_host(host: &str) -> bool {
+    let bytes = host.as_bytes();
+    if let Some(rest) = bytes.strip_prefix(b"[") {
+        let Some(end) = rest.iter().position(|&b| b == b']') else {
             return false;
         };
-        if literal.is_empty()
-            || !literal
-                .bytes()
-                .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
-        {
+        let (literal, after) = (&rest[..end], &rest[end + 1..]);
+        let literal_ok = !literal.is_empty()
+            && literal
+                .iter()
+                .all(|&b| b.is_ascii_hexdigit() || b == b':' || b == b'.');
+        return literal_ok
+            && match after {
+                [] => true,
+                [b':', port @ ..] => is_port(port),
+                _ => false,
+            };
+    }
+    // One pass: every byte a reg-name byte, except one last ':' before the
+    // port. Runs on every request, hence the table.
+    let mut colon = None;
+    for (i, &b) in bytes.iter().enumerate() {
+        if b == b':' {
+            if colon.is_some() {
+                return false;
+            }
+            colon = Some(i);
+        } else if colon.is_none() && !REG_NAME[b as usize] {
             return false;
         }
-        match after.strip_prefix(':') {
-            Some(port) => ("x", port),
-            None if after.is_empty() => ("x", ""),
-            None => return false,
-        }
-    } else {
-        match host.rsplit_once(':') {
-            Some((name, port)) => (name, port),
-            None => (host, ""),
-        }
-    };
-    let name_ok = !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=%".contains(&b));
-    name_ok && port.bytes().all(|b| b.is_ascii_digit()) && port.len() <= 5
+    }
+    match colon {
+        None => !bytes.is_empty(),
+        Some(i) => i > 0 && is_port(&bytes[i + 1..]),
+    }
 }
+
+fn is_port(port: &[u8]) -> bool {
+    port.len() <= 5 && port.iter().all(u8::is_ascii_digit)
+}
+
+/// Bytes allowed in a reg-name or IPv4 address: unreserved, sub-delims and
+/// `%` of a pct-encoding (RFC 3986 §3.2.2).
+static REG_NAME: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b';'
+                    | b'='
+                    | b'%'
+            );
+        b += 1;
+    }
+    table
+};
 
 /// Splits `host[:port]` (IPv6 literals in brackets).
 fn split_host_port(host: &str) -> (&str, Option<u16>) {

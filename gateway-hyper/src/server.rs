@@ -1,0 +1,483 @@
+//! [`Server`]: listeners, configuration, the accept loops and the drain.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use gateway_core::{Addr, Application, ConnInfo, RootPath};
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use tokio::net::{TcpListener, ToSocketAddrs};
+use tokio::sync::{Semaphore, watch};
+
+use crate::listener::{Listener, Stream, is_connection_error};
+use crate::service::{State, handle};
+
+/// hyper's built-in limit on the number of request header fields.
+const HYPER_MAX_HEADERS: usize = 100;
+
+/// Phases of a server, broadcast to its accept loops and connections.
+const RUNNING: u8 = 0;
+/// Stop accepting; connections finish their in-flight requests and close.
+const DRAINING: u8 = 1;
+/// The drain deadline passed: connections close now.
+const ABORTING: u8 = 2;
+
+/// An HTTP server for one [`Application`]: one or more listeners, and the
+/// limits and timeouts that protect it from slow or hostile clients.
+///
+/// Every setting has a safe default, stated on its method. Configure, then
+/// [`serve`](Server::serve) or [`serve_with_shutdown`](Server::serve_with_shutdown):
+///
+/// ```no_run
+/// # async fn run() -> std::io::Result<()> {
+/// use std::time::Duration;
+/// use gateway_core::{fn_app, start};
+///
+/// let app = fn_app(|_| async { start(200, [("content-type", "text/plain")]).body("hi") });
+/// gateway_hyper::Server::bind("0.0.0.0:8000").await?
+///     .and_bind_unix("/run/app.sock", Some(0o660))?
+///     .max_body_size(Some(1 << 20))
+///     .request_timeout(Some(Duration::from_secs(30)))
+///     .serve_with_shutdown(app, gateway_hyper::shutdown_signal())
+///     .await
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct Server {
+    listeners: Vec<Listener>,
+    config: Config,
+}
+
+#[derive(Clone, Debug)]
+struct Config {
+    header_read_timeout: Duration,
+    max_headers: usize,
+    max_header_size: usize,
+    max_body_size: Option<u64>,
+    max_connections: usize,
+    max_concurrent_requests: Option<usize>,
+    request_timeout: Option<Duration>,
+    drain_timeout: Duration,
+    root_path: Option<RootPath>,
+    h2_max_concurrent_streams: u32,
+    h2_max_pending_accept_reset_streams: usize,
+    h2_max_header_list_size: u32,
+    h2_keep_alive_interval: Option<Duration>,
+    h2_keep_alive_timeout: Duration,
+    h2_max_send_buf_size: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            header_read_timeout: Duration::from_secs(30),
+            max_headers: HYPER_MAX_HEADERS,
+            max_header_size: 64 * 1024,
+            max_body_size: Some(10 * 1024 * 1024),
+            max_connections: 10_000,
+            max_concurrent_requests: None,
+            request_timeout: None,
+            drain_timeout: Duration::from_secs(30),
+            root_path: None,
+            h2_max_concurrent_streams: 200,
+            h2_max_pending_accept_reset_streams: 20,
+            h2_max_header_list_size: 64 * 1024,
+            h2_keep_alive_interval: None,
+            h2_keep_alive_timeout: Duration::from_secs(20),
+            h2_max_send_buf_size: 400 * 1024,
+        }
+    }
+}
+
+impl Server {
+    /// Binds a TCP listener on `addr` (IPv4 or IPv6; port 0 picks a free
+    /// port). `TCP_NODELAY` is set on every accepted connection.
+    pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<Server> {
+        Ok(Server::from_listener(TcpListener::bind(addr).await?))
+    }
+
+    /// Binds a Unix socket at `path` (see [`Server::and_bind_unix`]).
+    pub fn bind_unix(path: impl AsRef<Path>, mode: Option<u32>) -> io::Result<Server> {
+        Ok(Server::with(Listener::bind_unix(path.as_ref(), mode)?))
+    }
+
+    /// Serves on an already-bound tokio listener.
+    pub fn from_listener(listener: TcpListener) -> Server {
+        Server::with(Listener::Tcp(listener))
+    }
+
+    /// Serves on an already-bound std listener (socket activation, or a
+    /// port picked by a test). Sets it non-blocking; must be called inside a
+    /// tokio runtime.
+    pub fn from_std(listener: std::net::TcpListener) -> io::Result<Server> {
+        listener.set_nonblocking(true)?;
+        Ok(Server::from_listener(TcpListener::from_std(listener)?))
+    }
+
+    fn with(listener: Listener) -> Server {
+        Server {
+            listeners: vec![listener],
+            config: Config::default(),
+        }
+    }
+
+    /// Adds another TCP listener.
+    pub async fn and_bind(mut self, addr: impl ToSocketAddrs) -> io::Result<Server> {
+        self.listeners
+            .push(Listener::Tcp(TcpListener::bind(addr).await?));
+        Ok(self)
+    }
+
+    /// Adds a Unix socket listener at `path`, with permission bits `mode`
+    /// when given (for example `0o660` to let a web server's group
+    /// connect). A stale socket file left by a server that died is removed
+    /// first (one that still accepts connections is an error, as is any
+    /// other kind of file); the socket file is removed when the server
+    /// stops.
+    pub fn and_bind_unix(
+        mut self,
+        path: impl AsRef<Path>,
+        mode: Option<u32>,
+    ) -> io::Result<Server> {
+        self.listeners
+            .push(Listener::bind_unix(path.as_ref(), mode)?);
+        Ok(self)
+    }
+
+    /// Adds an already-bound std TCP listener.
+    pub fn and_std(mut self, listener: std::net::TcpListener) -> io::Result<Server> {
+        listener.set_nonblocking(true)?;
+        self.listeners
+            .push(Listener::Tcp(TcpListener::from_std(listener)?));
+        Ok(self)
+    }
+
+    /// The address of the first TCP listener.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listeners
+            .iter()
+            .find_map(Listener::tcp_addr)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no TCP listener"))
+    }
+
+    /// The addresses of all listeners, in the order they were added.
+    pub fn local_addrs(&self) -> io::Result<Vec<Addr>> {
+        self.listeners.iter().map(Listener::local_addr).collect()
+    }
+
+    /// How long a client may take to send a request's headers, on HTTP/1.
+    /// The clock also runs while a keep-alive connection waits for its next
+    /// request, so it is the idle timeout too. Defaults to 30 seconds.
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Server {
+        self.config.header_read_timeout = timeout;
+        self
+    }
+
+    /// The most header fields a request may have; more get 431. Defaults to
+    /// 100.
+    pub fn max_headers(mut self, n: usize) -> Server {
+        self.config.max_headers = n;
+        self
+    }
+
+    /// The most bytes a request head (request line and headers) may take on
+    /// HTTP/1, and the header list on HTTP/2; more get 431. At least 8 KiB.
+    /// Defaults to 64 KiB.
+    pub fn max_header_size(mut self, bytes: usize) -> Server {
+        self.config.max_header_size = bytes.max(8192);
+        self
+    }
+
+    /// The most bytes a request body may have, or `None` for no limit. A
+    /// request that announces more with `Content-Length` gets 413 without
+    /// reaching the application; a longer body fails as the application
+    /// reads it, with [`BodyError::LengthLimitExceeded`] (413). Defaults to
+    /// 10 MiB.
+    ///
+    /// [`BodyError::LengthLimitExceeded`]: gateway_core::BodyError::LengthLimitExceeded
+    pub fn max_body_size(mut self, bytes: Option<u64>) -> Server {
+        self.config.max_body_size = bytes;
+        self
+    }
+
+    /// The most connections open at once; past it the server stops
+    /// accepting until one closes (the kernel queues the rest). Defaults to
+    /// 10,000.
+    pub fn max_connections(mut self, n: usize) -> Server {
+        self.config.max_connections = n.max(1);
+        self
+    }
+
+    /// The most requests the application handles at once, or `None` for no
+    /// limit; past it, requests get 503 at once. A request counts until its
+    /// response is committed. Defaults to no limit.
+    pub fn max_concurrent_requests(mut self, n: Option<usize>) -> Server {
+        self.config.max_concurrent_requests = n;
+        self
+    }
+
+    /// How long a request may take, or `None` for no limit: if the response
+    /// has not started by then, the application's future is dropped and
+    /// the client gets 503; if it has, the response is aborted. Defaults to
+    /// no limit.
+    pub fn request_timeout(mut self, timeout: Option<Duration>) -> Server {
+        self.config.request_timeout = timeout;
+        self
+    }
+
+    /// How long a graceful shutdown waits for in-flight requests before it
+    /// closes the remaining connections. Defaults to 30 seconds.
+    pub fn drain_timeout(mut self, timeout: Duration) -> Server {
+        self.config.drain_timeout = timeout;
+        self
+    }
+
+    /// An external prefix every request's `script_name` starts with (the
+    /// application is served under it by a proxy that strips it). Defaults
+    /// to none.
+    pub fn root_path(mut self, root: Option<RootPath>) -> Server {
+        self.config.root_path = root;
+        self
+    }
+
+    /// HTTP/2: the most streams a client may open at once. Defaults to 200.
+    pub fn http2_max_concurrent_streams(mut self, n: u32) -> Server {
+        self.config.h2_max_concurrent_streams = n;
+        self
+    }
+
+    /// HTTP/2: the most streams reset by the client before the server saw
+    /// them, against the "rapid reset" attack (CVE-2023-44487); past it the
+    /// connection is closed. Defaults to 20.
+    pub fn http2_max_pending_accept_reset_streams(mut self, n: usize) -> Server {
+        self.config.h2_max_pending_accept_reset_streams = n;
+        self
+    }
+
+    /// HTTP/2: send a PING this often on an idle connection and close it if
+    /// no answer comes within `timeout`; `None` sends none. Defaults to
+    /// none, and 20 seconds.
+    pub fn http2_keep_alive(mut self, interval: Option<Duration>, timeout: Duration) -> Server {
+        self.config.h2_keep_alive_interval = interval;
+        self.config.h2_keep_alive_timeout = timeout;
+        self
+    }
+
+    /// HTTP/2: the most bytes buffered per stream for sending. Defaults to
+    /// 400 KiB.
+    pub fn http2_max_send_buf_size(mut self, bytes: usize) -> Server {
+        self.config.h2_max_send_buf_size = bytes;
+        self
+    }
+
+    /// Serves `app` until the process ends.
+    pub async fn serve<A: Application>(self, app: A) -> io::Result<()> {
+        self.serve_with_shutdown(app, std::future::pending()).await
+    }
+
+    /// Serves `app` until `signal` completes, then shuts down gracefully:
+    /// stops accepting, lets connections finish their in-flight requests
+    /// (idle keep-alive connections close at once), and after the
+    /// [drain timeout](Server::drain_timeout) closes whatever is left.
+    ///
+    /// Runs the application's `startup` first (an error stops the server
+    /// before it accepts anything) and its `shutdown` last.
+    ///
+    /// The application is moved to the heap and kept for the rest of the
+    /// process (leaked), so that every request borrows it without touching
+    /// a reference count: release resources in
+    /// [`Application::shutdown`], which runs, not in `Drop`, which does
+    /// not.
+    pub async fn serve_with_shutdown<A, S>(self, app: A, signal: S) -> io::Result<()>
+    where
+        A: Application,
+        S: Future<Output = ()> + Send,
+    {
+        let config = self.config;
+        let state: &'static State<A> = Box::leak(Box::new(State {
+            app,
+            max_body_size: config.max_body_size,
+            request_timeout: config.request_timeout,
+            concurrency: config
+                .max_concurrent_requests
+                .map(|n| Arc::new(Semaphore::new(n))),
+            root_path: config.root_path.clone(),
+        }));
+        state
+            .app
+            .startup()
+            .await
+            .map_err(|e| io::Error::other(format!("application startup failed: {e}")))?;
+
+        let builder = Arc::new(http_builder(&config));
+        let connections = Arc::new(Semaphore::new(config.max_connections));
+        let (phase, _) = watch::channel(RUNNING);
+        let phase = Arc::new(phase);
+        for listener in self.listeners {
+            tokio::spawn(accept_loop(
+                listener,
+                state,
+                builder.clone(),
+                connections.clone(),
+                phase.clone(),
+            ));
+        }
+
+        signal.await;
+        tracing::info!("shutting down: draining connections");
+        phase.send_replace(DRAINING);
+        if tokio::time::timeout(config.drain_timeout, phase.closed())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                timeout = ?config.drain_timeout,
+                "drain deadline passed: closing the remaining connections"
+            );
+            phase.send_replace(ABORTING);
+            phase.closed().await;
+        }
+        state.app.shutdown().await;
+        Ok(())
+    }
+}
+
+fn http_builder(config: &Config) -> auto::Builder<TokioExecutor> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(config.header_read_timeout)
+        .max_buf_size(config.max_header_size.max(8192));
+    // hyper's own limit is 100; setting it explicitly, even to 100, makes
+    // hyper size its header array at run time on every request (~1,700
+    // instructions per request), so it is set only when it differs.
+    if config.max_headers != HYPER_MAX_HEADERS {
+        builder.http1().max_headers(config.max_headers);
+    }
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(config.h2_max_concurrent_streams)
+        .max_pending_accept_reset_streams(config.h2_max_pending_accept_reset_streams)
+        .max_header_list_size(
+            config
+                .h2_max_header_list_size
+                .min(config.max_header_size as u32),
+        )
+        .keep_alive_interval(config.h2_keep_alive_interval)
+        .keep_alive_timeout(config.h2_keep_alive_timeout)
+        .max_send_buf_size(config.h2_max_send_buf_size);
+    builder
+}
+
+/// Accepts connections on one listener until the server drains.
+async fn accept_loop<A: Application>(
+    listener: Listener,
+    state: &'static State<A>,
+    builder: Arc<auto::Builder<TokioExecutor>>,
+    connections: Arc<Semaphore>,
+    phase: Arc<watch::Sender<u8>>,
+) {
+    let local = match listener.local_addr() {
+        Ok(addr) => addr,
+        Err(_) => Addr::None,
+    };
+    let mut stop = phase.subscribe();
+    let mut backoff = Duration::ZERO;
+    loop {
+        // Past the connection limit, stop accepting until one closes.
+        let permit = tokio::select! {
+            biased;
+            () = next_phase(&mut stop) => return,
+            permit = connections.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => return,
+            },
+        };
+        let accepted = tokio::select! {
+            biased;
+            () = next_phase(&mut stop) => return,
+            accepted = listener.accept() => accepted,
+        };
+        let (stream, peer) = match accepted {
+            Ok(pair) => {
+                backoff = Duration::ZERO;
+                pair
+            }
+            Err(err) if is_connection_error(&err) => continue,
+            Err(err) => {
+                // EMFILE and friends: wait instead of spinning or exiting.
+                backoff = (backoff * 2).clamp(Duration::from_millis(5), Duration::from_secs(1));
+                tracing::warn!(error = %err, ?backoff, "accept failed");
+                tokio::time::sleep(backoff).await;
+                continue;
+            }
+        };
+        let conn = ConnInfo::new(peer, local);
+        let phase = phase.subscribe();
+        match stream {
+            Stream::Tcp(s) => spawn_connection(s, state, &builder, conn, phase, permit),
+            Stream::Unix(s) => spawn_connection(s, state, &builder, conn, phase, permit),
+        }
+    }
+}
+
+/// Completes at the server's next phase change (or when it is gone).
+/// Phases only move forward, so the first change means "draining" and the
+/// second "aborting". Plain `changed()` is what a connection polls on
+/// every wake-up: `wait_for` would take the value's read lock each time.
+async fn next_phase(phase: &mut watch::Receiver<u8>) {
+    let _ = phase.changed().await;
+}
+
+fn spawn_connection<A, I>(
+    io: I,
+    state: &'static State<A>,
+    builder: &auto::Builder<TokioExecutor>,
+    conn: ConnInfo,
+    mut phase: watch::Receiver<u8>,
+    permit: tokio::sync::OwnedSemaphorePermit,
+) where
+    A: Application,
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(move |req| handle(state, req, conn));
+    // With upgrades: a 101 hands the connection to the application
+    // (WebSocket), through `hyper::upgrade::on`.
+    let connection = builder
+        .serve_connection_with_upgrades(TokioIo::new(io), service)
+        .into_owned();
+    tokio::spawn(async move {
+        let mut connection = std::pin::pin!(connection);
+        let result = tokio::select! {
+            biased;
+            result = connection.as_mut() => result,
+            () = next_phase(&mut phase) => {
+                connection.as_mut().graceful_shutdown();
+                let aborting = *phase.borrow_and_update() >= ABORTING;
+                if aborting {
+                    Ok(())
+                } else {
+                    tokio::select! {
+                        biased;
+                        result = connection.as_mut() => result,
+                        // Dropping the connection drops its requests'
+                        // futures: that is how applications learn.
+                        () = next_phase(&mut phase) => Ok(()),
+                    }
+                }
+            }
+        };
+        drop(phase);
+        drop(permit);
+        if let Err(err) = result {
+            tracing::debug!(error = %err, peer = %conn.peer(), "connection ended with an error");
+        }
+    });
+}

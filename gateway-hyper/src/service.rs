@@ -1,0 +1,402 @@
+//! One request: checks, environ, driver, and the limits that apply to it.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use bytes::Bytes;
+use gateway_core::driver::{self, AppResult, Commit, RequestFacts};
+use gateway_core::{Application, Body, BodyError, ConnInfo, Environ, Error, RootPath};
+use http::header::{CONTENT_LENGTH, HOST, UPGRADE};
+use http::{Method, Request, Response, StatusCode, Version};
+use http_body::Body as _;
+use hyper::body::Incoming;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// What every request of a server shares; leaked once per server so that
+/// requests borrow it without reference counting.
+pub(crate) struct State<A> {
+    pub(crate) app: A,
+    pub(crate) max_body_size: Option<u64>,
+    pub(crate) request_timeout: Option<Duration>,
+    pub(crate) concurrency: Option<Arc<Semaphore>>,
+    pub(crate) root_path: Option<RootPath>,
+}
+
+/// Handles one request; the future hyper drives.
+#[inline]
+pub(crate) fn handle<A: Application>(
+    state: &'static State<A>,
+    req: Request<Incoming>,
+    conn: ConnInfo,
+) -> RequestFuture<impl Future<Output = AppResult> + Send + 'static> {
+    let (parts, incoming) = req.into_parts();
+    let upgrade = match check_head(&parts) {
+        Ok(upgrade) => upgrade,
+        Err(reason) => return reject(&parts, StatusCode::BAD_REQUEST, reason),
+    };
+    let facts = RequestFacts::new(&parts.method, upgrade);
+    // A bodiless request gets the empty body, which does not allocate.
+    let body = if incoming.is_end_stream() {
+        Body::empty()
+    } else {
+        let limit = state.max_body_size;
+        if let Some(limit) = limit {
+            if announced_length(&parts.headers).is_some_and(|n| n > limit) {
+                return reject(
+                    &parts,
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "the announced request body exceeds the limit",
+                );
+            }
+        }
+        Body::new(RequestBody {
+            incoming,
+            remaining: limit.unwrap_or(u64::MAX),
+            limit,
+        })
+    };
+    // Limits that hold per request live in one box, only when configured.
+    let guard = if state.concurrency.is_some() || state.request_timeout.is_some() {
+        let permit = match &state.concurrency {
+            None => None,
+            Some(semaphore) => match semaphore.clone().try_acquire_owned() {
+                Ok(permit) => Some(permit),
+                Err(_) => {
+                    return reject(
+                        &parts,
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "too many requests in flight",
+                    );
+                }
+            },
+        };
+        Some(Box::new(Guard {
+            _permit: permit,
+            deadline: state
+                .request_timeout
+                .map(|t| Box::pin(tokio::time::sleep(t))),
+            facts,
+        }))
+    } else {
+        None
+    };
+    let mut env = Environ::from_parts(parts, body, conn);
+    if state.root_path.is_some() {
+        env.set_root_path(state.root_path.clone());
+    }
+    RequestFuture {
+        inner: driver::commit_with_facts(&state.app, env, facts),
+        guard,
+    }
+}
+
+/// Answers a request without calling the application.
+#[cold]
+fn reject<F>(
+    parts: &http::request::Parts,
+    status: StatusCode,
+    reason: &'static str,
+) -> RequestFuture<F> {
+    let facts = RequestFacts::from_head(&parts.method, parts.version, &parts.headers);
+    let response = driver::error_response(&Error::with_status(status, reason), facts);
+    RequestFuture {
+        inner: Commit::ready(response, facts),
+        guard: None,
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of one request: the driver's, plus the per-request limits
+    /// when the server has any.
+    pub(crate) struct RequestFuture<F> {
+        #[pin]
+        inner: Commit<F>,
+        guard: Option<Box<Guard>>,
+    }
+}
+
+struct Guard {
+    /// Held until the response is committed; released by being dropped.
+    _permit: Option<OwnedSemaphorePermit>,
+    deadline: Option<Pin<Box<tokio::time::Sleep>>>,
+    facts: RequestFacts,
+}
+
+impl<F> Future for RequestFuture<F>
+where
+    F: Future<Output = AppResult>,
+{
+    type Output = Result<Response<Body>, Infallible>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        if this.guard.is_none() {
+            return this.inner.poll(cx);
+        }
+        if let Poll::Ready(Ok(response)) = this.inner.poll(cx) {
+            // Committed: the concurrency permit goes with the guard.
+            let deadline = this.guard.take().and_then(|guard| guard.deadline);
+            return Poll::Ready(Ok(match deadline {
+                None => response,
+                // The rest of the body must also arrive in time; past it,
+                // the response is aborted.
+                Some(sleep) => response.map(|body| Body::new(Deadline { body, sleep })),
+            }));
+        }
+        if let Some(Guard {
+            deadline: Some(sleep),
+            facts,
+            ..
+        }) = this.guard.as_deref_mut()
+        {
+            ready!(sleep.as_mut().poll(cx));
+            // Dropping the application's future (with this one) is how it
+            // learns.
+            let err = Error::with_status(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the request timed out before its response started",
+            );
+            return Poll::Ready(Ok(driver::error_response(&err, *facts)));
+        }
+        Poll::Pending
+    }
+}
+
+/// A response body that must end before a deadline; past it, it fails and
+/// the response is aborted.
+struct Deadline {
+    body: Body,
+    sleep: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl http_body::Body for Deadline {
+    type Data = Bytes;
+    type Error = Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Error>>> {
+        if let Poll::Ready(frame) = Pin::new(&mut self.body).poll_frame(cx) {
+            return Poll::Ready(frame);
+        }
+        ready!(self.sleep.as_mut().poll(cx));
+        self.body = Body::empty();
+        Poll::Ready(Some(Err(Error::with_status(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the request timed out while its response was being sent",
+        ))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
+    }
+}
+
+/// RFC 9112 §3.2 and RFC 9113 §8.3.1 checks hyper leaves to the server.
+/// Returns whether the request asks for an upgrade (HTTP/1.1 with
+/// `Upgrade`), found in the same pass over the headers.
+fn check_head(parts: &http::request::Parts) -> Result<bool, &'static str> {
+    let uri = &parts.uri;
+    // Request-target forms (RFC 9112 §3.2.3, §3.2.4); origin-form first.
+    if uri.authority().is_none() {
+        if parts.method == Method::CONNECT {
+            return Err("CONNECT without an authority-form target");
+        }
+        if uri.path() == "*" && parts.method != Method::OPTIONS {
+            return Err("asterisk-form target outside OPTIONS");
+        }
+    } else if uri.scheme().is_none() && parts.method != Method::CONNECT {
+        return Err("authority-form target outside CONNECT");
+    }
+
+    // One pass instead of two hash lookups: requests have few headers.
+    let mut host = None;
+    let mut hosts = 0u32;
+    let mut upgrade = false;
+    for (name, value) in &parts.headers {
+        if name == HOST {
+            hosts += 1;
+            host = Some(value);
+        } else if name == UPGRADE {
+            upgrade = true;
+        }
+    }
+    if hosts > 1 {
+        return Err("more than one Host");
+    }
+    let upgrade = upgrade && parts.version == Version::HTTP_11;
+    match (parts.version, host) {
+        // HTTP/2 and HTTP/3 carry :authority, which hyper puts in the URI;
+        // a Host beside it must agree (RFC 9113 §8.3.1).
+        (Version::HTTP_2 | Version::HTTP_3, Some(host)) => {
+            if let Some(authority) = uri.authority() {
+                if !host
+                    .as_bytes()
+                    .eq_ignore_ascii_case(authority.as_str().as_bytes())
+                {
+                    return Err("Host differs from :authority");
+                }
+            }
+            valid_host(host).map(|()| upgrade)
+        }
+        (Version::HTTP_2 | Version::HTTP_3, None) => Ok(upgrade),
+        (Version::HTTP_11, None) => Err("HTTP/1.1 request without Host"),
+        (_, Some(host)) => valid_host(host).map(|()| upgrade),
+        (_, None) => Ok(upgrade),
+    }
+}
+
+fn valid_host(host: &http::HeaderValue) -> Result<(), &'static str> {
+    match host.to_str() {
+        Ok(host) if gateway_core::environ::is_valid_host(host) => Ok(()),
+        _ => Err("invalid Host"),
+    }
+}
+
+/// The `Content-Length` of a request, when it is one valid number.
+fn announced_length(headers: &http::HeaderMap) -> Option<u64> {
+    headers.get(CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
+}
+
+/// A request body from hyper: its errors get the status they deserve (the
+/// client's failures, never the application's), and it stops at the
+/// server's size limit with 413.
+struct RequestBody {
+    incoming: Incoming,
+    remaining: u64,
+    limit: Option<u64>,
+}
+
+impl http_body::Body for RequestBody {
+    type Data = Bytes;
+    type Error = Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Error>>> {
+        let frame = match ready!(Pin::new(&mut self.incoming).poll_frame(cx)) {
+            None => return Poll::Ready(None),
+            Some(Err(err)) => return Poll::Ready(Some(Err(body_error(err)))),
+            Some(Ok(frame)) => frame,
+        };
+        if let Some(data) = frame.data_ref() {
+            let len = data.len() as u64;
+            if len > self.remaining {
+                let limit = self.limit.unwrap_or(u64::MAX);
+                return Poll::Ready(Some(Err(BodyError::LengthLimitExceeded { limit }.into())));
+            }
+            self.remaining -= len;
+        }
+        Poll::Ready(Some(Ok(frame)))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.incoming.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.incoming.size_hint()
+    }
+}
+
+fn body_error(err: hyper::Error) -> Error {
+    if is_cut_short(&err) {
+        // The client went away mid-upload: 400, nobody will read it.
+        Error::new(BodyError::Incomplete)
+    } else {
+        Error::with_status(StatusCode::BAD_REQUEST, err)
+    }
+}
+
+/// Whether a request body failed because the client closed or reset the
+/// connection before the end (hyper reports an early EOF as a body error
+/// caused by `UnexpectedEof`).
+fn is_cut_short(err: &hyper::Error) -> bool {
+    if err.is_incomplete_message() || err.is_canceled() {
+        return true;
+    }
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        if let Some(io) = cause.downcast_ref::<io::Error>() {
+            return matches!(
+                io.kind(),
+                io::ErrorKind::UnexpectedEof
+                    | io::ErrorKind::ConnectionReset
+                    | io::ErrorKind::ConnectionAborted
+                    | io::ErrorKind::BrokenPipe
+            );
+        }
+        source = cause.source();
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head(
+        method: Method,
+        target: &str,
+        version: Version,
+        hosts: &[&str],
+    ) -> http::request::Parts {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(target)
+            .version(version);
+        for h in hosts {
+            req = req.header(HOST, *h);
+        }
+        req.body(()).unwrap().into_parts().0
+    }
+
+    #[test]
+    fn host_rules() {
+        use Version as V;
+        let ok = |m, t, v, h: &[&str]| check_head(&head(m, t, v, h));
+        assert!(ok(Method::GET, "/", V::HTTP_11, &["a.test"]).is_ok());
+        assert!(ok(Method::GET, "/", V::HTTP_11, &[]).is_err(), "missing");
+        assert!(
+            ok(Method::GET, "/", V::HTTP_11, &["a", "b"]).is_err(),
+            "duplicated"
+        );
+        assert!(ok(Method::GET, "/", V::HTTP_11, &["a b"]).is_err(), "space");
+        assert!(
+            ok(Method::GET, "/", V::HTTP_11, &["u@a"]).is_err(),
+            "userinfo"
+        );
+        assert!(
+            ok(Method::GET, "/", V::HTTP_10, &[]).is_ok(),
+            "optional in 1.0"
+        );
+        assert!(ok(Method::GET, "http://a.test/x", V::HTTP_11, &["a.test"]).is_ok());
+        assert!(
+            ok(Method::GET, "http://a.test/x", V::HTTP_2, &["b.test"]).is_err(),
+            "h2 mismatch"
+        );
+        assert!(ok(Method::GET, "http://a.test/x", V::HTTP_2, &["A.test"]).is_ok());
+    }
+
+    #[test]
+    fn target_forms() {
+        let v = Version::HTTP_11;
+        assert!(check_head(&head(Method::OPTIONS, "*", v, &["a"])).is_ok());
+        assert!(check_head(&head(Method::GET, "*", v, &["a"])).is_err());
+        assert!(check_head(&head(Method::CONNECT, "a.test:443", v, &["a.test:443"])).is_ok());
+        assert!(check_head(&head(Method::GET, "a.test:443", v, &["a"])).is_err());
+        assert!(check_head(&head(Method::CONNECT, "/x", v, &["a"])).is_err());
+    }
+}
