@@ -34,12 +34,14 @@ pub fn listen_addr() -> Result<SocketAddr, String> {
 }
 
 /// Binds the example's address, prints `listening on http://ADDR`, and
-/// serves `app` until the process ends.
+/// serves `app` until SIGTERM or Ctrl-C, then drains gracefully.
 pub async fn run<A: gateway_core::Application>(app: A) -> std::io::Result<()> {
     let addr = listen_addr().map_err(std::io::Error::other)?;
     let server = gateway_hyper::Server::bind(addr).await?;
     println!("listening on http://{}", server.local_addr()?);
-    server.serve(app).await
+    server
+        .serve_with_shutdown(app, gateway_hyper::shutdown_signal())
+        .await
 }
 
 pub mod hello {
