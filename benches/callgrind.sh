@@ -34,14 +34,18 @@ total_ir() {
 
 printf '%-8s %14s %14s %12s\n' server "Ir@$N1" "Ir@$N2" "Ir/request"
 declare -A PER
-for kind in ${KINDS:-bare raw gateway}; do
+for kind in ${KINDS:-bare raw raw-direct gateway}; do
   a=$(total_ir "$kind" "$N1")
   b=$(total_ir "$kind" "$N2")
   per=$(( (b - a) / ((N2 - N1) * CONNS) ))
   PER[$kind]=$per
   printf '%-8s %14s %14s %12s\n' "$kind" "$a" "$b" "$per"
 done
-if [ -n "${PER[gateway]:-}" ] && [ -n "${PER[raw]:-}" ] && [ -n "${PER[bare]:-}" ]; then
-  awk -v g="${PER[gateway]}" -v r="${PER[raw]}" -v b="${PER[bare]}" \
-    'BEGIN { printf "gateway / raw hyper alike: %.3f\ngateway / bare HTTP/1 hyper: %.3f\n", g / r, g / b }'
-fi
+ratio() {
+  if [ -n "${PER[$1]:-}" ] && [ -n "${PER[$2]:-}" ]; then
+    awk -v a="${PER[$1]}" -v b="${PER[$2]}" -v t="$3" 'BEGIN { printf "%s: %.3f\n", t, a / b }'
+  fi
+}
+ratio gateway raw-direct "gateway / raw hyper connecting alike (peek + hyper's own servers)"
+ratio gateway raw "gateway / raw hyper through hyper-util auto"
+ratio gateway bare "gateway / bare HTTP/1 hyper"

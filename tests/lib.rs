@@ -70,6 +70,15 @@ impl TestServer {
         let server = gateway_hyper::Server::bind("127.0.0.1:0")
             .await
             .expect("bind 127.0.0.1:0");
+        TestServer::serve(server, app)
+    }
+
+    /// Serves `app` on an already configured `server` (limits, timeouts,
+    /// more listeners) until [`TestServer::stop`]. [`TestServer::addr`] is
+    /// the server's first TCP listener, which it must have.
+    ///
+    /// Must be called inside a tokio runtime (the server runs in a task).
+    pub fn serve<A: Application>(server: gateway_hyper::Server, app: A) -> TestServer {
         let addr = server.local_addr().expect("local_addr");
         let (shutdown, signal) = oneshot::channel::<()>();
         let join = tokio::spawn(server.serve_with_shutdown(app, async move {

@@ -39,6 +39,11 @@ pub enum Kind {
     Raw,
     /// Raw hyper, HTTP/1 only, no timers, no graceful shutdown.
     Bare,
+    /// Raw hyper configured like `Raw`, but connecting the way gateway-hyper
+    /// does: each connection's first bytes are peeked to choose hyper's own
+    /// HTTP/1 or HTTP/2 server, instead of hyper-util's `auto` connection
+    /// (which reads them through a wrapper kept on every later read).
+    RawDirect,
     /// Ablation: `Raw` answering with gateway's `Body` instead of `Full`.
     RawBody,
     /// Ablation: `RawBody` plus building an `Environ` (and a `ConnInfo`
@@ -56,6 +61,7 @@ impl std::str::FromStr for Kind {
             "gateway" => Ok(Kind::Gateway),
             "raw" => Ok(Kind::Raw),
             "bare" => Ok(Kind::Bare),
+            "raw-direct" => Ok(Kind::RawDirect),
             "raw-body" => Ok(Kind::RawBody),
             "raw-environ" => Ok(Kind::RawEnviron),
             "raw-driver" => Ok(Kind::RawDriver),
@@ -102,6 +108,7 @@ pub async fn serve(
             .await
         }
         Kind::Bare => serve_bare(listener, shutdown).await,
+        Kind::RawDirect => serve_raw_direct(listener, shutdown).await,
         Kind::RawDriver => {
             static APP: HelloEnviron = HelloEnviron;
             let conn = gateway_core::ConnInfo::new(
@@ -247,6 +254,73 @@ where
                     conn.await
                 }
             };
+        });
+    }
+    drain.send_replace(());
+    drain.closed().await;
+    Ok(())
+}
+
+async fn serve_raw_direct(
+    listener: TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) -> io::Result<()> {
+    use hyper::server::conn::{http1, http2};
+    const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    let mut h1 = http1::Builder::new();
+    h1.timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .max_buf_size(64 * 1024);
+    let mut h2 = http2::Builder::new(TokioExecutor::new());
+    h2.timer(TokioTimer::new())
+        .max_concurrent_streams(200)
+        .max_pending_accept_reset_streams(20)
+        .max_header_list_size(64 * 1024)
+        .keep_alive_timeout(Duration::from_secs(20))
+        .max_send_buf_size(400 * 1024);
+    let (h1, h2) = (std::sync::Arc::new(h1), std::sync::Arc::new(h2));
+    let (drain, _) = tokio::sync::watch::channel(());
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, _peer) = tokio::select! {
+            biased;
+            () = &mut shutdown => break,
+            accepted = listener.accept() => accepted?,
+        };
+        stream.set_nodelay(true)?;
+        let (h1, h2) = (h1.clone(), h2.clone());
+        let mut draining = drain.subscribe();
+        tokio::spawn(async move {
+            let mut first = [0u8; 24];
+            let Ok(Ok(n)) =
+                tokio::time::timeout(HEADER_READ_TIMEOUT, stream.peek(&mut first)).await
+            else {
+                return;
+            };
+            let io = TokioIo::new(stream);
+            if n > 0 && first[..n] == PREFACE[..n.min(PREFACE.len())] && n == PREFACE.len() {
+                let conn = h2.serve_connection(io, service_fn(hello));
+                let mut conn = std::pin::pin!(conn);
+                let _ = tokio::select! {
+                    biased;
+                    result = conn.as_mut() => result,
+                    _ = draining.changed() => {
+                        conn.as_mut().graceful_shutdown();
+                        conn.await
+                    }
+                };
+            } else {
+                let conn = h1.serve_connection(io, service_fn(hello)).with_upgrades();
+                let mut conn = std::pin::pin!(conn);
+                let _ = tokio::select! {
+                    biased;
+                    result = conn.as_mut() => result,
+                    _ = draining.changed() => {
+                        conn.as_mut().graceful_shutdown();
+                        conn.await
+                    }
+                };
+            }
         });
     }
     drain.send_replace(());

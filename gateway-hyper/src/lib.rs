@@ -59,6 +59,7 @@ mod listener;
 mod server;
 mod service;
 mod signal;
+mod sniff;
 
 pub use server::Server;
 pub use signal::shutdown_signal;

@@ -19,6 +19,9 @@ pub(crate) enum Listener {
 pub(crate) struct UnixSocket {
     listener: UnixListener,
     path: PathBuf,
+    /// Device and inode of the socket file this listener created: the file
+    /// at `path` is removed only if it is still this one.
+    file_id: Option<(u64, u64)>,
     /// The path as a `&'static Path` for `Addr::Unix` (one allocation per
     /// listener, kept for the life of the process, so that every request
     /// can copy its connection facts).
@@ -63,6 +66,7 @@ impl Listener {
         }
         Ok(Listener::Unix(UnixSocket {
             listener,
+            file_id: file_id(path),
             path: path.to_path_buf(),
             addr: Box::leak(path.to_path_buf().into_boxed_path()),
         }))
@@ -102,20 +106,19 @@ impl Listener {
 
 impl Drop for UnixSocket {
     fn drop(&mut self) {
-        // Only our own socket: another server may have replaced it since.
-        let ours = std::fs::metadata(&self.path).is_ok_and(|m| {
-            use std::os::unix::fs::MetadataExt;
-            self.listener
-                .local_addr()
-                .ok()
-                .and_then(|a| a.as_pathname().map(Path::to_path_buf))
-                .is_some_and(|p| p == self.path)
-                && m.nlink() > 0
-        });
-        if ours {
+        // Only our own socket file: another server may have replaced it.
+        if self.file_id.is_some() && file_id(&self.path) == self.file_id {
             let _ = std::fs::remove_file(&self.path);
         }
     }
+}
+
+/// The device and inode of the file at `path`, if any.
+fn file_id(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(path)
+        .ok()
+        .map(|m| (m.dev(), m.ino()))
 }
 
 /// Whether an accept error is about the accepted connection only (try the

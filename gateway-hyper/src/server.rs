@@ -8,14 +8,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gateway_core::{Addr, Application, ConnInfo, RootPath};
+use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
+use std::pin::Pin;
 use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio::sync::{Semaphore, watch};
 
 use crate::listener::{Listener, Stream, is_connection_error};
 use crate::service::{State, handle};
+use crate::sniff::{self, Protocol};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// hyper's built-in limit on the number of request header fields.
 const HYPER_MAX_HEADERS: usize = 100;
@@ -314,15 +318,20 @@ impl Server {
             .await
             .map_err(|e| io::Error::other(format!("application startup failed: {e}")))?;
 
-        let builder = Arc::new(http_builder(&config));
+        let builders = Arc::new(http_builders(&config));
         let connections = Arc::new(Semaphore::new(config.max_connections));
         let (phase, _) = watch::channel(RUNNING);
         let phase = Arc::new(phase);
         for listener in self.listeners {
+            // Subscribed here, not in the task: a task that first runs after
+            // an immediate shutdown must still see it, and the drain must
+            // wait for it.
+            let stop = phase.subscribe();
             tokio::spawn(accept_loop(
                 listener,
+                stop,
                 state,
-                builder.clone(),
+                builders.clone(),
                 connections.clone(),
                 phase.clone(),
             ));
@@ -347,22 +356,27 @@ impl Server {
     }
 }
 
-fn http_builder(config: &Config) -> auto::Builder<TokioExecutor> {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
+/// The per-protocol connection builders of a server.
+struct Builders {
+    http1: http1::Builder,
+    http2: http2::Builder<TokioExecutor>,
+    /// Also bounds the wait for a new connection's first bytes.
+    header_read_timeout: Duration,
+}
+
+fn http_builders(config: &Config) -> Builders {
+    let mut h1 = http1::Builder::new();
+    h1.timer(TokioTimer::new())
         .header_read_timeout(config.header_read_timeout)
         .max_buf_size(config.max_header_size.max(8192));
     // hyper's own limit is 100; setting it explicitly, even to 100, makes
     // hyper size its header array at run time on every request (~1,700
     // instructions per request), so it is set only when it differs.
     if config.max_headers != HYPER_MAX_HEADERS {
-        builder.http1().max_headers(config.max_headers);
+        h1.max_headers(config.max_headers);
     }
-    builder
-        .http2()
-        .timer(TokioTimer::new())
+    let mut h2 = http2::Builder::new(TokioExecutor::new());
+    h2.timer(TokioTimer::new())
         .max_concurrent_streams(config.h2_max_concurrent_streams)
         .max_pending_accept_reset_streams(config.h2_max_pending_accept_reset_streams)
         .max_header_list_size(
@@ -373,28 +387,50 @@ fn http_builder(config: &Config) -> auto::Builder<TokioExecutor> {
         .keep_alive_interval(config.h2_keep_alive_interval)
         .keep_alive_timeout(config.h2_keep_alive_timeout)
         .max_send_buf_size(config.h2_max_send_buf_size);
-    builder
+    Builders {
+        http1: h1,
+        http2: h2,
+        header_read_timeout: config.header_read_timeout,
+    }
 }
 
 /// Accepts connections on one listener until the server drains.
 async fn accept_loop<A: Application>(
     listener: Listener,
+    mut stop: watch::Receiver<u8>,
     state: &'static State<A>,
-    builder: Arc<auto::Builder<TokioExecutor>>,
+    builders: Arc<Builders>,
     connections: Arc<Semaphore>,
     phase: Arc<watch::Sender<u8>>,
 ) {
+    accept_until_drain(&listener, &mut stop, state, &builders, &connections, &phase).await;
+    // Close the listener (a Unix socket removes its file) before the drain
+    // can see this loop gone.
+    drop(listener);
+    drop(stop);
+}
+
+async fn accept_until_drain<A: Application>(
+    listener: &Listener,
+    stop: &mut watch::Receiver<u8>,
+    state: &'static State<A>,
+    builders: &Arc<Builders>,
+    connections: &Arc<Semaphore>,
+    phase: &Arc<watch::Sender<u8>>,
+) {
+    if *stop.borrow_and_update() != RUNNING {
+        return;
+    }
     let local = match listener.local_addr() {
         Ok(addr) => addr,
         Err(_) => Addr::None,
     };
-    let mut stop = phase.subscribe();
     let mut backoff = Duration::ZERO;
     loop {
         // Past the connection limit, stop accepting until one closes.
         let permit = tokio::select! {
             biased;
-            () = next_phase(&mut stop) => return,
+            () = next_phase(stop) => return,
             permit = connections.clone().acquire_owned() => match permit {
                 Ok(permit) => permit,
                 Err(_) => return,
@@ -402,7 +438,7 @@ async fn accept_loop<A: Application>(
         };
         let accepted = tokio::select! {
             biased;
-            () = next_phase(&mut stop) => return,
+            () = next_phase(stop) => return,
             accepted = listener.accept() => accepted,
         };
         let (stream, peer) = match accepted {
@@ -421,10 +457,39 @@ async fn accept_loop<A: Application>(
         };
         let conn = ConnInfo::new(peer, local);
         let phase = phase.subscribe();
-        match stream {
-            Stream::Tcp(s) => spawn_connection(s, state, &builder, conn, phase, permit),
-            Stream::Unix(s) => spawn_connection(s, state, &builder, conn, phase, permit),
-        }
+        let builders = builders.clone();
+        tokio::spawn(async move {
+            let timeout = builders.header_read_timeout;
+            // The protocol is told from the first bytes, which must come
+            // within the header-read timeout like any request head.
+            let result = match stream {
+                Stream::Tcp(io) => {
+                    match tokio::time::timeout(timeout, sniff::peek_tcp(&io)).await {
+                        Ok(Ok(Some(protocol))) => {
+                            serve_connection(io, protocol, state, &builders, conn, phase).await
+                        }
+                        Ok(Ok(None)) => Ok(()),
+                        Ok(Err(err)) => Err(err.into()),
+                        Err(_) => Err("no request within the header-read timeout".into()),
+                    }
+                }
+                Stream::Unix(mut io) => {
+                    match tokio::time::timeout(timeout, sniff::read_first(&mut io)).await {
+                        Ok(Ok(Some((protocol, first)))) => {
+                            let io = sniff::Prefixed::new(first, io);
+                            serve_connection(io, protocol, state, &builders, conn, phase).await
+                        }
+                        Ok(Ok(None)) => Ok(()),
+                        Ok(Err(err)) => Err(err.into()),
+                        Err(_) => Err("no request within the header-read timeout".into()),
+                    }
+                }
+            };
+            drop(permit);
+            if let Err(err) = result {
+                tracing::debug!(error = %err, peer = %conn.peer(), "connection ended with an error");
+            }
+        });
     }
 }
 
@@ -436,48 +501,89 @@ async fn next_phase(phase: &mut watch::Receiver<u8>) {
     let _ = phase.changed().await;
 }
 
-fn spawn_connection<A, I>(
+/// Serves one connection in the protocol it speaks, until it ends or the
+/// server's drain closes it.
+async fn serve_connection<A, I>(
     io: I,
+    protocol: Protocol,
     state: &'static State<A>,
-    builder: &auto::Builder<TokioExecutor>,
+    builders: &Builders,
     conn: ConnInfo,
     mut phase: watch::Receiver<u8>,
-    permit: tokio::sync::OwnedSemaphorePermit,
-) where
+) -> Result<(), BoxError>
+where
     A: Application,
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let service = service_fn(move |req| handle(state, req, conn));
-    // With upgrades: a 101 hands the connection to the application
-    // (WebSocket), through `hyper::upgrade::on`.
-    let connection = builder
-        .serve_connection_with_upgrades(TokioIo::new(io), service)
-        .into_owned();
-    tokio::spawn(async move {
-        let mut connection = std::pin::pin!(connection);
-        let result = tokio::select! {
-            biased;
-            result = connection.as_mut() => result,
-            () = next_phase(&mut phase) => {
-                connection.as_mut().graceful_shutdown();
-                let aborting = *phase.borrow_and_update() >= ABORTING;
-                if aborting {
-                    Ok(())
-                } else {
-                    tokio::select! {
-                        biased;
-                        result = connection.as_mut() => result,
-                        // Dropping the connection drops its requests'
-                        // futures: that is how applications learn.
-                        () = next_phase(&mut phase) => Ok(()),
-                    }
-                }
-            }
-        };
-        drop(phase);
-        drop(permit);
-        if let Err(err) = result {
-            tracing::debug!(error = %err, peer = %conn.peer(), "connection ended with an error");
+    let io = TokioIo::new(io);
+    match protocol {
+        // With upgrades: a 101 hands the connection to the application
+        // (WebSocket), through `hyper::upgrade::on`.
+        Protocol::Http1 => {
+            let connection = builders.http1.serve_connection(io, service).with_upgrades();
+            drain_aware(connection, &mut phase).await
         }
-    });
+        Protocol::Http2 => {
+            let connection = builders.http2.serve_connection(io, service);
+            drain_aware(connection, &mut phase).await
+        }
+    }
+}
+
+/// A hyper connection that can be asked to finish its in-flight requests
+/// and close.
+trait GracefulConnection: Future<Output = Result<(), hyper::Error>> {
+    fn shut_down(self: Pin<&mut Self>);
+}
+
+impl<I, B, S> GracefulConnection for http1::UpgradeableConnection<I, S>
+where
+    S: hyper::service::HttpService<hyper::body::Incoming, ResBody = B>,
+    S::Error: Into<BoxError>,
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    B: hyper::body::Body + 'static,
+    B::Error: Into<BoxError>,
+{
+    fn shut_down(self: Pin<&mut Self>) {
+        self.graceful_shutdown();
+    }
+}
+
+impl<I, B, S, E> GracefulConnection for http2::Connection<I, S, E>
+where
+    S: hyper::service::HttpService<hyper::body::Incoming, ResBody = B>,
+    S::Error: Into<BoxError>,
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + 'static,
+    B: hyper::body::Body + 'static,
+    B::Error: Into<BoxError>,
+    E: hyper::rt::bounds::Http2ServerConnExec<S::Future, B>,
+{
+    fn shut_down(self: Pin<&mut Self>) {
+        self.graceful_shutdown();
+    }
+}
+
+/// Drives a connection; when the server drains, asks it to finish, and when
+/// the drain deadline passes, drops it (dropping its requests' futures:
+/// that is how applications learn).
+async fn drain_aware<C: GracefulConnection>(
+    connection: C,
+    phase: &mut watch::Receiver<u8>,
+) -> Result<(), BoxError> {
+    let mut connection = std::pin::pin!(connection);
+    tokio::select! {
+        biased;
+        result = connection.as_mut() => return result.map_err(Into::into),
+        () = next_phase(phase) => {}
+    }
+    connection.as_mut().shut_down();
+    if *phase.borrow_and_update() >= ABORTING {
+        return Ok(());
+    }
+    tokio::select! {
+        biased;
+        result = connection.as_mut() => result.map_err(Into::into),
+        () = next_phase(phase) => Ok(()),
+    }
 }
