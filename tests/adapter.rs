@@ -107,3 +107,50 @@ async fn cut_upload_is_reported_as_incomplete() {
     drop(tcp);
     server.stop().await;
 }
+
+/// `Expect: 100-continue` completes. The server answers either `100
+/// Continue` (when the application reads the body before its response
+/// starts) or, as here, the final head at once: the echo's length is known
+/// from `Content-Length`, so the driver commits before the body is read
+/// (RFC 9110 §10.1.1 lets the client send the body on either).
+#[tokio::test]
+async fn expect_continue_completes() {
+    let server = TestServer::start(gateway_examples::hello::app()).await;
+    let mut tcp = within("connect", TcpStream::connect(server.addr))
+        .await
+        .unwrap();
+    tcp.write_all(
+        b"POST /echo HTTP/1.1\r\nhost: t\r\ncontent-length: 5\r\nexpect: 100-continue\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        within("a first head", tcp.read_exact(&mut byte))
+            .await
+            .unwrap();
+        head.push(byte[0]);
+    }
+    let (first, _) = split_head(&head);
+    assert!(
+        first.starts_with("HTTP/1.1 100") || first.starts_with("HTTP/1.1 200"),
+        "{first}"
+    );
+    tcp.write_all(b"hello").await.unwrap();
+    let mut rest = Vec::new();
+    while !rest.ends_with(b"hello") {
+        let n = within("the echo", tcp.read(&mut byte)).await.unwrap();
+        assert!(
+            n > 0,
+            "closed before the echo: {:?}",
+            String::from_utf8_lossy(&rest)
+        );
+        rest.push(byte[0]);
+    }
+    if first.starts_with("HTTP/1.1 100") {
+        assert!(String::from_utf8_lossy(&rest).starts_with("HTTP/1.1 200"));
+    }
+    drop(tcp);
+    server.stop().await;
+}

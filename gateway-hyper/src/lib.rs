@@ -48,6 +48,24 @@
 //! application. An application's error or panic becomes an error response
 //! for that request only; every other request and connection carries on.
 //!
+//! Transfer codings other than `chunked` get 501; hyper itself refuses
+//! `Content-Length` with `Transfer-Encoding` framing conflicts, differing
+//! `Content-Length`s, invalid chunk sizes and bad bytes in headers (400),
+//! and over-long heads (431 or 414). A connection that sends nothing is
+//! closed at the header-read timeout.
+//!
+//! # Known deviations
+//!
+//! - Control characters inside chunk extensions are accepted: only
+//!   hyper's chunk decoder sees them.
+//! - On HTTP/1 the keep-alive idle timeout is the header-read timeout
+//!   (hyper's timer runs while it waits for the next request).
+//! - An idle HTTP/2 connection is only closed by keep-alive pings, which
+//!   are off unless configured with [`Server::http2_keep_alive`].
+//! - `Expect: 100-continue` gets `100 Continue` only when the application
+//!   reads the body before its response starts; a response of known size
+//!   is committed at once and the client then sends the body anyway.
+//!
 //! # Shutdown
 //!
 //! [`Server::serve_with_shutdown`] with [`shutdown_signal`] stops on
