@@ -78,9 +78,16 @@ mod server;
 mod service;
 mod signal;
 mod sniff;
+#[cfg(feature = "tls")]
+mod tls;
 
 pub use server::Server;
 pub use signal::shutdown_signal;
+
+/// The rustls crate, for building a [`Server::tls`] configuration
+/// (feature `tls`).
+#[cfg(feature = "tls")]
+pub use tokio_rustls::rustls;
 
 /// Serves `app` on `addr` until the process ends.
 ///

@@ -74,6 +74,8 @@ struct Config {
     h2_keep_alive_interval: Option<Duration>,
     h2_keep_alive_timeout: Duration,
     h2_max_send_buf_size: usize,
+    #[cfg(feature = "tls")]
+    tls: Option<crate::tls::Tls>,
 }
 
 impl Default for Config {
@@ -94,6 +96,8 @@ impl Default for Config {
             h2_keep_alive_interval: None,
             h2_keep_alive_timeout: Duration::from_secs(20),
             h2_max_send_buf_size: 400 * 1024,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 }
@@ -279,6 +283,35 @@ impl Server {
         self
     }
 
+    /// Serves HTTPS on every listener with this rustls configuration
+    /// (feature `tls`). ALPN offers `h2` and `http/1.1` unless the
+    /// configuration lists protocols itself; a client without ALPN is told
+    /// apart by its first bytes. The handshake runs in the connection's own
+    /// task, never the accept loop, and must finish within
+    /// `handshake_timeout` (10 seconds is a sane value). Requests see the
+    /// `https` scheme and a TLS connection.
+    ///
+    /// ```no_run
+    /// # async fn run(config: gateway_hyper::rustls::ServerConfig) -> std::io::Result<()> {
+    /// use std::time::Duration;
+    /// use gateway_core::{fn_app, start};
+    /// let app = fn_app(|_| async { start(200, [("content-type", "text/plain")]).body("hi") });
+    /// gateway_hyper::Server::bind("0.0.0.0:443").await?
+    ///     .tls(config, Duration::from_secs(10))
+    ///     .serve_with_shutdown(app, gateway_hyper::shutdown_signal())
+    ///     .await
+    /// # }
+    /// ```
+    #[cfg(feature = "tls")]
+    pub fn tls(
+        mut self,
+        config: tokio_rustls::rustls::ServerConfig,
+        handshake_timeout: Duration,
+    ) -> Server {
+        self.config.tls = Some(crate::tls::Tls::new(config, handshake_timeout));
+        self
+    }
+
     /// Serves `app` until the process ends.
     pub async fn serve<A: Application>(self, app: A) -> io::Result<()> {
         self.serve_with_shutdown(app, std::future::pending()).await
@@ -357,11 +390,13 @@ impl Server {
 }
 
 /// The per-protocol connection builders of a server.
-struct Builders {
+pub(crate) struct Builders {
     http1: http1::Builder,
     http2: http2::Builder<TokioExecutor>,
     /// Also bounds the wait for a new connection's first bytes.
-    header_read_timeout: Duration,
+    pub(crate) header_read_timeout: Duration,
+    #[cfg(feature = "tls")]
+    tls: Option<crate::tls::Tls>,
 }
 
 fn http_builders(config: &Config) -> Builders {
@@ -391,6 +426,8 @@ fn http_builders(config: &Config) -> Builders {
         http1: h1,
         http2: h2,
         header_read_timeout: config.header_read_timeout,
+        #[cfg(feature = "tls")]
+        tls: config.tls.clone(),
     }
 }
 
@@ -459,37 +496,65 @@ async fn accept_until_drain<A: Application>(
         let phase = phase.subscribe();
         let builders = builders.clone();
         tokio::spawn(async move {
-            let timeout = builders.header_read_timeout;
-            // The protocol is told from the first bytes, which must come
-            // within the header-read timeout like any request head.
-            let result = match stream {
-                Stream::Tcp(io) => {
-                    match tokio::time::timeout(timeout, sniff::peek_tcp(&io)).await {
-                        Ok(Ok(Some(protocol))) => {
-                            serve_connection(io, protocol, state, &builders, conn, phase).await
-                        }
-                        Ok(Ok(None)) => Ok(()),
-                        Ok(Err(err)) => Err(err.into()),
-                        Err(_) => Err("no request within the header-read timeout".into()),
-                    }
-                }
-                Stream::Unix(mut io) => {
-                    match tokio::time::timeout(timeout, sniff::read_first(&mut io)).await {
-                        Ok(Ok(Some((protocol, first)))) => {
-                            let io = sniff::Prefixed::new(first, io);
-                            serve_connection(io, protocol, state, &builders, conn, phase).await
-                        }
-                        Ok(Ok(None)) => Ok(()),
-                        Ok(Err(err)) => Err(err.into()),
-                        Err(_) => Err("no request within the header-read timeout".into()),
-                    }
-                }
-            };
+            let result = connection(stream, state, &builders, conn, phase).await;
             drop(permit);
             if let Err(err) = result {
                 tracing::debug!(error = %err, peer = %conn.peer(), "connection ended with an error");
             }
         });
+    }
+}
+
+/// One accepted connection, from its first byte to its end: TLS if
+/// configured, the protocol, then hyper.
+async fn connection<A: Application>(
+    stream: Stream,
+    state: &'static State<A>,
+    builders: &Builders,
+    conn: ConnInfo,
+    phase: watch::Receiver<u8>,
+) -> Result<(), BoxError> {
+    #[cfg(feature = "tls")]
+    if let Some(tls) = &builders.tls {
+        return crate::tls::connection(tls, stream, state, builders, conn, phase).await;
+    }
+    let timeout = builders.header_read_timeout;
+    // The protocol is told from the first bytes, which must come within the
+    // header-read timeout like any request head.
+    match stream {
+        Stream::Tcp(io) => match tokio::time::timeout(timeout, sniff::peek_tcp(&io)).await {
+            Ok(Ok(Some(protocol))) => {
+                serve_connection(io, protocol, state, builders, conn, phase).await
+            }
+            Ok(Ok(None)) => Ok(()),
+            Ok(Err(err)) => Err(err.into()),
+            Err(_) => Err("no request within the header-read timeout".into()),
+        },
+        Stream::Unix(io) => serve_sniffed(io, state, builders, conn, phase).await,
+    }
+}
+
+/// Serves a stream whose protocol is told by reading its first bytes
+/// (under the header-read timeout), which are then replayed.
+pub(crate) async fn serve_sniffed<A, I>(
+    mut io: I,
+    state: &'static State<A>,
+    builders: &Builders,
+    conn: ConnInfo,
+    phase: watch::Receiver<u8>,
+) -> Result<(), BoxError>
+where
+    A: Application,
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    match tokio::time::timeout(builders.header_read_timeout, sniff::read_first(&mut io)).await {
+        Ok(Ok(Some((protocol, first)))) => {
+            let io = sniff::Prefixed::new(first, io);
+            serve_connection(io, protocol, state, builders, conn, phase).await
+        }
+        Ok(Ok(None)) => Ok(()),
+        Ok(Err(err)) => Err(err.into()),
+        Err(_) => Err("no request within the header-read timeout".into()),
     }
 }
 
@@ -503,7 +568,7 @@ async fn next_phase(phase: &mut watch::Receiver<u8>) {
 
 /// Serves one connection in the protocol it speaks, until it ends or the
 /// server's drain closes it.
-async fn serve_connection<A, I>(
+pub(crate) async fn serve_connection<A, I>(
     io: I,
     protocol: Protocol,
     state: &'static State<A>,
