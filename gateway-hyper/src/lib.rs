@@ -34,6 +34,15 @@
 //! # }
 //! ```
 //!
+//! # Listeners and TLS
+//!
+//! A server listens on TCP (IPv4 and IPv6, `TCP_NODELAY`), Unix sockets
+//! (with a file mode; a stale socket file is replaced, and removed again at
+//! shutdown) and already-bound std listeners, several at once. With the
+//! `tls` feature, `Server::tls` serves HTTPS through rustls: ALPN picks
+//! HTTP/2 or HTTP/1.1, and the handshake runs in the connection's task
+//! under its own timeout.
+//!
 //! # Protection
 //!
 //! Every limit has a safe default (see [`Server`]): a 30 s header-read
