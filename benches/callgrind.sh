@@ -10,6 +10,9 @@
 # not time, so they do not depend on machine load.
 #
 # Usage: benches/callgrind.sh [CONNS] [N1] [N2]   (defaults 1 1000 6000)
+# KINDS picks the servers (any `bench-server` kind, default
+# "bare raw raw-direct gateway"); a ratio line is printed only when both of
+# its servers were measured.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CONNS=${1:-1}
@@ -32,14 +35,14 @@ total_ir() {
   grep -E '^(summary|totals):' "$out" | head -1 | awk '{print $2}'
 }
 
-printf '%-8s %14s %14s %12s\n' server "Ir@$N1" "Ir@$N2" "Ir/request"
+printf '%-18s %14s %14s %12s\n' server "Ir@$N1" "Ir@$N2" "Ir/request"
 declare -A PER
 for kind in ${KINDS:-bare raw raw-direct gateway}; do
   a=$(total_ir "$kind" "$N1")
   b=$(total_ir "$kind" "$N2")
   per=$(( (b - a) / ((N2 - N1) * CONNS) ))
   PER[$kind]=$per
-  printf '%-8s %14s %14s %12s\n' "$kind" "$a" "$b" "$per"
+  printf '%-18s %14s %14s %12s\n' "$kind" "$a" "$b" "$per"
 done
 ratio() {
   if [ -n "${PER[$1]:-}" ] && [ -n "${PER[$2]:-}" ]; then
@@ -49,3 +52,13 @@ ratio() {
 ratio gateway raw-direct "gateway / raw hyper connecting alike (peek + hyper's own servers)"
 ratio gateway raw "gateway / raw hyper through hyper-util auto"
 ratio gateway bare "gateway / bare HTTP/1 hyper"
+ratio axum raw "axum / raw hyper through hyper-util auto"
+ratio axum raw-direct "axum / raw hyper connecting alike"
+ratio gateway axum "gateway / axum"
+ratio gateway-mw5 gateway "gateway with 5 forwarding middleware / gateway"
+ratio gateway-mw5-async gateway "gateway with 5 async fn middleware / gateway"
+for kind in gateway-mw5 gateway-mw5-async; do
+  if [ -n "${PER[$kind]:-}" ] && [ -n "${PER[gateway]:-}" ]; then
+    echo "$kind - gateway: $(( (PER[$kind] - PER[gateway]) )) Ir/request ($(( (PER[$kind] - PER[gateway]) / 5 )) per layer)"
+  fi
+done

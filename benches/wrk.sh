@@ -4,6 +4,9 @@
 # machine noise hits both alike; prints min / median / max per server.
 #
 # Usage: benches/wrk.sh [ROUNDS] [SECONDS] [CONNECTIONS]   (defaults 5 5 64)
+# KINDS picks the servers (any `bench-server` kind, default "raw gateway"),
+# e.g. KINDS="raw raw-direct axum gateway gateway-mw5 gateway-mw5-async".
+# The last column is each median over raw's median, when raw is measured.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-5}
@@ -28,9 +31,16 @@ for round in $(seq 1 "$ROUNDS"); do
   done
 done
 
-printf '%-8s %10s %10s %10s\n' server min median max
+RAW_MEDIAN=""
+median() {
+  sort -n "$1" | awk '{ v[NR] = $1 } END {
+    printf "%.0f\n", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+[ -f "$WORK/rps.raw" ] && RAW_MEDIAN=$(median "$WORK/rps.raw")
+printf '%-18s %10s %10s %10s %8s\n' server min median max "vs raw"
 for kind in $KINDS; do
-  sort -n "$WORK/rps.$kind" | awk -v k="$kind" '{ v[NR] = $1 } END {
+  sort -n "$WORK/rps.$kind" | awk -v k="$kind" -v raw="$RAW_MEDIAN" '{ v[NR] = $1 } END {
     m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-    printf "%-8s %10.0f %10.0f %10.0f\n", k, v[1], m, v[NR] }'
+    r = (raw != "") ? sprintf("%.3f", m / raw) : "-"
+    printf "%-18s %10.0f %10.0f %10.0f %8s\n", k, v[1], m, v[NR], r }'
 done

@@ -12,7 +12,12 @@
 //!   same watch-channel drain on shutdown, `TCP_NODELAY`, and a
 //!   `service_fn` — so the difference is the gateway layer alone;
 //! - [`Kind::Bare`]: raw hyper with HTTP/1 only and no timers or graceful
-//!   watcher: the cheapest hyper server there is, for reference.
+//!   watcher: the cheapest hyper server there is, for reference;
+//! - [`Kind::Axum`]: an axum 0.8 `Router` served by `axum::serve`, for
+//!   comparison with a framework on the same hyper;
+//! - [`Kind::GatewayMw5`] and [`Kind::GatewayMw5Async`]: the gateway
+//!   server with the hello application wrapped in 5 no-op middleware
+//!   layers, to measure what a stack of middleware costs.
 //!
 //! [`load`] sends an exact number of keep-alive HTTP/1.1 requests, so that
 //! instruction and allocation counts per request are reproducible.
@@ -52,23 +57,49 @@ pub enum Kind {
     /// Ablation: `RawEnviron` with the handler called through
     /// `gateway_core::driver::commit` (the adapter's own loop not used).
     RawDriver,
+    /// An axum 0.8 `Router` (`route("/", get(...))`) answering the same
+    /// bytes, served by `axum::serve` with graceful shutdown. axum's own
+    /// defaults: hyper-util's `auto` connection, no header-read timeout;
+    /// `TCP_NODELAY` is set through `ListenerExt::tap_io`, as the other
+    /// servers set it.
+    Axum,
+    /// `Gateway` with the hello application wrapped in 5 pass-through
+    /// struct middleware layers whose `call` returns the inner future
+    /// itself (no state machine of their own).
+    GatewayMw5,
+    /// `Gateway` with the hello application wrapped in 5 no-op struct
+    /// middleware layers written as `async fn call` (each awaits the inner
+    /// future inside its own state machine).
+    GatewayMw5Async,
+}
+
+impl Kind {
+    /// Every kind with its command-line name.
+    pub const ALL: [(&'static str, Kind); 10] = [
+        ("gateway", Kind::Gateway),
+        ("raw", Kind::Raw),
+        ("bare", Kind::Bare),
+        ("raw-direct", Kind::RawDirect),
+        ("raw-body", Kind::RawBody),
+        ("raw-environ", Kind::RawEnviron),
+        ("raw-driver", Kind::RawDriver),
+        ("axum", Kind::Axum),
+        ("gateway-mw5", Kind::GatewayMw5),
+        ("gateway-mw5-async", Kind::GatewayMw5Async),
+    ];
 }
 
 impl std::str::FromStr for Kind {
     type Err = String;
     fn from_str(s: &str) -> Result<Kind, String> {
-        match s {
-            "gateway" => Ok(Kind::Gateway),
-            "raw" => Ok(Kind::Raw),
-            "bare" => Ok(Kind::Bare),
-            "raw-direct" => Ok(Kind::RawDirect),
-            "raw-body" => Ok(Kind::RawBody),
-            "raw-environ" => Ok(Kind::RawEnviron),
-            "raw-driver" => Ok(Kind::RawDriver),
-            other => Err(format!(
-                "unknown server kind {other:?} (gateway, raw, bare)"
-            )),
-        }
+        Kind::ALL
+            .iter()
+            .find(|(name, _)| *name == s)
+            .map(|&(_, kind)| kind)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Kind::ALL.iter().map(|(name, _)| *name).collect();
+                format!("unknown server kind {s:?} ({})", names.join(", "))
+            })
     }
 }
 
@@ -82,12 +113,28 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> io::Result<()> {
     match kind {
-        Kind::Gateway => {
-            gateway_hyper::Server::from_listener(listener)
-                .header_read_timeout(HEADER_READ_TIMEOUT)
-                .serve_with_shutdown(gateway_examples::hello::app(), shutdown)
-                .await
+        Kind::Gateway => serve_gateway(listener, shutdown, gateway_examples::hello::app()).await,
+        Kind::GatewayMw5 => {
+            use gateway_core::ApplicationExt;
+            let app = gateway_examples::hello::app()
+                .with(Noop)
+                .with(Noop)
+                .with(Noop)
+                .with(Noop)
+                .with(Noop);
+            serve_gateway(listener, shutdown, app).await
         }
+        Kind::GatewayMw5Async => {
+            use gateway_core::ApplicationExt;
+            let app = gateway_examples::hello::app()
+                .with(NoopAsync)
+                .with(NoopAsync)
+                .with(NoopAsync)
+                .with(NoopAsync)
+                .with(NoopAsync);
+            serve_gateway(listener, shutdown, app).await
+        }
+        Kind::Axum => serve_axum(listener, shutdown).await,
         Kind::Raw => serve_raw(listener, shutdown, service_fn(hello)).await,
         Kind::RawBody => serve_raw(listener, shutdown, service_fn(hello_body)).await,
         Kind::RawEnviron => {
@@ -126,6 +173,124 @@ pub async fn serve(
                 }),
             )
             .await
+        }
+    }
+}
+
+/// Serves `app` the way [`Kind::Gateway`] serves the hello example.
+async fn serve_gateway(
+    listener: TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+    app: impl gateway_core::Application,
+) -> io::Result<()> {
+    gateway_hyper::Server::from_listener(listener)
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .serve_with_shutdown(app, shutdown)
+        .await
+}
+
+/// A pass-through struct middleware whose application returns the inner
+/// future itself (the `Forward` layer of gateway-core's driver benchmark).
+#[derive(Clone, Copy)]
+struct Noop;
+
+/// The application [`Noop`] produces.
+struct NoopApp<A>(A);
+
+impl<A: gateway_core::Application> gateway_core::Middleware<A> for Noop {
+    type Output = NoopApp<A>;
+
+    fn wrap(&self, app: A) -> NoopApp<A> {
+        NoopApp(app)
+    }
+}
+
+impl<A: gateway_core::Application> gateway_core::Application for NoopApp<A> {
+    fn call(
+        &self,
+        env: gateway_core::Environ,
+    ) -> impl std::future::Future<Output = Result<gateway_core::Response, gateway_core::Error>> + Send
+    {
+        self.0.call(env)
+    }
+
+    fn startup(&self) -> impl std::future::Future<Output = Result<(), gateway_core::Error>> + Send {
+        self.0.startup()
+    }
+
+    fn shutdown(&self) -> impl std::future::Future<Output = ()> + Send {
+        self.0.shutdown()
+    }
+}
+
+/// A no-op struct middleware written as in the `Middleware` docs: its
+/// application's methods are `async fn`s awaiting the inner application.
+#[derive(Clone, Copy)]
+struct NoopAsync;
+
+/// The application [`NoopAsync`] produces.
+struct NoopAsyncApp<A>(A);
+
+impl<A: gateway_core::Application> gateway_core::Middleware<A> for NoopAsync {
+    type Output = NoopAsyncApp<A>;
+
+    fn wrap(&self, app: A) -> NoopAsyncApp<A> {
+        NoopAsyncApp(app)
+    }
+}
+
+impl<A: gateway_core::Application> gateway_core::Application for NoopAsyncApp<A> {
+    async fn call(
+        &self,
+        env: gateway_core::Environ,
+    ) -> Result<gateway_core::Response, gateway_core::Error> {
+        self.0.call(env).await
+    }
+
+    async fn startup(&self) -> Result<(), gateway_core::Error> {
+        self.0.startup().await
+    }
+
+    async fn shutdown(&self) {
+        self.0.shutdown().await
+    }
+}
+
+/// The axum handler for `GET /` (axum answers `HEAD /` from it too,
+/// without the body).
+async fn axum_hello() -> ([(http::header::HeaderName, &'static str); 1], &'static str) {
+    (
+        [(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        gateway_examples::hello::GREETING,
+    )
+}
+
+/// Serves the hello routes with axum: `GET /` (and `HEAD /`) answer the
+/// greeting, other methods on `/` get axum's own 405, other paths its 404.
+async fn serve_axum(
+    listener: TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) -> io::Result<()> {
+    use axum::serve::ListenerExt;
+    let router = axum::Router::new().route("/", axum::routing::get(axum_hello));
+    let listener = listener.tap_io(|tcp| {
+        // As the other servers do; a failure only costs latency.
+        let _ = tcp.set_nodelay(true);
+    });
+    // `with_graceful_shutdown` wants a `'static` signal; `shutdown` only
+    // lives as long as this call, so it is relayed through a channel.
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            let _ = rx.await;
+        })
+        .into_future();
+    let mut server = std::pin::pin!(server);
+    tokio::select! {
+        result = server.as_mut() => result,
+        () = shutdown => {
+            let _ = tx.send(());
+            server.await
         }
     }
 }

@@ -1,6 +1,8 @@
 //! `bench-server KIND ADDR`: runs one of the hello servers (`gateway`,
-//! `raw`, `bare`) on a current-thread runtime until SIGINT or SIGTERM, then
-//! exits cleanly (so `valgrind --tool=callgrind` writes its totals).
+//! `raw`, `raw-direct`, `bare`, `axum`, `gateway-mw5`, `gateway-mw5-async`,
+//! or an ablation; see `gateway_benches::Kind`) on a current-thread runtime
+//! until SIGINT or SIGTERM, then exits cleanly (so
+//! `valgrind --tool=callgrind` writes its totals).
 
 use gateway_benches::Kind;
 
