@@ -71,11 +71,15 @@ pub enum Kind {
     /// middleware layers written as `async fn call` (each awaits the inner
     /// future inside its own state machine).
     GatewayMw5Async,
+    /// `Gateway` with a root path configured (`/outer` precedes every
+    /// `script_name`): the adapter must still fill the environ without
+    /// allocating.
+    GatewayRoot,
 }
 
 impl Kind {
     /// Every kind with its command-line name.
-    pub const ALL: [(&'static str, Kind); 10] = [
+    pub const ALL: [(&'static str, Kind); 11] = [
         ("gateway", Kind::Gateway),
         ("raw", Kind::Raw),
         ("bare", Kind::Bare),
@@ -86,6 +90,7 @@ impl Kind {
         ("axum", Kind::Axum),
         ("gateway-mw5", Kind::GatewayMw5),
         ("gateway-mw5-async", Kind::GatewayMw5Async),
+        ("gateway-root", Kind::GatewayRoot),
     ];
 }
 
@@ -114,6 +119,13 @@ pub async fn serve(
 ) -> io::Result<()> {
     match kind {
         Kind::Gateway => serve_gateway(listener, shutdown, gateway_examples::hello::app()).await,
+        Kind::GatewayRoot => {
+            gateway_hyper::Server::from_listener(listener)
+                .header_read_timeout(HEADER_READ_TIMEOUT)
+                .root_path(Some(gateway_core::RootPath::from_static("/outer")))
+                .serve_with_shutdown(gateway_examples::hello::app(), shutdown)
+                .await
+        }
         Kind::GatewayMw5 => {
             use gateway_core::ApplicationExt;
             let app = gateway_examples::hello::app()

@@ -120,11 +120,18 @@ fn gateway_allocates_no_more_than_raw_hyper() {
     let (mw5, mw5_bytes) = measure(Kind::GatewayMw5);
     let (mw5_async, mw5_async_bytes) = measure(Kind::GatewayMw5Async);
     let (axum, axum_bytes) = measure(Kind::Axum);
+    let (root, root_bytes) = measure(Kind::GatewayRoot);
     println!(
         "allocations per request (bytes): raw hyper {raw:.3} ({raw_bytes:.0}), gateway {gateway:.3} ({gateway_bytes:.0}), raw hyper through hyper-util auto {auto:.3} ({auto_bytes:.0}), bare HTTP/1 hyper {bare:.3} ({bare_bytes:.0})"
     );
     println!(
         "gateway with 5 forwarding middleware {mw5:.3} ({mw5_bytes:.0}), with 5 async fn middleware {mw5_async:.3} ({mw5_async_bytes:.0}), axum {axum:.3} ({axum_bytes:.0})"
+    );
+    println!("gateway with a root path {root:.3} ({root_bytes:.0})");
+    // A configured root path is set without allocating.
+    assert!(
+        root <= gateway + 0.01,
+        "with a root path gateway allocates {root:.3} per request, without {gateway:.3}"
     );
     // Struct middleware is statically dispatched: no allocation of its own.
     assert!(

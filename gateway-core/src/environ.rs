@@ -68,18 +68,14 @@ pub struct Environ {
 }
 
 /// Where `script_name` ends: an optional external prefix, then the first
-/// `mount` bytes of the request path. The prefix is boxed: most requests
-/// have none, and an empty `Option<Box<_>>` is one word to move and a null
-/// check to drop.
+/// `mount` bytes of the request path. Setting the prefix allocates nothing
+/// (a `RootPath` clone is a reference count at most), so an adapter with a
+/// configured root path fills every environ without allocating.
 #[derive(Default)]
 struct Script {
     mount: usize,
-    root: Option<Box<Root>>,
-}
-
-struct Root {
-    prefix: RootPath,
-    /// `prefix + mounted part`, built on first use when both are non-empty.
+    root: Option<RootPath>,
+    /// `root + mounted part`, built on first use when both are non-empty.
     joined: OnceLock<Box<str>>,
 }
 impl Environ {
@@ -143,7 +139,7 @@ impl Environ {
             self.body.into_inner(),
             GatewayFacts {
                 conn: self.conn,
-                root: self.script.root.map(|r| r.prefix),
+                root: self.script.root,
                 mounted,
             },
         )
@@ -261,10 +257,11 @@ impl Environ {
         let mounted = &self.path()[..self.script.mount];
         match &self.script.root {
             None => mounted,
-            Some(root) if mounted.is_empty() => root.prefix.as_str(),
-            Some(root) => root
+            Some(root) if mounted.is_empty() => root.as_str(),
+            Some(root) => self
+                .script
                 .joined
-                .get_or_init(|| [root.prefix.as_str(), mounted].concat().into_boxed_str()),
+                .get_or_init(|| [root.as_str(), mounted].concat().into_boxed_str()),
         }
     }
 
@@ -287,19 +284,15 @@ impl Environ {
 
     /// The external prefix, if any.
     pub fn root_path(&self) -> Option<&RootPath> {
-        self.script.root.as_ref().map(|r| &r.prefix)
+        self.script.root.as_ref()
     }
 
     /// Sets the external prefix that precedes the mounted part of
     /// `script_name` (configuration, or `X-Forwarded-Prefix` from a trusted
     /// proxy).
     pub fn set_root_path(&mut self, root: Option<RootPath>) {
-        self.script.root = root.map(|prefix| {
-            Box::new(Root {
-                prefix,
-                joined: OnceLock::new(),
-            })
-        });
+        self.script.root = root;
+        self.forget_joined();
     }
 
     /// Moves `prefix` from the start of `path_info` to the end of
@@ -353,8 +346,8 @@ impl Environ {
     }
 
     fn forget_joined(&mut self) {
-        if let Some(root) = &mut self.script.root {
-            root.joined = OnceLock::new();
+        if self.script.joined.get().is_some() {
+            self.script.joined = OnceLock::new();
         }
     }
 
