@@ -6,8 +6,20 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+/// Kills the server process when the test ends, however it ends.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
 
 /// User plus system CPU time of a process, in clock ticks.
 fn cpu_ticks(pid: u32) -> u64 {
@@ -31,13 +43,15 @@ fn get(addr: &str) -> std::io::Result<String> {
 #[test]
 fn accept_backs_off_at_the_descriptor_limit() {
     let binary = env!("CARGO_BIN_EXE_hello_server");
-    let mut child = Command::new("sh")
+    let child = Command::new("sh")
         .arg("-c")
         .arg(format!("ulimit -n 64 && exec '{binary}'"))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .expect("sh runs the server");
+    let mut server = Server(child);
+    let child = &mut server.0;
     let pid = child.id();
     let mut line = String::new();
     BufReader::new(child.stdout.take().expect("stdout"))
