@@ -47,24 +47,26 @@ use crate::response::Response;
 /// An application must be `Sync`:
 ///
 /// ```compile_fail,E0277
-/// use gateway_core::{Application, Environ, Error, Response};
+/// use gateway_core::{Application, Body, Environ, Error, Response};
 /// struct NotSync(std::cell::Cell<u32>);
 /// impl Application for NotSync {
-///     async fn call(&self, _env: Environ) -> Result<Response, Error> { todo!() }
+///     async fn call(&self, _env: Environ) -> Result<Response, Error> {
+///         self.0.set(self.0.get() + 1);
+///         Ok(Response::new(Body::from("counted")))
+///     }
 /// }
 /// ```
 ///
 /// and its future must be `Send` (here an `Rc` is held across an `.await`):
 ///
 /// ```compile_fail
-/// use gateway_core::{Application, Environ, Error, Response};
+/// use gateway_core::{Application, Body, Environ, Error, Response};
 /// struct Rc1;
 /// impl Application for Rc1 {
-///     async fn call(&self, env: Environ) -> Result<Response, Error> {
+///     async fn call(&self, _env: Environ) -> Result<Response, Error> {
 ///         let rc = std::rc::Rc::new(1);
 ///         std::future::ready(()).await;
-///         let _ = rc;
-///         todo!()
+///         Ok(Response::new(Body::from(rc.to_string())))
 ///     }
 /// }
 /// // error: future cannot be sent between threads safely
@@ -195,28 +197,13 @@ pub struct BoxApplication {
 impl BoxApplication {
     /// Boxes an application. Boxing a `BoxApplication` returns it as is.
     pub fn new<A: Application>(app: A) -> BoxApplication {
-        let mut slot = Some(app);
-        if let Some(boxed) =
-            (&mut slot as &mut dyn std::any::Any).downcast_mut::<Option<BoxApplication>>()
-        {
-            if let Some(boxed) = boxed.take() {
-                return boxed;
-            }
-        }
-        match slot {
-            Some(app) => BoxApplication {
+        match crate::downcast_owned::<A, BoxApplication>(app) {
+            Ok(boxed) => boxed,
+            Err(app) => BoxApplication {
                 inner: Arc::new(app),
             },
-            None => unreachable_box(),
         }
     }
-}
-
-fn unreachable_box() -> BoxApplication {
-    // `slot` is only emptied when it held a BoxApplication, which returned.
-    BoxApplication::new(crate::app::fn_app(|_| async {
-        Err(Error::new("unreachable: empty BoxApplication slot"))
-    }))
 }
 
 impl std::fmt::Debug for BoxApplication {

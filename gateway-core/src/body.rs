@@ -126,12 +126,9 @@ impl Body {
         B::Error: Into<BoxError>,
     {
         // A Body passed to Body::new is already one; do not box it again.
-        let mut slot = Some(body);
-        if let Some(b) = (&mut slot as &mut dyn std::any::Any).downcast_mut::<Option<Body>>() {
-            return b.take().unwrap_or_default();
-        }
-        let Some(body) = slot else {
-            return Body::empty();
+        let body = match crate::downcast_owned::<B, Body>(body) {
+            Ok(body) => return body,
+            Err(body) => body,
         };
         Body {
             kind: Kind::Dyn(Box::pin(MapErr { inner: body })),

@@ -284,10 +284,7 @@ impl<F: Future<Output = AppResult>> Future for Commit<F> {
                         return Poll::Ready(Ok(response));
                     }
                 }
-                StateProj::Done => {
-                    let err = Error::new("commit future polled after completion");
-                    return Poll::Ready(Ok(error_response(&err, facts)));
-                }
+                StateProj::Done => return Poll::Ready(Ok(polled_after_completion(facts))),
             }
         }
     }
@@ -383,15 +380,12 @@ fn poll_late_commit(
     facts: RequestFacts,
     cx: &mut Context<'_>,
 ) -> Poll<Response> {
-    let Some(res) = slot.as_mut() else {
-        return Poll::Ready(error_response(
-            &Error::new("commit future polled after completion"),
-            facts,
-        ));
+    let polled = match slot.as_mut() {
+        Some(res) => ready!(res.body_mut().poll_prefetch(cx)),
+        None => return Poll::Ready(polled_after_completion(facts)),
     };
-    let polled = ready!(res.body_mut().poll_prefetch(cx));
     let Some(mut res) = slot.take() else {
-        return Poll::Pending;
+        return Poll::Ready(polled_after_completion(facts));
     };
     Poll::Ready(match polled {
         Ok(()) => {
@@ -404,6 +398,11 @@ fn poll_late_commit(
         }
         Err(err) => error_response(&err, facts),
     })
+}
+
+#[cold]
+fn polled_after_completion(facts: RequestFacts) -> Response {
+    error_response(&Error::new("commit future polled after completion"), facts)
 }
 
 #[inline(always)]

@@ -116,6 +116,24 @@ pub use bytes;
 pub use http;
 pub use http_body;
 
+/// `value` itself as a `U` when `T` is `U`, else `value` back: how
+/// `Body::new` and `BoxApplication::new` avoid boxing a box again, without
+/// `unsafe` and without allocating.
+fn downcast_owned<T: 'static, U: 'static>(value: T) -> Result<U, T> {
+    let mut slot = Some(value);
+    match (&mut slot as &mut dyn std::any::Any).downcast_mut::<Option<U>>() {
+        // T is U: the slot holds the value as a U.
+        Some(same) => match same.take() {
+            Some(value) => Ok(value),
+            None => unreachable!("the slot was filled just above"),
+        },
+        None => match slot {
+            Some(value) => Err(value),
+            None => unreachable!("the slot is emptied only when T is U"),
+        },
+    }
+}
+
 /// A body used after it was moved into a response does not compile:
 ///
 /// ```compile_fail,E0382
