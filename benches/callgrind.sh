@@ -18,6 +18,7 @@ cd "$(dirname "$0")/.."
 CONNS=${1:-1}
 N1=${2:-1000}
 N2=${3:-6000}
+[ "$N2" -gt "$N1" ] || { echo "N2 must be larger than N1" >&2; exit 2; }
 command -v valgrind >/dev/null || { echo "valgrind is required" >&2; exit 1; }
 cargo build --release -q -p gateway-benches --bins
 BIN=target/release

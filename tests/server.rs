@@ -1151,3 +1151,37 @@ async fn connection_limit() {
     drop(second);
     server.stop().await;
 }
+
+/// Settings at their extremes neither break nor disable the server: a
+/// header size past `u32` (HTTP/2's header-list limit is a `u32`; it must
+/// not wrap to 0 and refuse everything) and `max_headers(0)` (clamped to
+/// one field, so the mandatory Host still fits).
+#[tokio::test]
+async fn extreme_settings_still_serve() {
+    let server = Server::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .max_header_size(1 << 32)
+        .max_headers(0);
+    let served = TestServer::serve(server, where_app());
+    for proto in [Proto::Http2, Proto::Http1] {
+        let mut client = Client::connect(proto, served.addr).await;
+        let (parts, _) = client.fetch(Method::GET, "/").await;
+        assert_eq!(parts.status, StatusCode::OK, "{proto:?}");
+    }
+    served.stop().await;
+}
+
+/// A Unix socket in a directory that does not exist: an error that names
+/// the path, not a bare "No such file or directory".
+#[tokio::test]
+async fn unix_bind_error_names_the_path() {
+    let dir = TempDir::new();
+    let path = dir.join("no/such/dir/app.sock");
+    let err = Server::bind_unix(&path, None).unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::NotFound);
+    assert!(
+        err.to_string().contains(&path.display().to_string()),
+        "{err}"
+    );
+}

@@ -1,8 +1,8 @@
 //! Benchmark servers and a deterministic load client.
 //!
-//! Three hello servers answer `GET /` with the same bytes
+//! Every server kind ([`Kind::ALL`]) answers `GET /` with the same bytes
 //! (`content-type: text/plain; charset=utf-8`, `Hello, world!\n`) and route
-//! alike (other paths 404, other methods 405):
+//! alike (other paths 404, other methods 405). The main ones:
 //!
 //! - [`Kind::Gateway`]: the `hello` example application through
 //!   `gateway_hyper::Server`;

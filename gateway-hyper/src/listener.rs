@@ -48,28 +48,40 @@ impl Listener {
                 ));
             }
             match std::os::unix::net::UnixStream::connect(path) {
+                // Only a refused connection proves nobody listens there;
+                // any other failure (permissions…) may hide a live server.
+                Err(err) if err.kind() == io::ErrorKind::ConnectionRefused => {
+                    tracing::info!(path = %path.display(), "removing a stale socket");
+                    match std::fs::remove_file(path) {
+                        Err(err) if err.kind() != io::ErrorKind::NotFound => {
+                            return Err(with_path(err, "cannot remove the stale socket", path));
+                        }
+                        _ => {}
+                    }
+                }
                 Ok(_) => {
                     return Err(io::Error::new(
                         io::ErrorKind::AddrInUse,
                         format!("{} is in use by a running server", path.display()),
                     ));
                 }
-                Err(_) => {
-                    tracing::info!(path = %path.display(), "removing a stale socket");
-                    std::fs::remove_file(path)?;
-                }
+                Err(err) => return Err(with_path(err, "cannot tell whether a server uses", path)),
             }
         }
-        let listener = UnixListener::bind(path)?;
-        if let Some(mode) = mode {
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
-        }
-        Ok(Listener::Unix(UnixSocket {
+        let listener =
+            UnixListener::bind(path).map_err(|err| with_path(err, "cannot bind", path))?;
+        // Owned from here on: if the chmod fails, dropping it removes the file.
+        let socket = UnixSocket {
             listener,
             file_id: file_id(path),
             path: path.to_path_buf(),
             addr: Box::leak(path.to_path_buf().into_boxed_path()),
-        }))
+        };
+        if let Some(mode) = mode {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+                .map_err(|err| with_path(err, "cannot set the mode of", path))?;
+        }
+        Ok(Listener::Unix(socket))
     }
 
     /// The address this listener is bound to.
@@ -119,6 +131,11 @@ fn file_id(path: &Path) -> Option<(u64, u64)> {
     std::fs::symlink_metadata(path)
         .ok()
         .map(|m| (m.dev(), m.ino()))
+}
+
+/// The same error, saying what was done to which path.
+fn with_path(err: io::Error, what: &str, path: &Path) -> io::Error {
+    io::Error::new(err.kind(), format!("{what} {}: {err}", path.display()))
 }
 
 /// Whether an accept error is about the accepted connection only (try the

@@ -17,7 +17,7 @@ use tokio::sync::{Semaphore, watch};
 
 use crate::listener::{Listener, Stream, is_connection_error};
 use crate::service::{State, handle};
-use crate::sniff::{self, Protocol};
+use crate::sniff::{self, Peeked, Protocol};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -70,7 +70,6 @@ struct Config {
     root_path: Option<RootPath>,
     h2_max_concurrent_streams: u32,
     h2_max_pending_accept_reset_streams: usize,
-    h2_max_header_list_size: u32,
     h2_keep_alive_interval: Option<Duration>,
     h2_keep_alive_timeout: Duration,
     h2_max_send_buf_size: usize,
@@ -92,7 +91,6 @@ impl Default for Config {
             root_path: None,
             h2_max_concurrent_streams: 200,
             h2_max_pending_accept_reset_streams: 20,
-            h2_max_header_list_size: 64 * 1024,
             h2_keep_alive_interval: None,
             h2_keep_alive_timeout: Duration::from_secs(20),
             h2_max_send_buf_size: 400 * 1024,
@@ -109,12 +107,14 @@ impl Server {
         Ok(Server::from_listener(TcpListener::bind(addr).await?))
     }
 
-    /// Binds a Unix socket at `path` (see [`Server::and_bind_unix`]).
+    /// Binds a Unix socket at `path` (see [`Server::and_bind_unix`]). Must
+    /// be called inside a tokio runtime.
     pub fn bind_unix(path: impl AsRef<Path>, mode: Option<u32>) -> io::Result<Server> {
         Ok(Server::with(Listener::bind_unix(path.as_ref(), mode)?))
     }
 
-    /// Serves on an already-bound tokio listener.
+    /// Serves on an already-bound tokio listener (so inside a tokio
+    /// runtime).
     pub fn from_listener(listener: TcpListener) -> Server {
         Server::with(Listener::Tcp(listener))
     }
@@ -186,10 +186,12 @@ impl Server {
         self
     }
 
-    /// The most header fields a request may have; more get 431. Defaults to
-    /// 100.
+    /// The most header fields an HTTP/1 request may have (at least 1); more
+    /// get 431. Defaults to 100. Above 100, hyper allocates its header
+    /// arrays on the heap for every request; HTTP/2 is bounded by
+    /// [`max_header_size`](Server::max_header_size) instead.
     pub fn max_headers(mut self, n: usize) -> Server {
-        self.config.max_headers = n;
+        self.config.max_headers = n.max(1);
         self
     }
 
@@ -340,9 +342,7 @@ impl Server {
             app,
             max_body_size: config.max_body_size,
             request_timeout: config.request_timeout,
-            concurrency: config
-                .max_concurrent_requests
-                .map(|n| Arc::new(Semaphore::new(n))),
+            concurrency: config.max_concurrent_requests.map(Semaphore::new),
             root_path: config.root_path.clone(),
         }));
         state
@@ -403,7 +403,7 @@ fn http_builders(config: &Config) -> Builders {
     let mut h1 = http1::Builder::new();
     h1.timer(TokioTimer::new())
         .header_read_timeout(config.header_read_timeout)
-        .max_buf_size(config.max_header_size.max(8192));
+        .max_buf_size(config.max_header_size);
     // hyper's own limit is 100; setting it explicitly, even to 100, makes
     // hyper size its header array at run time on every request (~1,700
     // instructions per request), so it is set only when it differs.
@@ -414,11 +414,7 @@ fn http_builders(config: &Config) -> Builders {
     h2.timer(TokioTimer::new())
         .max_concurrent_streams(config.h2_max_concurrent_streams)
         .max_pending_accept_reset_streams(config.h2_max_pending_accept_reset_streams)
-        .max_header_list_size(
-            config
-                .h2_max_header_list_size
-                .min(config.max_header_size as u32),
-        )
+        .max_header_list_size(u32::try_from(config.max_header_size).unwrap_or(u32::MAX))
         .keep_alive_interval(config.h2_keep_alive_interval)
         .keep_alive_timeout(config.h2_keep_alive_timeout)
         .max_send_buf_size(config.h2_max_send_buf_size);
@@ -523,10 +519,11 @@ async fn connection<A: Application>(
     // header-read timeout like any request head.
     match stream {
         Stream::Tcp(io) => match tokio::time::timeout(timeout, sniff::peek_tcp(&io)).await {
-            Ok(Ok(Some(protocol))) => {
+            Ok(Ok(Peeked::Known(protocol))) => {
                 serve_connection(io, protocol, state, builders, conn, phase).await
             }
-            Ok(Ok(None)) => Ok(()),
+            Ok(Ok(Peeked::Ambiguous)) => serve_sniffed(io, state, builders, conn, phase).await,
+            Ok(Ok(Peeked::Closed)) => Ok(()),
             Ok(Err(err)) => Err(err.into()),
             Err(_) => Err("no request within the header-read timeout".into()),
         },

@@ -4,18 +4,17 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use bytes::Bytes;
 use gateway_core::driver::{self, AppResult, Commit, RequestFacts};
 use gateway_core::{Application, Body, BodyError, ConnInfo, Environ, Error, RootPath};
-use http::header::{CONTENT_LENGTH, HOST, TRANSFER_ENCODING, UPGRADE};
+use http::header::{HOST, TRANSFER_ENCODING, UPGRADE};
 use http::{Method, Request, Response, StatusCode, Version};
 use http_body::Body as _;
 use hyper::body::Incoming;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 /// What every request of a server shares; leaked once per server so that
 /// requests borrow it without reference counting.
@@ -23,7 +22,7 @@ pub(crate) struct State<A> {
     pub(crate) app: A,
     pub(crate) max_body_size: Option<u64>,
     pub(crate) request_timeout: Option<Duration>,
-    pub(crate) concurrency: Option<Arc<Semaphore>>,
+    pub(crate) concurrency: Option<Semaphore>,
     pub(crate) root_path: Option<RootPath>,
 }
 
@@ -46,7 +45,8 @@ pub(crate) fn handle<A: Application>(
     } else {
         let limit = state.max_body_size;
         if let Some(limit) = limit {
-            if announced_length(&parts.headers).is_some_and(|n| n > limit) {
+            // hyper parsed Content-Length already (HTTP/1 and HTTP/2).
+            if incoming.size_hint().exact().is_some_and(|n| n > limit) {
                 return reject(
                     &parts,
                     StatusCode::PAYLOAD_TOO_LARGE,
@@ -64,7 +64,8 @@ pub(crate) fn handle<A: Application>(
     let guard = if state.concurrency.is_some() || state.request_timeout.is_some() {
         let permit = match &state.concurrency {
             None => None,
-            Some(semaphore) => match semaphore.clone().try_acquire_owned() {
+            // The state lives for the whole process: a borrowed permit.
+            Some(semaphore) => match semaphore.try_acquire() {
                 Ok(permit) => Some(permit),
                 Err(_) => {
                     return reject(
@@ -122,7 +123,7 @@ pin_project_lite::pin_project! {
 
 struct Guard {
     /// Held until the response is committed; released by being dropped.
-    _permit: Option<OwnedSemaphorePermit>,
+    _permit: Option<SemaphorePermit<'static>>,
     deadline: Option<Pin<Box<tokio::time::Sleep>>>,
     facts: RequestFacts,
 }
@@ -295,11 +296,6 @@ fn valid_host(host: &http::HeaderValue) -> Result<(), Refusal> {
         Ok(host) if gateway_core::environ::is_valid_host(host) => Ok(()),
         _ => Err(bad("invalid Host")),
     }
-}
-
-/// The `Content-Length` of a request, when it is one valid number.
-fn announced_length(headers: &http::HeaderMap) -> Option<u64> {
-    headers.get(CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
 }
 
 /// A request body from hyper: its errors get the status they deserve (the

@@ -10,7 +10,6 @@
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use bytes::{Buf, Bytes};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
@@ -18,11 +17,6 @@ use tokio::net::TcpStream;
 
 /// The HTTP/2 connection preface (RFC 9113 §3.4).
 const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-
-/// How long to wait before looking again when the bytes so far are a
-/// prefix of the preface (a split preface, or a client stalling on
-/// purpose; real requests differ from it by their second byte).
-const RECHECK: Duration = Duration::from_millis(5);
 
 /// The protocol a connection speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,21 +37,27 @@ fn classify(bytes: &[u8]) -> Option<Protocol> {
     }
 }
 
-/// Peeks at a TCP connection until its protocol is known. `Ok(None)` when
-/// the client closed without sending anything.
-pub(crate) async fn peek_tcp(stream: &TcpStream) -> io::Result<Option<Protocol>> {
+/// What a first peek at a TCP connection tells.
+pub(crate) enum Peeked {
+    /// The protocol is known; nothing was consumed.
+    Known(Protocol),
+    /// The bytes so far are a prefix of the HTTP/2 preface (a split
+    /// preface, or a client stalling on purpose): read them and replay
+    /// them, as for a Unix socket, rather than peek again (the socket stays
+    /// readable while bytes wait unread, so waiting for more would poll).
+    Ambiguous,
+    /// The client closed without sending anything.
+    Closed,
+}
+
+/// Peeks once at a TCP connection's first bytes.
+pub(crate) async fn peek_tcp(stream: &TcpStream) -> io::Result<Peeked> {
     let mut buf = [0u8; PREFACE.len()];
-    loop {
-        let n = stream.peek(&mut buf).await?;
-        if n == 0 {
-            return Ok(None);
-        }
-        if let Some(protocol) = classify(&buf[..n]) {
-            return Ok(Some(protocol));
-        }
-        // The socket stays readable while bytes wait unread: poll slowly.
-        tokio::time::sleep(RECHECK).await;
-    }
+    let n = stream.peek(&mut buf).await?;
+    Ok(match n {
+        0 => Peeked::Closed,
+        n => classify(&buf[..n]).map_or(Peeked::Ambiguous, Peeked::Known),
+    })
 }
 
 /// Reads the first bytes of a connection until its protocol is known, and
@@ -66,17 +66,18 @@ pub(crate) async fn peek_tcp(stream: &TcpStream) -> io::Result<Option<Protocol>>
 pub(crate) async fn read_first<I: AsyncRead + Unpin>(
     io: &mut I,
 ) -> io::Result<Option<(Protocol, Bytes)>> {
-    let mut buf = Vec::with_capacity(PREFACE.len());
+    let mut buf = [0u8; PREFACE.len()];
+    let mut filled = 0;
+    // Stops at the latest when the whole preface length is in: classify
+    // then always decides.
     loop {
-        let mut chunk = [0u8; PREFACE.len()];
-        let want = PREFACE.len() - buf.len().min(PREFACE.len());
-        let n = io.read(&mut chunk[..want.max(1)]).await?;
+        let n = io.read(&mut buf[filled..]).await?;
         if n == 0 {
             return Ok(None);
         }
-        buf.extend_from_slice(&chunk[..n]);
-        if let Some(protocol) = classify(&buf) {
-            return Ok(Some((protocol, Bytes::from(buf))));
+        filled += n;
+        if let Some(protocol) = classify(&buf[..filled]) {
+            return Ok(Some((protocol, Bytes::copy_from_slice(&buf[..filled]))));
         }
     }
 }
