@@ -146,7 +146,9 @@ impl Server {
     /// connect). A stale socket file left by a server that died is removed
     /// first (one that still accepts connections is an error, as is any
     /// other kind of file); the socket file is removed when the server
-    /// stops.
+    /// stops. The mode is set right after the socket is created, so for
+    /// that instant the umask decides: put the socket in a directory only
+    /// the intended clients can enter if that matters.
     pub fn and_bind_unix(
         mut self,
         path: impl AsRef<Path>,
