@@ -470,6 +470,8 @@ impl Environ {
 /// Whether `host` is `uri-host [":" port]` (RFC 9110 §7.2, RFC 3986 §3.2.2):
 /// an IP literal in brackets, or a reg-name / IPv4 address, and digits for
 /// the port. Adapters answer a request whose `Host` fails this with 400.
+/// Takes bytes too (a `HeaderValue`'s), so that no UTF-8 check runs first:
+/// a valid host is ASCII.
 ///
 /// ```
 /// use gateway_core::environ::is_valid_host;
@@ -477,9 +479,14 @@ impl Environ {
 /// assert!(is_valid_host("[::1]"));
 /// assert!(!is_valid_host("user@example.com"));
 /// assert!(!is_valid_host("example.com/path"));
+/// assert!(!is_valid_host(b"caf\xc3\xa9.example"));
 /// ```
-pub fn is_valid_host(host: &str) -> bool {
-    let bytes = host.as_bytes();
+#[inline]
+pub fn is_valid_host(host: impl AsRef<[u8]>) -> bool {
+    is_valid_host_bytes(host.as_ref())
+}
+
+fn is_valid_host_bytes(bytes: &[u8]) -> bool {
     if let Some(rest) = bytes.strip_prefix(b"[") {
         let Some(end) = rest.iter().position(|&b| b == b']') else {
             return false;

@@ -46,7 +46,8 @@
 //! # Protection
 //!
 //! Every limit has a safe default (see [`Server`]): a 30 s header-read
-//! timeout (also the HTTP/1 keep-alive idle timeout), 100 headers and
+//! timeout, a 30 s keep-alive idle timeout (HTTP/1 and HTTP/2: no request
+//! in flight and no byte received since the last response), 100 headers and
 //! 64 KiB of head (431 past them), a 10 MiB request body (413), 10,000
 //! connections (accepting pauses past it), HTTP/2 stream and rapid-reset
 //! limits; optional request concurrency (503) and request timeouts.
@@ -67,10 +68,9 @@
 //!
 //! - Control characters inside chunk extensions are accepted: only
 //!   hyper's chunk decoder sees them.
-//! - On HTTP/1 the keep-alive idle timeout is the header-read timeout
-//!   (hyper's timer runs while it waits for the next request).
-//! - An idle HTTP/2 connection is only closed by keep-alive pings, which
-//!   are off unless configured with [`Server::http2_keep_alive`].
+//! - On HTTP/1, hyper's header-read clock also runs while a connection
+//!   waits for its next request, so an idle HTTP/1 connection closes after
+//!   the shorter of the idle and header-read timeouts.
 //! - `Expect: 100-continue` gets `100 Continue` only when the application
 //!   reads the body before its response starts; a response of known size
 //!   is committed at once and the client then sends the body anyway.
@@ -82,6 +82,7 @@
 //! to the drain deadline, closes idle connections at once, and runs the
 //! application's `shutdown`.
 
+mod conns;
 mod listener;
 mod server;
 mod service;

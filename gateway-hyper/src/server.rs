@@ -15,6 +15,7 @@ use std::pin::Pin;
 use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio::sync::{Semaphore, watch};
 
+use crate::conns::{ABORT, Activity, Drive, FINISH, GracefulConnection, Noted, Registry, Watched};
 use crate::listener::{Listener, Stream, is_connection_error};
 use crate::service::{State, handle};
 use crate::sniff::{self, Peeked, Protocol};
@@ -24,12 +25,11 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// hyper's built-in limit on the number of request header fields.
 const HYPER_MAX_HEADERS: usize = 100;
 
-/// Phases of a server, broadcast to its accept loops and connections.
+/// Phases of a server, broadcast to its accept loops (connections are told
+/// through the registry).
 const RUNNING: u8 = 0;
-/// Stop accepting; connections finish their in-flight requests and close.
+/// Stop accepting.
 const DRAINING: u8 = 1;
-/// The drain deadline passed: connections close now.
-const ABORTING: u8 = 2;
 
 /// An HTTP server for one [`Application`]: one or more listeners, and the
 /// limits and timeouts that protect it from slow or hostile clients.
@@ -60,6 +60,7 @@ pub struct Server {
 #[derive(Clone, Debug)]
 struct Config {
     header_read_timeout: Duration,
+    idle_timeout: Option<Duration>,
     max_headers: usize,
     max_header_size: usize,
     max_body_size: Option<u64>,
@@ -81,6 +82,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             header_read_timeout: Duration::from_secs(30),
+            idle_timeout: Some(Duration::from_secs(30)),
             max_headers: HYPER_MAX_HEADERS,
             max_header_size: 64 * 1024,
             max_body_size: Some(10 * 1024 * 1024),
@@ -180,11 +182,32 @@ impl Server {
         self.listeners.iter().map(Listener::local_addr).collect()
     }
 
-    /// How long a client may take to send a request's headers, on HTTP/1.
-    /// The clock also runs while a keep-alive connection waits for its next
-    /// request, so it is the idle timeout too. Defaults to 30 seconds.
+    /// How long a client may take to send a request's headers, on HTTP/1,
+    /// and a new connection its first bytes (both protocols). hyper starts
+    /// this clock as soon as an HTTP/1 connection waits for its next
+    /// request, so it also bounds how long such a connection may stay idle
+    /// (see [`idle_timeout`](Server::idle_timeout)). Defaults to 30 seconds.
     pub fn header_read_timeout(mut self, timeout: Duration) -> Server {
         self.config.header_read_timeout = timeout;
+        self
+    }
+
+    /// How long a keep-alive connection may stay idle — no request in
+    /// flight and no byte received since its last response finished —
+    /// before the server closes it (HTTP/2: with a `GOAWAY`), or `None` to
+    /// keep idle connections open. Defaults to 30 seconds.
+    ///
+    /// One task per server checks every connection four times per timeout,
+    /// so a connection closes between 1 and 1.25 timeouts after it went
+    /// quiet; reading costs nothing more than a flag per read. On HTTP/1
+    /// the [header-read timeout](Server::header_read_timeout) also runs
+    /// while a connection waits, so an idle HTTP/1 connection closes after
+    /// the shorter of the two. Behind a proxy that keeps upstream
+    /// connections alive, make both longer than the proxy's own idle
+    /// timeout (nginx's `keepalive_timeout` in an `upstream` block), or
+    /// the proxy may send a request on a connection just being closed.
+    pub fn idle_timeout(mut self, timeout: Option<Duration>) -> Server {
+        self.config.idle_timeout = timeout;
         self
     }
 
@@ -355,8 +378,11 @@ impl Server {
 
         let builders = Arc::new(http_builders(&config));
         let connections = Arc::new(Semaphore::new(config.max_connections));
+        let registry = Arc::new(Registry::new());
+        let sweeper = config
+            .idle_timeout
+            .map(|timeout| tokio::spawn(registry.clone().sweep_idle(timeout)));
         let (phase, _) = watch::channel(RUNNING);
-        let phase = Arc::new(phase);
         for listener in self.listeners {
             // Subscribed here, not in the task: a task that first runs after
             // an immediate shutdown must still see it, and the drain must
@@ -368,14 +394,21 @@ impl Server {
                 state,
                 builders.clone(),
                 connections.clone(),
-                phase.clone(),
+                registry.clone(),
             ));
         }
 
         signal.await;
         tracing::info!("shutting down: draining connections");
         phase.send_replace(DRAINING);
-        if tokio::time::timeout(config.drain_timeout, phase.closed())
+        registry.tell_all(FINISH);
+        // Accept loops end first, so no connection registers after the
+        // registry was seen empty.
+        let drained = async {
+            phase.closed().await;
+            registry.empty().await;
+        };
+        if tokio::time::timeout(config.drain_timeout, drained)
             .await
             .is_err()
         {
@@ -383,8 +416,12 @@ impl Server {
                 timeout = ?config.drain_timeout,
                 "drain deadline passed: closing the remaining connections"
             );
-            phase.send_replace(ABORTING);
+            registry.tell_all(ABORT);
             phase.closed().await;
+            registry.empty().await;
+        }
+        if let Some(sweeper) = sweeper {
+            sweeper.abort();
         }
         state.app.shutdown().await;
         Ok(())
@@ -436,9 +473,17 @@ async fn accept_loop<A: Application>(
     state: &'static State<A>,
     builders: Arc<Builders>,
     connections: Arc<Semaphore>,
-    phase: Arc<watch::Sender<u8>>,
+    registry: Arc<Registry>,
 ) {
-    accept_until_drain(&listener, &mut stop, state, &builders, &connections, &phase).await;
+    accept_until_drain(
+        &listener,
+        &mut stop,
+        state,
+        &builders,
+        &connections,
+        &registry,
+    )
+    .await;
     // Close the listener (a Unix socket removes its file) before the drain
     // can see this loop gone.
     drop(listener);
@@ -451,7 +496,7 @@ async fn accept_until_drain<A: Application>(
     state: &'static State<A>,
     builders: &Arc<Builders>,
     connections: &Arc<Semaphore>,
-    phase: &Arc<watch::Sender<u8>>,
+    registry: &Arc<Registry>,
 ) {
     if *stop.borrow_and_update() != RUNNING {
         return;
@@ -491,15 +536,21 @@ async fn accept_until_drain<A: Application>(
             }
         };
         let conn = ConnInfo::new(peer, local);
-        let phase = phase.subscribe();
         let builders = builders.clone();
-        tokio::spawn(async move {
-            let result = connection(stream, state, &builders, conn, phase).await;
-            drop(permit);
-            if let Err(err) = result {
-                tracing::debug!(error = %err, peer = %conn.peer(), "connection ended with an error");
-            }
-        });
+        let registered = registry.register();
+        let activity = registered.activity().clone();
+        // Watched outermost: past the drain deadline the whole task, with
+        // its permit and requests, is dropped at once.
+        tokio::spawn(Watched::new(
+            async move {
+                let result = connection(stream, state, &builders, conn, activity).await;
+                drop(permit);
+                if let Err(err) = result {
+                    tracing::debug!(error = %err, peer = %conn.peer(), "connection ended with an error");
+                }
+            },
+            registered,
+        ));
     }
 }
 
@@ -510,11 +561,11 @@ async fn connection<A: Application>(
     state: &'static State<A>,
     builders: &Builders,
     conn: ConnInfo,
-    phase: watch::Receiver<u8>,
+    activity: Arc<Activity>,
 ) -> Result<(), BoxError> {
     #[cfg(feature = "tls")]
     if let Some(tls) = &builders.tls {
-        return crate::tls::connection(tls, stream, state, builders, conn, phase).await;
+        return crate::tls::connection(tls, stream, state, builders, conn, activity).await;
     }
     let timeout = builders.header_read_timeout;
     // The protocol is told from the first bytes, which must come within the
@@ -522,14 +573,14 @@ async fn connection<A: Application>(
     match stream {
         Stream::Tcp(io) => match tokio::time::timeout(timeout, sniff::peek_tcp(&io)).await {
             Ok(Ok(Peeked::Known(protocol))) => {
-                serve_connection(io, protocol, state, builders, conn, phase).await
+                serve_connection(io, protocol, state, builders, conn, activity).await
             }
-            Ok(Ok(Peeked::Ambiguous)) => serve_sniffed(io, state, builders, conn, phase).await,
+            Ok(Ok(Peeked::Ambiguous)) => serve_sniffed(io, state, builders, conn, activity).await,
             Ok(Ok(Peeked::Closed)) => Ok(()),
             Ok(Err(err)) => Err(err.into()),
             Err(_) => Err("no request within the header-read timeout".into()),
         },
-        Stream::Unix(io) => serve_sniffed(io, state, builders, conn, phase).await,
+        Stream::Unix(io) => serve_sniffed(io, state, builders, conn, activity).await,
     }
 }
 
@@ -540,7 +591,7 @@ pub(crate) async fn serve_sniffed<A, I>(
     state: &'static State<A>,
     builders: &Builders,
     conn: ConnInfo,
-    phase: watch::Receiver<u8>,
+    activity: Arc<Activity>,
 ) -> Result<(), BoxError>
 where
     A: Application,
@@ -549,7 +600,7 @@ where
     match tokio::time::timeout(builders.header_read_timeout, sniff::read_first(&mut io)).await {
         Ok(Ok(Some((protocol, first)))) => {
             let io = sniff::Prefixed::new(first, io);
-            serve_connection(io, protocol, state, builders, conn, phase).await
+            serve_connection(io, protocol, state, builders, conn, activity).await
         }
         Ok(Ok(None)) => Ok(()),
         Ok(Err(err)) => Err(err.into()),
@@ -558,47 +609,40 @@ where
 }
 
 /// Completes at the server's next phase change (or when it is gone).
-/// Phases only move forward, so the first change means "draining" and the
-/// second "aborting". Plain `changed()` is what a connection polls on
-/// every wake-up: `wait_for` would take the value's read lock each time.
+/// Phases only move forward, so the first change means "draining".
 async fn next_phase(phase: &mut watch::Receiver<u8>) {
     let _ = phase.changed().await;
 }
 
 /// Serves one connection in the protocol it speaks, until it ends or the
-/// server's drain closes it.
+/// registry tells it to finish (idle timeout or drain).
 pub(crate) async fn serve_connection<A, I>(
     io: I,
     protocol: Protocol,
     state: &'static State<A>,
     builders: &Builders,
     conn: ConnInfo,
-    mut phase: watch::Receiver<u8>,
+    activity: Arc<Activity>,
 ) -> Result<(), BoxError>
 where
     A: Application,
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let service = service_fn(move |req| handle(state, req, conn));
-    let io = TokioIo::new(io);
+    let requests = activity.clone();
+    let service = service_fn(move |req| handle(state, req, conn, &requests));
+    let io = Noted::new(TokioIo::new(io), activity.clone());
     match protocol {
         // With upgrades: a 101 hands the connection to the application
         // (WebSocket), through `hyper::upgrade::on`.
         Protocol::Http1 => {
             let connection = builders.http1.serve_connection(io, service).with_upgrades();
-            drain_aware(connection, &mut phase).await
+            Ok(Drive::new(connection, activity).await?)
         }
         Protocol::Http2 => {
             let connection = builders.http2.serve_connection(io, service);
-            drain_aware(connection, &mut phase).await
+            Ok(Drive::new(connection, activity).await?)
         }
     }
-}
-
-/// A hyper connection that can be asked to finish its in-flight requests
-/// and close.
-trait GracefulConnection: Future<Output = Result<(), hyper::Error>> {
-    fn shut_down(self: Pin<&mut Self>);
 }
 
 impl<I, B, S> GracefulConnection for http1::UpgradeableConnection<I, S>
@@ -625,29 +669,5 @@ where
 {
     fn shut_down(self: Pin<&mut Self>) {
         self.graceful_shutdown();
-    }
-}
-
-/// Drives a connection; when the server drains, asks it to finish, and when
-/// the drain deadline passes, drops it (dropping its requests' futures:
-/// that is how applications learn).
-async fn drain_aware<C: GracefulConnection>(
-    connection: C,
-    phase: &mut watch::Receiver<u8>,
-) -> Result<(), BoxError> {
-    let mut connection = std::pin::pin!(connection);
-    tokio::select! {
-        biased;
-        result = connection.as_mut() => return result.map_err(Into::into),
-        () = next_phase(phase) => {}
-    }
-    connection.as_mut().shut_down();
-    if *phase.borrow_and_update() >= ABORTING {
-        return Ok(());
-    }
-    tokio::select! {
-        biased;
-        result = connection.as_mut() => result.map_err(Into::into),
-        () = next_phase(phase) => Ok(()),
     }
 }

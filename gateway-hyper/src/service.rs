@@ -4,6 +4,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
@@ -15,6 +16,8 @@ use http::{Method, Request, Response, StatusCode, Version};
 use http_body::Body as _;
 use hyper::body::Incoming;
 use tokio::sync::{Semaphore, SemaphorePermit};
+
+use crate::conns::{Activity, InFlight};
 
 /// What every request of a server shares; leaked once per server so that
 /// requests borrow it without reference counting.
@@ -32,11 +35,13 @@ pub(crate) fn handle<A: Application>(
     state: &'static State<A>,
     req: Request<Incoming>,
     conn: ConnInfo,
-) -> RequestFuture<impl Future<Output = AppResult> + Send + 'static> {
+    activity: &Arc<Activity>,
+) -> RequestFuture<impl Future<Output = AppResult> + Send + use<A>> {
+    let in_flight = InFlight::new(activity);
     let (parts, incoming) = req.into_parts();
     let upgrade = match check_head(&parts) {
         Ok(upgrade) => upgrade,
-        Err((status, reason)) => return reject(&parts, status, reason),
+        Err((status, reason)) => return reject(&parts, status, reason, in_flight),
     };
     let facts = RequestFacts::new(&parts.method, upgrade);
     // A bodiless request gets the empty body, which does not allocate.
@@ -51,6 +56,7 @@ pub(crate) fn handle<A: Application>(
                     &parts,
                     StatusCode::PAYLOAD_TOO_LARGE,
                     "the announced request body exceeds the limit",
+                    in_flight,
                 );
             }
         }
@@ -72,6 +78,7 @@ pub(crate) fn handle<A: Application>(
                         &parts,
                         StatusCode::SERVICE_UNAVAILABLE,
                         "too many requests in flight",
+                        in_flight,
                     );
                 }
             },
@@ -93,6 +100,7 @@ pub(crate) fn handle<A: Application>(
     RequestFuture {
         inner: driver::commit_with_facts(&state.app, env, facts),
         guard,
+        in_flight: Some(in_flight),
     }
 }
 
@@ -102,12 +110,14 @@ fn reject<F>(
     parts: &http::request::Parts,
     status: StatusCode,
     reason: &'static str,
+    in_flight: InFlight,
 ) -> RequestFuture<F> {
     let facts = RequestFacts::from_head(&parts.method, parts.version, &parts.headers);
     let response = driver::error_response(&Error::with_status(status, reason), facts);
     RequestFuture {
         inner: Commit::ready(response, facts),
         guard: None,
+        in_flight: Some(in_flight),
     }
 }
 
@@ -118,6 +128,9 @@ pin_project_lite::pin_project! {
         #[pin]
         inner: Commit<F>,
         guard: Option<Box<Guard>>,
+        // Moves into the response body: the request counts as in flight
+        // until its response is sent.
+        in_flight: Option<InFlight>,
     }
 }
 
@@ -132,23 +145,25 @@ impl<F> Future for RequestFuture<F>
 where
     F: Future<Output = AppResult>,
 {
-    type Output = Result<Response<Body>, Infallible>;
+    type Output = Result<Response<ResponseBody>, Infallible>;
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         if this.guard.is_none() {
-            return this.inner.poll(cx);
+            let Ok(response) = ready!(this.inner.poll(cx));
+            return Poll::Ready(Ok(ResponseBody::wrap(response, this.in_flight.take())));
         }
         if let Poll::Ready(Ok(response)) = this.inner.poll(cx) {
             // Committed: the concurrency permit goes with the guard.
             let deadline = this.guard.take().and_then(|guard| guard.deadline);
-            return Poll::Ready(Ok(match deadline {
+            let response = match deadline {
                 None => response,
                 // The rest of the body must also arrive in time; past it,
                 // the response is aborted.
                 Some(sleep) => response.map(|body| Body::new(Deadline { body, sleep })),
-            }));
+            };
+            return Poll::Ready(Ok(ResponseBody::wrap(response, this.in_flight.take())));
         }
         if let Some(Guard {
             deadline: Some(sleep),
@@ -163,9 +178,50 @@ where
                 StatusCode::SERVICE_UNAVAILABLE,
                 "the request timed out before its response started",
             );
-            return Poll::Ready(Ok(driver::error_response(&err, *facts)));
+            let response = driver::error_response(&err, *facts);
+            return Poll::Ready(Ok(ResponseBody::wrap(response, this.in_flight.take())));
         }
         Poll::Pending
+    }
+}
+
+/// The body hyper sends: the application's, holding its request's
+/// in-flight mark until hyper drops it.
+pub(crate) struct ResponseBody {
+    body: Body,
+    _in_flight: Option<InFlight>,
+}
+
+impl ResponseBody {
+    #[inline(always)]
+    fn wrap(response: Response<Body>, in_flight: Option<InFlight>) -> Response<ResponseBody> {
+        response.map(|body| ResponseBody {
+            body,
+            _in_flight: in_flight,
+        })
+    }
+}
+
+impl http_body::Body for ResponseBody {
+    type Data = Bytes;
+    type Error = Error;
+
+    #[inline]
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    #[inline]
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    #[inline]
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
     }
 }
 
@@ -216,15 +272,18 @@ const fn bad(reason: &'static str) -> Refusal {
 /// `Upgrade`), found in the same pass over the headers.
 fn check_head(parts: &http::request::Parts) -> Result<bool, Refusal> {
     let uri = &parts.uri;
+    let method = &parts.method;
+    let version = parts.version;
+    let headers = &parts.headers;
     // Request-target forms (RFC 9112 §3.2.3, §3.2.4); origin-form first.
     if uri.authority().is_none() {
-        if parts.method == Method::CONNECT {
+        if *method == Method::CONNECT {
             return Err(bad("CONNECT without an authority-form target"));
         }
-        if uri.path() == "*" && parts.method != Method::OPTIONS {
+        if uri.path() == "*" && *method != Method::OPTIONS {
             return Err(bad("asterisk-form target outside OPTIONS"));
         }
-    } else if uri.scheme().is_none() && parts.method != Method::CONNECT {
+    } else if uri.scheme().is_none() && *method != Method::CONNECT {
         return Err(bad("authority-form target outside CONNECT"));
     }
 
@@ -233,7 +292,7 @@ fn check_head(parts: &http::request::Parts) -> Result<bool, Refusal> {
     let mut hosts = 0u32;
     let mut upgrade = false;
     let mut codings = false;
-    for (name, value) in &parts.headers {
+    for (name, value) in headers {
         if name == HOST {
             hosts += 1;
             host = Some(value);
@@ -247,10 +306,10 @@ fn check_head(parts: &http::request::Parts) -> Result<bool, Refusal> {
         return Err(bad("more than one Host"));
     }
     if codings {
-        check_transfer_codings(&parts.headers)?;
+        check_transfer_codings(headers)?;
     }
-    let upgrade = upgrade && parts.version == Version::HTTP_11;
-    match (parts.version, host) {
+    let upgrade = upgrade && version == Version::HTTP_11;
+    match (version, host) {
         // HTTP/2 and HTTP/3 carry :authority, which hyper puts in the URI;
         // a Host beside it must agree (RFC 9113 §8.3.1).
         (Version::HTTP_2 | Version::HTTP_3, Some(host)) => {
@@ -292,9 +351,11 @@ fn check_transfer_codings(headers: &http::HeaderMap) -> Result<(), Refusal> {
 }
 
 fn valid_host(host: &http::HeaderValue) -> Result<(), Refusal> {
-    match host.to_str() {
-        Ok(host) if gateway_core::environ::is_valid_host(host) => Ok(()),
-        _ => Err(bad("invalid Host")),
+    // Straight on the bytes: the check admits only visible ASCII.
+    if gateway_core::environ::is_valid_host(host.as_bytes()) {
+        Ok(())
+    } else {
+        Err(bad("invalid Host"))
     }
 }
 

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::conns::Activity;
 use gateway_core::{Application, ConnInfo, Scheme};
-use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::ServerConfig;
 
@@ -49,12 +49,12 @@ pub(crate) async fn connection<A: Application>(
     state: &'static State<A>,
     builders: &Builders,
     conn: ConnInfo,
-    phase: watch::Receiver<u8>,
+    activity: Arc<Activity>,
 ) -> Result<(), BoxError> {
     let conn = conn.with_scheme(Scheme::Https, true);
     match stream {
-        Stream::Tcp(io) => handshake(tls, io, state, builders, conn, phase).await,
-        Stream::Unix(io) => handshake(tls, io, state, builders, conn, phase).await,
+        Stream::Tcp(io) => handshake(tls, io, state, builders, conn, activity).await,
+        Stream::Unix(io) => handshake(tls, io, state, builders, conn, activity).await,
     }
 }
 
@@ -64,7 +64,7 @@ async fn handshake<A, I>(
     state: &'static State<A>,
     builders: &Builders,
     conn: ConnInfo,
-    phase: watch::Receiver<u8>,
+    activity: Arc<Activity>,
 ) -> Result<(), BoxError>
 where
     A: Application,
@@ -81,8 +81,8 @@ where
         None => None,
     };
     match protocol {
-        Some(protocol) => serve_connection(stream, protocol, state, builders, conn, phase).await,
+        Some(protocol) => serve_connection(stream, protocol, state, builders, conn, activity).await,
         // No ALPN: the first bytes tell.
-        None => serve_sniffed(stream, state, builders, conn, phase).await,
+        None => serve_sniffed(stream, state, builders, conn, activity).await,
     }
 }

@@ -1,0 +1,434 @@
+//! What the server knows about each live connection: whether it has a
+//! request in flight, whether bytes arrived lately, and what it has been
+//! told to do (drain, close when idle, abort). One registry per server;
+//! the idle sweeper and the shutdown walk it instead of every connection
+//! polling a timer or a channel on every wake-up.
+//!
+//! The costs are where they matter least: per connection, one allocation
+//! and two short critical sections (register and unregister); per read, one
+//! relaxed store; per request, two atomic additions; per wake-up of a
+//! connection's task, the waker registration and one load. The sweeper
+//! wakes once per quarter of the idle timeout for the whole server, and a
+//! connection's task is woken only to be closed.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use std::task::Waker;
+
+use hyper::rt::{Read, ReadBufCursor, Write};
+use tokio::sync::watch;
+
+/// Commands, in the order a connection may receive them; a later one
+/// replaces an earlier one, never the other way round.
+pub(crate) const RUN: u8 = 0;
+/// Finish the in-flight requests, then close (idle timeout or drain).
+pub(crate) const FINISH: u8 = 1;
+/// Close now, dropping whatever is in flight (past the drain deadline).
+pub(crate) const ABORT: u8 = 2;
+
+/// Quarters of the idle timeout a connection must stay quiet to be closed:
+/// it closes between 1 and 1.25 idle timeouts after it went quiet.
+const QUIET_TICKS: u8 = 4;
+
+/// One connection's shared state.
+pub(crate) struct Activity {
+    in_flight: AtomicUsize,
+    /// Bytes arrived since the sweeper last looked.
+    read: AtomicBool,
+    /// A response finished since the sweeper last looked.
+    finished: AtomicBool,
+    command: AtomicU8,
+    /// The connection task's waker, set when it changes (for a tokio task,
+    /// once).
+    waker: Mutex<Option<Waker>>,
+    /// Its index in the registry's list; changed under the registry lock.
+    slot: AtomicUsize,
+    /// Consecutive quiet sweeps; only the sweeper touches it.
+    quiet: AtomicU8,
+}
+
+impl Activity {
+    /// The command the connection has been given.
+    #[inline]
+    pub(crate) fn command(&self) -> u8 {
+        self.command.load(Relaxed)
+    }
+
+    fn tell(&self, command: u8) {
+        if self.command.fetch_max(command, Relaxed) < command {
+            let waker = self.waker.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(waker) = waker.as_ref() {
+                waker.wake_by_ref();
+            }
+        }
+    }
+}
+
+/// Every live connection of a server.
+pub(crate) struct Registry {
+    inner: Mutex<Inner>,
+    /// The number of live connections, for the drain to wait on.
+    count: watch::Sender<usize>,
+}
+
+struct Inner {
+    list: Vec<Arc<Activity>>,
+    /// The command every new connection starts with: once the server
+    /// drains, a connection accepted in the same instant is told at once.
+    command: u8,
+}
+
+impl Registry {
+    pub(crate) fn new() -> Registry {
+        Registry {
+            inner: Mutex::new(Inner {
+                list: Vec::new(),
+                command: RUN,
+            }),
+            count: watch::Sender::new(0),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // The critical sections cannot panic halfway; a poisoned lock still
+        // holds a consistent list.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Adds a connection; it leaves the registry when the returned handle
+    /// is dropped.
+    pub(crate) fn register(self: &Arc<Registry>) -> Registered {
+        let mut inner = self.lock();
+        let activity = Arc::new(Activity {
+            in_flight: AtomicUsize::new(0),
+            read: AtomicBool::new(false),
+            finished: AtomicBool::new(false),
+            command: AtomicU8::new(inner.command),
+            waker: Mutex::new(None),
+            slot: AtomicUsize::new(inner.list.len()),
+            quiet: AtomicU8::new(0),
+        });
+        inner.list.push(activity.clone());
+        let n = inner.list.len();
+        drop(inner);
+        self.count.send_replace(n);
+        Registered {
+            registry: self.clone(),
+            activity,
+        }
+    }
+
+    /// Tells every connection, and every later one, `command`.
+    pub(crate) fn tell_all(&self, command: u8) {
+        let mut inner = self.lock();
+        inner.command = inner.command.max(command);
+        for activity in &inner.list {
+            activity.tell(command);
+        }
+    }
+
+    /// Waits until no connection is left.
+    pub(crate) async fn empty(&self) {
+        let mut count = self.count.subscribe();
+        let _ = count.wait_for(|n| *n == 0).await;
+    }
+
+    /// Closes connections that stayed idle for `timeout`: no request in
+    /// flight and no byte received since the last response finished. Runs
+    /// until the registry is dropped.
+    pub(crate) async fn sweep_idle(self: Arc<Registry>, timeout: Duration) {
+        let tick = (timeout / u32::from(QUIET_TICKS)).max(Duration::from_millis(1));
+        let mut interval = tokio::time::interval(tick);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        interval.tick().await;
+        loop {
+            interval.tick().await;
+            let inner = self.lock();
+            for activity in &inner.list {
+                let busy = activity.in_flight.load(Relaxed) > 0;
+                // Both flags are cleared every sweep, busy or not.
+                let read = activity.read.swap(false, Relaxed);
+                let finished = activity.finished.swap(false, Relaxed);
+                if busy || read || finished {
+                    activity.quiet.store(0, Relaxed);
+                    continue;
+                }
+                let quiet = activity.quiet.load(Relaxed) + 1;
+                activity.quiet.store(quiet.min(QUIET_TICKS), Relaxed);
+                if quiet >= QUIET_TICKS {
+                    activity.tell(FINISH);
+                }
+            }
+        }
+    }
+}
+
+/// A connection's place in the registry.
+pub(crate) struct Registered {
+    registry: Arc<Registry>,
+    activity: Arc<Activity>,
+}
+
+impl Registered {
+    pub(crate) fn activity(&self) -> &Arc<Activity> {
+        &self.activity
+    }
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        let mut inner = self.registry.lock();
+        let slot = self.activity.slot.load(Relaxed);
+        if slot < inner.list.len() && Arc::ptr_eq(&inner.list[slot], &self.activity) {
+            inner.list.swap_remove(slot);
+            if let Some(moved) = inner.list.get(slot) {
+                moved.slot.store(slot, Relaxed);
+            }
+        }
+        let n = inner.list.len();
+        drop(inner);
+        self.registry.count.send_replace(n);
+    }
+}
+
+/// Marks a request in flight on its connection until dropped: the adapter
+/// keeps it in the response body, which hyper drops when the response is
+/// sent (or abandoned).
+pub(crate) struct InFlight(Arc<Activity>);
+
+impl InFlight {
+    #[inline]
+    pub(crate) fn new(activity: &Arc<Activity>) -> InFlight {
+        activity.in_flight.fetch_add(1, Relaxed);
+        InFlight(activity.clone())
+    }
+}
+
+impl Drop for InFlight {
+    #[inline]
+    fn drop(&mut self) {
+        self.0.finished.store(true, Relaxed);
+        self.0.in_flight.fetch_sub(1, Relaxed);
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A connection's stream as hyper reads it, noting that bytes arrived
+    /// (one relaxed store per read, nothing per write). Outside hyper-util's
+    /// `TokioIo`, so that its read path stays as hyper has it.
+    pub(crate) struct Noted<I> {
+        #[pin]
+        io: I,
+        activity: Arc<Activity>,
+    }
+}
+
+impl<I> Noted<I> {
+    pub(crate) fn new(io: I, activity: Arc<Activity>) -> Noted<I> {
+        Noted { io, activity }
+    }
+}
+
+impl<I: Read> Read for Noted<I> {
+    #[inline]
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: ReadBufCursor<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.project();
+        let polled = this.io.poll_read(cx, buf);
+        if polled.is_ready() {
+            this.activity.read.store(true, Relaxed);
+        }
+        polled
+    }
+}
+
+impl<I: Write> Write for Noted<I> {
+    #[inline]
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.project().io.poll_write(cx, buf)
+    }
+
+    #[inline]
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.project().io.poll_write_vectored(cx, bufs)
+    }
+
+    #[inline]
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    #[inline]
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.project().io.poll_flush(cx)
+    }
+
+    #[inline]
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.project().io.poll_shutdown(cx)
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A connection's whole task: completes with it, or at once when told
+    /// to abort (dropping it and its requests: that is how applications
+    /// learn).
+    pub(crate) struct Watched<F> {
+        #[pin]
+        fut: F,
+        registered: Registered,
+        // The waker last given to the registry.
+        waker: Option<Waker>,
+    }
+}
+
+impl<F> Watched<F> {
+    pub(crate) fn new(fut: F, registered: Registered) -> Watched<F> {
+        Watched {
+            fut,
+            registered,
+            waker: None,
+        }
+    }
+}
+
+impl<F: Future> Future for Watched<F> {
+    type Output = Option<F::Output>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let activity = &this.registered.activity;
+        // Registered before the command is read, so that a command given
+        // in between still wakes this task; a tokio task's waker does not
+        // change, so this locks once.
+        if !this.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            let waker = cx.waker().clone();
+            *activity.waker.lock().unwrap_or_else(|e| e.into_inner()) = Some(waker.clone());
+            *this.waker = Some(waker);
+        }
+        if activity.command() == ABORT {
+            return Poll::Ready(None);
+        }
+        this.fut.poll(cx).map(Some)
+    }
+}
+
+/// A hyper connection that can be asked to finish its in-flight requests
+/// and close.
+pub(crate) trait GracefulConnection: Future {
+    fn shut_down(self: Pin<&mut Self>);
+}
+
+pin_project_lite::pin_project! {
+    /// Drives a hyper connection; once told to finish (idle timeout or
+    /// drain), asks it to complete its in-flight requests and close. Runs
+    /// inside [`Watched`], which registers the task's waker.
+    pub(crate) struct Drive<C> {
+        #[pin]
+        connection: C,
+        activity: Arc<Activity>,
+        shut: bool,
+    }
+}
+
+impl<C> Drive<C> {
+    pub(crate) fn new(connection: C, activity: Arc<Activity>) -> Drive<C> {
+        Drive {
+            connection,
+            activity,
+            shut: false,
+        }
+    }
+}
+
+impl<C: GracefulConnection> Future for Drive<C> {
+    type Output = C::Output;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<C::Output> {
+        let mut this = self.project();
+        if !*this.shut && this.activity.command() != RUN {
+            *this.shut = true;
+            this.connection.as_mut().shut_down();
+        }
+        this.connection.poll(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn unregistering_keeps_the_slots_right() {
+        let registry = Arc::new(Registry::new());
+        let a = registry.register();
+        let b = registry.register();
+        let c = registry.register();
+        drop(a);
+        // `c` moved into slot 0.
+        assert_eq!(c.activity().slot.load(Relaxed), 0);
+        assert_eq!(*registry.count.borrow(), 2);
+        drop(c);
+        drop(b);
+        assert_eq!(*registry.count.borrow(), 0);
+        registry.empty().await;
+    }
+
+    #[test]
+    fn commands_only_move_forward() {
+        let registry = Arc::new(Registry::new());
+        let a = registry.register();
+        registry.tell_all(ABORT);
+        registry.tell_all(FINISH);
+        assert_eq!(a.activity().command(), ABORT);
+        // A connection registered after the drain started is told at once.
+        let b = registry.register();
+        assert_eq!(b.activity().command(), ABORT);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_quiet_connection_is_told_to_finish_after_the_timeout() {
+        let registry = Arc::new(Registry::new());
+        let quiet = registry.register();
+        let busy = registry.register();
+        let chatty = registry.register();
+        let request = InFlight::new(busy.activity());
+        tokio::spawn(registry.clone().sweep_idle(Duration::from_secs(4)));
+        for _ in 0..4 {
+            tokio::time::sleep(Duration::from_millis(900)).await;
+            chatty.activity().read.store(true, Relaxed);
+        }
+        // 3.6 s: nobody has been quiet for 4 s.
+        assert_eq!(quiet.activity().command(), RUN);
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        // 5.1 s: the quiet one was seen quiet at 1, 2, 3 and 4 s (then 5).
+        assert_eq!(quiet.activity().command(), FINISH);
+        assert_eq!(busy.activity().command(), RUN);
+        assert_eq!(chatty.activity().command(), RUN);
+        // A finished response restarts the clock.
+        drop(request);
+        tokio::time::sleep(Duration::from_millis(3500)).await;
+        assert_eq!(busy.activity().command(), RUN);
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert_eq!(busy.activity().command(), FINISH);
+    }
+}
