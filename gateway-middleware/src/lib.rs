@@ -6,11 +6,75 @@
 //! [`ApplicationExt::with`](gateway_core::ApplicationExt::with); the last
 //! one added sees the request first.
 //!
-//! This crate is where the shared middleware lives — static files,
-//! sessions, authentication, proxy headers, mounting under a prefix, access
-//! logs. None has landed yet: this release is the foundation
-//! (`gateway-core`'s contract) that they build on. Until then, the example
-//! below shows the shape every one of them takes.
+//! - [`ProxyHeaders`]: the client's address, scheme, host and prefix from
+//!   a trusted reverse proxy's `Forwarded` / `X-Forwarded-*` headers.
+//!   Outermost, so everything else sees the corrected request.
+//! - [`Mount`]: several applications under path prefixes, longest prefix
+//!   first, with a fallback.
+//!
+//! # Behind nginx, under a prefix
+//!
+//! nginx serves the site at `https://example.com/outer/`, strips `/outer`
+//! and says so in `X-Forwarded-Prefix`; the program mounts a shop at
+//! `/shop`. The shop sees `script_name = /outer/shop` and builds its
+//! redirects from it.
+//!
+//! ```
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! use gateway_core::{Addr, ApplicationExt, ConnInfo, Environ, TestClient, fn_app, start};
+//! use gateway_middleware::{Mount, ProxyHeaders};
+//!
+//! let shop = fn_app(|env: Environ| async move {
+//!     // A redirect to the cart, built from where the shop is mounted.
+//!     let cart = format!("{}{}/cart", env.host_url(), env.script_name());
+//!     start(303, [("location", cart.as_str())]).empty()
+//! });
+//! let site = fn_app(|env: Environ| async move {
+//!     start(200, [("content-type", "text/plain")]).body(env.url())
+//! });
+//!
+//! let app = Mount::new()
+//!     .mount("/shop", shop)
+//!     .fallback(site)
+//!     // Last added, so outermost: Mount sees the forwarded prefix.
+//!     .with(
+//!         ProxyHeaders::new()
+//!             .trusted_proxies(["127.0.0.1"])?
+//!             .x_host(1)
+//!             .x_prefix(1),
+//!     );
+//!
+//! // What nginx sends for https://example.com/outer/shop/item.
+//! let nginx = ConnInfo::new(Addr::Tcp("127.0.0.1:50000".parse()?), Addr::None);
+//! let client = TestClient::new(app).with_conn(nginx);
+//! let res = client
+//!     .get("/shop/item")
+//!     .header("host", "backend")
+//!     .header("x-forwarded-for", "203.0.113.7")
+//!     .header("x-forwarded-proto", "https")
+//!     .header("x-forwarded-host", "example.com")
+//!     .header("x-forwarded-prefix", "/outer")
+//!     .send()
+//!     .await;
+//! assert_eq!(res.header("location"), Some("https://example.com/outer/shop/cart"));
+//!
+//! let res = client
+//!     .get("/about")
+//!     .header("x-forwarded-proto", "https")
+//!     .header("x-forwarded-host", "example.com")
+//!     .header("x-forwarded-prefix", "/outer")
+//!     .send()
+//!     .await;
+//! assert_eq!(res.text(), "https://example.com/outer/about");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
+//!
+//! # Writing one
+//!
+//! Every middleware here takes the same shape: a configuration type that
+//! implements [`Middleware`], and the application it produces, which
+//! forwards `startup` and `shutdown`.
 //!
 //! ```
 //! use gateway_core::{
@@ -55,4 +119,9 @@
 //! # });
 //! ```
 
+pub mod mount;
+pub mod proxy;
+
 pub use gateway_core::{Application, Middleware};
+pub use mount::{InvalidMountPrefix, Mount};
+pub use proxy::{InvalidProxyAddr, ProxyHeaders, ProxyHeadersApp, ProxyOriginal};

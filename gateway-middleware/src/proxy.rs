@@ -1,0 +1,916 @@
+//! [`ProxyHeaders`]: the client's address, scheme, host and prefix as a
+//! trusted reverse proxy (nginx, a load balancer) reports them — werkzeug's
+//! `ProxyFix`, with a check of who is talking.
+//!
+//! Behind a proxy, the connection an application sees comes from the proxy:
+//! the peer address is the proxy's, the scheme is whatever the proxy spoke
+//! to the application (usually plain `http`), the `Host` may be the
+//! upstream's name, and a prefix the proxy stripped is gone. Everything
+//! that builds a URL, a redirect or a `Secure` cookie then goes wrong.
+//! The proxy reports the real values in headers; this middleware puts them
+//! back into the [`Environ`] — only when the request comes from a proxy
+//! you trust, and only as many hops deep as you say.
+//!
+//! # What is read, and from whom
+//!
+//! Headers are used only when the connection's peer is trusted: a TCP peer
+//! whose address is in one of the [`trusted_proxies`] networks, or a Unix
+//! socket peer when [`trust_unix_peers`] is on. Any other request passes
+//! through untouched (and its headers stay as sent: code further in must
+//! read the [`Environ`], not the `X-Forwarded-*` headers).
+//!
+//! | Header | Hops (default) | Updates |
+//! |---|---|---|
+//! | `Forwarded` (RFC 7239) | [`forwarded`] (0: not read) | peer from `for`, scheme from `proto`, host from `host` |
+//! | `X-Forwarded-For` | [`x_for`] (1) | peer ([`Environ::conn`]`.peer()`) |
+//! | `X-Forwarded-Proto` | [`x_proto`] (1) | scheme ([`Environ::scheme`]) |
+//! | `X-Forwarded-Host` | [`x_host`] (0) | `Host`, so [`Environ::host`] and [`Environ::url`] |
+//! | `X-Forwarded-Port` | [`x_port`] (0) | the port in `Host` |
+//! | `X-Forwarded-Prefix` | [`x_prefix`] (0) | the root path, so [`Environ::script_name`] |
+//!
+//! **Hops.** Each proxy appends one value to a list header (nginx's
+//! `$proxy_add_x_forwarded_for`), so the values on the right are the ones
+//! trusted proxies wrote and those on the left are whatever the client
+//! sent. A hop count `n` says how many proxies in a row set that header:
+//! the value used is the `n`th from the right — the one the outermost of
+//! them wrote. If the list has fewer than `n` values the header is
+//! ignored. 0 means the header is never read. Every field line counts: a
+//! header sent on several lines is one list, in order (RFC 9110 §5.3), and
+//! empty list elements are skipped. Set a hop count only for a header your
+//! proxies always set or overwrite; one they pass through unchanged is the
+//! client's to forge.
+//!
+//! **`Forwarded` or `X-Forwarded-*`.** When [`forwarded`] is not 0 and the
+//! request has a `Forwarded` field, `Forwarded` wins: the element `n` from
+//! the right supplies the address, scheme and host, and `X-Forwarded-For`,
+//! `-Proto`, `-Host` and `-Port` supply nothing for that request (`-Proto`
+//! is only cross-checked, see below), even where the element lacks a
+//! parameter or the header is malformed: otherwise a client could forge an
+//! `X-Forwarded-For` that a `Forwarded`-only proxy passes through, then
+//! break `Forwarded` to have it used. Without a `Forwarded` field, the
+//! `X-Forwarded-*` headers are read as configured.
+//! `X-Forwarded-Prefix` has no `Forwarded` counterpart and is read either
+//! way.
+//!
+//! **Scheme headers must agree.** If both `Forwarded`'s `proto` and
+//! `X-Forwarded-Proto` (with [`x_proto`] > 0) name a scheme and the two
+//! differ, neither is used: the scheme stays the connection's. This is
+//! gunicorn's "contradictory scheme headers" rule, answered by ignoring
+//! the headers instead of with a 400.
+//!
+//! **Malformed values are ignored, never errors.** A value that is not
+//! visible ASCII, an address that does not parse, a scheme other than
+//! `http`/`https`, a host that is not `host[:port]`, a port that is not
+//! 1–65535 and a prefix that is not a valid [`RootPath`] leave their part of
+//! the environ as it was. A `Forwarded` header with any syntax error (an
+//! unterminated quote, a parameter given twice in one element) is ignored
+//! whole, since its hop positions cannot be trusted.
+//!
+//! # What is updated
+//!
+//! - **Peer**: `X-Forwarded-For` or `for` gives `Addr::Tcp(ip:port)`, port 0
+//!   when none is given (`ip`, `ip:port`, `[ipv6]`, `[ipv6]:port` and bare
+//!   IPv6 are accepted). `for=unknown` and obfuscated identifiers
+//!   (`for=_hidden`, RFC 7239 §6.3) give [`Addr::None`]: the trusted proxy
+//!   says the address is not known, and keeping the proxy's own address
+//!   would be a lie.
+//! - **Scheme**: [`Environ::scheme`] (`wsgi.url_scheme`). Whether *this
+//!   hop* is TLS ([`ConnInfo::is_tls`](gateway_core::ConnInfo::is_tls)) is
+//!   left alone.
+//! - **Host**: the `Host` header (and the authority of an absolute-form or
+//!   HTTP/2 target, which [`Environ::host`] prefers), so `host()`,
+//!   `server_name()`, `server_port()` and `url()` agree. `X-Forwarded-Port`
+//!   replaces the port of the forwarded (or else the received) host; a port
+//!   that is the default of the final scheme is left out, so
+//!   `https://example.com/`, not `https://example.com:443/`.
+//! - **Prefix**: `X-Forwarded-Prefix` is validated as a [`RootPath`] — an
+//!   absolute path of `pchar` segments, no CR/LF, no empty segment (`//`),
+//!   no `.`/`..` (also percent-encoded), no encoded `/`, `\` or NUL — and
+//!   joins *in front of* any root path already set (the adapter's
+//!   configured one): `script_name` = forwarded prefix + root path +
+//!   mounted part. A value of `/` means no prefix.
+//!
+//! When anything was rewritten, the values as received are kept in one
+//! [`ProxyOriginal`] extension (inserted only then, and never replaced by a
+//! second `ProxyHeaders` further in).
+//!
+//! # Place it outermost
+//!
+//! Everything inside sees the corrected environ, so `ProxyHeaders` goes
+//! outside every other middleware — in particular outside
+//! [`Mount`](crate::Mount), access logs, redirects and session cookies:
+//! with `.with()`, add it last.
+//!
+//! # Cost
+//!
+//! An untrusted peer costs one address lookup in the trusted list. A
+//! trusted peer without proxy headers costs a few header-map lookups. Only
+//! a rewrite allocates: the new `Host` value, the joined prefix, and the
+//! [`ProxyOriginal`] extension. The wrapper returns the inner application's
+//! future itself.
+//!
+//! # Example
+//!
+//! ```
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! use gateway_core::{Addr, ApplicationExt, ConnInfo, TestClient, fn_app, start};
+//! use gateway_middleware::{ProxyHeaders, ProxyOriginal};
+//!
+//! let app = fn_app(|env| async move {
+//!     let original = env.extensions().get::<ProxyOriginal>().map(|o| o.peer().to_string());
+//!     let body = format!("{} {} {:?}", env.conn().peer(), env.url(), original);
+//!     start(200, [("content-type", "text/plain")]).body(body)
+//! })
+//! .with(
+//!     ProxyHeaders::new()
+//!         .trusted_proxies(["10.0.0.0/8"])
+//!         .unwrap()
+//!         .x_prefix(1),
+//! );
+//!
+//! // nginx at 10.0.0.2 forwards a request that came in over https.
+//! let proxy = ConnInfo::new(Addr::Tcp("10.0.0.2:40000".parse().unwrap()), Addr::None);
+//! let client = TestClient::new(app).with_conn(proxy);
+//! let res = client
+//!     .get("/x?q=1")
+//!     .header("x-forwarded-for", "203.0.113.7")
+//!     .header("x-forwarded-proto", "https")
+//!     .header("x-forwarded-prefix", "/outer")
+//!     .send()
+//!     .await;
+//! assert_eq!(
+//!     res.text(),
+//!     r#"203.0.113.7:0 https://localhost/outer/x?q=1 Some("10.0.0.2:40000")"#,
+//! );
+//! # });
+//! ```
+//!
+//! [`trusted_proxies`]: ProxyHeaders::trusted_proxies
+//! [`trust_unix_peers`]: ProxyHeaders::trust_unix_peers
+//! [`forwarded`]: ProxyHeaders::forwarded
+//! [`x_for`]: ProxyHeaders::x_for
+//! [`x_proto`]: ProxyHeaders::x_proto
+//! [`x_host`]: ProxyHeaders::x_host
+//! [`x_port`]: ProxyHeaders::x_port
+//! [`x_prefix`]: ProxyHeaders::x_prefix
+
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+
+use gateway_core::environ::is_valid_host;
+use gateway_core::{Addr, Application, Environ, Error, Middleware, Response, RootPath, Scheme};
+use http::header::{FORWARDED, HOST, HeaderName};
+use http::uri::Authority;
+use http::{HeaderMap, HeaderValue, Uri};
+use ipnet::IpNet;
+
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+const X_FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port");
+const X_FORWARDED_PREFIX: HeaderName = HeaderName::from_static("x-forwarded-prefix");
+
+/// The proxy-headers middleware and its configuration. See the
+/// [module docs](self).
+///
+/// Trusts no proxy until told: a `ProxyHeaders::new()` without
+/// [`trusted_proxies`](ProxyHeaders::trusted_proxies) or
+/// [`trust_unix_peers`](ProxyHeaders::trust_unix_peers) changes nothing.
+///
+/// ```
+/// use gateway_middleware::ProxyHeaders;
+///
+/// // nginx on the same host (TCP or a Unix socket), setting
+/// // X-Forwarded-For/-Proto/-Host/-Prefix.
+/// let proxy = ProxyHeaders::new()
+///     .trusted_proxies(["127.0.0.1", "::1"])?
+///     .trust_unix_peers(true)
+///     .x_host(1)
+///     .x_prefix(1);
+/// # let _ = proxy;
+/// # Ok::<(), gateway_middleware::InvalidProxyAddr>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct ProxyHeaders {
+    trusted: Vec<IpNet>,
+    trust_unix: bool,
+    forwarded: usize,
+    x_for: usize,
+    x_proto: usize,
+    x_host: usize,
+    x_port: usize,
+    x_prefix: usize,
+}
+
+impl Default for ProxyHeaders {
+    /// The same as [`ProxyHeaders::new`].
+    fn default() -> Self {
+        ProxyHeaders::new()
+    }
+}
+
+/// A trusted-proxy address that does not parse as an IP address or a
+/// network in CIDR notation.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error(
+    "invalid trusted proxy address {0:?}: expected an IP address or a CIDR network such as 10.0.0.0/8"
+)]
+pub struct InvalidProxyAddr(String);
+
+impl ProxyHeaders {
+    /// No trusted proxy; hop counts `forwarded` 0, `x_for` 1, `x_proto` 1,
+    /// `x_host` 0, `x_port` 0, `x_prefix` 0 (werkzeug's `ProxyFix`
+    /// defaults: one proxy that sets the client address and scheme).
+    pub fn new() -> ProxyHeaders {
+        ProxyHeaders {
+            trusted: Vec::new(),
+            trust_unix: false,
+            forwarded: 0,
+            x_for: 1,
+            x_proto: 1,
+            x_host: 0,
+            x_port: 0,
+            x_prefix: 0,
+        }
+    }
+
+    /// Adds networks whose peers are trusted proxies: IP addresses
+    /// (`127.0.0.1`, `::1`) or CIDR networks (`10.0.0.0/8`, `fd00::/8`).
+    /// IPv4 peers that arrive as IPv4-mapped IPv6 addresses
+    /// (`::ffff:10.0.0.1`, on a dual-stack listener) match IPv4 networks.
+    ///
+    /// # Errors
+    ///
+    /// The first entry that is neither an address nor a network.
+    pub fn trusted_proxies<I, S>(mut self, proxies: I) -> Result<ProxyHeaders, InvalidProxyAddr>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        for proxy in proxies {
+            let text = proxy.as_ref().trim();
+            let net = match text.parse::<IpNet>() {
+                Ok(net) => net,
+                Err(_) => match text.parse::<IpAddr>() {
+                    Ok(ip) => IpNet::from(ip),
+                    Err(_) => return Err(InvalidProxyAddr(text.to_owned())),
+                },
+            };
+            self.trusted.push(net);
+        }
+        Ok(self)
+    }
+
+    /// Whether a peer on a Unix socket is a trusted proxy (nginx's
+    /// `proxy_pass http://unix:/path`). Anyone who can connect to the
+    /// socket can then set the headers, so make sure only the proxy can
+    /// (its file mode). Defaults to `false`.
+    pub fn trust_unix_peers(mut self, trust: bool) -> ProxyHeaders {
+        self.trust_unix = trust;
+        self
+    }
+
+    /// How many proxies in a row append to `Forwarded`; 0 (the default)
+    /// never reads it. See [`Forwarded` or
+    /// `X-Forwarded-*`](self#what-is-read-and-from-whom).
+    pub fn forwarded(mut self, hops: usize) -> ProxyHeaders {
+        self.forwarded = hops;
+        self
+    }
+
+    /// How many proxies in a row append to `X-Forwarded-For`. Defaults
+    /// to 1.
+    pub fn x_for(mut self, hops: usize) -> ProxyHeaders {
+        self.x_for = hops;
+        self
+    }
+
+    /// How many proxies in a row set `X-Forwarded-Proto`. Defaults to 1.
+    pub fn x_proto(mut self, hops: usize) -> ProxyHeaders {
+        self.x_proto = hops;
+        self
+    }
+
+    /// How many proxies in a row set `X-Forwarded-Host`. Defaults to 0.
+    pub fn x_host(mut self, hops: usize) -> ProxyHeaders {
+        self.x_host = hops;
+        self
+    }
+
+    /// How many proxies in a row set `X-Forwarded-Port`. Defaults to 0.
+    pub fn x_port(mut self, hops: usize) -> ProxyHeaders {
+        self.x_port = hops;
+        self
+    }
+
+    /// How many proxies in a row set `X-Forwarded-Prefix`. Defaults to 0.
+    pub fn x_prefix(mut self, hops: usize) -> ProxyHeaders {
+        self.x_prefix = hops;
+        self
+    }
+
+    /// Whether `peer` is a trusted proxy.
+    pub fn is_trusted(&self, peer: &Addr) -> bool {
+        match peer {
+            Addr::Tcp(addr) => {
+                let ip = addr.ip().to_canonical();
+                self.trusted.iter().any(|net| net.contains(&ip))
+            }
+            Addr::Unix(_) => self.trust_unix,
+            _ => false,
+        }
+    }
+
+    /// Does to `env` what the middleware does before calling the
+    /// application it wraps, for use outside a middleware stack. Returns
+    /// whether anything was rewritten (and so a [`ProxyOriginal`] is in
+    /// the extensions).
+    ///
+    /// ```
+    /// use gateway_core::{Addr, Body, Environ, Scheme};
+    /// use gateway_middleware::ProxyHeaders;
+    ///
+    /// let req = http::Request::get("/").header("x-forwarded-proto", "https")
+    ///     .body(Body::empty()).unwrap();
+    /// let mut env = Environ::from_request(req);
+    /// env.conn_mut().set_peer(Addr::Tcp("127.0.0.1:5000".parse().unwrap()));
+    /// assert!(ProxyHeaders::new().trusted_proxies(["127.0.0.1"]).unwrap().apply(&mut env));
+    /// assert_eq!(env.scheme(), Scheme::Https);
+    /// ```
+    pub fn apply(&self, env: &mut Environ) -> bool {
+        if !self.is_trusted(env.conn().peer()) {
+            return false;
+        }
+        let plan = self.plan(env);
+        if plan.is_empty() {
+            return false;
+        }
+        plan.apply(env);
+        true
+    }
+
+    /// What to change, decided while the headers are borrowed.
+    fn plan(&self, env: &Environ) -> Plan {
+        let headers = env.headers();
+        let mut plan = Plan::default();
+        let (peer, scheme, host) = if self.forwarded > 0 && headers.contains_key(FORWARDED) {
+            let element = forwarded_element(headers, self.forwarded).unwrap_or_default();
+            let mut scheme = element.proto.and_then(Scheme::parse);
+            let x_scheme =
+                nth_from_right(headers, &X_FORWARDED_PROTO, self.x_proto).and_then(Scheme::parse);
+            if scheme.is_some() && x_scheme.is_some() && scheme != x_scheme {
+                scheme = None;
+            }
+            let peer = element.for_.and_then(forwarded_for);
+            let host = element.host.filter(|h| is_valid_host(h));
+            (peer, scheme, host.map(HostPlan::Forwarded))
+        } else {
+            let peer = nth_from_right(headers, &X_FORWARDED_FOR, self.x_for)
+                .and_then(parse_addr)
+                .map(Addr::Tcp);
+            let scheme =
+                nth_from_right(headers, &X_FORWARDED_PROTO, self.x_proto).and_then(Scheme::parse);
+            let host = nth_from_right(headers, &X_FORWARDED_HOST, self.x_host)
+                .filter(|h| is_valid_host(h));
+            let port = nth_from_right(headers, &X_FORWARDED_PORT, self.x_port).and_then(parse_port);
+            let host = match (host, port) {
+                (host, Some(port)) => host.or(env.host()).map(|h| HostPlan::Port(h, port)),
+                (Some(host), None) => Some(HostPlan::Forwarded(host)),
+                (None, None) => None,
+            };
+            (peer, scheme, host)
+        };
+
+        if let Some(peer) = peer.filter(|p| p != env.conn().peer()) {
+            plan.peer = Some(peer);
+        }
+        if let Some(scheme) = scheme.filter(|&s| s != env.scheme()) {
+            plan.scheme = Some(scheme);
+        }
+        let final_scheme = scheme.unwrap_or(env.scheme());
+        if let Some(host) = host {
+            plan.host = host.resolve(final_scheme, env.host());
+        }
+        if let Some(prefix) = nth_from_right(headers, &X_FORWARDED_PREFIX, self.x_prefix) {
+            plan.root = join_prefix(prefix, env.root_path());
+        }
+        plan
+    }
+}
+
+impl<A: Application> Middleware<A> for ProxyHeaders {
+    type Output = ProxyHeadersApp<A>;
+
+    fn wrap(&self, app: A) -> ProxyHeadersApp<A> {
+        ProxyHeadersApp {
+            config: self.clone(),
+            app,
+        }
+    }
+}
+
+/// The application [`ProxyHeaders`] produces: applies the trusted headers,
+/// then calls the application it wraps.
+#[derive(Clone, Debug)]
+pub struct ProxyHeadersApp<A> {
+    config: ProxyHeaders,
+    app: A,
+}
+
+impl<A> ProxyHeadersApp<A> {
+    /// The wrapped application.
+    pub fn inner(&self) -> &A {
+        &self.app
+    }
+}
+
+impl<A: Application> Application for ProxyHeadersApp<A> {
+    fn call(&self, mut env: Environ) -> impl Future<Output = Result<Response, Error>> + Send {
+        self.config.apply(&mut env);
+        self.app.call(env)
+    }
+
+    fn startup(&self) -> impl Future<Output = Result<(), Error>> + Send {
+        self.app.startup()
+    }
+
+    fn shutdown(&self) -> impl Future<Output = ()> + Send {
+        self.app.shutdown()
+    }
+}
+
+/// The request as received from the proxy, before [`ProxyHeaders`]
+/// rewrote it. In the [extensions](Environ::extensions) only when something
+/// was rewritten; a second `ProxyHeaders` further in keeps the first one's.
+///
+/// ```
+/// use gateway_core::{Addr, Body, Environ};
+/// use gateway_middleware::{ProxyHeaders, ProxyOriginal};
+///
+/// let req = http::Request::get("/").header("x-forwarded-for", "192.0.2.1")
+///     .body(Body::empty()).unwrap();
+/// let mut env = Environ::from_request(req);
+/// env.conn_mut().set_peer(Addr::Tcp("10.1.2.3:5000".parse().unwrap()));
+/// ProxyHeaders::new().trusted_proxies(["10.0.0.0/8"]).unwrap().apply(&mut env);
+/// let original = env.extensions().get::<ProxyOriginal>().unwrap();
+/// assert_eq!(original.peer().to_string(), "10.1.2.3:5000");
+/// assert_eq!(env.conn().peer().to_string(), "192.0.2.1:0");
+/// ```
+#[derive(Clone, Debug)]
+pub struct ProxyOriginal {
+    peer: Addr,
+    scheme: Scheme,
+    host: Option<Box<str>>,
+    root_path: Option<RootPath>,
+}
+
+impl ProxyOriginal {
+    /// The peer address: the proxy's.
+    pub fn peer(&self) -> &Addr {
+        &self.peer
+    }
+
+    /// The scheme of the connection from the proxy.
+    pub fn scheme(&self) -> Scheme {
+        self.scheme
+    }
+
+    /// The host as received ([`Environ::host`] before the rewrite).
+    pub fn host(&self) -> Option<&str> {
+        self.host.as_deref()
+    }
+
+    /// The root path before the forwarded prefix joined it (the adapter's
+    /// configured one, if any). The original `script_name` is this
+    /// followed by the mounted part.
+    pub fn root_path(&self) -> Option<&RootPath> {
+        self.root_path.as_ref()
+    }
+}
+
+/// The changes one request gets; all `None` when nothing changes.
+#[derive(Default)]
+struct Plan {
+    peer: Option<Addr>,
+    scheme: Option<Scheme>,
+    host: Option<(HeaderValue, Authority)>,
+    root: Option<RootPath>,
+}
+
+impl Plan {
+    fn is_empty(&self) -> bool {
+        self.peer.is_none() && self.scheme.is_none() && self.host.is_none() && self.root.is_none()
+    }
+
+    fn apply(self, env: &mut Environ) {
+        if env.extensions().get::<ProxyOriginal>().is_none() {
+            let original = ProxyOriginal {
+                peer: *env.conn().peer(),
+                scheme: env.scheme(),
+                host: env.host().map(Box::from),
+                root_path: env.root_path().cloned(),
+            };
+            env.extensions_mut().insert(original);
+        }
+        if let Some(peer) = self.peer {
+            env.conn_mut().set_peer(peer);
+        }
+        if let Some(scheme) = self.scheme {
+            env.conn_mut().set_scheme(scheme);
+        }
+        if let Some((value, authority)) = self.host {
+            env.headers_mut().insert(HOST, value);
+            // `Environ::host` prefers the target's authority (absolute form,
+            // HTTP/2), so it has to change with the header.
+            if env.uri().authority().is_some() {
+                let mut parts = env.uri().clone().into_parts();
+                parts.authority = Some(authority);
+                if let Ok(uri) = Uri::from_parts(parts) {
+                    env.set_uri(uri);
+                }
+            }
+        }
+        if let Some(root) = self.root {
+            env.set_root_path(Some(root));
+        }
+    }
+}
+
+/// Where the new host comes from.
+enum HostPlan<'a> {
+    /// A forwarded `host[:port]`, used as is.
+    Forwarded(&'a str),
+    /// A host whose port is replaced.
+    Port(&'a str, u16),
+}
+
+impl HostPlan<'_> {
+    /// The new `Host` value and authority, if valid and different from
+    /// `current`.
+    fn resolve(self, scheme: Scheme, current: Option<&str>) -> Option<(HeaderValue, Authority)> {
+        let host = match self {
+            HostPlan::Forwarded(host) => host.to_owned(),
+            HostPlan::Port(host, port) => {
+                let name = strip_port(host);
+                if port == scheme.default_port() {
+                    name.to_owned()
+                } else {
+                    format!("{name}:{port}")
+                }
+            }
+        };
+        if Some(host.as_str()) == current {
+            return None;
+        }
+        // `is_valid_host` is looser than `Authority` on `%`; a host the URI
+        // cannot carry is not used at all, so header and target agree.
+        let authority = Authority::try_from(host.as_str()).ok()?;
+        let value = HeaderValue::try_from(host).ok()?;
+        Some((value, authority))
+    }
+}
+
+/// `host` without its `:port` (IPv6 literals keep their brackets).
+fn strip_port(host: &str) -> &str {
+    let end = match host.rfind(']') {
+        Some(close) => close + 1,
+        None => host.rfind(':').unwrap_or(host.len()),
+    };
+    &host[..end]
+}
+
+fn parse_port(text: &str) -> Option<u16> {
+    if text.is_empty() || text.len() > 5 || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok().filter(|&p| p != 0)
+}
+
+/// `prefix + root`, if `prefix` is a valid root path. `/` alone is no
+/// prefix.
+fn join_prefix(prefix: &str, root: Option<&RootPath>) -> Option<RootPath> {
+    let prefix = RootPath::new(prefix).ok()?;
+    match root {
+        None => Some(prefix),
+        Some(root) => RootPath::new(&[prefix.as_str(), root.as_str()].concat()).ok(),
+    }
+}
+
+/// A client address: `ip`, `ip:port`, `[ipv6]`, `[ipv6]:port`. Port 0
+/// when none is given.
+fn parse_addr(text: &str) -> Option<SocketAddr> {
+    if let Ok(ip) = text.parse::<IpAddr>() {
+        return Some(SocketAddr::new(ip, 0));
+    }
+    if let Ok(addr) = text.parse::<SocketAddr>() {
+        return Some(addr);
+    }
+    let ip = text.strip_prefix('[')?.strip_suffix(']')?;
+    ip.parse::<std::net::Ipv6Addr>()
+        .ok()
+        .map(|ip| SocketAddr::new(IpAddr::V6(ip), 0))
+}
+
+/// A `Forwarded` `for` value (RFC 7239 §6): an address, `unknown`, or an
+/// obfuscated identifier; an obfuscated port (`:_x`) counts as none.
+fn forwarded_for(value: &str) -> Option<Addr> {
+    if value.eq_ignore_ascii_case("unknown") || value.starts_with('_') {
+        return Some(Addr::None);
+    }
+    let node = match value.rfind(":_") {
+        Some(i) => &value[..i],
+        None => value,
+    };
+    parse_addr(node).map(Addr::Tcp)
+}
+
+/// The `hops`th value from the right of a comma-separated list header, all
+/// its field lines in order; `None` if `hops` is 0, the list is shorter,
+/// or any line is not visible ASCII.
+fn nth_from_right<'h>(headers: &'h HeaderMap, name: &HeaderName, hops: usize) -> Option<&'h str> {
+    if hops == 0 {
+        return None;
+    }
+    let lines = headers.get_all(name);
+    // A line we cannot read could hold any number of values, so the
+    // positions of the others are not known.
+    if !lines.iter().all(|line| line.to_str().is_ok()) {
+        return None;
+    }
+    let mut remaining = hops;
+    for line in lines.iter().rev() {
+        let line = line.to_str().ok()?;
+        for item in line.rsplit(',') {
+            let item = item.trim_matches([' ', '\t']);
+            if item.is_empty() {
+                continue;
+            }
+            remaining -= 1;
+            if remaining == 0 {
+                return Some(item);
+            }
+        }
+    }
+    None
+}
+
+/// The parameters of one `forwarded-element` that are used.
+#[derive(Default, Clone, Copy, Debug, PartialEq, Eq)]
+struct Element<'a> {
+    for_: Option<&'a str>,
+    proto: Option<&'a str>,
+    host: Option<&'a str>,
+}
+
+/// The `hops`th element from the right of `Forwarded`, all field lines in
+/// order. `None` if `hops` is 0, the list is shorter, or the header is
+/// malformed anywhere.
+fn forwarded_element(headers: &HeaderMap, hops: usize) -> Option<Element<'_>> {
+    if hops == 0 {
+        return None;
+    }
+    // Two passes instead of a buffer: count (and validate) every element,
+    // then walk again to the one wanted.
+    let mut total = 0usize;
+    for line in headers.get_all(FORWARDED) {
+        let line = line.to_str().ok()?;
+        parse_forwarded_line(line, |_| total += 1)?;
+    }
+    let wanted = total.checked_sub(hops)?;
+    let mut index = 0usize;
+    let mut found = None;
+    for line in headers.get_all(FORWARDED) {
+        parse_forwarded_line(line.to_str().ok()?, |element| {
+            if index == wanted {
+                found = Some(element);
+            }
+            index += 1;
+        })?;
+        if found.is_some() {
+            break;
+        }
+    }
+    found
+}
+
+/// Parses one `Forwarded` field line (RFC 7239 §4) and calls `each` for
+/// every non-empty element in order. `None` on a syntax error.
+///
+/// Lenient where proxies are sloppy and it is unambiguous: whitespace
+/// around `;` and `,`, and unquoted values with `:`, `[` and `]`
+/// (`for=192.0.2.1:80`). Strict where a mistake could shift elements: an
+/// unterminated quote, a parameter without `=`, or one given twice in an
+/// element fail the whole line.
+fn parse_forwarded_line<'a>(line: &'a str, mut each: impl FnMut(Element<'a>)) -> Option<()> {
+    let bytes = line.as_bytes();
+    let mut i = 0;
+    let mut element = Element::default();
+    let mut pairs = 0usize;
+    loop {
+        i = skip_ows(bytes, i);
+        match bytes.get(i) {
+            None | Some(b',') => {
+                if pairs > 0 {
+                    each(element);
+                }
+                if i >= bytes.len() {
+                    return Some(());
+                }
+                element = Element::default();
+                pairs = 0;
+                i += 1;
+                continue;
+            }
+            Some(b';') => {
+                i += 1;
+                continue;
+            }
+            Some(_) => {}
+        }
+        let name_start = i;
+        while bytes.get(i).is_some_and(|&b| is_tchar(b)) {
+            i += 1;
+        }
+        let name = &line[name_start..i];
+        if name.is_empty() || bytes.get(i) != Some(&b'=') {
+            return None;
+        }
+        i += 1;
+        let (value, end) = parse_value(line, i)?;
+        i = skip_ows(bytes, end);
+        if !matches!(bytes.get(i), None | Some(b';') | Some(b',')) {
+            return None;
+        }
+        pairs += 1;
+        let slot = if name.eq_ignore_ascii_case("for") {
+            &mut element.for_
+        } else if name.eq_ignore_ascii_case("proto") {
+            &mut element.proto
+        } else if name.eq_ignore_ascii_case("host") {
+            &mut element.host
+        } else {
+            // `by` and extensions are not used, but still parsed above.
+            continue;
+        };
+        if slot.is_some() {
+            return None; // RFC 7239 §4: at most once per element
+        }
+        // An escaped value is never a valid address, scheme or host; an
+        // empty string marks it as present but unusable.
+        *slot = Some(value.unwrap_or(""));
+    }
+}
+
+/// A token or quoted-string value starting at `i`: the value (`None` if it
+/// contains an escape) and where it ends.
+fn parse_value(line: &str, mut i: usize) -> Option<(Option<&str>, usize)> {
+    let bytes = line.as_bytes();
+    if bytes.get(i) == Some(&b'"') {
+        let start = i + 1;
+        let mut escaped = false;
+        i = start;
+        loop {
+            match bytes.get(i)? {
+                b'"' => break,
+                b'\\' => {
+                    escaped = true;
+                    bytes.get(i + 1)?;
+                    i += 2;
+                }
+                &b if b == b'\t' || (b' '..=b'~').contains(&b) => i += 1,
+                _ => return None,
+            }
+        }
+        let value = (!escaped).then(|| &line[start..i]);
+        return Some((value, i + 1));
+    }
+    let start = i;
+    while bytes
+        .get(i)
+        .is_some_and(|&b| is_tchar(b) || matches!(b, b':' | b'[' | b']'))
+    {
+        i += 1;
+    }
+    if i == start {
+        return None;
+    }
+    Some((Some(&line[start..i]), i))
+}
+
+fn skip_ows(bytes: &[u8], mut i: usize) -> usize {
+    while matches!(bytes.get(i), Some(b' ' | b'\t')) {
+        i += 1;
+    }
+    i
+}
+
+/// RFC 9110 §5.6.2 `tchar`.
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn elements(line: &str) -> Option<Vec<Element<'_>>> {
+        let mut out = Vec::new();
+        parse_forwarded_line(line, |e| out.push(e))?;
+        Some(out)
+    }
+
+    #[test]
+    fn forwarded_syntax() {
+        let e = elements(r#"for=192.0.2.60;proto=http;by=203.0.113.43"#).unwrap();
+        assert_eq!(
+            e,
+            [Element {
+                for_: Some("192.0.2.60"),
+                proto: Some("http"),
+                host: None
+            }]
+        );
+        let e =
+            elements(r#"For="[2001:db8:cafe::17]:4711", for=192.0.2.43 ; Host=a.test"#).unwrap();
+        assert_eq!(e.len(), 2);
+        assert_eq!(e[0].for_, Some("[2001:db8:cafe::17]:4711"));
+        assert_eq!(e[1].host, Some("a.test"));
+        assert_eq!(elements(" , ,for=a,, ").unwrap().len(), 1);
+        assert_eq!(
+            elements(r#"for="a,b";proto=https"#).unwrap()[0].for_,
+            Some("a,b")
+        );
+        assert_eq!(elements(r#"for="a\"b""#).unwrap()[0].for_, Some(""));
+        for bad in [
+            r#"for="unterminated, for=1.2.3.4"#,
+            "for",
+            "for=",
+            "=x",
+            "for=a;for=b",
+            "for=a b",
+            "for=a\"b\"",
+            "for=\"a\"b",
+            "for=\"a\u{7f}\"",
+            "for=a;;proto=http;PROTO=https",
+        ] {
+            assert_eq!(elements(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn addresses() {
+        for (text, want) in [
+            ("192.0.2.1", Some("192.0.2.1:0")),
+            ("192.0.2.1:80", Some("192.0.2.1:80")),
+            ("2001:db8::1", Some("[2001:db8::1]:0")),
+            ("[2001:db8::1]", Some("[2001:db8::1]:0")),
+            ("[2001:db8::1]:443", Some("[2001:db8::1]:443")),
+            ("[192.0.2.1]", None),
+            ("192.0.2.1:99999", None),
+            ("fe80::1%eth0", None),
+            ("example.com", None),
+            ("", None),
+        ] {
+            assert_eq!(
+                parse_addr(text).map(|a| a.to_string()).as_deref(),
+                want,
+                "{text:?}"
+            );
+        }
+        assert_eq!(forwarded_for("unknown"), Some(Addr::None));
+        assert_eq!(forwarded_for("_hidden"), Some(Addr::None));
+        assert_eq!(
+            forwarded_for("[2001:db8::1]:_port"),
+            Some(Addr::Tcp("[2001:db8::1]:0".parse().unwrap()))
+        );
+        assert_eq!(forwarded_for("1.2.3.4:_p"), forwarded_for("1.2.3.4"));
+        assert_eq!(forwarded_for("nonsense"), None);
+    }
+
+    #[test]
+    fn ports_and_hosts() {
+        assert_eq!(parse_port("443"), Some(443));
+        for bad in ["0", "65536", "+80", "8o", "", "000080"] {
+            assert_eq!(parse_port(bad), None, "{bad:?}");
+        }
+        assert_eq!(strip_port("a.test:80"), "a.test");
+        assert_eq!(strip_port("a.test"), "a.test");
+        assert_eq!(strip_port("[::1]:80"), "[::1]");
+        assert_eq!(strip_port("[::1]"), "[::1]");
+    }
+
+    #[test]
+    fn list_positions_span_field_lines() {
+        let mut h = HeaderMap::new();
+        h.append(&X_FORWARDED_FOR, HeaderValue::from_static("a, b"));
+        h.append(&X_FORWARDED_FOR, HeaderValue::from_static(" ,c,"));
+        h.append(&X_FORWARDED_FOR, HeaderValue::from_static("d"));
+        let nth = |n| nth_from_right(&h, &X_FORWARDED_FOR, n);
+        assert_eq!(
+            [nth(0), nth(1), nth(2), nth(3), nth(4), nth(5)],
+            [None, Some("d"), Some("c"), Some("b"), Some("a"), None]
+        );
+        h.append(&X_FORWARDED_FOR, HeaderValue::from_bytes(b"\xe9").unwrap());
+        assert_eq!(nth_from_right(&h, &X_FORWARDED_FOR, 1), None);
+    }
+}
