@@ -46,7 +46,11 @@ use http_body::{Frame, SizeHint};
 use crate::error::{BodyError, BoxError, Error};
 
 /// A boxed body with the extra questions `Body` asks of some shapes.
-trait DynBody: http_body::Body<Data = Bytes, Error = Error> + Send + 'static {
+/// Crate-visible so that a wrapper inside the crate (`Lint`'s) can forward
+/// them; see [`Body::from_dyn`].
+pub(crate) trait DynBody:
+    http_body::Body<Data = Bytes, Error = Error> + Send + 'static
+{
     /// Whether a writer asked for the headers to be sent now.
     fn flush_requested(&self) -> bool {
         false
@@ -132,6 +136,14 @@ impl Body {
         };
         Body {
             kind: Kind::Dyn(Box::pin(MapErr { inner: body })),
+        }
+    }
+
+    /// Boxes a wrapper that answers `Body`'s own questions (a writer's
+    /// `flush_headers`) for what it wraps: `Body::new` would hide them.
+    pub(crate) fn from_dyn(body: impl DynBody) -> Body {
+        Body {
+            kind: Kind::Dyn(Box::pin(body)),
         }
     }
 

@@ -93,10 +93,11 @@ impl Environ {
         }
     }
 
-    /// Builds an environ from an `http::Request`. If the request was made by
-    /// [`Environ::into_request`], the gateway facts (connection info,
-    /// `script_name` split, root path) are restored from the extension it
-    /// carries; otherwise they are empty.
+    /// Builds an environ from an `http::Request`. If the request carries a
+    /// [`GatewayFacts`] extension (it was made by [`Environ::into_request`],
+    /// perhaps changed by tower layers since), the extension is removed and
+    /// the gateway facts are restored from it as
+    /// [`Environ::from_parts_and_facts`] describes; otherwise they are empty.
     pub fn from_request(req: Request<Body>) -> Environ {
         let (mut parts, body) = req.into_parts();
         match parts.extensions.remove::<GatewayFacts>() {
@@ -105,44 +106,125 @@ impl Environ {
         }
     }
 
-    /// The inverse of [`Environ::into_parts`]. The mounted part of
-    /// `script_name` is restored only if the path still starts with it on a
-    /// segment boundary (a layer in between may have rewritten the URI);
-    /// otherwise `script_name` is just the root path.
+    /// The inverse of [`Environ::into_parts`]: restores the connection
+    /// facts, the root path and the `script_name` / `path_info` split.
+    ///
+    /// The head's URI is read relative to the mount point, as
+    /// [`into_parts`](Environ::into_parts) left it (`path_info?query`):
+    ///
+    /// - unchanged, the request-target the client sent comes back exactly
+    ///   ([`GatewayFacts::original_uri`]), so `script_name`, `path_info`,
+    ///   `%2F` and the query are as they were;
+    /// - changed by a layer in between, a path starting with `/` is put
+    ///   back under the mounted part of `script_name` (a layer that
+    ///   rewrites `/x` to `/y` in an application mounted at `/app` makes
+    ///   the path `/app/y`), with the layer's query, scheme and authority;
+    /// - changed to anything else (`*`, an empty path), the mounted part
+    ///   is dropped and `script_name` is just the root path.
+    ///
+    /// ```
+    /// use gateway_core::{Body, Environ};
+    ///
+    /// let mut env = Environ::from_request(http::Request::get("/app/x?q").body(Body::empty()).unwrap());
+    /// env.mount("/app");
+    /// let (mut parts, body, facts) = env.into_parts();
+    /// assert_eq!(parts.uri, "/x?q");
+    /// parts.uri = "/y?r".parse().unwrap(); // a rewriting layer
+    /// let env = Environ::from_parts_and_facts(parts, body, facts);
+    /// assert_eq!((env.script_name(), env.path_info(), env.query()), ("/app", "/y", "r"));
+    /// ```
     pub fn from_parts_and_facts(
-        parts: http::request::Parts,
+        mut parts: http::request::Parts,
         body: Body,
         facts: GatewayFacts,
     ) -> Environ {
-        let mut env = Environ::from_parts(parts, body, facts.conn);
-        env.set_root_path(facts.root);
-        if !facts.mounted.is_empty() {
-            env.mount(&facts.mounted);
+        let GatewayFacts {
+            conn,
+            root,
+            original_uri,
+            mount,
+        } = facts;
+        let mut env_mount = 0;
+        if mount > 0 {
+            if let Some(uri) = restore_uri(&parts.uri, original_uri, mount) {
+                parts.uri = uri;
+                env_mount = mount;
+            }
         }
+        let mut env = Environ::from_parts(parts, body, conn);
+        env.script.mount = env_mount;
+        env.script.root = root;
         env
     }
 
-    /// Converts into an `http::Request`, keeping the gateway facts in one
-    /// [`GatewayFacts`] extension so [`Environ::from_request`] restores
-    /// them losslessly.
+    /// Converts into an `http::Request` for a service outside the gateway
+    /// interface (a tower service or layer, an axum `Router`): the head as
+    /// [`Environ::into_parts`] gives it, with the gateway facts in one
+    /// [`GatewayFacts`] extension, so that [`Environ::from_request`]
+    /// restores them losslessly.
+    ///
+    /// The URI is `path_info?query`, as axum's `nest_service` gives a
+    /// nested service: a service mounted at `/app` sees `/x` for `/app/x`
+    /// (and `/` for `/app`). Read the prefix with
+    /// [`GatewayFacts::script_name`] and the request-target as the client
+    /// sent it with [`GatewayFacts::original_uri`].
+    ///
+    /// Costs one extension insert (the extension map's allocations when it
+    /// was empty) and, when `script_name` has a mounted part, one
+    /// allocation for the rewritten URI. Adapters never call it.
+    ///
+    /// ```
+    /// use gateway_core::{Body, Environ, GatewayFacts, RootPath};
+    ///
+    /// let req = http::Request::get("/app/a%2Fb?x=1").body(Body::empty()).unwrap();
+    /// let mut env = Environ::from_request(req);
+    /// env.set_root_path(Some(RootPath::from_static("/outer")));
+    /// env.mount("/app");
+    ///
+    /// let req = env.into_request();
+    /// assert_eq!(req.uri(), "/a%2Fb?x=1");
+    /// let facts = req.extensions().get::<GatewayFacts>().unwrap();
+    /// assert_eq!(facts.script_name(), "/outer/app");
+    /// assert_eq!(facts.original_uri(), "/app/a%2Fb?x=1");
+    ///
+    /// let env = Environ::from_request(req);
+    /// assert_eq!((env.script_name(), env.path_info()), ("/outer/app", "/a%2Fb"));
+    /// assert!(env.extensions().get::<GatewayFacts>().is_none());
+    /// ```
     pub fn into_request(self) -> Request<Body> {
         let (mut parts, body, facts) = self.into_parts();
         parts.extensions.insert(facts);
         Request::from_parts(parts, body)
     }
 
-    /// Splits into the request head, the body, and the gateway facts.
+    /// Splits into the request head as a hosted service sees it (the URI
+    /// rewritten to `path_info?query` when `script_name` has a mounted
+    /// part, see [`Environ::into_request`]), the body, and the gateway
+    /// facts. [`Environ::from_parts_and_facts`] is the inverse.
     pub fn into_parts(self) -> (http::request::Parts, Body, GatewayFacts) {
-        let mounted = self.parts.uri.path()[..self.script.mount].into();
-        (
-            self.parts,
-            self.body.into_inner(),
-            GatewayFacts {
-                conn: self.conn,
-                root: self.script.root,
-                mounted,
-            },
-        )
+        let Environ {
+            mut parts,
+            body,
+            conn,
+            script,
+        } = self;
+        let original_uri = parts.uri.clone();
+        let mut mount = script.mount;
+        if mount > 0 {
+            match hosted_uri(&parts.uri, mount) {
+                Some(uri) => parts.uri = uri,
+                // Not reached for a URI with a path; keeping the target
+                // whole and dropping the split loses no byte of it.
+                None => mount = 0,
+            }
+        }
+        let facts = GatewayFacts {
+            conn,
+            root: script.root,
+            original_uri,
+            mount,
+        };
+        (parts, body.into_inner(), facts)
     }
 
     /// The request method.
@@ -575,6 +657,52 @@ fn split_host_port(host: &str) -> (&str, Option<u16>) {
     }
 }
 
+/// `uri` with its path replaced by the part after the first `mount`
+/// bytes (`/` when nothing is left): what a service mounted there sees.
+fn hosted_uri(uri: &Uri, mount: usize) -> Option<Uri> {
+    let info = uri.path().get(mount..)?;
+    let path = if info.is_empty() { "/" } else { info };
+    let mut parts = uri.clone().into_parts();
+    parts.path_and_query = Some(path_and_query(path, uri.query())?);
+    Uri::from_parts(parts).ok()
+}
+
+/// The request-target [`hosted_uri`] was given, from `current` (the
+/// hosted URI, perhaps rewritten by a layer). `None` when `current` has no
+/// path a mount point can precede.
+fn restore_uri(current: &Uri, original: Uri, mount: usize) -> Option<Uri> {
+    let (mounted, info) = original.path().split_at_checked(mount)?;
+    let handed = if info.is_empty() { "/" } else { info };
+    let path = current.path();
+    let full: Cow<'_, str> = if path == handed {
+        Cow::Borrowed(original.path())
+    } else if path.starts_with('/') {
+        Cow::Owned([mounted, path].concat())
+    } else {
+        return None;
+    };
+    if *full == *original.path()
+        && current.query() == original.query()
+        && current.scheme() == original.scheme()
+        && current.authority() == original.authority()
+    {
+        return Some(original);
+    }
+    let mut parts = current.clone().into_parts();
+    parts.path_and_query = Some(path_and_query(&full, current.query())?);
+    Uri::from_parts(parts).ok()
+}
+
+fn path_and_query(path: &str, query: Option<&str>) -> Option<http::uri::PathAndQuery> {
+    let mut joined = String::with_capacity(path.len() + query.map_or(0, |q| q.len() + 1));
+    joined.push_str(path);
+    if let Some(query) = query {
+        joined.push('?');
+        joined.push_str(query);
+    }
+    http::uri::PathAndQuery::try_from(joined).ok()
+}
+
 impl fmt::Debug for Environ {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Environ")
@@ -590,13 +718,34 @@ impl fmt::Debug for Environ {
 }
 
 /// The gateway facts an `http::Request` carries after
-/// [`Environ::into_request`]: one extension, inserted only on conversion.
+/// [`Environ::into_request`]: one extension, inserted only on that
+/// conversion (never by an adapter) and removed by
+/// [`Environ::from_request`].
+///
+/// It holds what the `http` types have no place for: the connection
+/// facts, the root path, and the `script_name` / `path_info` split, kept as
+/// the request-target the client sent plus the length of its mounted part.
+/// A service hosted in the gateway (an axum `Router`) reads its mount
+/// prefix here, since its URI is only `path_info?query`:
+///
+/// ```
+/// use gateway_core::{Body, Environ, GatewayFacts};
+///
+/// let mut env = Environ::from_request(http::Request::get("/api/users").body(Body::empty()).unwrap());
+/// env.mount("/api");
+/// let req = env.into_request();
+/// let facts = req.extensions().get::<GatewayFacts>().unwrap();
+/// assert_eq!((facts.script_name(), req.uri().path()), ("/api".into(), "/users"));
+/// ```
 #[derive(Clone, Debug)]
 pub struct GatewayFacts {
     conn: ConnInfo,
     root: Option<RootPath>,
-    /// The mounted part of `script_name`, as it was in the path.
-    mounted: Box<str>,
+    /// The request-target as received.
+    original_uri: Uri,
+    /// How many bytes of `original_uri`'s path are the mounted part of
+    /// `script_name`.
+    mount: usize,
 }
 
 impl GatewayFacts {
@@ -613,7 +762,24 @@ impl GatewayFacts {
     /// The part of the request path that belongs to `script_name` (after
     /// the external prefix), raw.
     pub fn mounted(&self) -> &str {
-        &self.mounted
+        &self.original_uri.path()[..self.mount]
+    }
+
+    /// `SCRIPT_NAME`: the external prefix followed by the mounted part,
+    /// raw; empty, or starts with `/` and does not end with `/`. Borrows
+    /// unless both parts are non-empty.
+    pub fn script_name(&self) -> Cow<'_, str> {
+        match &self.root {
+            None => Cow::Borrowed(self.mounted()),
+            Some(root) if self.mount == 0 => Cow::Borrowed(root.as_str()),
+            Some(root) => Cow::Owned([root.as_str(), self.mounted()].concat()),
+        }
+    }
+
+    /// The request-target as the client sent it (axum's `OriginalUri`):
+    /// `script_name`'s mounted part, `path_info` and the query.
+    pub fn original_uri(&self) -> &Uri {
+        &self.original_uri
     }
 }
 
@@ -1062,6 +1228,83 @@ mod tests {
         assert!(back.extensions().get::<GatewayFacts>().is_none());
     }
 
+    /// Every fact survives `into_request` / `from_request`, through a
+    /// hosted URI of `path_info?query`.
+    #[test]
+    fn request_round_trip_is_lossless() {
+        let peer = Addr::Tcp("10.0.0.1:1234".parse().unwrap());
+        let local = Addr::Unix(Some(Path::new("/run/app.sock")));
+        for (target, root, mounts, hosted) in [
+            (
+                "/app/files/a%2Fb?x=1&y",
+                Some("/outer"),
+                &["/app"][..],
+                "/files/a%2Fb?x=1&y",
+            ),
+            ("/a%2Fb/c?", None, &["/a%2Fb"][..], "/c?"),
+            ("/app", Some("/outer"), &["/app"][..], "/"),
+            ("/app/", None, &["/app"][..], "/"),
+            ("/v1/api/x", None, &["/v1", "/api"][..], "/x"),
+            ("/plain?q", Some("/outer"), &[][..], "/plain?q"),
+            (
+                "http://example.com:81/app/x?q",
+                None,
+                &["/app"][..],
+                "http://example.com:81/x?q",
+            ),
+            ("*", Some("/outer"), &[][..], "*"),
+        ] {
+            let method = if target == "*" {
+                Method::OPTIONS
+            } else {
+                Method::GET
+            };
+            let mut e = env(method, target);
+            e.set_root_path(root.map(|r| RootPath::new(r).unwrap()));
+            for m in mounts {
+                assert!(e.mount(m), "{target} {m}");
+            }
+            *e.conn_mut() = ConnInfo::new(peer, local).with_scheme(Scheme::Https, true);
+            e.extensions_mut().insert(7u8);
+            let (script, info, query, url) = (
+                e.script_name().to_owned(),
+                e.path_info().to_owned(),
+                e.query().to_owned(),
+                e.url(),
+            );
+
+            let req = e.into_request();
+            assert_eq!(req.uri().to_string(), hosted, "{target}");
+            let facts = req.extensions().get::<GatewayFacts>().unwrap();
+            assert_eq!(facts.script_name(), script, "{target}");
+            assert_eq!(facts.original_uri(), target, "{target}");
+            assert_eq!(facts.conn().peer(), &peer);
+
+            let back = Environ::from_request(req);
+            assert_eq!(back.uri(), target, "{target}");
+            assert_eq!(back.script_name(), script, "{target}");
+            assert_eq!(back.path_info(), info, "{target}");
+            assert_eq!(back.query(), query, "{target}");
+            assert_eq!(back.url(), url, "{target}");
+            assert_eq!(back.root_path().map(RootPath::as_str), root);
+            assert_eq!(back.conn().peer(), &peer);
+            assert_eq!(back.conn().local(), &local);
+            assert_eq!(back.scheme(), Scheme::Https);
+            assert!(back.conn().is_tls());
+            assert_eq!(back.extensions().get::<u8>(), Some(&7));
+            assert!(back.extensions().get::<GatewayFacts>().is_none());
+            check_invariant(&back);
+        }
+    }
+
+    #[test]
+    fn no_facts_means_empty_facts() {
+        let e = Environ::from_request(Request::get("/a/b").body(Body::empty()).unwrap());
+        assert_eq!((e.script_name(), e.path_info()), ("", "/a/b"));
+        assert_eq!(e.conn(), &ConnInfo::default());
+        assert!(e.root_path().is_none());
+    }
+
     #[test]
     fn root_path_validation() {
         for bad in [
@@ -1140,14 +1383,34 @@ mod tests {
     }
 
     #[test]
-    fn rewritten_uri_drops_a_mount_that_no_longer_fits() {
+    fn rewritten_uri_is_relative_to_the_mount() {
         let mut e = env(Method::GET, "/app/x");
         assert!(e.mount("/app"));
         let mut req = e.into_request();
-        *req.uri_mut() = "/ab/x".parse().unwrap();
+        assert_eq!(req.uri(), "/x");
+        *req.uri_mut() = "/ab/x?q".parse().unwrap();
         let back = Environ::from_request(req);
-        assert_eq!((back.script_name(), back.path_info()), ("", "/ab/x"));
+        assert_eq!((back.script_name(), back.path_info()), ("/app", "/ab/x"));
+        assert_eq!(back.uri(), "/app/ab/x?q");
         check_invariant(&back);
+
+        // A target no mount point can precede drops the mounted part.
+        let mut e = env(Method::GET, "/app/x");
+        e.mount("/app");
+        let mut req = e.into_request();
+        *req.uri_mut() = "*".parse().unwrap();
+        let back = Environ::from_request(req);
+        assert_eq!((back.script_name(), back.path_info()), ("", "*"));
+
+        // `/app` exactly is handed out as `/`; a new query keeps the path.
+        let mut e = env(Method::GET, "/app");
+        e.mount("/app");
+        let mut req = e.into_request();
+        assert_eq!(req.uri(), "/");
+        *req.uri_mut() = "/?added".parse().unwrap();
+        let back = Environ::from_request(req);
+        assert_eq!(back.uri(), "/app?added");
+        assert_eq!((back.script_name(), back.path_info()), ("/app", ""));
 
         let mut e = env(Method::GET, "/app/x");
         e.mount("/app");

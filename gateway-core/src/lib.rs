@@ -76,8 +76,16 @@
 //! - [`driver`]: commit rules every adapter shares.
 //! - [`Middleware`], [`ApplicationExt::with`], [`from_fn`]: composition.
 //! - [`Error`]: `?` from any error, with an optional HTTP status.
+//! - [`Lint`]: checks both sides of the contract while you develop —
+//!   `wsgiref.validate` and `Rack::Lint` for the gateway. It reports, as
+//!   errors naming the rule, what the driver would repair quietly in
+//!   production, and checks that middleware passes bodies on.
 //! - `TestClient` (feature `test-client`): in-process requests with a
 //!   cookie jar.
+//! - `tower` (feature `tower`): every application is a `tower::Service`,
+//!   every `Clone + Send + Sync` tower service (an axum `Router`) an
+//!   application, every `tower::Layer` (tower-http's) a middleware; the
+//!   gateway facts cross over losslessly in one extension.
 //!
 //! # Writing an adapter
 //!
@@ -98,19 +106,26 @@ pub mod body;
 pub mod driver;
 pub mod environ;
 pub mod error;
+pub mod lint;
 pub mod middleware;
 pub mod response;
 #[cfg(feature = "test-client")]
 pub mod test_client;
+#[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
+pub mod tower;
 
 pub use app::{Application, BoxApplication, BoxFuture, FnApp, fn_app};
 pub use body::{Body, BodyWriter, FileHint, Finished};
 pub use environ::{Addr, ConnInfo, Environ, GatewayFacts, InvalidRootPath, RootPath, Scheme};
 pub use error::{BodyError, BoxError, Error, InvalidResponse, Panicked};
+pub use lint::{Lint, LintApp, LintAround, Rule, Severity, Violation, Violations};
 pub use middleware::{ApplicationExt, FromFn, FromFnApp, Identity, Middleware, Next, from_fn};
 pub use response::{NO_HEADERS, Response, ResponseExt, StartResponse, start};
 #[cfg(feature = "test-client")]
 pub use test_client::{TestClient, TestRequest, TestResponse};
+#[cfg(feature = "tower")]
+pub use tower::{AppService, FromLayer, FromLayerApp, ServiceApp, from_layer, from_service};
 
 pub use bytes;
 pub use http;

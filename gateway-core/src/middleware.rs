@@ -82,6 +82,14 @@ pub trait ApplicationExt: Application + Sized {
     fn boxed(self) -> BoxApplication {
         BoxApplication::new(self)
     }
+
+    /// `self` as a `tower::Service` (feature `tower`; see
+    /// [`AppService`](crate::tower::AppService)).
+    #[cfg(feature = "tower")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
+    fn into_service(self) -> crate::tower::AppService<Self> {
+        crate::tower::AppService::new(self)
+    }
 }
 
 impl<A: Application> ApplicationExt for A {}

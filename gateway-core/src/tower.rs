@@ -1,0 +1,727 @@
+//! Tower, both ways (feature `tower`): an [`Application`] as a
+//! `tower::Service`, a `tower::Service` as an [`Application`], and a
+//! `tower::Layer` as a [`Middleware`].
+//!
+//! | from | to | with | per request |
+//! |---|---|---|---|
+//! | any [`Application`] | `Service<http::Request<B>>` | [`AppService`], [`ApplicationExt::into_service`] | one boxed future; the [`driver`] runs inside |
+//! | `Service<http::Request<Body>> + Clone + Send + Sync` | [`Application`] | [`ServiceApp`], [`from_service`] | one service clone, one [`GatewayFacts`] extension |
+//! | any `Layer<AppService<A>>` | [`Middleware<A>`] | [`FromLayer`], [`from_layer`] | both of the above |
+//!
+//! So a gateway application can be served by `axum::serve` or hyper-util
+//! and wrapped in tower-http's layers, and an axum `Router` (or any tower
+//! service) can be hosted in a gateway stack, mounted under a prefix and
+//! served by `gateway-hyper`.
+//!
+//! # An application as a service
+//!
+//! [`AppService`] accepts requests with any body type `B`
+//! (`http_body::Body<Data = Bytes>`): a gateway [`Body`] is taken as is,
+//! a body that is already at its end (a GET's) becomes [`Body::empty`]
+//! without allocating, anything else is boxed once by [`Body::new`]. Each
+//! call runs [`driver::commit`], so the commit rules hold wherever the
+//! service is served — HEAD keeps GET's `Content-Length` and has no body,
+//! an `Err` or a panic becomes a clean error response, connection-specific
+//! headers are removed — and the service never fails (`Error =
+//! Infallible`) and is always ready. It costs one boxed future per request:
+//! the driver's future borrows the application, which the service shares
+//! through an `Arc`.
+//!
+//! Its response is `http::Response<Body>`, which hyper-util serves as it
+//! is (`TowerToHyperService::new(app.into_service())`). `axum::serve`
+//! wants axum's own response type: map it with `IntoResponse::into_response`
+//! — `tower::ServiceExt::<axum::extract::Request>::map_response(svc,
+//! IntoResponse::into_response)`, the request type named because the
+//! service takes any body — and make it a make-service with
+//! `axum::ServiceExt::into_make_service`; or hand the service to an axum
+//! `Router` with `fallback_service` / `nest_service`.
+//!
+//! Served directly by a server other than `gateway-hyper`, the application
+//! sees empty connection facts (no peer address): the server's own
+//! extensions (axum's `ConnectInfo`) pass through in
+//! [`Environ::extensions`].
+//!
+//! # A service as an application
+//!
+//! [`ServiceApp`] hosts any `Service<http::Request<Body>>` that is `Clone +
+//! Send + Sync + 'static`: an axum `Router`, a tower-http stack, or, to
+//! choose the service at run time, tower's `BoxCloneSyncService` (the
+//! `Sync` one: an application is shared by every connection, so
+//! `BoxCloneService` does not do). Each call clones the service, waits
+//! for `poll_ready` and calls it — tower's `oneshot` — so a service that
+//! is not ready holds only its own request. A `Router` clones with one
+//! reference count, a `BoxCloneSyncService` with one allocation.
+//!
+//! The request is made by [`Environ::into_request`]: its URI is
+//! `path_info?query`, as axum's `nest_service` gives a nested service, so a
+//! router mounted at `/api` matches `/users` for `/api/users`; the
+//! connection facts, the root path and the mount prefix ride along in one
+//! [`GatewayFacts`] extension ([`GatewayFacts::script_name`] is the prefix
+//! to build links with, [`GatewayFacts::original_uri`] the target the
+//! client sent). Hyper's upgrade handle (`hyper::upgrade::OnUpgrade`) is an
+//! extension too and passes through untouched, so a WebSocket route of a
+//! hosted axum `Router` works behind `gateway-hyper`.
+//!
+//! The response body is taken as [`AppService`] takes a request body. A
+//! service's error becomes an [`Error`] whose status the driver answers
+//! with:
+//!
+//! - `503 Service Unavailable` for tower's timeout (`Elapsed`) and
+//!   load-shedding (`Overloaded`) errors, found anywhere in the error's
+//!   source chain;
+//! - the status a gateway [`Error`] carried, when the service passes one
+//!   on (an [`Error`] with a status keeps it through `BoxError`);
+//! - `500 Internal Server Error` for anything else.
+//!
+//! Recognising tower's two errors needs their types, hence the dependency
+//! on `tower` itself (without default features; `timeout` brings tokio's
+//! `time` module, no runtime). Timeouts that answer by themselves, such as
+//! tower-http's `TimeoutLayer` (408), are responses, not errors, and pass
+//! through as they are.
+//!
+//! A service has no `startup` or `shutdown`: [`ServiceApp`]'s do nothing.
+//!
+//! # A layer as middleware
+//!
+//! [`from_layer`] makes a [`Middleware`] of any `tower::Layer` whose
+//! service fits [`ServiceApp`]: the application becomes an [`AppService`],
+//! the layer wraps it, and the result is hosted as a [`ServiceApp`]. On the
+//! way through, the environ becomes a request and back again with nothing
+//! lost: `script_name`, `path_info` (`%2F` included), the query, the root
+//! path, the connection facts and the extensions. A layer sees the URI as
+//! `path_info?query`; a layer that rewrites it rewrites the path below the
+//! mount point (see [`Environ::from_parts_and_facts`]). The layer's
+//! middleware forwards `startup` and `shutdown` to the application.
+//!
+//! The driver runs at both ends: inside, so the layer sees the finished
+//! response (an `Err` already turned into its error response), and in the
+//! adapter, for what the layer changed.
+//!
+//! # Example
+//!
+//! ```
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! use std::convert::Infallible;
+//!
+//! use gateway_core::tower::{from_layer, from_service};
+//! use gateway_core::{driver, fn_app, start, ApplicationExt, Body, Environ, GatewayFacts, Response};
+//! use http::{HeaderValue, StatusCode};
+//! use tower::util::{BoxCloneSyncService, MapResponseLayer};
+//! use tower::ServiceExt as _;
+//!
+//! // An application as a tower service.
+//! let app = fn_app(|env: Environ| async move {
+//!     start(200, [("content-type", "text/plain")]).body(format!("gateway saw {}", env.path_info()))
+//! });
+//! let req = http::Request::get("/x").body(http_body_util::Empty::<bytes::Bytes>::new()).unwrap();
+//! let res = app.into_service().oneshot(req).await.unwrap();
+//! assert_eq!(res.status(), StatusCode::OK);
+//!
+//! // A tower service as an application: it sees `path_info` as its URI,
+//! // and the mount prefix in the facts.
+//! let svc = tower::service_fn(|req: http::Request<Body>| async move {
+//!     let prefix = req.extensions().get::<GatewayFacts>().unwrap().script_name().into_owned();
+//!     Ok::<_, Infallible>(http::Response::new(Body::from(format!("{prefix} {}", req.uri()))))
+//! });
+//! let hosted = from_service(BoxCloneSyncService::new(svc));
+//!
+//! // A tower layer as middleware around a gateway application.
+//! let layered = hosted.with(from_layer(MapResponseLayer::new(|mut res: Response| {
+//!     res.headers_mut().insert("x-layer", HeaderValue::from_static("tower"));
+//!     res
+//! })));
+//!
+//! let mut env = Environ::from_request(http::Request::get("/api/users?page=2").body(Body::empty()).unwrap());
+//! env.mount("/api");
+//! let Ok(res) = driver::commit(&layered, env).await;
+//! assert_eq!(res.headers()["x-layer"], "tower");
+//! let body = http_body_util::BodyExt::collect(res.into_body()).await.unwrap().to_bytes();
+//! assert_eq!(body, "/api /users?page=2");
+//! # });
+//! ```
+//!
+//! The integration tests (`tests/tower.rs`) run these bridges over real
+//! sockets: tower-http's `CompressionLayer` and `CorsLayer` around a
+//! gateway application, an axum `Router` mounted under a prefix and its
+//! WebSocket route behind `gateway-hyper`, and a gateway application
+//! served by `axum::serve`.
+//!
+//! [`GatewayFacts`]: crate::GatewayFacts
+//! [`GatewayFacts::script_name`]: crate::GatewayFacts::script_name
+//! [`GatewayFacts::original_uri`]: crate::GatewayFacts::original_uri
+//! [`ApplicationExt::into_service`]: crate::ApplicationExt::into_service
+
+use std::convert::Infallible;
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::StatusCode;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::app::{Application, BoxFuture};
+use crate::body::Body;
+use crate::driver;
+use crate::environ::Environ;
+use crate::error::{BoxError, Error};
+use crate::middleware::Middleware;
+use crate::response::Response;
+
+/// An [`Application`] as a `tower::Service<http::Request<B>>`, for any
+/// request body `B`. See the [module docs](self).
+///
+/// Always ready, never fails: each call runs the application through
+/// [`driver::commit`] in one boxed future. Cloning clones an `Arc`.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// use gateway_core::{fn_app, start, ApplicationExt};
+/// use tower::ServiceExt as _;
+///
+/// let svc = fn_app(|_| async { start(200, [("content-type", "text/plain")]).body("hello") })
+///     .into_service();
+/// let req = http::Request::head("/").body(http_body_util::Empty::<bytes::Bytes>::new()).unwrap();
+/// let res = svc.oneshot(req).await.unwrap();
+/// // The driver ran: HEAD keeps GET's length and loses the body.
+/// assert_eq!(res.headers()["content-length"], "5");
+/// # });
+/// ```
+#[doc(alias = "IntoService")]
+pub struct AppService<A> {
+    app: Arc<A>,
+}
+
+impl<A: Application> AppService<A> {
+    /// Wraps `app`.
+    pub fn new(app: A) -> AppService<A> {
+        AppService { app: Arc::new(app) }
+    }
+
+    /// Wraps an application already shared.
+    pub fn from_arc(app: Arc<A>) -> AppService<A> {
+        AppService { app }
+    }
+
+    /// The application.
+    pub fn get_ref(&self) -> &A {
+        &self.app
+    }
+}
+
+impl<A> Clone for AppService<A> {
+    fn clone(&self) -> Self {
+        AppService {
+            app: self.app.clone(),
+        }
+    }
+}
+
+impl<A> fmt::Debug for AppService<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AppService").finish_non_exhaustive()
+    }
+}
+
+impl<A, B> Service<http::Request<B>> for AppService<A>
+where
+    A: Application,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Response, Infallible>>;
+
+    #[inline]
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        let env = Environ::from_request(req.map(into_body));
+        let app = self.app.clone();
+        Box::pin(async move { driver::commit(&*app, env).await })
+    }
+}
+
+/// Hosts a tower service as an [`Application`]: `from_service(svc)` is
+/// [`ServiceApp::new`].
+pub fn from_service<S>(service: S) -> ServiceApp<S> {
+    ServiceApp { service }
+}
+
+/// A `tower::Service<http::Request<Body>>` as an [`Application`]. See the
+/// [module docs](self): the request is [`Environ::into_request`]'s
+/// (`path_info?query` as its URI, [`GatewayFacts`](crate::GatewayFacts)
+/// as an extension), a
+/// timeout or overload error answers 503, another error 500.
+///
+/// ```
+/// use std::convert::Infallible;
+/// use gateway_core::{tower::ServiceApp, Application, Body};
+///
+/// let svc = tower::service_fn(|_req: http::Request<Body>| async {
+///     Ok::<_, Infallible>(http::Response::new(Body::from("from tower")))
+/// });
+/// fn is_app(_: &impl Application) {}
+/// is_app(&ServiceApp::new(svc));
+/// ```
+#[derive(Clone, Debug)]
+pub struct ServiceApp<S> {
+    service: S,
+}
+
+impl<S> ServiceApp<S> {
+    /// Hosts `service`.
+    pub fn new(service: S) -> ServiceApp<S> {
+        ServiceApp { service }
+    }
+
+    /// The service.
+    pub fn get_ref(&self) -> &S {
+        &self.service
+    }
+
+    /// Returns the service.
+    pub fn into_inner(self) -> S {
+        self.service
+    }
+}
+
+impl<S, ResBody> Application for ServiceApp<S>
+where
+    S: Service<http::Request<Body>, Response = http::Response<ResBody>>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Error: Into<BoxError>,
+    S::Future: Send,
+    ResBody: http_body::Body<Data = Bytes> + Send + 'static,
+    ResBody::Error: Into<BoxError>,
+{
+    fn call(&self, env: Environ) -> impl Future<Output = Result<Response, Error>> + Send {
+        let mut service = self.service.clone();
+        let req = env.into_request();
+        async move {
+            std::future::poll_fn(|cx| service.poll_ready(cx))
+                .await
+                .map_err(service_error)?;
+            let res = service.call(req).await.map_err(service_error)?;
+            Ok(res.map(into_body))
+        }
+    }
+}
+
+/// Makes a [`Middleware`] of a `tower::Layer`: `app.with(from_layer(layer))`.
+/// See the [module docs](self).
+///
+/// ```
+/// use gateway_core::{tower::from_layer, fn_app, start, ApplicationExt};
+/// use std::time::Duration;
+///
+/// // Requests that take longer than 30 seconds answer 503.
+/// let app = fn_app(|_| async { start(200, [("content-type", "text/plain")]).body("hi") })
+///     .with(from_layer(tower::timeout::TimeoutLayer::new(Duration::from_secs(30))));
+/// # let _ = app;
+/// ```
+pub fn from_layer<L>(layer: L) -> FromLayer<L> {
+    FromLayer { layer }
+}
+
+/// The middleware [`from_layer`] makes.
+#[derive(Clone, Copy, Debug)]
+pub struct FromLayer<L> {
+    layer: L,
+}
+
+impl<L> FromLayer<L> {
+    /// The layer.
+    pub fn get_ref(&self) -> &L {
+        &self.layer
+    }
+}
+
+impl<A, L, S, ResBody> Middleware<A> for FromLayer<L>
+where
+    A: Application,
+    L: Layer<AppService<A>, Service = S>,
+    S: Service<http::Request<Body>, Response = http::Response<ResBody>>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Error: Into<BoxError>,
+    S::Future: Send,
+    ResBody: http_body::Body<Data = Bytes> + Send + 'static,
+    ResBody::Error: Into<BoxError>,
+{
+    type Output = FromLayerApp<A, S>;
+
+    fn wrap(&self, app: A) -> FromLayerApp<A, S> {
+        let app = Arc::new(app);
+        let service = self.layer.layer(AppService::from_arc(app.clone()));
+        FromLayerApp {
+            app,
+            service: ServiceApp::new(service),
+        }
+    }
+}
+
+/// The application a [`from_layer`] middleware produces: the layered
+/// service, hosted as a [`ServiceApp`], with `startup` and `shutdown`
+/// forwarded to the wrapped application `A`.
+pub struct FromLayerApp<A, S> {
+    app: Arc<A>,
+    service: ServiceApp<S>,
+}
+
+impl<A, S: fmt::Debug> fmt::Debug for FromLayerApp<A, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FromLayerApp")
+            .field("service", &self.service.service)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<A, S, ResBody> Application for FromLayerApp<A, S>
+where
+    A: Application,
+    S: Service<http::Request<Body>, Response = http::Response<ResBody>>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Error: Into<BoxError>,
+    S::Future: Send,
+    ResBody: http_body::Body<Data = Bytes> + Send + 'static,
+    ResBody::Error: Into<BoxError>,
+{
+    #[inline]
+    fn call(&self, env: Environ) -> impl Future<Output = Result<Response, Error>> + Send {
+        self.service.call(env)
+    }
+
+    fn startup(&self) -> impl Future<Output = Result<(), Error>> + Send {
+        self.app.startup()
+    }
+
+    fn shutdown(&self) -> impl Future<Output = ()> + Send {
+        self.app.shutdown()
+    }
+}
+
+/// `body` as a gateway [`Body`]: itself if it is one, an empty body
+/// (no allocation) if it has ended, else boxed once.
+fn into_body<B>(body: B) -> Body
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    // A gateway body may carry what an empty one would lose (an
+    // `on_finish` callback): keep it whole.
+    match crate::downcast_owned::<B, Body>(body) {
+        Ok(body) => body,
+        Err(body) if body.is_end_stream() => Body::empty(),
+        Err(body) => Body::new(body),
+    }
+}
+
+/// A hosted service's error as an [`Error`]: 503 for tower's timeout and
+/// overload errors, else the status a gateway error carried, else 500.
+fn service_error<E: Into<BoxError>>(err: E) -> Error {
+    let err = err.into();
+    if is_unavailable(&*err) {
+        Error::with_status(StatusCode::SERVICE_UNAVAILABLE, err)
+    } else {
+        Error::from_boxed(err)
+    }
+}
+
+fn is_unavailable(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(err);
+    while let Some(err) = next {
+        if err.is::<::tower::timeout::error::Elapsed>()
+            || err.is::<::tower::load_shed::error::Overloaded>()
+        {
+            return true;
+        }
+        next = err.source();
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use ::tower::ServiceExt as _;
+    use http::{Method, Request};
+    use http_body::Body as _;
+    use http_body_util::BodyExt as _;
+
+    use super::*;
+    use crate::environ::{Addr, ConnInfo, GatewayFacts, RootPath, Scheme};
+    use crate::{ApplicationExt, fn_app, start};
+
+    async fn text(res: Response) -> String {
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    }
+
+    async fn commit(app: &impl Application, env: Environ) -> Response {
+        let Ok(res) = driver::commit(app, env).await;
+        res
+    }
+
+    fn hello() -> impl Application + Clone {
+        fn_app(|env: Environ| async move {
+            match env.path_info() {
+                "/fail" => Err(Error::with_status(StatusCode::NOT_FOUND, "no such thing")),
+                "/panic" => panic!("boom"),
+                _ => {
+                    start(200, [("content-type", "text/plain"), ("keep-alive", "5")]).body("hello")
+                }
+            }
+        })
+    }
+
+    #[tokio::test]
+    async fn app_service_runs_the_driver() {
+        let svc = hello().into_service();
+        let get = |m: Method, path: &str| {
+            Request::builder()
+                .method(m)
+                .uri(path)
+                .body(http_body_util::Empty::<Bytes>::new())
+                .unwrap()
+        };
+        let res = svc.clone().oneshot(get(Method::HEAD, "/")).await.unwrap();
+        assert_eq!(res.headers()["content-length"], "5");
+        assert!(res.body().is_end_stream());
+        assert!(!res.headers().contains_key("keep-alive"));
+
+        let res = svc
+            .clone()
+            .oneshot(get(Method::GET, "/fail"))
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::NOT_FOUND);
+        let res = svc
+            .clone()
+            .oneshot(get(Method::GET, "/panic"))
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let res = svc.oneshot(get(Method::GET, "/")).await.unwrap();
+        assert_eq!(text(res).await, "hello");
+    }
+
+    #[test]
+    fn request_bodies_are_not_boxed_when_they_need_not_be() {
+        let empty = into_body(http_body_util::Empty::<Bytes>::new());
+        assert!(empty.is_in_memory() && empty.is_end_stream());
+        let full = into_body(Body::from("x"));
+        assert!(full.is_in_memory() && !full.is_end_stream());
+        let streamed = into_body(http_body_util::Full::new(Bytes::from_static(b"x")));
+        assert!(!streamed.is_in_memory());
+        assert_eq!(streamed.size_hint().exact(), Some(1));
+    }
+
+    #[tokio::test]
+    async fn app_service_streams_a_foreign_request_body() {
+        let echo = fn_app(|mut env: Environ| async move {
+            start(200, [("content-type", "text/plain")]).body(env.take_body())
+        });
+        let req = Request::post("/")
+            .body(http_body_util::Full::new(Bytes::from_static(b"ping")))
+            .unwrap();
+        let res = echo.into_service().oneshot(req).await.unwrap();
+        assert_eq!(text(res).await, "ping");
+    }
+
+    fn mounted_env(target: &str) -> Environ {
+        let mut env = Environ::from_request(
+            Request::get(target)
+                .header("host", "example.com")
+                .body(Body::empty())
+                .unwrap(),
+        );
+        env.set_root_path(Some(RootPath::from_static("/outer")));
+        assert!(env.mount("/app"));
+        *env.conn_mut() = ConnInfo::new(
+            Addr::Tcp("10.0.0.1:1234".parse().unwrap()),
+            Addr::Tcp("10.0.0.2:443".parse().unwrap()),
+        )
+        .with_scheme(Scheme::Https, true);
+        env
+    }
+
+    /// What an application saw, as one line.
+    fn describe(env: &Environ) -> String {
+        format!(
+            "{} {} {} {} {} {} facts:{}",
+            env.script_name(),
+            env.path_info(),
+            env.query(),
+            env.conn().peer(),
+            env.conn().local(),
+            env.scheme(),
+            env.extensions().get::<GatewayFacts>().is_some(),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_layer_round_trip_loses_nothing() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let layer = ::tower::layer::layer_fn(move |inner: AppService<_>| {
+            let log = log.clone();
+            ::tower::service_fn(move |req: http::Request<Body>| {
+                let facts = req.extensions().get::<GatewayFacts>().unwrap();
+                log.lock().unwrap().push(format!(
+                    "{} {} {}",
+                    req.uri(),
+                    facts.script_name(),
+                    facts.original_uri()
+                ));
+                inner.clone().oneshot(req)
+            })
+        });
+        let app = fn_app(|env: Environ| async move {
+            start(200, [("content-type", "text/plain")]).body(describe(&env))
+        })
+        .with(from_layer(layer));
+
+        let res = commit(&app, mounted_env("/app/a%2Fb?x=1&y")).await;
+        assert_eq!(
+            text(res).await,
+            "/outer/app /a%2Fb x=1&y 10.0.0.1:1234 10.0.0.2:443 https facts:false"
+        );
+        assert_eq!(
+            seen.lock().unwrap().as_slice(),
+            ["/a%2Fb?x=1&y /outer/app /app/a%2Fb?x=1&y"]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_rewriting_layer_rewrites_below_the_mount_point() {
+        let layer = ::tower::util::MapRequestLayer::new(|mut req: http::Request<Body>| {
+            *req.uri_mut() = "/rewritten?z".parse().unwrap();
+            req
+        });
+        let app = fn_app(|env: Environ| async move {
+            start(200, [("content-type", "text/plain")]).body(format!(
+                "{} {}",
+                describe(&env),
+                env.uri()
+            ))
+        })
+        .with(from_layer(layer));
+        let res = commit(&app, mounted_env("/app/x")).await;
+        assert_eq!(
+            text(res).await,
+            "/outer/app /rewritten z 10.0.0.1:1234 10.0.0.2:443 https facts:false /app/rewritten?z"
+        );
+    }
+
+    #[tokio::test]
+    async fn layer_middleware_forwards_startup_and_shutdown() {
+        struct Counted(Arc<AtomicUsize>);
+        impl Application for Counted {
+            async fn call(&self, _env: Environ) -> Result<Response, Error> {
+                start(204, crate::NO_HEADERS).empty()
+            }
+            async fn startup(&self) -> Result<(), Error> {
+                self.0.fetch_add(1, Ordering::SeqCst);
+                Ok(())
+            }
+            async fn shutdown(&self) {
+                self.0.fetch_add(10, Ordering::SeqCst);
+            }
+        }
+        let count = Arc::new(AtomicUsize::new(0));
+        let app = Counted(count.clone()).with(from_layer(::tower::layer::util::Identity::new()));
+        app.startup().await.unwrap();
+        app.shutdown().await;
+        assert_eq!(count.load(Ordering::SeqCst), 11);
+    }
+
+    fn env(target: &str) -> Environ {
+        Environ::from_request(Request::get(target).body(Body::empty()).unwrap())
+    }
+
+    #[tokio::test]
+    async fn service_errors_map_to_statuses() {
+        // Never answers: the timeout fires.
+        let pending = ::tower::service_fn(|_req: http::Request<Body>| {
+            std::future::pending::<Result<http::Response<Body>, Infallible>>()
+        });
+        let timed = from_service(::tower::timeout::Timeout::new(
+            pending,
+            Duration::from_millis(1),
+        ));
+        let res = commit(&timed, env("/")).await;
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+
+        // Never ready: the load shedder refuses.
+        #[derive(Clone)]
+        struct Busy;
+        impl Service<http::Request<Body>> for Busy {
+            type Response = http::Response<Body>;
+            type Error = Infallible;
+            type Future = std::future::Ready<Result<http::Response<Body>, Infallible>>;
+            fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+                Poll::Pending
+            }
+            fn call(&mut self, _req: http::Request<Body>) -> Self::Future {
+                unreachable!("never ready")
+            }
+        }
+        let shed = from_service(::tower::load_shed::LoadShed::new(Busy));
+        let res = commit(&shed, env("/")).await;
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+
+        let failing = |err: fn() -> BoxError| {
+            from_service(::tower::service_fn(move |_req: http::Request<Body>| {
+                std::future::ready(Err::<http::Response<Body>, _>(err()))
+            }))
+        };
+        let res = commit(&failing(|| "plain failure".into()), env("/")).await;
+        assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let res = commit(
+            &failing(|| Error::with_status(StatusCode::FORBIDDEN, "not yours").into()),
+            env("/"),
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN);
+        let res = commit(
+            &failing(|| Box::new(::tower::timeout::error::Elapsed::new())),
+            env("/"),
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    }
+
+    #[tokio::test]
+    async fn hosted_service_sees_path_info_and_returns_its_body() {
+        let svc = ::tower::service_fn(|req: http::Request<Body>| async move {
+            let body = http_body_util::Full::new(Bytes::from(req.uri().to_string()));
+            Ok::<_, Infallible>(http::Response::new(body))
+        });
+        let app = from_service(::tower::util::BoxCloneSyncService::new(svc));
+        let res = commit(&app, mounted_env("/app?q")).await;
+        assert_eq!(text(res).await, "/?q");
+
+        let empty = from_service(::tower::service_fn(|_req: http::Request<Body>| async {
+            Ok::<_, Infallible>(http::Response::new(http_body_util::Empty::<Bytes>::new()))
+        }));
+        let res = commit(&empty, env("/")).await;
+        assert!(res.body().is_in_memory(), "an ended body is not boxed");
+    }
+}
