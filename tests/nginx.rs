@@ -18,47 +18,16 @@
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use gateway_core::{Application, ApplicationExt, Environ, fn_app, start};
 use gateway_middleware::{Mount, ProxyHeaders, ProxyOriginal};
-use gateway_tests::{TIMEOUT, TestServer, curl, curl_available, in_ci, split_head};
+use gateway_tests::{TIMEOUT, TempDir, TestServer, curl, curl_available, in_ci, split_head};
 
 /// The address curl sends from: not a trusted proxy.
 const CLIENT_IP: &str = "127.0.0.2";
 
 // Fixtures -------------------------------------------------------------------
-
-/// A fresh directory under the system's temporary directory, removed with
-/// its contents when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> TempDir {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let dir = std::env::temp_dir().join(format!(
-            "gateway-nginx-test-{}-{}-{nanos}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir(&dir).expect("create a temporary directory");
-        TempDir(dir)
-    }
-
-    fn join(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// The nginx binary, if one can be run. When none can: fails the test if
 /// `CI` is set, else prints a loud notice and returns `None`.
@@ -163,7 +132,7 @@ impl Nginx {
         let mut last_error = String::new();
         for _attempt in 0..3 {
             let [tcp_http, tcp_https, unix_http, unix_https] = free_ports();
-            let d = dir.0.display();
+            let d = dir.path().display();
             let config = format!(
                 "
 worker_processes 1;
@@ -194,7 +163,7 @@ http {{
             let error_log = dir.join("error.log");
             let child = Command::new(binary)
                 .arg("-p")
-                .arg(&dir.0)
+                .arg(dir.path())
                 .arg("-c")
                 .arg(&conf)
                 .arg("-e")
@@ -378,7 +347,7 @@ async fn behind_nginx() {
     if !curl_available().await {
         return;
     }
-    let dir = TempDir::new();
+    let dir = TempDir::new("nginx");
     let sock = dir.join("app.sock");
     let server = gateway_hyper::Server::bind("127.0.0.1:0")
         .await

@@ -14,7 +14,7 @@
 use std::io;
 use std::net::SocketAddr;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use gateway_core::http::StatusCode;
 use gateway_core::{Addr, Application, Environ, Error, Response, fn_app, start};
 use gateway_hyper::Server;
-use gateway_tests::{Client, Proto, TestServer, empty, read_at_least, within};
+use gateway_tests::{Client, Proto, TempDir, TestServer, empty, read_at_least, within};
 use http::Method;
 use http::header::HOST;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -41,37 +41,6 @@ const SHORT: Duration = Duration::from_millis(300);
 const SHORT_BOUND: Duration = Duration::from_secs(2);
 
 // Fixtures -------------------------------------------------------------------
-
-/// A fresh directory under the system's temporary directory, removed with
-/// its contents when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> TempDir {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let dir = std::env::temp_dir().join(format!(
-            "gateway-server-test-{}-{}-{nanos}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        // `create_dir`, not `create_dir_all`: an existing one is an error.
-        std::fs::create_dir(&dir).expect("create a temporary directory");
-        TempDir(dir)
-    }
-
-    fn join(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// A server running in a task, for the tests that need more than
 /// [`TestServer`]: a Unix-only server, or knowing when the drain began.
@@ -286,7 +255,7 @@ fn exists(path: &Path) -> bool {
 /// removes its socket file when it stops.
 #[tokio::test]
 async fn unix_socket() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("server");
     let path = dir.join("app.sock");
 
     // A stale socket: its listener is gone, its file stays.
@@ -359,7 +328,7 @@ async fn unix_socket() {
 /// itself; it now checks the file's device and inode.)
 #[tokio::test]
 async fn unix_socket_replaced_by_a_successor_is_kept() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("server");
     let path = dir.join("app.sock");
     let running = spawn(
         Server::bind_unix(&path, None).expect("bind_unix"),
@@ -387,7 +356,7 @@ async fn unix_socket_replaced_by_a_successor_is_kept() {
 /// them in order, and each answers with its own local address.
 #[tokio::test]
 async fn several_listeners() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("server");
     let sock = dir.join("multi.sock");
     let first = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a std listener");
     let first_addr = first.local_addr().expect("std local_addr");
@@ -865,7 +834,7 @@ impl Application for BrokenStartup {
 /// and its file removed.
 #[tokio::test]
 async fn startup_error() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("server");
     let sock = dir.join("startup.sock");
     let server = Server::bind_unix(&sock, None).expect("bind_unix");
     let app = Arc::new(BrokenStartup {
@@ -898,7 +867,7 @@ async fn startup_error() {
 /// missed and the listeners kept serving.)
 #[tokio::test]
 async fn immediate_shutdown_closes_the_listeners() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("server");
     let sock = dir.join("immediate.sock");
     let calls = Arc::new(AtomicUsize::new(0));
     let server = Server::bind_unix(&sock, None).expect("bind_unix");
@@ -1176,7 +1145,7 @@ async fn extreme_settings_still_serve() {
 /// the path, not a bare "No such file or directory".
 #[tokio::test]
 async fn unix_bind_error_names_the_path() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("server");
     let path = dir.join("no/such/dir/app.sock");
     let err = Server::bind_unix(&path, None).unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::NotFound);
