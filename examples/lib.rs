@@ -44,6 +44,8 @@ pub async fn run<A: gateway_core::Application>(app: A) -> std::io::Result<()> {
         .await
 }
 
+pub mod cgi;
+
 pub mod hello {
     //! `GET /` answers with a greeting; `POST /echo` streams the request body
     //! back as it arrives.
@@ -88,3 +90,8 @@ pub mod hello {
         Hello
     }
 }
+
+// A directory module: `mini_framework.rs` beside this file is the example
+// binary that serves it.
+#[path = "mini_framework/mod.rs"]
+pub mod mini_framework;

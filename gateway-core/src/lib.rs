@@ -74,6 +74,8 @@
 //! - [`Body`]: empty, full, stream, push-style writer, file; trailers;
 //!   [`Body::on_finish`] for access logs.
 //! - [`driver`]: commit rules every adapter shares.
+//! - [`adapter_guide`]: writing an adapter, from the driver's contract,
+//!   with a complete toy adapter.
 //! - [`Middleware`], [`ApplicationExt::with`], [`from_fn`]: composition.
 //! - [`Error`]: `?` from any error, with an optional HTTP status.
 //! - [`Lint`]: checks both sides of the contract while you develop —
@@ -99,8 +101,10 @@
 //! were sent as an abort (close the HTTP/1 connection, reset the HTTP/2
 //! stream). Dropping the `commit` future is how it tells the application
 //! the client is gone.
+//! The [`adapter_guide`] says it all in full.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod adapter_guide;
 pub mod app;
 pub mod body;
 pub mod driver;
