@@ -345,19 +345,13 @@ impl<L> FromLayer<L> {
     }
 }
 
-impl<A, L, S, ResBody> Middleware<A> for FromLayer<L>
+// The bounds on the layered service are `ServiceApp`'s own, stated once
+// there.
+impl<A, L, S> Middleware<A> for FromLayer<L>
 where
     A: Application,
     L: Layer<AppService<A>, Service = S>,
-    S: Service<http::Request<Body>, Response = http::Response<ResBody>>
-        + Clone
-        + Send
-        + Sync
-        + 'static,
-    S::Error: Into<BoxError>,
-    S::Future: Send,
-    ResBody: http_body::Body<Data = Bytes> + Send + 'static,
-    ResBody::Error: Into<BoxError>,
+    ServiceApp<S>: Application,
 {
     type Output = FromLayerApp<A, S>;
 
@@ -387,18 +381,10 @@ impl<A, S: fmt::Debug> fmt::Debug for FromLayerApp<A, S> {
     }
 }
 
-impl<A, S, ResBody> Application for FromLayerApp<A, S>
+impl<A, S> Application for FromLayerApp<A, S>
 where
     A: Application,
-    S: Service<http::Request<Body>, Response = http::Response<ResBody>>
-        + Clone
-        + Send
-        + Sync
-        + 'static,
-    S::Error: Into<BoxError>,
-    S::Future: Send,
-    ResBody: http_body::Body<Data = Bytes> + Send + 'static,
-    ResBody::Error: Into<BoxError>,
+    ServiceApp<S>: Application,
 {
     #[inline]
     fn call(&self, env: Environ) -> impl Future<Output = Result<Response, Error>> + Send {

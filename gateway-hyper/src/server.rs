@@ -206,6 +206,8 @@ impl Server {
     /// connections alive, make both longer than the proxy's own idle
     /// timeout (nginx's `keepalive_timeout` in an `upstream` block), or
     /// the proxy may send a request on a connection just being closed.
+    /// A zero timeout is checked every millisecond: connections close as
+    /// soon as they have been quiet for a few.
     pub fn idle_timeout(mut self, timeout: Option<Duration>) -> Server {
         self.config.idle_timeout = timeout;
         self
