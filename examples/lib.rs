@@ -46,6 +46,54 @@ pub async fn run<A: gateway_core::Application>(app: A) -> std::io::Result<()> {
 
 pub mod cgi;
 
+pub mod static_site {
+    //! A site from a directory in front of an application:
+    //! [`StaticFiles`] answers what is on disk, everything else (here
+    //! `/api/time`, and a 404 page) goes to the application behind it.
+
+    use std::path::{Path, PathBuf};
+    use std::time::SystemTime;
+
+    use gateway_core::http::Method;
+    use gateway_core::{Application, ApplicationExt, Environ, Error, Response, start};
+    use gateway_middleware::StaticFiles;
+
+    /// The sample folder shipped with the examples (`examples/static_site`).
+    pub fn sample_dir() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("static_site")
+    }
+
+    /// The application behind the files.
+    #[derive(Clone, Copy, Debug, Default)]
+    pub struct Api;
+
+    impl Application for Api {
+        async fn call(&self, env: Environ) -> Result<Response, Error> {
+            match (env.method(), env.path_info()) {
+                (&Method::GET | &Method::HEAD, "/api/time") => {
+                    let now = httpdate::fmt_http_date(SystemTime::now());
+                    start(
+                        200,
+                        [
+                            ("content-type", "text/plain; charset=utf-8"),
+                            ("cache-control", "no-store"),
+                        ],
+                    )
+                    .body(format!("{now}\n"))
+                }
+                _ => {
+                    start(404, [("content-type", "text/plain; charset=utf-8")]).body("Not Found\n")
+                }
+            }
+        }
+    }
+
+    /// `dir` served at `/`, with misses going to [`Api`].
+    pub fn app(dir: impl Into<PathBuf>) -> impl Application {
+        Api.with(StaticFiles::new(dir))
+    }
+}
+
 pub mod hello {
     //! `GET /` answers with a greeting; `POST /echo` streams the request body
     //! back as it arrives.

@@ -11,6 +11,17 @@
 //!   Outermost, so everything else sees the corrected request.
 //! - [`Mount`]: several applications under path prefixes, longest prefix
 //!   first, with a fallback.
+//! - [`StaticFiles`]: files from a directory, as correct as nginx
+//!   (preconditions, ranges, precompressed variants, caching headers, no
+//!   path escapes) and close to it in speed (an in-memory cache with
+//!   ready-made headers, large files streamed from the blocking pool). An
+//!   application of its own, or a middleware in front of one.
+//! - [`ConditionalGet`]: `304 Not Modified` / `412 Precondition Failed`
+//!   for dynamic `GET`/`HEAD` responses that carry `ETag` or
+//!   `Last-Modified`. The evaluator itself, for handlers and static files,
+//!   is in [`conditional`] (RFC 9110 §13).
+//! - [`range`]: `Range` parsing, `Content-Range` and `multipart/byteranges`
+//!   framing (RFC 9110 §14), with limits against amplification.
 //!
 //! # Behind nginx, under a prefix
 //!
@@ -119,9 +130,14 @@
 //! # });
 //! ```
 
+pub mod conditional;
 pub mod mount;
 pub mod proxy;
+pub mod range;
+pub mod static_files;
 
+pub use conditional::{ConditionalGet, ConditionalGetApp};
 pub use gateway_core::{Application, Middleware};
 pub use mount::{InvalidMountPrefix, Mount};
 pub use proxy::{InvalidProxyAddr, ProxyHeaders, ProxyHeadersApp, ProxyOriginal};
+pub use static_files::{InvalidPrefix, StaticFiles, StaticFilesApp};

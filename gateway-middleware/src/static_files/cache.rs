@@ -1,0 +1,457 @@
+//! What is known about each file served: validators and ready-made header
+//! values for every variant, and the bytes of small ones.
+//!
+//! Entries are keyed by the decoded path below the root, so the many
+//! spellings of one path (`/a.txt`, `/%61.txt`) share one entry. A file is
+//! looked at on disk (one `stat`) at most once per `revalidate_after`; the
+//! request that finds its entry due does it, the others keep serving the
+//! entry meanwhile. Memory is bounded by a total byte budget and an entry
+//! count; past them, arbitrary entries are dropped (a hostile client
+//! asking for many files can make the cache less useful, never larger).
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use http::HeaderValue;
+
+use super::encoding::{Available, Encoding};
+use super::headers::Stamp;
+use super::path;
+
+/// The encodings a file may have, in `FileEntry::variants` order.
+pub(super) const ENCODINGS: [Encoding; 4] = [
+    Encoding::Identity,
+    Encoding::Brotli,
+    Encoding::Zstd,
+    Encoding::Gzip,
+];
+
+fn slot(encoding: Encoding) -> usize {
+    match encoding {
+        Encoding::Identity => 0,
+        Encoding::Brotli => 1,
+        Encoding::Zstd => 2,
+        Encoding::Gzip => 3,
+    }
+}
+
+/// One file to serve: the original and its precompressed siblings.
+#[derive(Debug)]
+pub(super) struct FileEntry {
+    /// When it was last compared with the disk, in nanoseconds since the
+    /// cache's epoch.
+    checked: AtomicU64,
+    pub(super) content_type: HeaderValue,
+    pub(super) cache_control: HeaderValue,
+    /// Which siblings exist; all false means no `Vary`.
+    pub(super) available: Available,
+    variants: [Option<Variant>; 4],
+}
+
+/// One representation of a file (the original, or a `.br`/`.zst`/`.gz`
+/// sibling).
+#[derive(Debug)]
+pub(super) struct Variant {
+    pub(super) path: PathBuf,
+    pub(super) stamp: Stamp,
+    pub(super) etag: HeaderValue,
+    pub(super) last_modified: HeaderValue,
+    /// The whole content, for files up to the cache's file size limit.
+    pub(super) data: Option<Bytes>,
+}
+
+impl FileEntry {
+    /// The representation for `encoding`; the original when that one does
+    /// not exist.
+    pub(super) fn variant(&self, encoding: Encoding) -> &Variant {
+        match &self.variants[slot(encoding)] {
+            Some(v) => v,
+            None => self.identity(),
+        }
+    }
+
+    pub(super) fn identity(&self) -> &Variant {
+        self.variants[0]
+            .as_ref()
+            .expect("every entry has its original")
+    }
+
+    pub(super) fn has_variants(&self) -> bool {
+        self.available != Available::default()
+    }
+
+    /// Bytes held in memory.
+    fn size(&self) -> u64 {
+        self.variants
+            .iter()
+            .flatten()
+            .filter_map(|v| v.data.as_ref())
+            .map(|d| d.len() as u64)
+            .sum()
+    }
+}
+
+/// How to build an entry: the policy parts of the configuration.
+pub(super) struct LoadOptions<'a> {
+    pub(super) root: &'a Path,
+    pub(super) symlinks_outside_root: bool,
+    pub(super) precompressed: bool,
+    pub(super) max_file: u64,
+    /// For files that are neither HTML nor fingerprinted.
+    pub(super) cache_control: &'a HeaderValue,
+    pub(super) html_cache_control: &'a HeaderValue,
+    pub(super) immutable_cache_control: &'a HeaderValue,
+}
+
+impl LoadOptions<'_> {
+    fn cache_control(&self, name: &str, content_type: &HeaderValue) -> HeaderValue {
+        if super::headers::is_fingerprinted(name) {
+            self.immutable_cache_control.clone()
+        } else if super::headers::is_html(content_type) {
+            self.html_cache_control.clone()
+        } else {
+            self.cache_control.clone()
+        }
+    }
+}
+
+/// Builds the entry for the regular file at `path` (already resolved),
+/// `rel` being its path below the root. Blocking.
+pub(super) fn load(
+    opts: &LoadOptions<'_>,
+    rel: &str,
+    path: PathBuf,
+    now: SystemTime,
+) -> io::Result<FileEntry> {
+    let name = rel.rsplit('/').next().unwrap_or(rel);
+    let content_type = super::headers::content_type(name);
+    let cache_control = opts.cache_control(name, &content_type);
+    let mut variants: [Option<Variant>; 4] = Default::default();
+    variants[0] = Some(load_variant(path, opts.max_file, now)?);
+    let mut available = Available::default();
+    if opts.precompressed {
+        let mut sibling = String::with_capacity(rel.len() + 4);
+        for encoding in &ENCODINGS[1..] {
+            sibling.clear();
+            sibling.push_str(rel);
+            sibling.push_str(encoding.extension());
+            let Ok(path) = path::resolve(opts.root, &sibling, opts.symlinks_outside_root) else {
+                continue;
+            };
+            match load_variant(path, opts.max_file, now) {
+                Ok(v) => {
+                    match encoding {
+                        Encoding::Brotli => available.br = true,
+                        Encoding::Zstd => available.zstd = true,
+                        Encoding::Gzip => available.gzip = true,
+                        Encoding::Identity => {}
+                    }
+                    variants[slot(*encoding)] = Some(v);
+                }
+                // A sibling that is not a readable regular file is not
+                // offered.
+                Err(_) => continue,
+            }
+        }
+    }
+    Ok(FileEntry {
+        checked: AtomicU64::new(0),
+        content_type,
+        cache_control,
+        available,
+        variants,
+    })
+}
+
+fn load_variant(path: PathBuf, max_file: u64, now: SystemTime) -> io::Result<Variant> {
+    // A file being rewritten while it is read is read again; one that
+    // keeps changing is an error.
+    for _ in 0..3 {
+        let mut file = File::open(&path)?;
+        let meta = file.metadata()?;
+        if !meta.is_file() {
+            return Err(io::ErrorKind::NotFound.into());
+        }
+        let stamp = Stamp::of(&meta);
+        let data = if stamp.len <= max_file {
+            let mut buf = Vec::with_capacity(stamp.len as usize);
+            (&mut file).take(stamp.len + 1).read_to_end(&mut buf)?;
+            if buf.len() as u64 != stamp.len || Stamp::of(&file.metadata()?) != stamp {
+                continue;
+            }
+            Some(Bytes::from(buf))
+        } else {
+            None
+        };
+        return Ok(Variant {
+            etag: stamp.etag(now),
+            last_modified: stamp.last_modified(),
+            path,
+            stamp,
+            data,
+        });
+    }
+    Err(io::Error::other("file keeps changing while it is read"))
+}
+
+/// Opens a variant too large to be held in memory, checking it is still
+/// the version its headers describe. Blocking.
+pub(super) fn open_checked(path: &Path, stamp: Stamp) -> io::Result<Option<File>> {
+    let file = File::open(path)?;
+    let meta = file.metadata()?;
+    Ok((meta.is_file() && Stamp::of(&meta) == stamp).then_some(file))
+}
+
+/// Whether the files behind `entry` are unchanged on disk (one `stat` of
+/// the original: precompressed siblings are expected to be rebuilt with
+/// it). Blocking.
+pub(super) fn still_valid(entry: &FileEntry) -> bool {
+    let identity = entry.identity();
+    std::fs::metadata(&identity.path).is_ok_and(|m| m.is_file() && Stamp::of(&m) == identity.stamp)
+}
+
+/// The cache of entries. See the [module docs](self).
+#[derive(Debug)]
+pub(super) struct Cache {
+    epoch: Instant,
+    maps: RwLock<Maps>,
+    /// Paths found missing, and when: a miss is remembered for
+    /// `revalidate_after` too, so requests for the application behind a
+    /// middleware at `/` do not each look at the disk.
+    missing: RwLock<HashMap<(Box<str>, bool), u64>>,
+    capacity: u64,
+    max_entries: usize,
+    revalidate_after: u64,
+}
+
+#[derive(Debug, Default)]
+struct Maps {
+    /// Files by their decoded path below the root.
+    files: HashMap<Box<str>, Arc<FileEntry>>,
+    /// Directory index files by the directory's decoded path.
+    indexes: HashMap<Box<str>, Arc<FileEntry>>,
+    bytes: u64,
+}
+
+/// What a lookup found.
+pub(super) enum Lookup {
+    /// Fresh: serve it.
+    Fresh(Arc<FileEntry>),
+    /// Due for a look at the disk, which this caller was chosen to take.
+    Due(Arc<FileEntry>),
+    Miss,
+}
+
+impl Cache {
+    pub(super) fn new(capacity: u64, max_entries: usize, revalidate_after: Duration) -> Cache {
+        Cache {
+            epoch: Instant::now(),
+            maps: RwLock::default(),
+            missing: RwLock::default(),
+            capacity,
+            max_entries,
+            revalidate_after: u64::try_from(revalidate_after.as_nanos()).unwrap_or(u64::MAX),
+        }
+    }
+
+    fn now(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    pub(super) fn get(&self, key: &str, index: bool) -> Lookup {
+        let entry = {
+            let maps = self.maps.read().unwrap_or_else(|e| e.into_inner());
+            let map = if index { &maps.indexes } else { &maps.files };
+            match map.get(key) {
+                Some(entry) => entry.clone(),
+                None => return Lookup::Miss,
+            }
+        };
+        let now = self.now();
+        let checked = entry.checked.load(Ordering::Relaxed);
+        if now.saturating_sub(checked) < self.revalidate_after {
+            return Lookup::Fresh(entry);
+        }
+        // One caller per period looks at the disk; the others serve what
+        // is cached until it has.
+        match entry
+            .checked
+            .compare_exchange(checked, now, Ordering::Relaxed, Ordering::Relaxed)
+        {
+            Ok(_) => Lookup::Due(entry),
+            Err(_) => Lookup::Fresh(entry),
+        }
+    }
+
+    /// Stores `entry` (just loaded, so checked now) and returns it shared.
+    pub(super) fn insert(&self, key: &str, index: bool, entry: FileEntry) -> Arc<FileEntry> {
+        {
+            let mut missing = self.missing.write().unwrap_or_else(|e| e.into_inner());
+            if !missing.is_empty() {
+                missing.remove(&(Box::from(key), index));
+            }
+        }
+        entry.checked.store(self.now(), Ordering::Relaxed);
+        let size = entry.size();
+        let entry = Arc::new(entry);
+        if size > self.capacity || self.max_entries == 0 {
+            return entry;
+        }
+        let mut maps = self.maps.write().unwrap_or_else(|e| e.into_inner());
+        let maps = &mut *maps;
+        let map = if index {
+            &mut maps.indexes
+        } else {
+            &mut maps.files
+        };
+        if let Some(old) = map.insert(key.into(), entry.clone()) {
+            maps.bytes -= old.size();
+        }
+        maps.bytes += size;
+        // Over budget: drop others, in no particular order, until it fits.
+        while maps.bytes > self.capacity || maps.files.len() + maps.indexes.len() > self.max_entries
+        {
+            let victim = maps
+                .files
+                .keys()
+                .map(|k| (false, k))
+                .chain(maps.indexes.keys().map(|k| (true, k)))
+                .find(|&(i, k)| !(i == index && &**k == key))
+                .map(|(i, k)| (i, k.clone()));
+            let Some((i, k)) = victim else { break };
+            let map = if i {
+                &mut maps.indexes
+            } else {
+                &mut maps.files
+            };
+            if let Some(old) = map.remove(&k) {
+                maps.bytes -= old.size();
+            }
+        }
+        entry
+    }
+
+    /// Whether `key` was found missing less than `revalidate_after` ago.
+    pub(super) fn known_missing(&self, key: &str, index: bool) -> bool {
+        let missing = self.missing.read().unwrap_or_else(|e| e.into_inner());
+        if missing.is_empty() {
+            return false;
+        }
+        // The tuple key needs an owned string to look up; misses are the
+        // slow path anyway.
+        missing
+            .get(&(Box::from(key), index))
+            .is_some_and(|&at| self.now().saturating_sub(at) < self.revalidate_after)
+    }
+
+    /// Remembers that `key` is missing. Past `max_entries` misses, all are
+    /// forgotten at once: random paths cannot grow the cache.
+    pub(super) fn insert_missing(&self, key: &str, index: bool) {
+        if self.revalidate_after == 0 || self.max_entries == 0 {
+            return;
+        }
+        let now = self.now();
+        let mut missing = self.missing.write().unwrap_or_else(|e| e.into_inner());
+        if missing.len() >= self.max_entries {
+            missing.clear();
+        }
+        missing.insert((Box::from(key), index), now);
+    }
+
+    pub(super) fn remove(&self, key: &str, index: bool) {
+        let mut maps = self.maps.write().unwrap_or_else(|e| e.into_inner());
+        let maps = &mut *maps;
+        let map = if index {
+            &mut maps.indexes
+        } else {
+            &mut maps.files
+        };
+        if let Some(old) = map.remove(key) {
+            maps.bytes -= old.size();
+        }
+    }
+
+    #[cfg(test)]
+    fn stats(&self) -> (usize, u64) {
+        let maps = self.maps.read().unwrap();
+        (maps.files.len() + maps.indexes.len(), maps.bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(bytes: usize) -> FileEntry {
+        let stamp = Stamp {
+            len: bytes as u64,
+            mtime: SystemTime::UNIX_EPOCH,
+            inode: 1,
+            device: 1,
+        };
+        let mut variants: [Option<Variant>; 4] = Default::default();
+        variants[0] = Some(Variant {
+            path: PathBuf::from("/nonexistent"),
+            stamp,
+            etag: HeaderValue::from_static("\"x\""),
+            last_modified: stamp.last_modified(),
+            data: Some(Bytes::from(vec![0; bytes])),
+        });
+        FileEntry {
+            checked: AtomicU64::new(0),
+            content_type: HeaderValue::from_static("text/plain"),
+            cache_control: HeaderValue::from_static("no-cache"),
+            available: Available::default(),
+            variants,
+        }
+    }
+
+    #[test]
+    fn stays_within_its_byte_budget_and_entry_count() {
+        let cache = Cache::new(1000, 5, Duration::from_secs(1));
+        for i in 0..20 {
+            cache.insert(&format!("f{i}"), false, entry(300));
+            let (n, bytes) = cache.stats();
+            assert!(bytes <= 1000 && n <= 5, "{n} entries, {bytes} bytes");
+        }
+        assert!(
+            matches!(cache.get("f19", false), Lookup::Fresh(_)),
+            "the newest stays"
+        );
+        cache.insert("big", false, entry(2000));
+        assert!(
+            matches!(cache.get("big", false), Lookup::Miss),
+            "larger than the budget"
+        );
+        for i in 0..20 {
+            cache.insert(&format!("d{i}"), true, entry(0));
+            assert!(cache.stats().0 <= 5);
+        }
+        cache.remove("d19", true);
+        assert!(matches!(cache.get("d19", true), Lookup::Miss));
+        assert_eq!(cache.stats().1, 0);
+    }
+
+    #[test]
+    fn one_caller_per_period_revalidates() {
+        let cache = Cache::new(1000, 5, Duration::from_millis(50));
+        cache.insert("a", false, entry(1));
+        assert!(matches!(cache.get("a", false), Lookup::Fresh(_)));
+        std::thread::sleep(Duration::from_millis(60));
+        assert!(matches!(cache.get("a", false), Lookup::Due(_)));
+        assert!(
+            matches!(cache.get("a", false), Lookup::Fresh(_)),
+            "someone is on it"
+        );
+        let zero = Cache::new(1000, 5, Duration::ZERO);
+        zero.insert("a", false, entry(1));
+        std::thread::sleep(Duration::from_millis(1));
+        assert!(matches!(zero.get("a", false), Lookup::Due(_)));
+    }
+}

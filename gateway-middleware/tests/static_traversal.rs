@@ -1,0 +1,500 @@
+//! `StaticFiles` against path traversal, through `TestClient`: a corpus of
+//! hostile paths, each of which must be answered 400 or 404 (or with a
+//! redirect that stays under the mount point) and never with the canary
+//! files planted outside the root, as an application and as a middleware
+//! under a prefix. Positive controls prove the server does serve files, so
+//! the corpus cannot pass by refusing everything.
+//!
+//! Targets `http::Uri` refuses (raw spaces, NUL, high bytes) cannot go
+//! through `TestClient`; `tests/static_traversal.rs` in the workspace's
+//! `tests` crate sends them as raw bytes over a socket, with this corpus.
+
+use std::path::{Path, PathBuf};
+
+use gateway_core::{Application, ApplicationExt, TestClient, TestResponse, fn_app, start};
+use gateway_middleware::StaticFiles;
+
+/// What the files outside the root (and the hidden `.env`) contain; no
+/// response to a hostile path may include it.
+const CANARY: &str = "CANARY";
+
+/// The contents of `root/a/b.txt`, the positive control.
+const B_TXT: &str = "file b\n";
+
+/// The contents of `root/c.txt`, whose precompressed siblings lead out.
+const C_TXT: &str = "file c\n";
+
+/// Hostile `path_info`s, all of them valid `http::Uri` paths. Each is
+/// refused with 400 or 404 under the default configuration (no dotfiles,
+/// no symbolic links out of the root). Kept in step with the corpus of
+/// `tests/static_traversal.rs`.
+const CORPUS: &[&str] = &[
+    // Dot segments, raw and encoded in every case.
+    "/../canary.txt",
+    "/..",
+    "/a/..",
+    "/a/../../canary.txt",
+    "/index.html/../../canary.txt",
+    "/a/./b.txt",
+    "/.",
+    "/./escape.txt",
+    "/%2e%2e/canary.txt",
+    "/%2E%2E/canary.txt",
+    "/%2e%2E/canary.txt",
+    "/%2e%2e",
+    "/.%2e/canary.txt",
+    "/%2e./canary.txt",
+    "/a/%2e%2e/%2e%2e/canary.txt",
+    "/....//canary.txt",
+    "/..;/canary.txt",
+    // Encoded separators.
+    "/..%2fcanary.txt",
+    "/..%2Fcanary.txt",
+    "/%2E%2E%2Fcanary.txt",
+    "/%2e%2e%2f%2e%2e%2fcanary.txt",
+    "/a/..%2f..%2fcanary.txt",
+    "/a%2f..%2f..%2fcanary.txt",
+    "/%2fetc/passwd",
+    "/up%2fcanary.txt",
+    "/a/b.txt%2f",
+    "/..%5ccanary.txt",
+    "/..%5Ccanary.txt",
+    "/%2e%2e%5ccanary.txt",
+    "/a%5c..%5c..%5ccanary.txt",
+    // Backslashes.
+    "/..\\canary.txt",
+    "/\\..\\canary.txt",
+    "/a\\..\\..\\canary.txt",
+    // Double encoding.
+    "/%252e%252e/canary.txt",
+    "/%252E%252E%252Fcanary.txt",
+    "/..%252fcanary.txt",
+    "/..%255ccanary.txt",
+    "/%25%32%65%25%32%65/canary.txt",
+    "/a/b.txt%2500",
+    // Invalid encodings and overlong UTF-8.
+    "/%c0%ae%c0%ae/canary.txt",
+    "/..%c0%afcanary.txt",
+    "/%e0%80%ae%e0%80%ae/canary.txt",
+    "/%u002e%u002e/canary.txt",
+    "/%%32%65%%32%65/canary.txt",
+    "/a%",
+    "/a%2",
+    "/%ff/canary.txt",
+    // NUL and other controls.
+    "/a/b.txt%00.html",
+    "/a%00",
+    "/..%00/canary.txt",
+    "/.env%00",
+    "/a/b.txt%0a",
+    "/a/b.txt%0d%0aX-Injected:%20yes",
+    "/a%7f",
+    // Empty segments: absolute paths once joined.
+    "//etc/passwd",
+    "//canary.txt",
+    "/a//b.txt",
+    // Windows drive letters, streams, devices, trimmed names.
+    "/C:/Windows/win.ini",
+    "/c:%5cwindows",
+    "/c:canary.txt",
+    "/a/b.txt::$DATA",
+    "/a/b.txt:Zone.Identifier",
+    "/NUL",
+    "/con.txt",
+    "/aux",
+    "/lpt1.txt",
+    "/COM%C2%B9",
+    "/a/b.txt.",
+    "/a/b.txt%20",
+    "/a./b.txt",
+    // Symbolic links out of the root, in the last component or any other.
+    "/escape.txt",
+    "/escape.txt/",
+    "/a/../escape.txt",
+    "/up",
+    "/up/",
+    "/up/canary.txt",
+    "/up/root/../canary.txt",
+    "/sibling/canary.txt",
+    "/sibling/",
+    // Dotfiles.
+    "/.env",
+    "/.ENV",
+    "/a/.env",
+    "/%2eenv",
+    "/%2E%65%6E%76",
+    // A file requested as a directory; a file literally named `%2e%2e`.
+    "/a/b.txt/",
+    "/%252e%252e",
+    // An index file that is a link out of the root.
+    "/d",
+    "/d/",
+    "/d/index.html",
+];
+
+/// A fresh directory under the system's temporary directory, removed with
+/// everything in it when dropped (std only).
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(what: &str) -> TempDir {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "gateway-{what}-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir(&dir).expect("create a temporary directory");
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The tree every test serves from; `root` is the static root:
+///
+/// ```text
+/// outer/canary.txt               CANARY-SECRET
+/// outer/root-sibling/canary.txt  CANARY-SIBLING (shares root's name as a prefix)
+/// outer/root/index.html
+/// outer/root/a/b.txt             the positive control
+/// outer/root/.env                CANARY-DOT (hidden by default)
+/// outer/root/%2e%2e              a file literally named so, if allowed
+/// outer/root/escape.txt -> ../canary.txt
+/// outer/root/up -> ..
+/// outer/root/sibling -> ../root-sibling
+/// outer/root/inside.txt -> a/b.txt
+/// outer/root/d/index.html -> ../../canary.txt
+/// outer/root/c.txt               the control for precompressed siblings
+/// outer/root/c.txt.{br,zst,gz} -> ../canary.txt
+/// outer/root/a/.hidden           CANARY-HIDDEN (never listed)
+/// ```
+struct Fixture {
+    outer: TempDir,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let outer = TempDir::new("static-traversal");
+        let dir = &outer.0;
+        let root = dir.join("root");
+        let write = |path: PathBuf, text: &str| std::fs::write(path, text).expect("write fixture");
+        std::fs::create_dir_all(root.join("a")).expect("mkdir root/a");
+        std::fs::create_dir(dir.join("root-sibling")).expect("mkdir root-sibling");
+        write(dir.join("canary.txt"), "CANARY-SECRET\n");
+        write(dir.join("root-sibling/canary.txt"), "CANARY-SIBLING\n");
+        write(root.join("index.html"), "<h1>index</h1>\n");
+        write(root.join("a/b.txt"), B_TXT);
+        write(root.join(".env"), "CANARY-DOT\n");
+        write(root.join("c.txt"), C_TXT);
+        write(root.join("a/.hidden"), "CANARY-HIDDEN\n");
+        // Some file systems refuse `%` in names; the case is moot there.
+        let _ = std::fs::write(root.join("%2e%2e"), "literal\n");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::symlink;
+            symlink("../canary.txt", root.join("escape.txt")).expect("symlink escape.txt");
+            symlink("..", root.join("up")).expect("symlink up");
+            symlink("../root-sibling", root.join("sibling")).expect("symlink sibling");
+            symlink("a/b.txt", root.join("inside.txt")).expect("symlink inside.txt");
+            for ext in ["br", "zst", "gz"] {
+                symlink("../canary.txt", root.join(format!("c.txt.{ext}")))
+                    .expect("symlink c.txt sibling");
+            }
+            std::fs::create_dir(root.join("d")).expect("mkdir root/d");
+            symlink("../../canary.txt", root.join("d/index.html")).expect("symlink d/index.html");
+        }
+        Fixture { outer }
+    }
+
+    fn root(&self) -> PathBuf {
+        self.outer.0.join("root")
+    }
+}
+
+/// Answers 404 "fallback" to everything: what a miss falls through to.
+fn fallback() -> impl Application {
+    fn_app(|_| async { start(404, [("content-type", "text/plain")]).body("fallback") })
+}
+
+/// Asserts that `res`, the answer to the hostile `target` under `prefix`,
+/// is a refusal or a redirect that stays under `prefix`, and carries no
+/// canary. Returns the redirect's target to follow, if any.
+fn assert_refused(target: &str, prefix: &str, res: &TestResponse) -> Option<String> {
+    assert!(
+        !contains_canary(res.bytes()) && !format!("{:?}", res.headers()).contains(CANARY),
+        "{target}: canary leaked: {} {:?}",
+        res.status(),
+        res.text()
+    );
+    let status = res.status().as_u16();
+    if res.status().is_redirection() {
+        let location = res
+            .header("location")
+            .unwrap_or_else(|| panic!("{target}: {status} without a Location"));
+        let path = location
+            .strip_prefix("http://localhost")
+            .unwrap_or(location);
+        let lower = path.to_ascii_lowercase();
+        assert!(
+            path.starts_with(&format!("{prefix}/"))
+                && !path.contains("//")
+                && !path.contains("..")
+                && !path.contains('\\')
+                && !["%2e", "%2f", "%5c", "%00"]
+                    .iter()
+                    .any(|bad| lower.contains(bad)),
+            "{target}: {status} redirects outside {prefix}/ or to a hostile path: {location}"
+        );
+        return Some(path.to_owned());
+    }
+    assert!(
+        status == 400 || status == 404,
+        "{target}: expected 400 or 404, got {status} {:?}",
+        res.text()
+    );
+    None
+}
+
+fn contains_canary(body: &[u8]) -> bool {
+    body.windows(CANARY.len()).any(|w| w == CANARY.as_bytes())
+}
+
+/// Sends every corpus path (under `prefix`) and checks each answer,
+/// following a redirect once; returns `(target, status)` for the record.
+async fn run_corpus<A: Application>(client: &TestClient<A>, prefix: &str) -> Vec<(String, u16)> {
+    let mut seen = Vec::new();
+    for path in CORPUS {
+        let target = format!("{prefix}{path}");
+        let res = client.get(&target).send().await;
+        if let Some(next) = assert_refused(&target, prefix, &res) {
+            let again = client.get(&next).send().await;
+            let status = again.status().as_u16();
+            assert!(
+                !contains_canary(again.bytes()),
+                "{target} -> {next}: canary leaked"
+            );
+            assert!(
+                !again.status().is_redirection(),
+                "{target} -> {next}: redirects again ({status})"
+            );
+        }
+        seen.push((target, res.status().as_u16()));
+    }
+    seen
+}
+
+/// The positive controls: a plain file, a file under an encoded name, and
+/// (on Unix) a symbolic link that stays inside the root.
+async fn assert_serves_controls<A: Application>(client: &TestClient<A>, prefix: &str) {
+    let mut controls = vec!["/a/b.txt", "/%61/b.txt", "/a/b%2Etxt"];
+    if cfg!(unix) {
+        controls.push("/inside.txt");
+    }
+    for path in controls {
+        let target = format!("{prefix}{path}");
+        let res = client.get(&target).send().await;
+        assert_eq!(res.status(), 200, "{target}: positive control");
+        assert_eq!(res.text(), B_TXT, "{target}: positive control");
+    }
+    let res = client.get(&format!("{prefix}/index.html")).send().await;
+    assert_eq!(res.status(), 200, "{prefix}/index.html: positive control");
+}
+
+#[test]
+fn corpus_is_large_distinct_and_valid_uris() {
+    let mut sorted = CORPUS.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(sorted.len(), CORPUS.len(), "duplicate corpus entries");
+    assert!(CORPUS.len() >= 40, "the issue asks for at least 40 paths");
+    for path in CORPUS {
+        let uri: http::Uri = path
+            .parse()
+            .unwrap_or_else(|e| panic!("{path:?} is not a valid Uri: {e}"));
+        assert_eq!(uri.path(), *path, "{path:?} is changed by the Uri parser");
+        assert!(uri.query().is_none(), "{path:?} has a query");
+    }
+}
+
+#[tokio::test]
+async fn as_application() {
+    let fixture = Fixture::new();
+    let client = TestClient::new(StaticFiles::new(fixture.root()));
+    assert_serves_controls(&client, "").await;
+    let seen = run_corpus(&client, "").await;
+    assert_eq!(seen.len(), CORPUS.len());
+    // The server is still fine afterwards.
+    assert_serves_controls(&client, "").await;
+}
+
+#[tokio::test]
+async fn as_middleware_under_a_prefix() {
+    let fixture = Fixture::new();
+    let app = fallback().with(StaticFiles::new(fixture.root()).prefix("/static"));
+    let client = TestClient::new(app);
+    assert_serves_controls(&client, "/static").await;
+    let seen = run_corpus(&client, "/static").await;
+    assert_eq!(seen.len(), CORPUS.len());
+    // Paths that play with the prefix itself.
+    for target in [
+        "/static/../canary.txt",
+        "/static/../static/a/b.txt",
+        "/static..%2fcanary.txt",
+        "/static%2f..%2fcanary.txt",
+        "/static%2fa/b.txt",
+        "/staticx/../canary.txt",
+        "/static/a/b.txt/..",
+        "/Static/../canary.txt",
+        "/%73tatic/../canary.txt",
+    ] {
+        let res = client.get(target).send().await;
+        assert!(
+            assert_refused(target, "/static", &res).is_none(),
+            "{target}: redirected"
+        );
+    }
+    // Outside the prefix, the wrapped application answers.
+    let res = client.get("/a/b.txt").send().await;
+    assert_eq!(
+        (res.status().as_u16(), res.text().as_str()),
+        (404, "fallback")
+    );
+    assert_serves_controls(&client, "/static").await;
+}
+
+#[tokio::test]
+async fn application_under_a_prefix() {
+    let fixture = Fixture::new();
+    let client = TestClient::new(StaticFiles::new(fixture.root()).prefix("/static"));
+    assert_serves_controls(&client, "/static").await;
+    run_corpus(&client, "/static").await;
+    for target in [
+        "/a/b.txt",
+        "/canary.txt",
+        "/../canary.txt",
+        "/staticx/a/b.txt",
+    ] {
+        let res = client.get(target).send().await;
+        assert!(assert_refused(target, "/static", &res).is_none());
+    }
+}
+
+#[tokio::test]
+async fn head_requests_are_refused_alike() {
+    let fixture = Fixture::new();
+    let client = TestClient::new(StaticFiles::new(fixture.root()));
+    for path in CORPUS {
+        let res = client.head(path).send().await;
+        let status = res.status().as_u16();
+        assert!(
+            status == 400 || status == 404 || res.status().is_redirection(),
+            "HEAD {path}: {status}"
+        );
+        assert!(!contains_canary(res.bytes()), "HEAD {path}: canary leaked");
+    }
+}
+
+#[tokio::test]
+async fn dotfiles_are_served_when_enabled() {
+    let fixture = Fixture::new();
+    let client = TestClient::new(StaticFiles::new(fixture.root()).dotfiles(true));
+    for path in ["/.env", "/%2eenv"] {
+        let res = client.get(path).send().await;
+        assert_eq!(res.status(), 200, "{path}");
+        assert_eq!(res.text(), "CANARY-DOT\n", "{path}");
+    }
+    // Dot segments stay refused, and links out of the root too.
+    for path in [
+        "/../canary.txt",
+        "/%2e%2e/canary.txt",
+        "/./a/b.txt",
+        "/escape.txt",
+    ] {
+        let res = client.get(path).send().await;
+        assert!(assert_refused(path, "", &res).is_none(), "{path}");
+    }
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn symlinks_outside_root_are_followed_when_enabled() {
+    let fixture = Fixture::new();
+    let client = TestClient::new(StaticFiles::new(fixture.root()).symlinks_outside_root(true));
+    let res = client.get("/escape.txt").send().await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.text(), "CANARY-SECRET\n");
+    // The opt-in concerns links only: lexical escapes stay refused.
+    for path in [
+        "/../canary.txt",
+        "/%2e%2e/canary.txt",
+        "/..%2fcanary.txt",
+        "/a/../../canary.txt",
+        "//canary.txt",
+        "/.env",
+    ] {
+        let res = client.get(path).send().await;
+        assert!(assert_refused(path, "", &res).is_none(), "{path}");
+    }
+}
+
+#[test]
+fn fixture_is_what_the_corpus_expects() {
+    let fixture = Fixture::new();
+    let root = fixture.root();
+    let read = |path: &Path| std::fs::read_to_string(path).expect("read fixture");
+    assert_eq!(read(&root.join("a/b.txt")), B_TXT);
+    assert!(read(&root.join("../canary.txt")).contains(CANARY));
+    if cfg!(unix) {
+        // The links do lead out: refusing them is the server's doing.
+        assert!(read(&root.join("escape.txt")).contains(CANARY));
+        assert!(read(&root.join("up/canary.txt")).contains(CANARY));
+        assert!(read(&root.join("sibling/canary.txt")).contains(CANARY));
+    }
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn derived_names_are_checked_too() {
+    let fixture = Fixture::new();
+    let client = TestClient::new(StaticFiles::new(fixture.root()));
+    // Precompressed siblings that are links out are not candidates.
+    for accept in ["br", "zstd", "gzip", "br, zstd, gzip", "*"] {
+        let res = client
+            .get("/c.txt")
+            .header("accept-encoding", accept)
+            .send()
+            .await;
+        assert_eq!(res.status(), 200, "accept-encoding: {accept}");
+        assert_eq!(res.text(), C_TXT, "accept-encoding: {accept}");
+        assert_eq!(res.header("content-encoding"), None, "{accept}");
+    }
+    // An index file that is a link out is not served for its directory.
+    for path in ["/d/", "/d/index.html"] {
+        let res = client.get(path).send().await;
+        assert!(assert_refused(path, "", &res).is_none(), "{path}");
+    }
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn listings_show_no_hidden_or_outside_entries() {
+    let fixture = Fixture::new();
+    let client = TestClient::new(StaticFiles::new(fixture.root()).listing(true));
+    let res = client.get("/a/").send().await;
+    assert_eq!(res.status(), 200, "listing of /a/");
+    assert!(res.text().contains("b.txt"), "{:?}", res.text());
+    assert!(!res.text().contains(".hidden"), "{:?}", res.text());
+    assert!(!contains_canary(res.bytes()));
+    // Directories reached through links out of the root are not listed.
+    // (`/up/root/` is the root itself, out and back in: it may be served.)
+    for path in ["/up/", "/sibling/", "/%2e%2e/", "/a/../"] {
+        let res = client.get(path).send().await;
+        assert!(assert_refused(path, "", &res).is_none(), "{path}");
+    }
+}

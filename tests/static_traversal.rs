@@ -1,0 +1,328 @@
+//! `StaticFiles` against path traversal over real sockets: the corpus of
+//! `gateway-middleware/tests/static_traversal.rs`, plus request-targets
+//! `http::Uri` refuses (raw spaces, controls, high bytes, no leading
+//! slash, absolute form), written as raw HTTP/1.1 bytes to a
+//! `gateway_hyper` server. Every answer is 400 or 404 — from `StaticFiles`,
+//! or from hyper for what it cannot parse — and never holds the canary
+//! planted outside the root; afterwards the server still serves the
+//! positive control.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use gateway_core::{ApplicationExt, fn_app, start};
+use gateway_middleware::StaticFiles;
+use gateway_tests::{TempDir, TestServer, split_head, within};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// What the files outside the root (and the hidden `.env`) contain.
+const CANARY: &[u8] = b"CANARY";
+
+/// The contents of `root/a/b.txt`, the positive control.
+const B_TXT: &[u8] = b"file b\n";
+
+/// Hostile paths `http::Uri` accepts; the same list as the `TestClient`
+/// corpus in `gateway-middleware/tests/static_traversal.rs` (keep them in
+/// step). Each must be answered 400 or 404.
+const CORPUS: &[&str] = &[
+    "/../canary.txt",
+    "/..",
+    "/a/..",
+    "/a/../../canary.txt",
+    "/index.html/../../canary.txt",
+    "/a/./b.txt",
+    "/.",
+    "/./escape.txt",
+    "/%2e%2e/canary.txt",
+    "/%2E%2E/canary.txt",
+    "/%2e%2E/canary.txt",
+    "/%2e%2e",
+    "/.%2e/canary.txt",
+    "/%2e./canary.txt",
+    "/a/%2e%2e/%2e%2e/canary.txt",
+    "/....//canary.txt",
+    "/..;/canary.txt",
+    "/..%2fcanary.txt",
+    "/..%2Fcanary.txt",
+    "/%2E%2E%2Fcanary.txt",
+    "/%2e%2e%2f%2e%2e%2fcanary.txt",
+    "/a/..%2f..%2fcanary.txt",
+    "/a%2f..%2f..%2fcanary.txt",
+    "/%2fetc/passwd",
+    "/up%2fcanary.txt",
+    "/a/b.txt%2f",
+    "/..%5ccanary.txt",
+    "/..%5Ccanary.txt",
+    "/%2e%2e%5ccanary.txt",
+    "/a%5c..%5c..%5ccanary.txt",
+    "/..\\canary.txt",
+    "/\\..\\canary.txt",
+    "/a\\..\\..\\canary.txt",
+    "/%252e%252e/canary.txt",
+    "/%252E%252E%252Fcanary.txt",
+    "/..%252fcanary.txt",
+    "/..%255ccanary.txt",
+    "/%25%32%65%25%32%65/canary.txt",
+    "/a/b.txt%2500",
+    "/%c0%ae%c0%ae/canary.txt",
+    "/..%c0%afcanary.txt",
+    "/%e0%80%ae%e0%80%ae/canary.txt",
+    "/%u002e%u002e/canary.txt",
+    "/%%32%65%%32%65/canary.txt",
+    "/a%",
+    "/a%2",
+    "/%ff/canary.txt",
+    "/a/b.txt%00.html",
+    "/a%00",
+    "/..%00/canary.txt",
+    "/.env%00",
+    "/a/b.txt%0a",
+    "/a/b.txt%0d%0aX-Injected:%20yes",
+    "/a%7f",
+    "//etc/passwd",
+    "//canary.txt",
+    "/a//b.txt",
+    "/C:/Windows/win.ini",
+    "/c:%5cwindows",
+    "/c:canary.txt",
+    "/a/b.txt::$DATA",
+    "/a/b.txt:Zone.Identifier",
+    "/NUL",
+    "/con.txt",
+    "/aux",
+    "/lpt1.txt",
+    "/COM%C2%B9",
+    "/a/b.txt.",
+    "/a/b.txt%20",
+    "/a./b.txt",
+    "/escape.txt",
+    "/escape.txt/",
+    "/a/../escape.txt",
+    "/up",
+    "/up/",
+    "/up/canary.txt",
+    "/up/root/../canary.txt",
+    "/sibling/canary.txt",
+    "/sibling/",
+    "/.env",
+    "/.ENV",
+    "/a/.env",
+    "/%2eenv",
+    "/%2E%65%6E%76",
+    "/a/b.txt/",
+    "/%252e%252e",
+    // An index file that is a link out of the root.
+    "/d",
+    "/d/",
+    "/d/index.html",
+];
+
+/// Request-targets only a raw client sends — most are refused by
+/// `http::Uri` (so `TestClient` and hyper's client cannot send them) and
+/// answered 400 by hyper before any application runs; the others use forms
+/// the corpus does not (absolute form, a fragment, a query). Sent as is,
+/// and again under the prefix when they start with `/`.
+const RAW_ONLY: &[&[u8]] = &[
+    b"/a b.txt",
+    b"/.. /canary.txt",
+    b"/a/b.txt\x00",
+    b"/..\x00/canary.txt",
+    b"/a\tb",
+    b"/a/b.txt\x0b",
+    b"/\x7f",
+    b"/\x1b[31m",
+    b"/\xc0\xae\xc0\xae/canary.txt",
+    b"/..\xc0\xafcanary.txt",
+    b"/\xff\xfe",
+    b"/caf\xc3\xa9/../../canary.txt",
+    b"/\xe2\x80\xae/../canary.txt",
+    b"/a<b>",
+    b"/a`b",
+    b"/a^b/../../canary.txt",
+    b"/a|b/../../canary.txt",
+    b"../canary.txt",
+    b"..%2fcanary.txt",
+    b"canary.txt",
+    b"%2e%2e/canary.txt",
+    b"\\..\\canary.txt",
+    b"*",
+    b"http://127.0.0.1/../canary.txt",
+    b"http://127.0.0.1/%2e%2e/canary.txt",
+    b"http://127.0.0.1/..%2f..%2fcanary.txt",
+    b"http://127.0.0.1//canary.txt",
+    b"http://127.0.0.1/escape.txt",
+    b"http://../canary.txt",
+    b"//../canary.txt",
+    b"/%2e%2e/canary.txt#frag",
+    b"/../canary.txt?x=1",
+];
+
+/// The tree served (see the middleware test for the picture): a canary
+/// outside the root, links leading out, a hidden `.env`.
+struct Fixture {
+    outer: TempDir,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let outer = TempDir::new("static-traversal");
+        let root = outer.join("root");
+        let write = |path: PathBuf, text: &[u8]| std::fs::write(path, text).expect("write fixture");
+        std::fs::create_dir_all(root.join("a")).expect("mkdir root/a");
+        std::fs::create_dir(outer.join("root-sibling")).expect("mkdir root-sibling");
+        write(outer.join("canary.txt"), b"CANARY-SECRET\n");
+        write(outer.join("root-sibling/canary.txt"), b"CANARY-SIBLING\n");
+        write(root.join("index.html"), b"<h1>index</h1>\n");
+        write(root.join("a/b.txt"), B_TXT);
+        write(root.join(".env"), b"CANARY-DOT\n");
+        // Some file systems refuse `%` in names; the case is moot there.
+        let _ = std::fs::write(root.join("%2e%2e"), "literal\n");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::symlink;
+            symlink("../canary.txt", root.join("escape.txt")).expect("symlink escape.txt");
+            symlink("..", root.join("up")).expect("symlink up");
+            symlink("../root-sibling", root.join("sibling")).expect("symlink sibling");
+            symlink("a/b.txt", root.join("inside.txt")).expect("symlink inside.txt");
+            std::fs::create_dir(root.join("d")).expect("mkdir root/d");
+            symlink("../../canary.txt", root.join("d/index.html")).expect("symlink d/index.html");
+        }
+        Fixture { outer }
+    }
+
+    fn root(&self) -> PathBuf {
+        self.outer.join("root")
+    }
+}
+
+/// Writes `GET <target> HTTP/1.1` on a new connection and reads until the
+/// server closes it (bounded). A reset counts as a close.
+async fn exchange(addr: SocketAddr, target: &[u8]) -> Vec<u8> {
+    let mut request = b"GET ".to_vec();
+    request.extend_from_slice(target);
+    request.extend_from_slice(b" HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    let mut stream = within("connect", TcpStream::connect(addr))
+        .await
+        .expect("connect");
+    // The server may close before reading everything; the answer (if
+    // any) is still read below.
+    let _ = within("write request", stream.write_all(&request)).await;
+    let mut response = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match within("the server to answer and close", stream.read(&mut buf)).await {
+            Ok(0) => break,
+            Ok(n) => response.extend_from_slice(&buf[..n]),
+            Err(err) if err.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(err) => panic!("read failed: {err}"),
+        }
+    }
+    response
+}
+
+/// The status of a raw response, failing the test if there is none.
+fn status(what: &str, raw: &[u8]) -> u16 {
+    let (head, _) = split_head(raw);
+    head.strip_prefix("HTTP/1.1 ")
+        .and_then(|rest| rest.get(..3))
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("{what}: no HTTP/1.1 status line in {head:?}"))
+}
+
+/// Asserts the answer to a hostile target is a 400 or 404, or a redirect
+/// to a plain path under `prefix`, without the canary anywhere in it.
+fn assert_refused(what: &str, prefix: &str, raw: &[u8]) {
+    assert!(
+        !raw.windows(CANARY.len()).any(|w| w == CANARY),
+        "{what}: canary leaked: {:?}",
+        String::from_utf8_lossy(raw)
+    );
+    let code = status(what, raw);
+    if (300..400).contains(&code) {
+        let (head, _) = split_head(raw);
+        let location = head
+            .lines()
+            .find_map(|line| {
+                let (name, value) = line.split_once(':')?;
+                name.eq_ignore_ascii_case("location").then(|| value.trim())
+            })
+            .unwrap_or_else(|| panic!("{what}: {code} without a Location"));
+        let path = location
+            .strip_prefix("http://127.0.0.1")
+            .unwrap_or(location);
+        let lower = path.to_ascii_lowercase();
+        assert!(
+            path.starts_with(&format!("{prefix}/"))
+                && !path.contains("//")
+                && !path.contains("..")
+                && !path.contains('\\')
+                && !["%2e", "%2f", "%5c", "%00"]
+                    .iter()
+                    .any(|bad| lower.contains(bad)),
+            "{what}: {code} redirects outside {prefix}/ or to a hostile path: {location}"
+        );
+        return;
+    }
+    assert!(
+        code == 400 || code == 404,
+        "{what}: expected 400 or 404, got {:?}",
+        String::from_utf8_lossy(raw)
+    );
+}
+
+/// Asserts the server serves `target` with the positive control's body.
+async fn assert_serves(addr: SocketAddr, target: &str) {
+    let raw = exchange(addr, target.as_bytes()).await;
+    let (head, body) = split_head(&raw);
+    assert!(head.starts_with("HTTP/1.1 200 "), "{target}: {head:?}");
+    assert_eq!(body, B_TXT, "{target}");
+}
+
+/// Runs the corpus (under `prefix`) and the raw-only targets against a
+/// server, with the positive control before and after.
+async fn run(addr: SocketAddr, prefix: &str) {
+    let control = format!("{prefix}/a/b.txt");
+    assert_serves(addr, &control).await;
+    if cfg!(unix) {
+        assert_serves(addr, &format!("{prefix}/inside.txt")).await;
+    }
+    for path in CORPUS {
+        let target = format!("{prefix}{path}");
+        let raw = exchange(addr, target.as_bytes()).await;
+        assert_refused(&target, prefix, &raw);
+    }
+    for target in RAW_ONLY {
+        let what = String::from_utf8_lossy(target);
+        let raw = exchange(addr, target).await;
+        assert_refused(&what, prefix, &raw);
+        // And the same under the prefix, where that is still a path.
+        if target.starts_with(b"/") && !prefix.is_empty() {
+            let mut prefixed = prefix.as_bytes().to_vec();
+            prefixed.extend_from_slice(target);
+            let raw = exchange(addr, &prefixed).await;
+            assert_refused(&format!("{prefix}{what}"), prefix, &raw);
+        }
+    }
+    assert_serves(addr, &control).await;
+}
+
+#[tokio::test]
+async fn over_a_socket_as_application() {
+    assert!(CORPUS.len() >= 40);
+    let fixture = Fixture::new();
+    let server = TestServer::start(StaticFiles::new(fixture.root())).await;
+    run(server.addr, "").await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn over_a_socket_as_middleware_under_a_prefix() {
+    let fixture = Fixture::new();
+    let fallback =
+        fn_app(|_| async { start(404, [("content-type", "text/plain")]).body("fallback") });
+    let app = fallback.with(StaticFiles::new(fixture.root()).prefix("/static"));
+    let server = TestServer::start(app).await;
+    run(server.addr, "/static").await;
+    server.stop().await;
+}
