@@ -243,7 +243,7 @@ impl<F> Commit<F> {
 impl<F: Future<Output = AppResult>> Future for Commit<F> {
     type Output = Result<Response, Infallible>;
 
-    #[inline]
+    #[inline(always)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         let facts = *this.facts;
