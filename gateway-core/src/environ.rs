@@ -372,6 +372,7 @@ impl Environ {
     /// Sets the external prefix that precedes the mounted part of
     /// `script_name` (configuration, or `X-Forwarded-Prefix` from a trusted
     /// proxy).
+    #[inline]
     pub fn set_root_path(&mut self, root: Option<RootPath>) {
         self.script.root = root;
         self.forget_joined();
@@ -427,6 +428,7 @@ impl Environ {
         Some(&self.path()[start..start + seg_len])
     }
 
+    #[inline]
     fn forget_joined(&mut self) {
         if self.script.joined.get().is_some() {
             self.script.joined = OnceLock::new();
