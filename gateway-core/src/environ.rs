@@ -587,22 +587,17 @@ fn is_valid_host_bytes(bytes: &[u8]) -> bool {
                 _ => false,
             };
     }
-    // One pass: every byte a reg-name byte, except one last ':' before the
-    // port. Runs on every request, hence the table.
-    let mut colon = None;
-    for (i, &b) in bytes.iter().enumerate() {
-        if b == b':' {
-            if colon.is_some() {
-                return false;
-            }
-            colon = Some(i);
-        } else if colon.is_none() && !REG_NAME[b as usize] {
-            return false;
-        }
-    }
-    match colon {
-        None => !bytes.is_empty(),
-        Some(i) => i > 0 && is_port(&bytes[i + 1..]),
+    // Every byte a reg-name byte up to an optional ':' before the port
+    // (`:` is not one, and a port is digits only, so a second ':' fails).
+    // Runs on every request, hence the table and the plain scan.
+    let end = bytes
+        .iter()
+        .position(|&b| !REG_NAME[b as usize])
+        .unwrap_or(bytes.len());
+    match bytes.get(end) {
+        None => end > 0,
+        Some(b':') => end > 0 && is_port(&bytes[end + 1..]),
+        Some(_) => false,
     }
 }
 
