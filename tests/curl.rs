@@ -5,23 +5,7 @@
 //! set, where they fail.
 
 use gateway_examples::hello::{GREETING, app};
-use gateway_tests::{TestServer, curl, curl_available, pattern, split_head};
-
-/// `curl --include` output: the status line, the other header lines
-/// (lower-cased) and the body.
-fn parse(out: &std::process::Output) -> (String, Vec<String>, Vec<u8>) {
-    assert!(
-        out.status.success(),
-        "curl failed ({}): {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let (head, body) = split_head(&out.stdout);
-    let mut lines = head.lines();
-    let status = lines.next().unwrap_or_default().trim_end().to_owned();
-    let headers = lines.map(|l| l.trim_end().to_ascii_lowercase()).collect();
-    (status, headers, body.to_vec())
-}
+use gateway_tests::{TestServer, curl, curl_available, parse_curl, pattern};
 
 async fn hello_with_curl(version_flag: &str, status_ok: &str, status_missing: &str) {
     if !curl_available().await {
@@ -30,7 +14,7 @@ async fn hello_with_curl(version_flag: &str, status_ok: &str, status_missing: &s
     let server = TestServer::start(app()).await;
 
     let out = curl(&[version_flag, "--include", &server.url("/")], None).await;
-    let (status, headers, body) = parse(&out);
+    let (status, headers, body) = parse_curl(&out);
     assert_eq!(status, status_ok, "GET / status line");
     assert!(
         headers.contains(&"content-length: 14".to_owned()),
@@ -43,7 +27,7 @@ async fn hello_with_curl(version_flag: &str, status_ok: &str, status_missing: &s
     assert_eq!(body, GREETING.as_bytes());
 
     let out = curl(&[version_flag, "--include", &server.url("/missing")], None).await;
-    let (status, _, body) = parse(&out);
+    let (status, _, body) = parse_curl(&out);
     assert_eq!(status, status_missing, "GET /missing status line");
     assert_eq!(body, b"Not Found");
 
@@ -64,7 +48,7 @@ async fn hello_with_curl(version_flag: &str, status_ok: &str, status_missing: &s
         args.extend(["--header", "transfer-encoding: chunked"]);
     }
     let out = curl(&args, Some(input.clone())).await;
-    let (status, headers, body) = parse(&out);
+    let (status, headers, body) = parse_curl(&out);
     assert_eq!(status, status_ok, "POST /echo status line");
     assert!(
         headers.contains(&"content-type: application/x-test".to_owned()),

@@ -6,20 +6,10 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
+
+use gateway_tests::KillOnDrop;
 use std::time::{Duration, Instant};
-
-/// Kills the server process when the test ends, however it ends.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if matches!(self.0.try_wait(), Ok(None)) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
 
 /// User plus system CPU time of a process, in clock ticks.
 fn cpu_ticks(pid: u32) -> u64 {
@@ -50,7 +40,7 @@ fn accept_backs_off_at_the_descriptor_limit() {
         .stderr(Stdio::null())
         .spawn()
         .expect("sh runs the server");
-    let mut server = Server(child);
+    let mut server = KillOnDrop(child);
     let child = &mut server.0;
     let pid = child.id();
     let mut line = String::new();

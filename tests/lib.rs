@@ -436,6 +436,36 @@ pub async fn curl(args: &[&str], stdin: Option<Vec<u8>>) -> std::process::Output
         .expect("wait for curl")
 }
 
+/// `curl --include` output: the status line, the other header lines
+/// (lower-cased) and the body. Fails the test if curl failed.
+pub fn parse_curl(out: &std::process::Output) -> (String, Vec<String>, Vec<u8>) {
+    assert!(
+        out.status.success(),
+        "curl failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (head, body) = split_head(&out.stdout);
+    let mut lines = head.lines();
+    let status = lines.next().unwrap_or_default().trim_end().to_owned();
+    let headers = lines.map(|l| l.trim_end().to_ascii_lowercase()).collect();
+    (status, headers, body.to_vec())
+}
+
+/// A child process (a server the test started) killed when this is
+/// dropped, however the test ends.
+#[derive(Debug)]
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 /// Splits a raw HTTP/1 response (or curl's `--include` output) into its
 /// head (up to and excluding the blank line) and the rest.
 pub fn split_head(raw: &[u8]) -> (String, &[u8]) {

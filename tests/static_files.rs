@@ -8,25 +8,10 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use gateway_tests::{TempDir, TestServer, curl, curl_available, pattern, split_head};
-
-/// `curl --include` output: status line, lower-cased header lines, body.
-fn parse(out: &std::process::Output) -> (String, Vec<String>, Vec<u8>) {
-    assert!(
-        out.status.success(),
-        "curl failed ({}): {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let (head, body) = split_head(&out.stdout);
-    let mut lines = head.lines();
-    let status = lines.next().unwrap_or_default().trim_end().to_owned();
-    let headers = lines.map(|l| l.trim_end().to_ascii_lowercase()).collect();
-    (status, headers, body.to_vec())
-}
+use gateway_tests::{KillOnDrop, TempDir, TestServer, curl, curl_available, parse_curl, pattern};
 
 fn header<'a>(headers: &'a [String], name: &str) -> Option<&'a str> {
     headers.iter().find_map(|h| {
@@ -56,7 +41,7 @@ async fn fetch(
     let mut args = vec![flag, "--include"];
     args.extend_from_slice(extra);
     args.push(&url);
-    parse(&curl(&args, None).await)
+    parse_curl(&curl(&args, None).await)
 }
 
 async fn with_curl(flag: &str, ok: &str, partial: &str, not_modified: &str, moved: &str) {
@@ -170,18 +155,6 @@ async fn curl_http2() {
     .await;
 }
 
-/// Kills the server process when the test ends, however it ends.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if matches!(self.0.try_wait(), Ok(None)) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
 /// A `/proc/PID/status` field in KiB (`VmRSS`, `VmHWM`).
 fn status_kib(pid: u32, field: &str) -> u64 {
     let status =
@@ -211,7 +184,7 @@ fn a_huge_file_to_slow_clients_stays_within_64_mib() {
         .stderr(Stdio::null())
         .spawn()
         .expect("start static_server");
-    let mut server = Server(child);
+    let mut server = KillOnDrop(child);
     let pid = server.0.id();
     let mut line = String::new();
     BufReader::new(server.0.stdout.take().unwrap())

@@ -8,115 +8,16 @@
 //! positive control.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 
 use gateway_core::{ApplicationExt, fn_app, start};
 use gateway_middleware::StaticFiles;
-use gateway_tests::{TempDir, TestServer, split_head, within};
+use gateway_tests::{TestServer, split_head, within};
+
+#[path = "../gateway-middleware/tests/support/traversal.rs"]
+mod traversal;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-
-/// What the files outside the root (and the hidden `.env`) contain.
-const CANARY: &[u8] = b"CANARY";
-
-/// The contents of `root/a/b.txt`, the positive control.
-const B_TXT: &[u8] = b"file b\n";
-
-/// Hostile paths `http::Uri` accepts; the same list as the `TestClient`
-/// corpus in `gateway-middleware/tests/static_traversal.rs` (keep them in
-/// step). Each must be answered 400 or 404.
-const CORPUS: &[&str] = &[
-    "/../canary.txt",
-    "/..",
-    "/a/..",
-    "/a/../../canary.txt",
-    "/index.html/../../canary.txt",
-    "/a/./b.txt",
-    "/.",
-    "/./escape.txt",
-    "/%2e%2e/canary.txt",
-    "/%2E%2E/canary.txt",
-    "/%2e%2E/canary.txt",
-    "/%2e%2e",
-    "/.%2e/canary.txt",
-    "/%2e./canary.txt",
-    "/a/%2e%2e/%2e%2e/canary.txt",
-    "/....//canary.txt",
-    "/..;/canary.txt",
-    "/..%2fcanary.txt",
-    "/..%2Fcanary.txt",
-    "/%2E%2E%2Fcanary.txt",
-    "/%2e%2e%2f%2e%2e%2fcanary.txt",
-    "/a/..%2f..%2fcanary.txt",
-    "/a%2f..%2f..%2fcanary.txt",
-    "/%2fetc/passwd",
-    "/up%2fcanary.txt",
-    "/a/b.txt%2f",
-    "/..%5ccanary.txt",
-    "/..%5Ccanary.txt",
-    "/%2e%2e%5ccanary.txt",
-    "/a%5c..%5c..%5ccanary.txt",
-    "/..\\canary.txt",
-    "/\\..\\canary.txt",
-    "/a\\..\\..\\canary.txt",
-    "/%252e%252e/canary.txt",
-    "/%252E%252E%252Fcanary.txt",
-    "/..%252fcanary.txt",
-    "/..%255ccanary.txt",
-    "/%25%32%65%25%32%65/canary.txt",
-    "/a/b.txt%2500",
-    "/%c0%ae%c0%ae/canary.txt",
-    "/..%c0%afcanary.txt",
-    "/%e0%80%ae%e0%80%ae/canary.txt",
-    "/%u002e%u002e/canary.txt",
-    "/%%32%65%%32%65/canary.txt",
-    "/a%",
-    "/a%2",
-    "/%ff/canary.txt",
-    "/a/b.txt%00.html",
-    "/a%00",
-    "/..%00/canary.txt",
-    "/.env%00",
-    "/a/b.txt%0a",
-    "/a/b.txt%0d%0aX-Injected:%20yes",
-    "/a%7f",
-    "//etc/passwd",
-    "//canary.txt",
-    "/a//b.txt",
-    "/C:/Windows/win.ini",
-    "/c:%5cwindows",
-    "/c:canary.txt",
-    "/a/b.txt::$DATA",
-    "/a/b.txt:Zone.Identifier",
-    "/NUL",
-    "/con.txt",
-    "/aux",
-    "/lpt1.txt",
-    "/COM%C2%B9",
-    "/a/b.txt.",
-    "/a/b.txt%20",
-    "/a./b.txt",
-    "/escape.txt",
-    "/escape.txt/",
-    "/a/../escape.txt",
-    "/up",
-    "/up/",
-    "/up/canary.txt",
-    "/up/root/../canary.txt",
-    "/sibling/canary.txt",
-    "/sibling/",
-    "/.env",
-    "/.ENV",
-    "/a/.env",
-    "/%2eenv",
-    "/%2E%65%6E%76",
-    "/a/b.txt/",
-    "/%252e%252e",
-    // An index file that is a link out of the root.
-    "/d",
-    "/d/",
-    "/d/index.html",
-];
+use traversal::{B_TXT, CANARY, CORPUS, Fixture};
 
 /// Request-targets only a raw client sends — most are refused by
 /// `http::Uri` (so `TestClient` and hyper's client cannot send them) and
@@ -158,44 +59,6 @@ const RAW_ONLY: &[&[u8]] = &[
     b"/../canary.txt?x=1",
 ];
 
-/// The tree served (see the middleware test for the picture): a canary
-/// outside the root, links leading out, a hidden `.env`.
-struct Fixture {
-    outer: TempDir,
-}
-
-impl Fixture {
-    fn new() -> Fixture {
-        let outer = TempDir::new("static-traversal");
-        let root = outer.join("root");
-        let write = |path: PathBuf, text: &[u8]| std::fs::write(path, text).expect("write fixture");
-        std::fs::create_dir_all(root.join("a")).expect("mkdir root/a");
-        std::fs::create_dir(outer.join("root-sibling")).expect("mkdir root-sibling");
-        write(outer.join("canary.txt"), b"CANARY-SECRET\n");
-        write(outer.join("root-sibling/canary.txt"), b"CANARY-SIBLING\n");
-        write(root.join("index.html"), b"<h1>index</h1>\n");
-        write(root.join("a/b.txt"), B_TXT);
-        write(root.join(".env"), b"CANARY-DOT\n");
-        // Some file systems refuse `%` in names; the case is moot there.
-        let _ = std::fs::write(root.join("%2e%2e"), "literal\n");
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::symlink;
-            symlink("../canary.txt", root.join("escape.txt")).expect("symlink escape.txt");
-            symlink("..", root.join("up")).expect("symlink up");
-            symlink("../root-sibling", root.join("sibling")).expect("symlink sibling");
-            symlink("a/b.txt", root.join("inside.txt")).expect("symlink inside.txt");
-            std::fs::create_dir(root.join("d")).expect("mkdir root/d");
-            symlink("../../canary.txt", root.join("d/index.html")).expect("symlink d/index.html");
-        }
-        Fixture { outer }
-    }
-
-    fn root(&self) -> PathBuf {
-        self.outer.join("root")
-    }
-}
-
 /// Writes `GET <target> HTTP/1.1` on a new connection and reads until the
 /// server closes it (bounded). A reset counts as a close.
 async fn exchange(addr: SocketAddr, target: &[u8]) -> Vec<u8> {
@@ -234,7 +97,7 @@ fn status(what: &str, raw: &[u8]) -> u16 {
 /// to a plain path under `prefix`, without the canary anywhere in it.
 fn assert_refused(what: &str, prefix: &str, raw: &[u8]) {
     assert!(
-        !raw.windows(CANARY.len()).any(|w| w == CANARY),
+        !raw.windows(CANARY.len()).any(|w| w == CANARY.as_bytes()),
         "{what}: canary leaked: {:?}",
         String::from_utf8_lossy(raw)
     );
@@ -276,7 +139,7 @@ async fn assert_serves(addr: SocketAddr, target: &str) {
     let raw = exchange(addr, target.as_bytes()).await;
     let (head, body) = split_head(&raw);
     assert!(head.starts_with("HTTP/1.1 200 "), "{target}: {head:?}");
-    assert_eq!(body, B_TXT, "{target}");
+    assert_eq!(body, B_TXT.as_bytes(), "{target}");
 }
 
 /// Runs the corpus (under `prefix`) and the raw-only targets against a
