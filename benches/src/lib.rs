@@ -19,8 +19,25 @@
 //!   server with the hello application wrapped in 5 no-op middleware
 //!   layers, to measure what a stack of middleware costs.
 //!
+//! Two more kinds serve files instead of the greeting, from the directory
+//! named by the [`STATIC_DIR`] environment variable (`benches/static.sh`
+//! compares them with nginx):
+//!
+//! - [`Kind::StaticGateway`]: `gateway_middleware::StaticFiles` as the
+//!   application, through `gateway_hyper::Server` as [`Kind::Gateway`]
+//!   runs it (its streaming block size can be set with
+//!   [`STATIC_BLOCK_SIZE`]);
+//! - [`Kind::StaticServeDir`]: tower-http's `ServeDir` (with
+//!   `precompressed_br` and `precompressed_gzip`) on raw hyper configured as
+//!   [`Kind::Raw`].
+//!
+//! Both still run on the current-thread runtime, but both also read files
+//! on tokio's blocking pool threads (`StaticFiles` for misses, revalidation
+//! and large files, `ServeDir` for every request): that is how they work.
+//!
 //! [`load`] sends an exact number of keep-alive HTTP/1.1 requests, so that
-//! instruction and allocation counts per request are reproducible.
+//! instruction and allocation counts per request are reproducible
+//! ([`load_path`] for a given path and headers).
 
 use std::convert::Infallible;
 use std::io::{self, Read, Write};
@@ -75,11 +92,19 @@ pub enum Kind {
     /// `script_name`): the adapter must still fill the environ without
     /// allocating.
     GatewayRoot,
+    /// `gateway_middleware::StaticFiles::new($STATIC_DIR)` as the
+    /// application, served like `Gateway`.
+    StaticGateway,
+    /// tower-http's `ServeDir::new($STATIC_DIR).precompressed_br()` (and
+    /// `.precompressed_gzip()`) on raw hyper configured like `Raw`
+    /// (hyper-util's `auto` connection; the service cloned per request, as
+    /// hyper-util's `TowerToHyperService` does).
+    StaticServeDir,
 }
 
 impl Kind {
     /// Every kind with its command-line name.
-    pub const ALL: [(&'static str, Kind); 11] = [
+    pub const ALL: [(&'static str, Kind); 13] = [
         ("gateway", Kind::Gateway),
         ("raw", Kind::Raw),
         ("bare", Kind::Bare),
@@ -91,7 +116,25 @@ impl Kind {
         ("gateway-mw5", Kind::GatewayMw5),
         ("gateway-mw5-async", Kind::GatewayMw5Async),
         ("gateway-root", Kind::GatewayRoot),
+        ("static-gateway", Kind::StaticGateway),
+        ("static-servedir", Kind::StaticServeDir),
     ];
+}
+
+/// The environment variable naming the directory the static-file kinds
+/// ([`Kind::StaticGateway`], [`Kind::StaticServeDir`]) serve.
+pub const STATIC_DIR: &str = "STATIC_DIR";
+
+/// An optional environment variable: the block size (bytes) in which
+/// [`Kind::StaticGateway`] streams large files, instead of `StaticFiles`'
+/// default (for experiments).
+pub const STATIC_BLOCK_SIZE: &str = "STATIC_BLOCK_SIZE";
+
+/// The directory named by [`STATIC_DIR`], which must be set.
+fn static_dir() -> io::Result<std::path::PathBuf> {
+    std::env::var_os(STATIC_DIR)
+        .map(Into::into)
+        .ok_or_else(|| io::Error::other(format!("{STATIC_DIR} must name the directory to serve")))
 }
 
 impl std::str::FromStr for Kind {
@@ -147,6 +190,29 @@ pub async fn serve(
             serve_gateway(listener, shutdown, app).await
         }
         Kind::Axum => serve_axum(listener, shutdown).await,
+        Kind::StaticGateway => {
+            let mut files = gateway_middleware::StaticFiles::new(static_dir()?);
+            if let Some(block) = std::env::var_os(STATIC_BLOCK_SIZE) {
+                let block = block.to_str().and_then(|b| b.parse().ok()).ok_or_else(|| {
+                    io::Error::other(format!("{STATIC_BLOCK_SIZE} must be a number of bytes"))
+                })?;
+                files = files.block_size(block);
+            }
+            serve_gateway(listener, shutdown, files).await
+        }
+        Kind::StaticServeDir => {
+            use tower_service::Service;
+            // gzip only for benches/static.sh's fallback when it finds no
+            // brotli compressor; a request accepting only `br` never
+            // looks for a `.gz`.
+            let dir = tower_http::services::ServeDir::new(static_dir()?)
+                .precompressed_br()
+                .precompressed_gzip();
+            // `ServeDir` is always ready; `call` takes `&mut self`, so each
+            // request gets its own clone (as `TowerToHyperService` does).
+            let service = service_fn(move |req: http::Request<Incoming>| dir.clone().call(req));
+            serve_raw(listener, shutdown, service).await
+        }
         Kind::Raw => serve_raw(listener, shutdown, service_fn(hello)).await,
         Kind::RawBody => serve_raw(listener, shutdown, service_fn(hello_body)).await,
         Kind::RawEnviron => {
@@ -531,8 +597,31 @@ async fn serve_bare(
 /// checks every response is a 200 with a body. Allocates nothing per
 /// request.
 pub fn load(addr: SocketAddr, conns: usize, requests: usize) -> io::Result<()> {
+    load_path(addr, conns, requests, "/", &[])
+}
+
+/// [`load`] for `GET path` with extra request `headers` (each a full
+/// `name: value` line without its CRLF). Every response must be a 200
+/// with a `content-length`; bodies of any size are read and dropped.
+pub fn load_path(
+    addr: SocketAddr,
+    conns: usize,
+    requests: usize,
+    path: &str,
+    headers: &[String],
+) -> io::Result<()> {
+    let mut request = format!("GET {path} HTTP/1.1\r\nhost: bench\r\n");
+    for header in headers {
+        request.push_str(header);
+        request.push_str("\r\n");
+    }
+    request.push_str("\r\n");
+    let request: std::sync::Arc<[u8]> = request.into_bytes().into();
     let threads: Vec<_> = (0..conns)
-        .map(|_| std::thread::spawn(move || load_one(addr, requests)))
+        .map(|_| {
+            let request = request.clone();
+            std::thread::spawn(move || load_one(addr, requests, &request))
+        })
         .collect();
     for t in threads {
         t.join()
@@ -541,12 +630,11 @@ pub fn load(addr: SocketAddr, conns: usize, requests: usize) -> io::Result<()> {
     Ok(())
 }
 
-fn load_one(addr: SocketAddr, requests: usize) -> io::Result<()> {
+fn load_one(addr: SocketAddr, requests: usize, request: &[u8]) -> io::Result<()> {
     let mut stream = TcpStream::connect(addr)?;
     stream.set_nodelay(true)?;
     stream.set_read_timeout(Some(Duration::from_secs(60)))?;
-    let request = b"GET / HTTP/1.1\r\nhost: bench\r\n\r\n";
-    let mut buf = vec![0u8; 16 * 1024];
+    let mut buf = vec![0u8; 64 * 1024];
     for _ in 0..requests {
         stream.write_all(request)?;
         read_response(&mut stream, &mut buf)?;
@@ -554,7 +642,8 @@ fn load_one(addr: SocketAddr, requests: usize) -> io::Result<()> {
     Ok(())
 }
 
-/// Reads one response with a `content-length` body.
+/// Reads one response with a `content-length` body (one request is in
+/// flight, so nothing past its end has been sent yet).
 fn read_response(stream: &mut TcpStream, buf: &mut [u8]) -> io::Result<()> {
     let mut filled = 0;
     loop {
@@ -574,16 +663,21 @@ fn read_response(stream: &mut TcpStream, buf: &mut [u8]) -> io::Result<()> {
         };
         let head = &buf[..end];
         if !head.starts_with(b"HTTP/1.1 200") {
-            return Err(io::Error::other("unexpected status"));
+            let line = head.split(|&b| b == b'\r').next().unwrap_or_default();
+            return Err(io::Error::other(format!(
+                "unexpected status: {}",
+                String::from_utf8_lossy(line)
+            )));
         }
         let len = content_length(head).ok_or_else(|| io::Error::other("no content-length"))?;
-        let total = end + 4 + len;
-        while filled < total {
-            let n = stream.read(&mut buf[filled..total])?;
+        let mut left = (end + 4 + len).saturating_sub(filled);
+        while left > 0 {
+            let want = left.min(buf.len());
+            let n = stream.read(&mut buf[..want])?;
             if n == 0 {
                 return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "short body"));
             }
-            filled += n;
+            left -= n;
         }
         return Ok(());
     }
