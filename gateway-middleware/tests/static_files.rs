@@ -502,6 +502,35 @@ async fn strong_etags_for_settled_files() {
 }
 
 #[tokio::test]
+async fn a_weak_etag_becomes_strong_once_the_file_settles() {
+    let dir = Dir::new();
+    dir.write("fresh.txt", "just deployed");
+    let client =
+        TestClient::new(StaticFiles::new(dir.path()).revalidate_after(Duration::from_millis(100)));
+    let first = get(&client, "/fresh.txt", &[]).await;
+    let weak = first.header("etag").unwrap().to_owned();
+    assert!(weak.starts_with("W/"), "written a moment ago: {weak}");
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let strong = get(&client, "/fresh.txt", &[])
+        .await
+        .header("etag")
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        strong,
+        weak.trim_start_matches("W/"),
+        "the same tag, now strong"
+    );
+    let res = get(
+        &client,
+        "/fresh.txt",
+        &[("range", "bytes=0-3"), ("if-range", &strong)],
+    )
+    .await;
+    assert_eq!((res.status().as_u16(), res.text().as_str()), (206, "just"));
+}
+
+#[tokio::test]
 async fn single_ranges() {
     let dir = site();
     settled(&dir, "data.bin");

@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,7 +19,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
-use http::HeaderValue;
+use http::{HeaderMap, HeaderValue};
 
 use super::encoding::{Available, Encoding};
 use super::headers::Stamp;
@@ -48,7 +49,6 @@ pub(super) struct FileEntry {
     /// cache's epoch.
     checked: AtomicU64,
     pub(super) content_type: HeaderValue,
-    pub(super) cache_control: HeaderValue,
     /// Which siblings exist; all false means no `Vary`.
     pub(super) available: Available,
     variants: [Option<Variant>; 4],
@@ -64,6 +64,38 @@ pub(super) struct Variant {
     pub(super) last_modified: HeaderValue,
     /// The whole content, for files up to the cache's file size limit.
     pub(super) data: Option<Bytes>,
+    /// The header fields of a `200` for it, but `Content-Length`: cloned
+    /// per request rather than built (and each name hashed) anew.
+    pub(super) headers: HeaderMap,
+}
+
+/// The fields of a `200` for `variant`. `Content-Length` is left to the
+/// body's exact size.
+fn ready_headers(
+    variant: &Variant,
+    encoding: Encoding,
+    content_type: &HeaderValue,
+    cache_control: &HeaderValue,
+    vary: bool,
+) -> HeaderMap {
+    use http::header::{
+        ACCEPT_RANGES, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, ETAG, LAST_MODIFIED, VARY,
+        X_CONTENT_TYPE_OPTIONS,
+    };
+    let mut headers = HeaderMap::with_capacity(8);
+    headers.insert(CONTENT_TYPE, content_type.clone());
+    headers.insert(ETAG, variant.etag.clone());
+    headers.insert(LAST_MODIFIED, variant.last_modified.clone());
+    headers.insert(CACHE_CONTROL, cache_control.clone());
+    headers.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    if vary {
+        headers.insert(VARY, HeaderValue::from_static("accept-encoding"));
+    }
+    if let Some(coding) = encoding.content_encoding() {
+        headers.insert(CONTENT_ENCODING, coding);
+    }
+    headers
 }
 
 impl FileEntry {
@@ -160,10 +192,15 @@ pub(super) fn load(
             }
         }
     }
+    let vary = available != Available::default();
+    for (variant, encoding) in variants.iter_mut().zip(ENCODINGS) {
+        if let Some(variant) = variant {
+            variant.headers = ready_headers(variant, encoding, &content_type, &cache_control, vary);
+        }
+    }
     Ok(FileEntry {
         checked: AtomicU64::new(0),
         content_type,
-        cache_control,
         available,
         variants,
     })
@@ -190,6 +227,7 @@ fn load_variant(path: PathBuf, max_file: u64, now: SystemTime) -> io::Result<Var
             None
         };
         return Ok(Variant {
+            headers: HeaderMap::new(),
             etag: stamp.etag(now),
             last_modified: stamp.last_modified(),
             path,
@@ -211,9 +249,45 @@ pub(super) fn open_checked(path: &Path, stamp: Stamp) -> io::Result<Option<File>
 /// Whether the files behind `entry` are unchanged on disk (one `stat` of
 /// the original: precompressed siblings are expected to be rebuilt with
 /// it). Blocking.
+///
+/// An entry whose entity tags were weak only because its files had just
+/// changed is reloaded once they have settled, so a file served right
+/// after a deployment does not keep a weak tag (which `If-Range` and
+/// `If-Match` never match) for as long as it stays unchanged.
 pub(super) fn still_valid(entry: &FileEntry) -> bool {
     let identity = entry.identity();
-    std::fs::metadata(&identity.path).is_ok_and(|m| m.is_file() && Stamp::of(&m) == identity.stamp)
+    let now = SystemTime::now();
+    let weak_until_now = entry.variants.iter().flatten().any(|v| {
+        v.etag.as_bytes().starts_with(b"W/") && !v.stamp.etag(now).as_bytes().starts_with(b"W/")
+    });
+    !weak_until_now
+        && std::fs::metadata(&identity.path)
+            .is_ok_and(|m| m.is_file() && Stamp::of(&m) == identity.stamp)
+}
+
+/// FNV-1a, for the maps of files that exist: only paths that name a file
+/// under the root become keys, so clients cannot fill a map with
+/// colliding keys, and a path hashes in a fraction of SipHash's time. (The
+/// map of misses, whose keys clients choose, keeps std's SipHash.)
+#[derive(Debug)]
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
 }
 
 /// The cache of entries. See the [module docs](self).
@@ -233,9 +307,9 @@ pub(super) struct Cache {
 #[derive(Debug, Default)]
 struct Maps {
     /// Files by their decoded path below the root.
-    files: HashMap<Box<str>, Arc<FileEntry>>,
+    files: HashMap<Box<str>, Arc<FileEntry>, BuildHasherDefault<Fnv>>,
     /// Directory index files by the directory's decoded path.
-    indexes: HashMap<Box<str>, Arc<FileEntry>>,
+    indexes: HashMap<Box<str>, Arc<FileEntry>, BuildHasherDefault<Fnv>>,
     bytes: u64,
 }
 
@@ -402,11 +476,11 @@ mod tests {
             etag: HeaderValue::from_static("\"x\""),
             last_modified: stamp.last_modified(),
             data: Some(Bytes::from(vec![0; bytes])),
+            headers: HeaderMap::new(),
         });
         FileEntry {
             checked: AtomicU64::new(0),
             content_type: HeaderValue::from_static("text/plain"),
-            cache_control: HeaderValue::from_static("no-cache"),
             available: Available::default(),
             variants,
         }

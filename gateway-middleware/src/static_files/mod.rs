@@ -138,7 +138,7 @@ use bytes::Bytes;
 use gateway_core::{Application, Body, Environ, Error, FileHint, Middleware, Response};
 use http::header::{
     ACCEPT_RANGES, ALLOW, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_RANGE,
-    CONTENT_TYPE, ETAG, LAST_MODIFIED, LOCATION, RANGE, VARY, X_CONTENT_TYPE_OPTIONS,
+    CONTENT_TYPE, LOCATION, RANGE, X_CONTENT_TYPE_OPTIONS,
 };
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 
@@ -502,7 +502,8 @@ impl StaticFiles {
             return Ok(Some(self.method_not_allowed()));
         }
         let request = env.headers();
-        let encoding = if entry.has_variants() {
+        let asks = Asks::of(request);
+        let encoding = if entry.has_variants() && asks.encoding {
             encoding::negotiate(request, entry.available)
         } else {
             Encoding::Identity
@@ -512,38 +513,33 @@ impl StaticFiles {
             etag: Some(&variant.etag),
             last_modified: Some(variant.stamp.mtime),
         };
-        let mut headers = HeaderMap::with_capacity(12);
-        headers.insert(ETAG, variant.etag.clone());
-        headers.insert(LAST_MODIFIED, variant.last_modified.clone());
-        headers.insert(CACHE_CONTROL, entry.cache_control.clone());
-        if entry.has_variants() {
-            headers.insert(VARY, HeaderValue::from_static("accept-encoding"));
-        }
-        match conditional::evaluate(method, request, validators) {
-            Precondition::NotModified => {
-                return Ok(answered(StatusCode::NOT_MODIFIED, headers, Body::empty()));
+        let mut headers = variant.headers.clone();
+        if asks.preconditions {
+            let status = match conditional::evaluate(method, request, validators) {
+                Precondition::NotModified => StatusCode::NOT_MODIFIED,
+                Precondition::Failed => StatusCode::PRECONDITION_FAILED,
+                _ => StatusCode::OK,
+            };
+            if status != StatusCode::OK {
+                // RFC 9110 §15.4.5: validators, Cache-Control and Vary; no
+                // representation metadata.
+                for name in [
+                    CONTENT_TYPE,
+                    ACCEPT_RANGES,
+                    X_CONTENT_TYPE_OPTIONS,
+                    CONTENT_ENCODING,
+                ] {
+                    headers.remove(name);
+                }
+                return Ok(answered(status, headers, Body::empty()));
             }
-            Precondition::Failed => {
-                return Ok(answered(
-                    StatusCode::PRECONDITION_FAILED,
-                    headers,
-                    Body::empty(),
-                ));
-            }
-            _ => {}
-        }
-        headers.insert(CONTENT_TYPE, entry.content_type.clone());
-        headers.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-        headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-        if let Some(coding) = encoding.content_encoding() {
-            headers.insert(CONTENT_ENCODING, coding);
         }
         let len = variant.stamp.len;
         if head {
             headers.insert(CONTENT_LENGTH, HeaderValue::from(len));
             return Ok(answered(StatusCode::OK, headers, Body::empty()));
         }
-        let ranges = match request.get(RANGE) {
+        let ranges = match request.get(RANGE).filter(|_| asks.range) {
             Some(value) => {
                 let strong =
                     conditional::is_strong_last_modified(variant.stamp.mtime, SystemTime::now());
@@ -674,6 +670,38 @@ fn piece_len(piece: &Piece) -> u64 {
     match piece {
         Piece::Bytes(b) => b.len() as u64,
         Piece::File { start, end } => end - start,
+    }
+}
+
+/// Which of the request's header fields serving a file looks at, found in
+/// one pass over the (few) fields instead of a hashed lookup each.
+#[derive(Clone, Copy, Default)]
+struct Asks {
+    preconditions: bool,
+    range: bool,
+    encoding: bool,
+}
+
+impl Asks {
+    fn of(request: &HeaderMap) -> Asks {
+        use http::header::{
+            ACCEPT_ENCODING, IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_UNMODIFIED_SINCE,
+        };
+        let mut asks = Asks::default();
+        for name in request.keys() {
+            if name == IF_NONE_MATCH
+                || name == IF_MODIFIED_SINCE
+                || name == IF_MATCH
+                || name == IF_UNMODIFIED_SINCE
+            {
+                asks.preconditions = true;
+            } else if name == RANGE {
+                asks.range = true;
+            } else if name == ACCEPT_ENCODING {
+                asks.encoding = true;
+            }
+        }
+        asks
     }
 }
 
