@@ -246,23 +246,24 @@ pub(super) fn open_checked(path: &Path, stamp: Stamp) -> io::Result<Option<File>
     Ok((meta.is_file() && Stamp::of(&meta) == stamp).then_some(file))
 }
 
-/// Whether the files behind `entry` are unchanged on disk (one `stat` of
-/// the original: precompressed siblings are expected to be rebuilt with
-/// it). Blocking.
+/// Whether the files behind `entry` are unchanged on disk: one `stat` of
+/// each (the original and the precompressed siblings it has). A sibling
+/// added later is found when the entry is next loaded, that is when any
+/// of its files changes (siblings are usually built with the original).
 ///
 /// An entry whose entity tags were weak only because its files had just
 /// changed is reloaded once they have settled, so a file served right
 /// after a deployment does not keep a weak tag (which `If-Range` and
-/// `If-Match` never match) for as long as it stays unchanged.
+/// `If-Match` never match) for as long as it stays unchanged. Blocking.
 pub(super) fn still_valid(entry: &FileEntry) -> bool {
-    let identity = entry.identity();
     let now = SystemTime::now();
     let weak_until_now = entry.variants.iter().flatten().any(|v| {
         v.etag.as_bytes().starts_with(b"W/") && !v.stamp.etag(now).as_bytes().starts_with(b"W/")
     });
     !weak_until_now
-        && std::fs::metadata(&identity.path)
-            .is_ok_and(|m| m.is_file() && Stamp::of(&m) == identity.stamp)
+        && entry.variants.iter().flatten().all(|v| {
+            std::fs::metadata(&v.path).is_ok_and(|m| m.is_file() && Stamp::of(&m) == v.stamp)
+        })
 }
 
 /// FNV-1a, for the maps of files that exist: only paths that name a file
@@ -289,6 +290,10 @@ impl Hasher for Fnv {
         }
     }
 }
+
+/// The longest path remembered as missing, in bytes: 16,384 of them are
+/// then at most 16 MiB of keys.
+const MAX_MISSING_KEY: usize = 1024;
 
 /// The cache of entries. See the [module docs](self).
 #[derive(Debug)]
@@ -427,7 +432,9 @@ impl Cache {
     /// Remembers that `key` is missing. Past `max_entries` misses, all are
     /// forgotten at once: random paths cannot grow the cache.
     pub(super) fn insert_missing(&self, key: &str, index: bool) {
-        if self.revalidate_after == 0 || self.max_entries == 0 {
+        // Keys come from clients: a long one is not worth its memory (a
+        // request target can be tens of kilobytes).
+        if self.revalidate_after == 0 || self.max_entries == 0 || key.len() > MAX_MISSING_KEY {
             return;
         }
         let now = self.now();
@@ -510,6 +517,27 @@ mod tests {
         cache.remove("d19", true);
         assert!(matches!(cache.get("d19", true), Lookup::Miss));
         assert_eq!(cache.stats().1, 0);
+    }
+
+    #[test]
+    fn long_or_many_misses_are_not_kept() {
+        let cache = Cache::new(1000, 3, Duration::from_secs(60));
+        cache.insert_missing("short", false);
+        assert!(cache.known_missing("short", false));
+        assert!(
+            !cache.known_missing("short", true),
+            "a directory request is another key"
+        );
+        let long = "x".repeat(MAX_MISSING_KEY + 1);
+        cache.insert_missing(&long, false);
+        assert!(!cache.known_missing(&long, false));
+        for i in 0..10 {
+            cache.insert_missing(&format!("m{i}"), false);
+            assert!(cache.missing.read().unwrap().len() <= 3);
+        }
+        // Found after all: no longer missing.
+        cache.insert("m9", false, entry(1));
+        assert!(!cache.known_missing("m9", false));
     }
 
     #[test]

@@ -43,16 +43,22 @@ pub(super) fn is_html(content_type: &HeaderValue) -> bool {
 
 /// Whether a file name carries a content fingerprint, so its content can
 /// never change under that name: a `.`- or `-`-separated part of the name
-/// before the extension made of 8 to 64 hexadecimal digits
-/// (`app.3f2a9c1e.js`, `logo-0123abcd.svg`, webpack's and Django's
-/// `ManifestStaticFilesStorage` shapes).
+/// before the extension made of 8 to 64 hexadecimal digits, letters and
+/// digits both (`app.3f2a9c1e.js`, `logo-0123abcd.svg`, webpack's and
+/// Django's `ManifestStaticFilesStorage` shapes; a hash without a letter
+/// or a digit is rare enough to leave to the default `Cache-Control`).
 pub(super) fn is_fingerprinted(name: &str) -> bool {
     let Some((stem, _ext)) = name.rsplit_once('.') else {
         return false;
     };
-    stem.split(['.', '-'])
-        .skip(1)
-        .any(|part| (8..=64).contains(&part.len()) && part.bytes().all(|b| b.is_ascii_hexdigit()))
+    // Both a digit and a letter: a date (`report-20240131.pdf`) or a
+    // number is not a fingerprint, and must not be cached for a year.
+    stem.split(['.', '-']).skip(1).any(|part| {
+        (8..=64).contains(&part.len())
+            && part.bytes().all(|b| b.is_ascii_hexdigit())
+            && part.bytes().any(|b| b.is_ascii_digit())
+            && part.bytes().any(|b| b.is_ascii_alphabetic())
+    })
 }
 
 /// What identifies one version of a file on disk.
@@ -144,6 +150,9 @@ mod tests {
         assert!(!is_fingerprinted("app.settings.js"));
         assert!(!is_fingerprinted("jquery-3.7.1.min.js"));
         assert!(!is_fingerprinted("app.3f2a9c1e"), "no extension");
+        assert!(!is_fingerprinted("report-20240131.pdf"), "a date");
+        assert!(!is_fingerprinted("invoice.12345678.pdf"), "a number");
+        assert!(!is_fingerprinted("app.deadbeef.js"), "letters only");
     }
 
     #[test]

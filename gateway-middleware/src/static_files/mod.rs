@@ -54,17 +54,18 @@
 //!
 //! - Files up to [`max_cached_file`] (256 KiB) are held in memory with
 //!   their header values ready, up to [`cache_capacity`] bytes (32 MiB)
-//!   in all. A cached file is compared with the disk (one `stat`) at most
-//!   once per [`revalidate_after`] (1 second): a file changed on disk is
-//!   served fresh within that time, a deleted one stops being served.
+//!   in all. A cached file is compared with the disk (one `stat`, and one
+//!   per precompressed sibling it has) at most once per
+//!   [`revalidate_after`] (1 second): a file changed on disk is served
+//!   fresh within that time, a deleted one stops being served.
 //!   A file is recognised by its size, modification time and inode, not
 //!   by what its path resolves to: a symlink pointed elsewhere (within
 //!   the root) is noticed when the remembered file itself changes.
 //!   Misses are remembered as long (so the application behind a
 //!   middleware at `/` does not cost a look at the disk per request), and
 //!   a new file appears within that time too.
-//!   Precompressed siblings are expected to be rebuilt with their original
-//!   and are reloaded when it changes.
+//!   A sibling added next to an unchanged original is found when the
+//!   original (or another sibling) next changes.
 //! - Larger files are streamed from tokio's blocking pool in
 //!   [`block_size`] reads (256 KiB), one block ahead of the socket, so a
 //!   slow client holds about two blocks. No file I/O runs on the async
@@ -409,8 +410,9 @@ impl StaticFiles {
         let Some(below) = self.below_prefix(env.path_info()) else {
             return Ok(Answer::Elsewhere);
         };
-        if below.is_empty() && !self.config.prefix.is_empty() {
-            // The prefix itself names the root directory, without its `/`.
+        if below.is_empty() {
+            // The prefix (or the mount point) itself names the root
+            // directory, without its `/`.
             return Ok(
                 if env.method() != Method::GET && env.method() != Method::HEAD {
                     self.method_not_allowed()
@@ -565,21 +567,31 @@ impl StaticFiles {
             }
             Ranges::Partial(ranges) => {
                 let multipart = Multipart::new(&ranges, len, Some(&entry.content_type));
-                headers.insert(CONTENT_TYPE, multipart.content_type());
-                let pieces = multipart
-                    .segments()
-                    .map(|segment| match segment {
-                        Segment::Literal(bytes) => Piece::Bytes(Bytes::clone(bytes)),
-                        Segment::Range(r) => Piece::File {
-                            start: r.start,
-                            end: r.end + 1,
-                        },
-                    })
-                    .collect();
-                (StatusCode::PARTIAL_CONTENT, pieces)
+                // Many small parts, whose framing would make the answer
+                // larger than the whole file: send the file.
+                if multipart.content_length() > len {
+                    (
+                        StatusCode::OK,
+                        VecDeque::from([Piece::File { start: 0, end: len }]),
+                    )
+                } else {
+                    headers.insert(CONTENT_TYPE, multipart.content_type());
+                    let pieces = multipart
+                        .segments()
+                        .map(|segment| match segment {
+                            Segment::Literal(bytes) => Piece::Bytes(Bytes::clone(bytes)),
+                            Segment::Range(r) => Piece::File {
+                                start: r.start,
+                                end: r.end + 1,
+                            },
+                        })
+                        .collect();
+                    (StatusCode::PARTIAL_CONTENT, pieces)
+                }
             }
             Ranges::Unsatisfiable => {
                 headers.remove(CONTENT_TYPE);
+                headers.remove(CONTENT_ENCODING);
                 headers.insert(CONTENT_RANGE, range::unsatisfied_range(len));
                 return Ok(answered(
                     StatusCode::RANGE_NOT_SATISFIABLE,
@@ -588,7 +600,7 @@ impl StaticFiles {
                 ));
             }
             _ => {
-                // The common case: the whole file, from memory.
+                // The common case, from memory.
                 if let Some(data) = &variant.data {
                     return Ok(answered(StatusCode::OK, headers, Body::full(data.clone())));
                 }
