@@ -5,32 +5,7 @@
 use std::net::SocketAddr;
 
 use gateway_examples::hello::{GREETING, app};
-use gateway_tests::{TestServer, split_head, within};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-
-/// Writes `request` on a new connection and reads until the server closes
-/// it (bounded: a server that keeps the connection open fails the test).
-/// A reset counts as a close; whatever arrived before it is returned.
-async fn exchange(addr: SocketAddr, request: &[u8]) -> Vec<u8> {
-    let mut stream = within("connect", TcpStream::connect(addr))
-        .await
-        .expect("connect");
-    // The server may close before reading everything; a failed write is
-    // then fine, the response (if any) is still read below.
-    let _ = within("write request", stream.write_all(request)).await;
-    let mut response = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        match within("the server to answer and close", stream.read(&mut buf)).await {
-            Ok(0) => break,
-            Ok(n) => response.extend_from_slice(&buf[..n]),
-            Err(err) if err.kind() == std::io::ErrorKind::ConnectionReset => break,
-            Err(err) => panic!("read failed: {err}"),
-        }
-    }
-    response
-}
+use gateway_tests::{TestServer, exchange, split_head};
 
 /// The server answers a well-formed request on a new connection.
 async fn assert_still_serving(addr: SocketAddr) {

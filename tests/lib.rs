@@ -436,6 +436,30 @@ pub async fn curl(args: &[&str], stdin: Option<Vec<u8>>) -> std::process::Output
         .expect("wait for curl")
 }
 
+/// Writes `request` on a new connection and reads until the server closes
+/// it (bounded: a server that keeps the connection open fails the test).
+/// A reset counts as a close; whatever arrived before it is returned.
+pub async fn exchange(addr: SocketAddr, request: &[u8]) -> Vec<u8> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = within("connect", tokio::net::TcpStream::connect(addr))
+        .await
+        .expect("connect");
+    // The server may close before reading everything; a failed write is
+    // then fine, the response (if any) is still read below.
+    let _ = within("write request", stream.write_all(request)).await;
+    let mut response = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match within("the server to answer and close", stream.read(&mut buf)).await {
+            Ok(0) => break,
+            Ok(n) => response.extend_from_slice(&buf[..n]),
+            Err(err) if err.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(err) => panic!("read failed: {err}"),
+        }
+    }
+    response
+}
+
 /// `curl --include` output: the status line, the other header lines
 /// (lower-cased) and the body. Fails the test if curl failed.
 pub fn parse_curl(out: &std::process::Output) -> (String, Vec<String>, Vec<u8>) {

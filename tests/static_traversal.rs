@@ -11,13 +11,11 @@ use std::net::SocketAddr;
 
 use gateway_core::{ApplicationExt, fn_app, start};
 use gateway_middleware::StaticFiles;
-use gateway_tests::{TestServer, split_head, within};
+use gateway_tests::{TestServer, exchange, split_head};
 
 #[path = "../gateway-middleware/tests/support/traversal.rs"]
 mod traversal;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-use traversal::{B_TXT, CANARY, CORPUS, Fixture};
+use traversal::{B_TXT, CANARY, CORPUS, Fixture, assert_safe_redirect};
 
 /// Request-targets only a raw client sends — most are refused by
 /// `http::Uri` (so `TestClient` and hyper's client cannot send them) and
@@ -61,27 +59,11 @@ const RAW_ONLY: &[&[u8]] = &[
 
 /// Writes `GET <target> HTTP/1.1` on a new connection and reads until the
 /// server closes it (bounded). A reset counts as a close.
-async fn exchange(addr: SocketAddr, target: &[u8]) -> Vec<u8> {
+async fn get_raw(addr: SocketAddr, target: &[u8]) -> Vec<u8> {
     let mut request = b"GET ".to_vec();
     request.extend_from_slice(target);
     request.extend_from_slice(b" HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
-    let mut stream = within("connect", TcpStream::connect(addr))
-        .await
-        .expect("connect");
-    // The server may close before reading everything; the answer (if
-    // any) is still read below.
-    let _ = within("write request", stream.write_all(&request)).await;
-    let mut response = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        match within("the server to answer and close", stream.read(&mut buf)).await {
-            Ok(0) => break,
-            Ok(n) => response.extend_from_slice(&buf[..n]),
-            Err(err) if err.kind() == std::io::ErrorKind::ConnectionReset => break,
-            Err(err) => panic!("read failed: {err}"),
-        }
-    }
-    response
+    exchange(addr, &request).await
 }
 
 /// The status of a raw response, failing the test if there is none.
@@ -111,20 +93,7 @@ fn assert_refused(what: &str, prefix: &str, raw: &[u8]) {
                 name.eq_ignore_ascii_case("location").then(|| value.trim())
             })
             .unwrap_or_else(|| panic!("{what}: {code} without a Location"));
-        let path = location
-            .strip_prefix("http://127.0.0.1")
-            .unwrap_or(location);
-        let lower = path.to_ascii_lowercase();
-        assert!(
-            path.starts_with(&format!("{prefix}/"))
-                && !path.contains("//")
-                && !path.contains("..")
-                && !path.contains('\\')
-                && !["%2e", "%2f", "%5c", "%00"]
-                    .iter()
-                    .any(|bad| lower.contains(bad)),
-            "{what}: {code} redirects outside {prefix}/ or to a hostile path: {location}"
-        );
+        assert_safe_redirect(what, prefix, location, "http://127.0.0.1");
         return;
     }
     assert!(
@@ -136,7 +105,7 @@ fn assert_refused(what: &str, prefix: &str, raw: &[u8]) {
 
 /// Asserts the server serves `target` with the positive control's body.
 async fn assert_serves(addr: SocketAddr, target: &str) {
-    let raw = exchange(addr, target.as_bytes()).await;
+    let raw = get_raw(addr, target.as_bytes()).await;
     let (head, body) = split_head(&raw);
     assert!(head.starts_with("HTTP/1.1 200 "), "{target}: {head:?}");
     assert_eq!(body, B_TXT.as_bytes(), "{target}");
@@ -152,18 +121,18 @@ async fn run(addr: SocketAddr, prefix: &str) {
     }
     for path in CORPUS {
         let target = format!("{prefix}{path}");
-        let raw = exchange(addr, target.as_bytes()).await;
+        let raw = get_raw(addr, target.as_bytes()).await;
         assert_refused(&target, prefix, &raw);
     }
     for target in RAW_ONLY {
         let what = String::from_utf8_lossy(target);
-        let raw = exchange(addr, target).await;
+        let raw = get_raw(addr, target).await;
         assert_refused(&what, prefix, &raw);
         // And the same under the prefix, where that is still a path.
         if target.starts_with(b"/") && !prefix.is_empty() {
             let mut prefixed = prefix.as_bytes().to_vec();
             prefixed.extend_from_slice(target);
-            let raw = exchange(addr, &prefixed).await;
+            let raw = get_raw(addr, &prefixed).await;
             assert_refused(&format!("{prefix}{what}"), prefix, &raw);
         }
     }

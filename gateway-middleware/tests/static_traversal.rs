@@ -16,7 +16,7 @@ use gateway_middleware::StaticFiles;
 
 #[path = "support/traversal.rs"]
 mod traversal;
-use traversal::{B_TXT, C_TXT, CANARY, CORPUS, Fixture};
+use traversal::{B_TXT, C_TXT, CANARY, CORPUS, Fixture, assert_safe_redirect};
 
 /// Answers 404 "fallback" to everything: what a miss falls through to.
 fn fallback() -> impl Application {
@@ -38,20 +38,7 @@ fn assert_refused(target: &str, prefix: &str, res: &TestResponse) -> Option<Stri
         let location = res
             .header("location")
             .unwrap_or_else(|| panic!("{target}: {status} without a Location"));
-        let path = location
-            .strip_prefix("http://localhost")
-            .unwrap_or(location);
-        let lower = path.to_ascii_lowercase();
-        assert!(
-            path.starts_with(&format!("{prefix}/"))
-                && !path.contains("//")
-                && !path.contains("..")
-                && !path.contains('\\')
-                && !["%2e", "%2f", "%5c", "%00"]
-                    .iter()
-                    .any(|bad| lower.contains(bad)),
-            "{target}: {status} redirects outside {prefix}/ or to a hostile path: {location}"
-        );
+        let path = assert_safe_redirect(target, prefix, location, "http://localhost");
         return Some(path.to_owned());
     }
     assert!(

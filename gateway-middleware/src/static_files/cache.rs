@@ -318,6 +318,19 @@ struct Maps {
     bytes: u64,
 }
 
+impl Maps {
+    fn map_mut(
+        &mut self,
+        index: bool,
+    ) -> &mut HashMap<Box<str>, Arc<FileEntry>, BuildHasherDefault<Fnv>> {
+        if index {
+            &mut self.indexes
+        } else {
+            &mut self.files
+        }
+    }
+}
+
 /// What a lookup found.
 pub(super) enum Lookup {
     /// Fresh: serve it.
@@ -384,11 +397,7 @@ impl Cache {
         }
         let mut maps = self.maps.write().unwrap_or_else(|e| e.into_inner());
         let maps = &mut *maps;
-        let map = if index {
-            &mut maps.indexes
-        } else {
-            &mut maps.files
-        };
+        let map = maps.map_mut(index);
         if let Some(old) = map.insert(key.into(), entry.clone()) {
             maps.bytes -= old.size();
         }
@@ -448,11 +457,7 @@ impl Cache {
     pub(super) fn remove(&self, key: &str, index: bool) {
         let mut maps = self.maps.write().unwrap_or_else(|e| e.into_inner());
         let maps = &mut *maps;
-        let map = if index {
-            &mut maps.indexes
-        } else {
-            &mut maps.files
-        };
+        let map = maps.map_mut(index);
         if let Some(old) = map.remove(key) {
             maps.bytes -= old.size();
         }

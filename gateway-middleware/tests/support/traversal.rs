@@ -210,3 +210,26 @@ impl Fixture {
         self.outer.0.join("root")
     }
 }
+
+/// Asserts that a redirect answering the hostile `what` stays under
+/// `prefix` and names no hostile path; returns the path it points to.
+pub(crate) fn assert_safe_redirect<'a>(
+    what: &str,
+    prefix: &str,
+    location: &'a str,
+    host: &str,
+) -> &'a str {
+    let path = location.strip_prefix(host).unwrap_or(location);
+    let lower = path.to_ascii_lowercase();
+    assert!(
+        path.starts_with(&format!("{prefix}/"))
+            && !path.contains("//")
+            && !path.contains("..")
+            && !path.contains('\\')
+            && !["%2e", "%2f", "%5c", "%00"]
+                .iter()
+                .any(|bad| lower.contains(bad)),
+        "{what}: redirects outside {prefix}/ or to a hostile path: {location}"
+    );
+    path
+}
