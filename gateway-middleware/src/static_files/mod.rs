@@ -25,7 +25,9 @@
 //!   it was looked at (otherwise `W/`, which conditional GETs still match).
 //! - **Ranges** (RFC 9110 §14, through [`range`]), for GET:
 //!   `Accept-Ranges: bytes`, single ranges, several as
-//!   `multipart/byteranges` (sorted and coalesced, amplification refused),
+//!   `multipart/byteranges` (sorted and coalesced; amplification refused,
+//!   including many small ranges whose framing would outgrow the file,
+//!   which get the whole file),
 //!   `416` with `Content-Range: bytes */LEN`, invalid ones ignored,
 //!   `If-Range` honoured.
 //! - **Precompressed siblings**: `app.js.br`, `.zst`, `.gz` next to
@@ -37,7 +39,8 @@
 //! - **Headers**: `Content-Type` from `mime_guess`'s table
 //!   (`charset=utf-8` on text types), `X-Content-Type-Options: nosniff`,
 //!   and `Cache-Control`: fingerprinted names (`app.3f2a9c1e.js`: a part
-//!   of 8 to 64 hex digits before the extension) get
+//!   of 8 to 64 hex digits, letters and digits both, before the
+//!   extension) get
 //!   `public, max-age=31536000, immutable`, HTML `no-cache` (revalidate
 //!   every time), everything else `public, max-age=60`; each configurable.
 //! - **Nothing outside the root is ever read.** The path is decoded once
