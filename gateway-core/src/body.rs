@@ -1027,20 +1027,17 @@ impl http_body::Body for WriterBody {
     ) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
         let this = &mut *self;
         loop {
-            {
-                let mut st = this.shared.lock();
-                if let Some(frame) = st.take_ready(cx.waker()) {
-                    return Poll::Ready(Some(Ok(frame)));
-                }
-                if this.fut.is_none() {
-                    return Poll::Ready(None);
-                }
-                st.polling = true;
+            let mut st = this.shared.lock();
+            if let Some(frame) = st.take_ready(cx.waker()) {
+                return Poll::Ready(Some(Ok(frame)));
             }
-            let polled = match this.fut.as_mut() {
-                Some(fut) => fut.as_mut().poll(cx),
-                None => Poll::Ready(Ok(())),
+            let Some(fut) = this.fut.as_mut() else {
+                return Poll::Ready(None);
             };
+            st.polling = true;
+            // The producer takes the lock to write: poll it without.
+            drop(st);
+            let polled = fut.as_mut().poll(cx);
             let mut st = this.shared.lock();
             st.polling = false;
             match polled {

@@ -163,6 +163,20 @@ pub fn commit<A: Application>(
 /// [`commit`] with the request facts the adapter already has: they must be
 /// those of `env` (in particular, `upgrade` only for an HTTP/1.1 request
 /// with an `Upgrade` header).
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// use gateway_core::driver::{self, RequestFacts};
+/// use gateway_core::{fn_app, start, Body, Environ};
+///
+/// let app = fn_app(|_| async { start(200, [("content-type", "text/plain")]).body("hi") });
+/// let req = http::Request::head("/").body(Body::empty()).unwrap();
+/// // The adapter saw no `Upgrade` header while reading the request.
+/// let facts = RequestFacts::new(req.method(), false);
+/// let Ok(res) = driver::commit_with_facts(&app, Environ::from_request(req), facts).await;
+/// assert_eq!(res.headers()["content-length"], "2"); // HEAD keeps GET's length
+/// # });
+/// ```
 #[inline(always)]
 pub fn commit_with_facts<A: Application>(
     app: &A,
@@ -292,6 +306,20 @@ impl<F: Future<Output = AppResult>> Future for Commit<F> {
 
 /// Applies rules 2 to 6 to a response that was produced without
 /// [`commit`], for example by a service outside the gateway interface.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// use gateway_core::driver::{self, RequestFacts};
+/// use gateway_core::http::{HeaderMap, Method, Version};
+/// use gateway_core::start;
+///
+/// let facts = RequestFacts::from_head(&Method::GET, Version::HTTP_11, &HeaderMap::new());
+/// let res = start(200, [("content-length", "99"), ("connection", "close")]).body("hello").unwrap();
+/// let res = driver::finish(res, facts).await;
+/// assert_eq!(res.headers()["content-length"], "5");
+/// assert!(!res.headers().contains_key("connection"));
+/// # });
+/// ```
 pub async fn finish(mut res: Response, facts: RequestFacts) -> Response {
     if commit_now(&mut res, facts) {
         return res;
@@ -329,13 +357,12 @@ fn commit_now(res: &mut Response, facts: RequestFacts) -> bool {
 fn commit_now_slow(res: &mut Response, facts: RequestFacts) -> bool {
     let status = res.status();
     if !status_allowed(status, facts) {
-        let err = Error::new(format!("application returned status {status}"));
+        let why = status_refusal(status);
+        let err = Error::new(format!("application returned status {status}: {why}"));
         *res = error_response(&err, facts);
         return true;
     }
-    if res.headers().keys().any(is_connection_specific) {
-        strip_connection_headers(res.headers_mut(), status);
-    }
+    strip_connection_headers(res.headers_mut(), status);
     // After stripping: `Connection` may have named `Content-Length`.
     let has_length = res.headers().contains_key(CONTENT_LENGTH);
     let no_body = facts.head
@@ -411,6 +438,16 @@ fn status_allowed(status: StatusCode, facts: RequestFacts) -> bool {
     (200..=599).contains(&code) || (status == StatusCode::SWITCHING_PROTOCOLS && facts.upgrade)
 }
 
+/// Why a status [`status_allowed`] refused is refused, in words.
+#[cold]
+pub(crate) fn status_refusal(status: StatusCode) -> &'static str {
+    if status == StatusCode::SWITCHING_PROTOCOLS {
+        "101 answers only an HTTP/1.1 request carrying Upgrade"
+    } else {
+        "a final status must be 200-599"
+    }
+}
+
 /// A response with the error's status and a generic body. Details are
 /// logged, not sent.
 #[cold]
@@ -442,8 +479,10 @@ pub fn error_response(err: &Error, facts: RequestFacts) -> Response {
     res
 }
 
+/// Whether `name` is one of the connection-specific fields of RFC 9110
+/// §7.6.1 (the fields a `Connection` header names aside).
 #[inline]
-fn is_connection_specific(name: &HeaderName) -> bool {
+pub(crate) fn is_connection_specific(name: &HeaderName) -> bool {
     name == CONNECTION
         || name == TRANSFER_ENCODING
         || name == UPGRADE
@@ -510,12 +549,7 @@ fn reconcile_content_length(headers: &mut HeaderMap, exact: u64) {
     let Some(first) = values.next() else {
         return;
     };
-    let agrees = values.next().is_none()
-        && first
-            .to_str()
-            .ok()
-            .and_then(|s| s.parse::<u64>().ok())
-            .is_some_and(|n| n == exact);
+    let agrees = values.next().is_none() && parse_content_length(first) == Some(exact);
     if !agrees {
         tracing::debug!(
             announced = ?first,
@@ -524,6 +558,22 @@ fn reconcile_content_length(headers: &mut HeaderMap, exact: u64) {
         );
         headers.insert(CONTENT_LENGTH, HeaderValue::from(exact));
     }
+}
+
+/// A `Content-Length` value as RFC 9110 §8.6 has it: decimal digits and
+/// nothing else (no sign, no spaces, no list), fitting a `u64`. Stricter
+/// than `str::parse`, which takes a leading `+` that hyper would not.
+pub(crate) fn parse_content_length(value: &HeaderValue) -> Option<u64> {
+    let digits = value.as_bytes();
+    if digits.is_empty() {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |n, &b| {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        n.checked_mul(10)?.checked_add(u64::from(b - b'0'))
+    })
 }
 
 #[cfg(test)]
@@ -542,6 +592,17 @@ mod tests {
             Request::builder()
                 .method(method)
                 .uri("/")
+                .body(Body::empty())
+                .unwrap(),
+        )
+    }
+
+    /// A WebSocket upgrade request.
+    fn upgrade_env() -> Environ {
+        Environ::from_request(
+            Request::get("/")
+                .header("upgrade", "websocket")
+                .header("connection", "upgrade")
                 .body(Body::empty())
                 .unwrap(),
         )
@@ -612,14 +673,7 @@ mod tests {
         });
         let Ok(plain) = commit(&app, env(Method::GET)).await;
         assert_eq!(plain.status(), StatusCode::INTERNAL_SERVER_ERROR);
-        let upgrade = Environ::from_request(
-            Request::get("/")
-                .header("upgrade", "websocket")
-                .header("connection", "upgrade")
-                .body(Body::empty())
-                .unwrap(),
-        );
-        let Ok(res) = commit(&app, upgrade).await;
+        let Ok(res) = commit(&app, upgrade_env()).await;
         assert_eq!(res.status(), StatusCode::SWITCHING_PROTOCOLS);
         assert_eq!(res.headers()["upgrade"], "websocket");
         assert_eq!(res.headers()["connection"], "upgrade");
@@ -838,14 +892,7 @@ mod tests {
             )
             .empty()
         });
-        let upgrade = Environ::from_request(
-            Request::get("/")
-                .header("upgrade", "websocket")
-                .header("connection", "upgrade")
-                .body(Body::empty())
-                .unwrap(),
-        );
-        let Ok(res) = commit(&app, upgrade).await;
+        let Ok(res) = commit(&app, upgrade_env()).await;
         assert_eq!(res.status(), StatusCode::SWITCHING_PROTOCOLS);
         assert_eq!(res.headers()["connection"], "upgrade");
         assert_eq!(res.headers()["upgrade"], "websocket");
@@ -878,6 +925,37 @@ mod tests {
         assert_eq!(first.status(), StatusCode::OK);
         let Ok(again) = (&mut fut).now_or_never().unwrap();
         assert_eq!(again.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn content_length_is_digits_only() {
+        let parse = |v: &'static str| parse_content_length(&HeaderValue::from_static(v));
+        assert_eq!(parse("0"), Some(0));
+        assert_eq!(parse("0042"), Some(42));
+        assert_eq!(parse("18446744073709551615"), Some(u64::MAX));
+        for bad in [
+            "",
+            "+5",
+            "-5",
+            " 5",
+            "5 ",
+            "5,5",
+            "0x5",
+            "18446744073709551616",
+        ] {
+            assert_eq!(parse(bad), None, "{bad:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_signed_content_length_is_corrected() {
+        // `str::parse` reads `+5` as 5; a server would not.
+        let (parts, body) = run(Method::GET, |_| async {
+            start(200, [("content-length", "+5")]).body("hello")
+        })
+        .await;
+        assert_eq!(parts.headers["content-length"], "5");
+        assert_eq!(body.unwrap(), "hello");
     }
 
     #[tokio::test]

@@ -241,6 +241,17 @@ impl Environ {
     /// Replaces the request-target (a rewriting middleware). The mounted
     /// part of `script_name` is kept if the new path starts with it on a
     /// segment boundary, and dropped otherwise; the root path is kept.
+    ///
+    /// ```
+    /// use gateway_core::{Body, Environ};
+    ///
+    /// let mut env = Environ::from_request(http::Request::get("/app/old").body(Body::empty()).unwrap());
+    /// env.mount("/app");
+    /// env.set_uri("/app/new?x".parse().unwrap());
+    /// assert_eq!((env.script_name(), env.path_info(), env.query()), ("/app", "/new", "x"));
+    /// env.set_uri("/elsewhere".parse().unwrap());
+    /// assert_eq!((env.script_name(), env.path_info()), ("", "/elsewhere"));
+    /// ```
     pub fn set_uri(&mut self, uri: Uri) {
         let mounted = &self.path()[..self.script.mount];
         let new_path = uri.path();
@@ -1070,7 +1081,8 @@ fn validate_root(prefix: &str) -> Result<&str, InvalidRootPath> {
             }
         }
         let lower = segment.to_ascii_lowercase();
-        if lower.replace("%2e", ".") == ".." || lower.replace("%2e", ".") == "." {
+        let decoded_dots = lower.replace("%2e", ".");
+        if decoded_dots == ".." || decoded_dots == "." {
             return err("dot segment");
         }
         if lower.contains("%2f") || lower.contains("%5c") || lower.contains("%00") {

@@ -114,16 +114,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
-use http::header::{
-    CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, HeaderName, SET_COOKIE, TE, TRANSFER_ENCODING,
-    UPGRADE,
-};
+use http::header::{CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, HeaderName, SET_COOKIE, UPGRADE};
 use http::{HeaderMap, Method, StatusCode};
 use http_body::{Body as _, Frame, SizeHint};
 
 use crate::app::Application;
 use crate::body::{Body, DynBody};
-use crate::driver::RequestFacts;
+use crate::driver::{RequestFacts, is_connection_specific, parse_content_length, status_refusal};
 use crate::environ::{Environ, Scheme};
 use crate::error::Error;
 use crate::middleware::Middleware;
@@ -663,10 +660,8 @@ fn announced_length(headers: &HeaderMap) -> Announced {
     let Some(first) = values.next() else {
         return Announced::Absent;
     };
-    let bytes = first.as_bytes();
-    let digits = !bytes.is_empty() && bytes.iter().all(u8::is_ascii_digit);
-    match std::str::from_utf8(bytes).ok().and_then(|s| s.parse().ok()) {
-        Some(n) if digits && values.next().is_none() => Announced::Valid(n),
+    match parse_content_length(first) {
+        Some(n) if values.next().is_none() => Announced::Valid(n),
         _ => Announced::Invalid,
     }
 }
@@ -680,14 +675,9 @@ fn check_head(res: &Response, request: &RequestInfo) -> Option<Violation> {
     let code = status.as_u16();
     let upgrade = status == StatusCode::SWITCHING_PROTOCOLS && facts.is_upgrade();
     if !(200..=599).contains(&code) && !upgrade {
-        let why = if status == StatusCode::SWITCHING_PROTOCOLS {
-            "101 answers only an HTTP/1.1 request carrying Upgrade"
-        } else {
-            "a final status must be 200-599"
-        };
         return Some(Violation::new(
             Rule::FinalStatus,
-            format!("status {code}: {why}"),
+            format!("status {code}: {}", status_refusal(status)),
         ));
     }
 
@@ -760,9 +750,6 @@ fn check_head(res: &Response, request: &RequestInfo) -> Option<Violation> {
     None
 }
 
-const KEEP_ALIVE: &str = "keep-alive";
-const PROXY_CONNECTION: &str = "proxy-connection";
-
 fn check_connection_fields(headers: &HeaderMap, status: StatusCode) -> Option<Violation> {
     let upgrade_allowed =
         status == StatusCode::SWITCHING_PROTOCOLS || status == StatusCode::UPGRADE_REQUIRED;
@@ -792,12 +779,7 @@ fn check_connection_fields(headers: &HeaderMap, status: StatusCode) -> Option<Vi
                     &format!(" with the fields it names ({})", others.join(", ")),
                 );
             }
-        } else if name == TE
-            || name == TRANSFER_ENCODING
-            || name.as_str() == KEEP_ALIVE
-            || name.as_str() == PROXY_CONNECTION
-            || (name == UPGRADE && !upgrade_allowed)
-        {
+        } else if is_connection_specific(name) && !(name == UPGRADE && upgrade_allowed) {
             let extra = if name == UPGRADE {
                 " (it is kept on 101 and 426 only)"
             } else {

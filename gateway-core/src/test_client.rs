@@ -79,6 +79,15 @@ impl StoredCookie {
     }
 }
 
+/// `secs` after `base`: the epoch (expired) when not positive, `None`
+/// (never expires) when too far in the future for a `SystemTime`.
+fn expiry(base: SystemTime, secs: i64) -> Option<SystemTime> {
+    match u64::try_from(secs) {
+        Ok(secs) if secs > 0 => base.checked_add(Duration::from_secs(secs)),
+        _ => Some(SystemTime::UNIX_EPOCH),
+    }
+}
+
 /// RFC 6265 §5.1.3 domain-match.
 fn domain_matches(host: &str, domain: &str) -> bool {
     let host = host.to_ascii_lowercase();
@@ -231,24 +240,13 @@ impl<A: Application> TestClient<A> {
                 Some(p) if p.starts_with('/') => p.to_owned(),
                 _ => default_path(target.path),
             };
-            // Far-future dates that do not fit a SystemTime never expire.
-            let mut expires = cookie.expires_datetime().and_then(|t| {
-                let secs = t.unix_timestamp();
-                if secs <= 0 {
-                    Some(SystemTime::UNIX_EPOCH)
-                } else {
-                    SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(secs as u64))
-                }
-            });
             // Max-Age wins over Expires (RFC 6265 §5.3 step 3).
-            if let Some(max_age) = cookie.max_age() {
-                let secs = max_age.whole_seconds();
-                expires = if secs <= 0 {
-                    Some(SystemTime::UNIX_EPOCH)
-                } else {
-                    now.checked_add(Duration::from_secs(secs as u64))
-                };
-            }
+            let expires = match cookie.max_age() {
+                Some(max_age) => expiry(now, max_age.whole_seconds()),
+                None => cookie
+                    .expires_datetime()
+                    .and_then(|t| expiry(SystemTime::UNIX_EPOCH, t.unix_timestamp())),
+            };
             let name = cookie.name().to_owned();
             jar.retain(|c| !(c.name == name && c.path == path && c.domain == domain));
             if expires.is_some_and(|t| t <= now) {
@@ -380,17 +378,19 @@ impl<A: Application> TestRequest<'_, A> {
                 parts.headers.insert(COOKIE, cookie);
             }
         }
-        let head = parts.method == Method::HEAD;
+        let facts = driver::RequestFacts::from_head(&parts.method, parts.version, &parts.headers);
         let env = Environ::from_parts(parts, body, client.conn);
-        let Ok(res) = driver::commit(&client.app, env).await;
+        let Ok(res) = driver::commit_with_facts(&client.app, env, facts).await;
         let (mut parts, body) = res.into_parts();
 
-        // What hyper adds on the wire: Content-Length from the exact size.
+        // What hyper adds on the wire: Content-Length from the exact size
+        // (HEAD keeps the one the driver set; a CONNECT tunnel has none).
         let status = parts.status;
-        let can_have_length = !(head
+        let can_have_length = !(facts.is_head()
             || status.is_informational()
             || status == StatusCode::NO_CONTENT
-            || status == StatusCode::NOT_MODIFIED);
+            || status == StatusCode::NOT_MODIFIED
+            || (facts.is_connect() && status.is_success()));
         if can_have_length && !parts.headers.contains_key(CONTENT_LENGTH) {
             if let Some(n) = body.size_hint().exact() {
                 parts.headers.insert(CONTENT_LENGTH, HeaderValue::from(n));
@@ -594,6 +594,17 @@ mod tests {
             .send()
             .await;
         assert_eq!(res.header("content-length"), Some("5"));
+    }
+
+    #[tokio::test]
+    async fn connect_tunnel_gets_no_content_length() {
+        let c = TestClient::new(fn_app(|_| async {
+            start(200, crate::NO_HEADERS).body("ignored")
+        }));
+        let res = c.request(Method::CONNECT, "example.com:443").send().await;
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.header("content-length"), None);
+        assert_eq!(res.text(), "");
     }
 
     #[tokio::test]

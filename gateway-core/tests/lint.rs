@@ -12,7 +12,7 @@ use bytes::Bytes;
 use gateway_core::lint::{Lint, Rule, Severity, Violation, Violations};
 use gateway_core::{
     Application, ApplicationExt, Body, Environ, Error, Identity, Response, ResponseExt, TestClient,
-    fn_app, from_fn, start,
+    TestResponse, fn_app, from_fn, start,
 };
 use http::{HeaderMap, Method, StatusCode};
 use http_body::{Frame, SizeHint};
@@ -22,6 +22,17 @@ use http_body_util::BodyExt;
 fn linted<A: Application>(app: A) -> (TestClient<impl Application>, Violations) {
     let (lint, violations) = Lint::collecting();
     (TestClient::new(app.with(lint)), violations)
+}
+
+/// `GET /` from an application answering with `respond()`, under a
+/// collecting `Lint`: the response, and the rules it broke.
+async fn get_linted<F>(respond: F) -> (TestResponse, Vec<Rule>)
+where
+    F: Fn() -> Result<Response, Error> + Send + Sync + 'static,
+{
+    let (client, violations) = linted(answer(respond));
+    let res = client.get("/").send().await;
+    (res, rules(&violations))
 }
 
 /// The rules of the violations found so far (taking them).
@@ -124,10 +135,9 @@ async fn path_invariant_broken_by_a_middleware_is_caught_inside_it() {
 #[tokio::test]
 async fn final_status_must_be_200_to_599() {
     for code in [100, 103, 600, 999] {
-        let (client, violations) = linted(answer(move || start(code, [("x", "y")]).empty()));
-        let res = client.get("/").send().await;
+        let (res, broken) = get_linted(move || start(code, [("x", "y")]).empty()).await;
         assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR, "{code}");
-        assert_eq!(rules(&violations), [Rule::FinalStatus], "{code}");
+        assert_eq!(broken, [Rule::FinalStatus], "{code}");
     }
 }
 
@@ -218,7 +228,7 @@ async fn content_length_must_match_the_exact_size() {
     violations.assert_none();
 
     for announced in ["99", "4", "5, 5", "five"] {
-        let (client, violations) = linted(answer(move || {
+        let (res, broken) = get_linted(move || {
             start(
                 200,
                 [
@@ -227,30 +237,30 @@ async fn content_length_must_match_the_exact_size() {
                 ],
             )
             .body("hello")
-        }));
-        let res = client.get("/").send().await;
+        })
+        .await;
         assert_eq!(
             res.status(),
             StatusCode::INTERNAL_SERVER_ERROR,
             "{announced}"
         );
-        assert_eq!(rules(&violations), [Rule::ContentLength], "{announced}");
+        assert_eq!(broken, [Rule::ContentLength], "{announced}");
     }
 }
 
 #[tokio::test]
 async fn content_length_must_match_the_bytes_streamed() {
     // Too many: found in the first chunk, before the commit point.
-    let (client, violations) = linted(answer(|| {
+    let (res, broken) = get_linted(|| {
         start(
             200,
             [("content-type", "text/plain"), ("content-length", "2")],
         )
         .body(chunks(["abc"]))
-    }));
-    let res = client.get("/").send().await;
+    })
+    .await;
     assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
-    assert_eq!(rules(&violations), [Rule::ContentLength]);
+    assert_eq!(broken, [Rule::ContentLength]);
 
     // Too few: found at the end, after the commit: the response aborts.
     let (client, violations) = linted(answer(|| {
@@ -325,10 +335,9 @@ async fn head_without_content_length_when_the_body_is_empty() {
 #[tokio::test]
 async fn body_not_allowed_on_204_304_and_connect() {
     for code in [204, 304] {
-        let (client, violations) = linted(answer(move || start(code, [("x", "y")]).body("x")));
-        let res = client.get("/").send().await;
+        let (res, broken) = get_linted(move || start(code, [("x", "y")]).body("x")).await;
         assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR, "{code}");
-        assert_eq!(rules(&violations), [Rule::BodyNotAllowed], "{code}");
+        assert_eq!(broken, [Rule::BodyNotAllowed], "{code}");
     }
     let (client, violations) = linted(answer(|| start(200, [("x", "y")]).body("tunnel?")));
     let res = client
@@ -348,12 +357,9 @@ async fn body_not_allowed_on_204_304_and_connect() {
 
 #[tokio::test]
 async fn content_length_not_allowed_on_1xx_204_and_connect() {
-    let (client, violations) = linted(answer(|| start(204, [("content-length", "0")]).empty()));
-    assert_eq!(
-        client.get("/").send().await.status(),
-        StatusCode::INTERNAL_SERVER_ERROR
-    );
-    assert_eq!(rules(&violations), [Rule::ContentLengthNotAllowed]);
+    let (res, broken) = get_linted(|| start(204, [("content-length", "0")]).empty()).await;
+    assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(broken, [Rule::ContentLengthNotAllowed]);
 
     let (client, violations) = linted(answer(|| {
         start(
@@ -396,29 +402,27 @@ async fn content_length_not_allowed_on_1xx_204_and_connect() {
 async fn size_hint_lower_bound_not_reached() {
     // Claims exactly 10 bytes, yields 3: the driver commits at once on the
     // exact size, and the body aborts at its end.
-    let (client, violations) = linted(answer(|| {
+    let (res, broken) = get_linted(|| {
         text(Scripted::body(
             &["abc"],
             Some(SizeHint::with_exact(10)),
             false,
         ))
-    }));
-    let res = client.get("/").send().await;
+    })
+    .await;
     assert_eq!(res.status(), StatusCode::OK);
     assert!(res.is_aborted());
-    assert_eq!(rules(&violations), [Rule::SizeHint]);
+    assert_eq!(broken, [Rule::SizeHint]);
 }
 
 #[tokio::test]
 async fn size_hint_upper_bound_exceeded() {
     let mut at_most_2 = SizeHint::new();
     at_most_2.set_upper(2);
-    let (client, violations) = linted(answer(move || {
-        text(Scripted::body(&["abc"], Some(at_most_2), false))
-    }));
-    let res = client.get("/").send().await;
+    let (res, broken) =
+        get_linted(move || text(Scripted::body(&["abc"], Some(at_most_2), false))).await;
     assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
-    assert_eq!(rules(&violations), [Rule::SizeHint]);
+    assert_eq!(broken, [Rule::SizeHint]);
 
     // Honest claims, frame after frame.
     let (client, violations) = linted(answer(|| text(Scripted::body(&["ab", "c"], None, false))));
@@ -430,12 +434,10 @@ async fn size_hint_upper_bound_exceeded() {
 async fn end_stream_contradicted_by_a_frame() {
     // A server would believe is_end_stream() and send nothing; the test
     // client polls anyway, and the frame that follows is the violation.
-    let (client, violations) = linted(answer(|| {
-        text(Scripted::body(&["lost"], Some(SizeHint::new()), true))
-    }));
-    let res = client.get("/").send().await;
+    let (res, broken) =
+        get_linted(|| text(Scripted::body(&["lost"], Some(SizeHint::new()), true))).await;
     assert!(res.is_aborted());
-    assert_eq!(rules(&violations), [Rule::EndStream]);
+    assert_eq!(broken, [Rule::EndStream]);
 }
 
 /// Streams `a`, an empty chunk, `b`, then trailers.
@@ -555,7 +557,7 @@ async fn missing_content_type_on_a_2xx_with_content() {
 
 #[tokio::test]
 async fn duplicate_content_type() {
-    let (client, violations) = linted(answer(|| {
+    let (res, broken) = get_linted(|| {
         start(
             200,
             [
@@ -564,9 +566,10 @@ async fn duplicate_content_type() {
             ],
         )
         .body("<b>?</b>")
-    }));
-    assert_eq!(client.get("/").send().await.status(), StatusCode::OK);
-    assert_eq!(rules(&violations), [Rule::DuplicateContentType]);
+    })
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(broken, [Rule::DuplicateContentType]);
 }
 
 fn set_cookie(cookie: &'static str) -> impl Application {
