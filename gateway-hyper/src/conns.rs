@@ -16,10 +16,8 @@ use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
-
-use std::task::Waker;
 
 use hyper::rt::{Read, ReadBufCursor, Write};
 use tokio::sync::watch;
@@ -332,7 +330,8 @@ impl<F: Future> Future for Watched<F> {
 }
 
 /// A hyper connection that can be asked to finish its in-flight requests
-/// and close.
+/// and close. Not hyper-util's `graceful::GracefulConnection`: that trait is
+/// sealed and not implemented for `http1::UpgradeableConnection`.
 pub(crate) trait GracefulConnection: Future {
     fn shut_down(self: Pin<&mut Self>);
 }

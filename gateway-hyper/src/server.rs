@@ -4,6 +4,7 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,7 +12,6 @@ use gateway_core::{Addr, Application, ConnInfo, RootPath};
 use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use std::pin::Pin;
 use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio::sync::{Semaphore, watch};
 
@@ -20,7 +20,10 @@ use crate::listener::{Listener, Stream, is_connection_error};
 use crate::service::{State, handle};
 use crate::sniff::{self, Peeked, Protocol};
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Why a connection that sent no (deciding) bytes in time was closed.
+const NO_REQUEST: &str = "no request within the header-read timeout";
 
 /// hyper's built-in limit on the number of request header fields.
 const HYPER_MAX_HEADERS: usize = 100;
@@ -57,7 +60,7 @@ pub struct Server {
     config: Config,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 struct Config {
     header_read_timeout: Duration,
     idle_timeout: Option<Duration>,
@@ -111,6 +114,17 @@ impl Server {
 
     /// Binds a Unix socket at `path` (see [`Server::and_bind_unix`]). Must
     /// be called inside a tokio runtime.
+    ///
+    /// ```no_run
+    /// # async fn run() -> std::io::Result<()> {
+    /// use gateway_core::{fn_app, start};
+    /// let app = fn_app(|_| async { start(200, [("content-type", "text/plain")]).body("hi") });
+    /// // nginx: `proxy_pass http://unix:/run/app.sock;`
+    /// gateway_hyper::Server::bind_unix("/run/app.sock", Some(0o660))?
+    ///     .serve_with_shutdown(app, gateway_hyper::shutdown_signal())
+    ///     .await
+    /// # }
+    /// ```
     pub fn bind_unix(path: impl AsRef<Path>, mode: Option<u32>) -> io::Result<Server> {
         Ok(Server::with(Listener::bind_unix(path.as_ref(), mode)?))
     }
@@ -124,6 +138,17 @@ impl Server {
     /// Serves on an already-bound std listener (socket activation, or a
     /// port picked by a test). Sets it non-blocking; must be called inside a
     /// tokio runtime.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let std_listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let addr = std_listener.local_addr()?;
+    /// let server = gateway_hyper::Server::from_std(std_listener)?;
+    /// assert_eq!(server.local_addr()?, addr);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn from_std(listener: std::net::TcpListener) -> io::Result<Server> {
         listener.set_nonblocking(true)?;
         Ok(Server::from_listener(TcpListener::from_std(listener)?))
@@ -169,15 +194,35 @@ impl Server {
         Ok(self)
     }
 
-    /// The address of the first TCP listener.
+    /// The address of the first TCP listener; an error of kind `NotFound`
+    /// if the server listens on Unix sockets only.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.listeners
             .iter()
             .find_map(Listener::tcp_addr)
-            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no TCP listener"))
+            .ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::NotFound,
+                    "the server has no TCP listener, only Unix sockets",
+                )
+            })
     }
 
     /// The addresses of all listeners, in the order they were added.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// use gateway_core::Addr;
+    /// let sock = std::env::temp_dir().join(format!("doc-{}.sock", std::process::id()));
+    /// let server = gateway_hyper::Server::bind("127.0.0.1:0").await?
+    ///     .and_bind_unix(&sock, None)?;
+    /// let addrs = server.local_addrs()?;
+    /// assert!(matches!(addrs[0], Addr::Tcp(_)));
+    /// assert!(matches!(addrs[1], Addr::Unix(Some(path)) if path == sock));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn local_addrs(&self) -> io::Result<Vec<Addr>> {
         self.listeners.iter().map(Listener::local_addr).collect()
     }
@@ -431,11 +476,11 @@ impl Server {
 }
 
 /// The per-protocol connection builders of a server.
-pub(crate) struct Builders {
+struct Builders {
     http1: http1::Builder,
     http2: http2::Builder<TokioExecutor>,
     /// Also bounds the wait for a new connection's first bytes.
-    pub(crate) header_read_timeout: Duration,
+    header_read_timeout: Duration,
     #[cfg(feature = "tls")]
     tls: Option<crate::tls::Tls>,
 }
@@ -503,10 +548,7 @@ async fn accept_until_drain<A: Application>(
     if *stop.borrow_and_update() != RUNNING {
         return;
     }
-    let local = match listener.local_addr() {
-        Ok(addr) => addr,
-        Err(_) => Addr::None,
-    };
+    let local = listener.local_addr().unwrap_or(Addr::None);
     let mut backoff = Duration::ZERO;
     loop {
         // Past the connection limit, stop accepting until one closes.
@@ -538,14 +580,18 @@ async fn accept_until_drain<A: Application>(
             }
         };
         let conn = ConnInfo::new(peer, local);
-        let builders = builders.clone();
         let registered = registry.register();
-        let activity = registered.activity().clone();
+        let accepted = Accepted {
+            state,
+            builders: builders.clone(),
+            conn,
+            activity: registered.activity().clone(),
+        };
         // Watched outermost: past the drain deadline the whole task, with
         // its permit and requests, is dropped at once.
         tokio::spawn(Watched::new(
             async move {
-                let result = connection(stream, state, &builders, conn, activity).await;
+                let result = connection(stream, accepted).await;
                 drop(permit);
                 if let Err(err) = result {
                     tracing::debug!(error = %err, peer = %conn.peer(), "connection ended with an error");
@@ -556,57 +602,53 @@ async fn accept_until_drain<A: Application>(
     }
 }
 
+/// What serving one accepted connection needs, handed from the accept
+/// loop down to hyper.
+pub(crate) struct Accepted<A: 'static> {
+    state: &'static State<A>,
+    builders: Arc<Builders>,
+    pub(crate) conn: ConnInfo,
+    activity: Arc<Activity>,
+}
+
 /// One accepted connection, from its first byte to its end: TLS if
 /// configured, the protocol, then hyper.
-async fn connection<A: Application>(
-    stream: Stream,
-    state: &'static State<A>,
-    builders: &Builders,
-    conn: ConnInfo,
-    activity: Arc<Activity>,
-) -> Result<(), BoxError> {
+async fn connection<A: Application>(stream: Stream, accepted: Accepted<A>) -> Result<(), BoxError> {
     #[cfg(feature = "tls")]
-    if let Some(tls) = &builders.tls {
-        return crate::tls::connection(tls, stream, state, builders, conn, activity).await;
+    if let Some(tls) = accepted.builders.tls.clone() {
+        return crate::tls::connection(&tls, stream, accepted).await;
     }
-    let timeout = builders.header_read_timeout;
+    let timeout = accepted.builders.header_read_timeout;
     // The protocol is told from the first bytes, which must come within the
     // header-read timeout like any request head.
     match stream {
         Stream::Tcp(io) => match tokio::time::timeout(timeout, sniff::peek_tcp(&io)).await {
-            Ok(Ok(Peeked::Known(protocol))) => {
-                serve_connection(io, protocol, state, builders, conn, activity).await
-            }
-            Ok(Ok(Peeked::Ambiguous)) => serve_sniffed(io, state, builders, conn, activity).await,
+            Ok(Ok(Peeked::Known(protocol))) => serve_connection(io, protocol, accepted).await,
+            Ok(Ok(Peeked::Ambiguous)) => serve_sniffed(io, accepted).await,
             Ok(Ok(Peeked::Closed)) => Ok(()),
             Ok(Err(err)) => Err(err.into()),
-            Err(_) => Err("no request within the header-read timeout".into()),
+            Err(_) => Err(NO_REQUEST.into()),
         },
-        Stream::Unix(io) => serve_sniffed(io, state, builders, conn, activity).await,
+        Stream::Unix(io) => serve_sniffed(io, accepted).await,
     }
 }
 
 /// Serves a stream whose protocol is told by reading its first bytes
 /// (under the header-read timeout), which are then replayed.
-pub(crate) async fn serve_sniffed<A, I>(
-    mut io: I,
-    state: &'static State<A>,
-    builders: &Builders,
-    conn: ConnInfo,
-    activity: Arc<Activity>,
-) -> Result<(), BoxError>
+pub(crate) async fn serve_sniffed<A, I>(mut io: I, accepted: Accepted<A>) -> Result<(), BoxError>
 where
     A: Application,
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    match tokio::time::timeout(builders.header_read_timeout, sniff::read_first(&mut io)).await {
+    let timeout = accepted.builders.header_read_timeout;
+    match tokio::time::timeout(timeout, sniff::read_first(&mut io)).await {
         Ok(Ok(Some((protocol, first)))) => {
             let io = sniff::Prefixed::new(first, io);
-            serve_connection(io, protocol, state, builders, conn, activity).await
+            serve_connection(io, protocol, accepted).await
         }
         Ok(Ok(None)) => Ok(()),
         Ok(Err(err)) => Err(err.into()),
-        Err(_) => Err("no request within the header-read timeout".into()),
+        Err(_) => Err(NO_REQUEST.into()),
     }
 }
 
@@ -621,15 +663,18 @@ async fn next_phase(phase: &mut watch::Receiver<u8>) {
 pub(crate) async fn serve_connection<A, I>(
     io: I,
     protocol: Protocol,
-    state: &'static State<A>,
-    builders: &Builders,
-    conn: ConnInfo,
-    activity: Arc<Activity>,
+    accepted: Accepted<A>,
 ) -> Result<(), BoxError>
 where
     A: Application,
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
+    let Accepted {
+        state,
+        builders,
+        conn,
+        activity,
+    } = accepted;
     let requests = activity.clone();
     let service = service_fn(move |req| handle(state, req, conn, &requests));
     let io = Noted::new(TokioIo::new(io), activity.clone());

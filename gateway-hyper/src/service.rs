@@ -48,21 +48,19 @@ pub(crate) fn handle<A: Application>(
     let body = if incoming.is_end_stream() {
         Body::empty()
     } else {
-        let limit = state.max_body_size;
-        if let Some(limit) = limit {
-            // hyper parsed Content-Length already (HTTP/1 and HTTP/2).
-            if incoming.size_hint().exact().is_some_and(|n| n > limit) {
-                return reject(
-                    &parts,
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "the announced request body exceeds the limit",
-                    in_flight,
-                );
-            }
+        let limit = state.max_body_size.unwrap_or(u64::MAX);
+        // hyper parsed Content-Length already (HTTP/1 and HTTP/2).
+        if incoming.size_hint().exact().is_some_and(|n| n > limit) {
+            return reject(
+                &parts,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "the announced request body exceeds the limit",
+                in_flight,
+            );
         }
         Body::new(RequestBody {
             incoming,
-            remaining: limit.unwrap_or(u64::MAX),
+            remaining: limit,
             limit,
         })
     };
@@ -309,25 +307,27 @@ fn check_head(parts: &http::request::Parts) -> Result<bool, Refusal> {
         check_transfer_codings(headers)?;
     }
     let upgrade = upgrade && version == Version::HTTP_11;
-    match (version, host) {
-        // HTTP/2 and HTTP/3 carry :authority, which hyper puts in the URI;
-        // a Host beside it must agree (RFC 9113 §8.3.1).
-        (Version::HTTP_2 | Version::HTTP_3, Some(host)) => {
-            if let Some(authority) = uri.authority() {
-                if !host
-                    .as_bytes()
-                    .eq_ignore_ascii_case(authority.as_str().as_bytes())
-                {
-                    return Err(bad("Host differs from :authority"));
-                }
-            }
-            valid_host(host).map(|()| upgrade)
-        }
-        (Version::HTTP_2 | Version::HTTP_3, None) => Ok(upgrade),
-        (Version::HTTP_11, None) => Err(bad("HTTP/1.1 request without Host")),
-        (_, Some(host)) => valid_host(host).map(|()| upgrade),
-        (_, None) => Ok(upgrade),
+    let Some(host) = host else {
+        // HTTP/2 and HTTP/3 carry :authority instead; HTTP/1.0 may omit it.
+        return if version == Version::HTTP_11 {
+            Err(bad("HTTP/1.1 request without Host"))
+        } else {
+            Ok(upgrade)
+        };
+    };
+    // HTTP/2 and HTTP/3 carry :authority, which hyper puts in the URI; a
+    // Host beside it must agree (RFC 9113 §8.3.1).
+    if matches!(version, Version::HTTP_2 | Version::HTTP_3)
+        && uri.authority().is_some_and(|authority| {
+            !host
+                .as_bytes()
+                .eq_ignore_ascii_case(authority.as_str().as_bytes())
+        })
+    {
+        return Err(bad("Host differs from :authority"));
     }
+    valid_host(host)?;
+    Ok(upgrade)
 }
 
 /// The only transfer coding this server understands is `chunked`, which
@@ -362,10 +362,15 @@ fn valid_host(host: &http::HeaderValue) -> Result<(), Refusal> {
 /// A request body from hyper: its errors get the status they deserve (the
 /// client's failures, never the application's), and it stops at the
 /// server's size limit with 413.
+///
+/// Not `Body::new(incoming).with_limit(n)`: that boxes twice and leaves
+/// hyper's errors without a status.
 struct RequestBody {
     incoming: Incoming,
+    /// Bytes still allowed; `u64::MAX` without a limit.
     remaining: u64,
-    limit: Option<u64>,
+    /// The limit, for the error.
+    limit: u64,
 }
 
 impl http_body::Body for RequestBody {
@@ -384,7 +389,7 @@ impl http_body::Body for RequestBody {
         if let Some(data) = frame.data_ref() {
             let len = data.len() as u64;
             if len > self.remaining {
-                let limit = self.limit.unwrap_or(u64::MAX);
+                let limit = self.limit;
                 return Poll::Ready(Some(Err(BodyError::LengthLimitExceeded { limit }.into())));
             }
             self.remaining -= len;
@@ -478,6 +483,10 @@ mod tests {
             "h2 mismatch"
         );
         assert!(ok(Method::GET, "http://a.test/x", V::HTTP_2, &["A.test"]).is_ok());
+        assert!(
+            ok(Method::GET, "http://a.test/x", V::HTTP_2, &[]).is_ok(),
+            "h2 without Host"
+        );
     }
 
     #[test]
@@ -494,6 +503,12 @@ mod tests {
             .headers
             .insert(TRANSFER_ENCODING, "Chunked".parse().unwrap());
         assert!(check_head(&parts).is_ok());
+        // Not text at all: 400, not 501.
+        parts.headers.insert(
+            TRANSFER_ENCODING,
+            http::HeaderValue::from_bytes(b"chunked\xff").unwrap(),
+        );
+        assert_eq!(check_head(&parts).unwrap_err().0, StatusCode::BAD_REQUEST);
     }
 
     #[test]

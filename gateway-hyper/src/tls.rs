@@ -3,17 +3,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::conns::Activity;
-use gateway_core::{Application, ConnInfo, Scheme};
+use gateway_core::{Application, Scheme};
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::ServerConfig;
 
 use crate::listener::Stream;
-use crate::server::{Builders, serve_connection, serve_sniffed};
-use crate::service::State;
+use crate::server::{Accepted, BoxError, serve_connection, serve_sniffed};
 use crate::sniff::Protocol;
-
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// A server's TLS settings.
 #[derive(Clone)]
@@ -46,26 +42,16 @@ impl Tls {
 pub(crate) async fn connection<A: Application>(
     tls: &Tls,
     stream: Stream,
-    state: &'static State<A>,
-    builders: &Builders,
-    conn: ConnInfo,
-    activity: Arc<Activity>,
+    mut accepted: Accepted<A>,
 ) -> Result<(), BoxError> {
-    let conn = conn.with_scheme(Scheme::Https, true);
+    accepted.conn = accepted.conn.with_scheme(Scheme::Https, true);
     match stream {
-        Stream::Tcp(io) => handshake(tls, io, state, builders, conn, activity).await,
-        Stream::Unix(io) => handshake(tls, io, state, builders, conn, activity).await,
+        Stream::Tcp(io) => handshake(tls, io, accepted).await,
+        Stream::Unix(io) => handshake(tls, io, accepted).await,
     }
 }
 
-async fn handshake<A, I>(
-    tls: &Tls,
-    io: I,
-    state: &'static State<A>,
-    builders: &Builders,
-    conn: ConnInfo,
-    activity: Arc<Activity>,
-) -> Result<(), BoxError>
+async fn handshake<A, I>(tls: &Tls, io: I, accepted: Accepted<A>) -> Result<(), BoxError>
 where
     A: Application,
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
@@ -76,13 +62,10 @@ where
         Err(_) => return Err("TLS handshake timed out".into()),
     };
     let protocol = match stream.get_ref().1.alpn_protocol() {
-        Some(b"h2") => Some(Protocol::Http2),
-        Some(_) => Some(Protocol::Http1),
-        None => None,
-    };
-    match protocol {
-        Some(protocol) => serve_connection(stream, protocol, state, builders, conn, activity).await,
+        Some(b"h2") => Protocol::Http2,
+        Some(_) => Protocol::Http1,
         // No ALPN: the first bytes tell.
-        None => serve_sniffed(stream, state, builders, conn, activity).await,
-    }
+        None => return serve_sniffed(stream, accepted).await,
+    };
+    serve_connection(stream, protocol, accepted).await
 }

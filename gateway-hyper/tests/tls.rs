@@ -80,6 +80,25 @@ impl Fixture {
     }
 }
 
+/// `GET path` with `Host: localhost` over HTTP/1.1 on `tls`.
+async fn get_http1(
+    tls: tokio_rustls::client::TlsStream<TcpStream>,
+    path: &str,
+) -> http::Response<hyper::body::Incoming> {
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let req = http::Request::get(path)
+        .header("host", "localhost")
+        .body(Empty::<bytes::Bytes>::new())
+        .unwrap();
+    tokio::time::timeout(LIMIT, sender.send_request(req))
+        .await
+        .unwrap()
+        .unwrap()
+}
+
 async fn body_text(res: http::Response<hyper::body::Incoming>) -> String {
     let bytes = res.into_body().collect().await.unwrap().to_bytes();
     String::from_utf8_lossy(&bytes).into_owned()
@@ -115,18 +134,7 @@ async fn alpn_http11_serves_http1() {
     let server = serve_tls(Duration::from_secs(5)).await;
     let tls = server.connect(&[b"http/1.1"]).await;
     assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"http/1.1"[..]));
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
-        .await
-        .unwrap();
-    tokio::spawn(conn);
-    let req = http::Request::get("/p")
-        .header("host", "localhost")
-        .body(Empty::<bytes::Bytes>::new())
-        .unwrap();
-    let res = tokio::time::timeout(LIMIT, sender.send_request(req))
-        .await
-        .unwrap()
-        .unwrap();
+    let res = get_http1(tls, "/p").await;
     assert_eq!(res.status(), 200);
     assert_eq!(body_text(res).await, "https://localhost/p true HTTP/1.1");
     server.stop().await;
@@ -137,18 +145,7 @@ async fn no_alpn_is_told_apart_by_its_first_bytes() {
     let server = serve_tls(Duration::from_secs(5)).await;
     let tls = server.connect(&[]).await;
     assert_eq!(tls.get_ref().1.alpn_protocol(), None);
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
-        .await
-        .unwrap();
-    tokio::spawn(conn);
-    let req = http::Request::get("/")
-        .header("host", "localhost")
-        .body(Empty::<bytes::Bytes>::new())
-        .unwrap();
-    let res = tokio::time::timeout(LIMIT, sender.send_request(req))
-        .await
-        .unwrap()
-        .unwrap();
+    let res = get_http1(tls, "/").await;
     assert_eq!(body_text(res).await, "https://localhost/ true HTTP/1.1");
     server.stop().await;
 }
