@@ -277,7 +277,9 @@ pub fn if_range(
     if values.next().is_some() {
         return false;
     }
-    let bytes = trim_ows(value.as_bytes());
+    // A header value holds no CR, LF or form feed: `trim_ascii` strips
+    // exactly OWS (spaces and tabs).
+    let bytes = value.as_bytes().trim_ascii();
     if bytes.starts_with(b"\"") || bytes.starts_with(b"W/") {
         return match (EntityTag::parse(bytes), validators.entity_tag()) {
             (Some(sent), Some(current)) => sent.strong_eq(current),
@@ -383,7 +385,7 @@ impl<'a> TagList<'a> {
     /// After an element: OWS, then a comma or the end; anything else makes
     /// the element invalid.
     fn finish(&mut self, element: Element<'a>) -> Element<'a> {
-        let rest = trim_start_ows(self.0);
+        let rest = self.0.trim_ascii_start();
         if rest.is_empty() || rest[0] == b',' {
             self.0 = rest;
             element
@@ -440,23 +442,6 @@ impl<'a> Iterator for TagList<'a> {
             }
         }
     }
-}
-
-fn trim_start_ows(bytes: &[u8]) -> &[u8] {
-    let start = bytes
-        .iter()
-        .position(|&b| b != b' ' && b != b'\t')
-        .unwrap_or(bytes.len());
-    &bytes[start..]
-}
-
-fn trim_ows(bytes: &[u8]) -> &[u8] {
-    let bytes = trim_start_ows(bytes);
-    let end = bytes
-        .iter()
-        .rposition(|&b| b != b' ' && b != b'\t')
-        .map_or(0, |i| i + 1);
-    &bytes[..end]
 }
 
 /// The date of a date header sent on exactly one field line, in whole

@@ -193,6 +193,15 @@ impl Mount {
     }
 
     /// The mounted prefixes, longest first.
+    ///
+    /// ```
+    /// use gateway_core::{NO_HEADERS, fn_app, start};
+    /// use gateway_middleware::Mount;
+    ///
+    /// let app = || fn_app(|_| async { start(204, NO_HEADERS).empty() });
+    /// let mount = Mount::new().mount("/api", app()).mount("/api/v1/", app());
+    /// assert_eq!(mount.prefixes().collect::<Vec<_>>(), ["/api/v1", "/api"]);
+    /// ```
     pub fn prefixes(&self) -> impl Iterator<Item = &str> {
         self.routes.iter().map(|(p, _)| p.as_str())
     }

@@ -310,6 +310,19 @@ impl ProxyHeaders {
     }
 
     /// Whether `peer` is a trusted proxy.
+    ///
+    /// ```
+    /// use gateway_core::Addr;
+    /// use gateway_middleware::ProxyHeaders;
+    ///
+    /// let proxy = ProxyHeaders::new().trusted_proxies(["10.0.0.0/8"])?;
+    /// assert!(proxy.is_trusted(&Addr::Tcp("10.1.2.3:5000".parse().unwrap())));
+    /// // An IPv4 peer on a dual-stack listener.
+    /// assert!(proxy.is_trusted(&Addr::Tcp("[::ffff:10.1.2.3]:5000".parse().unwrap())));
+    /// assert!(!proxy.is_trusted(&Addr::Tcp("192.0.2.1:5000".parse().unwrap())));
+    /// assert!(!proxy.is_trusted(&Addr::Unix(None)), "unless trust_unix_peers");
+    /// # Ok::<(), gateway_middleware::InvalidProxyAddr>(())
+    /// ```
     pub fn is_trusted(&self, peer: &Addr) -> bool {
         match peer {
             Addr::Tcp(addr) => {

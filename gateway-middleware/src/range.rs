@@ -136,7 +136,9 @@ pub enum Ranges {
 /// assert_eq!(parse("bytes=9-0"), Ranges::Full);
 /// ```
 pub fn parse(range: &HeaderValue, len: u64) -> Ranges {
-    let value = trim_ows(range.as_bytes());
+    // A header value holds no CR, LF or form feed: `trim_ascii` strips
+    // exactly OWS (spaces and tabs).
+    let value = range.as_bytes().trim_ascii();
     let Some(set) = value
         .get(..6)
         .filter(|unit| unit.eq_ignore_ascii_case(b"bytes="))
@@ -150,7 +152,7 @@ pub fn parse(range: &HeaderValue, len: u64) -> Ranges {
     let mut requested: u64 = 0;
     let mut empty_suffix = false;
     for element in set.split(|&b| b == b',') {
-        let element = trim_ows(element);
+        let element = element.trim_ascii();
         if element.is_empty() {
             continue;
         }
@@ -234,18 +236,6 @@ fn coalesce(mut ranges: Vec<ByteRange>) -> Vec<ByteRange> {
         }
     }
     merged
-}
-
-fn trim_ows(bytes: &[u8]) -> &[u8] {
-    let start = bytes
-        .iter()
-        .position(|&b| b != b' ' && b != b'\t')
-        .unwrap_or(bytes.len());
-    let end = bytes
-        .iter()
-        .rposition(|&b| b != b' ' && b != b'\t')
-        .map_or(start, |i| i + 1);
-    &bytes[start..end]
 }
 
 /// The `Content-Range` of a `206` carrying `range` of a representation of

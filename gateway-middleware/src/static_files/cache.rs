@@ -61,7 +61,6 @@ pub(super) struct Variant {
     pub(super) path: PathBuf,
     pub(super) stamp: Stamp,
     pub(super) etag: HeaderValue,
-    pub(super) last_modified: HeaderValue,
     /// The whole content, for files up to the cache's file size limit.
     pub(super) data: Option<Bytes>,
     /// The header fields of a `200` for it, but `Content-Length`: cloned
@@ -85,7 +84,7 @@ fn ready_headers(
     let mut headers = HeaderMap::with_capacity(8);
     headers.insert(CONTENT_TYPE, content_type.clone());
     headers.insert(ETAG, variant.etag.clone());
-    headers.insert(LAST_MODIFIED, variant.last_modified.clone());
+    headers.insert(LAST_MODIFIED, variant.stamp.last_modified());
     headers.insert(CACHE_CONTROL, cache_control.clone());
     headers.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
@@ -229,7 +228,6 @@ fn load_variant(path: PathBuf, max_file: u64, now: SystemTime) -> io::Result<Var
         return Ok(Variant {
             headers: HeaderMap::new(),
             etag: stamp.etag(now),
-            last_modified: stamp.last_modified(),
             path,
             stamp,
             data,
@@ -302,8 +300,10 @@ pub(super) struct Cache {
     maps: RwLock<Maps>,
     /// Paths found missing, and when: a miss is remembered for
     /// `revalidate_after` too, so requests for the application behind a
-    /// middleware at `/` do not each look at the disk.
-    missing: RwLock<HashMap<(Box<str>, bool), u64>>,
+    /// middleware at `/` do not each look at the disk. One map for file
+    /// requests, one for directory requests (`usize::from(index)`), so a
+    /// lookup borrows the key instead of building a tuple of it.
+    missing: RwLock<[HashMap<Box<str>, u64>; 2]>,
     capacity: u64,
     max_entries: usize,
     revalidate_after: u64,
@@ -385,9 +385,7 @@ impl Cache {
     pub(super) fn insert(&self, key: &str, index: bool, entry: FileEntry) -> Arc<FileEntry> {
         {
             let mut missing = self.missing.write().unwrap_or_else(|e| e.into_inner());
-            if !missing.is_empty() {
-                missing.remove(&(Box::from(key), index));
-            }
+            missing[usize::from(index)].remove(key);
         }
         entry.checked.store(self.now(), Ordering::Relaxed);
         let size = entry.size();
@@ -428,13 +426,8 @@ impl Cache {
     /// Whether `key` was found missing less than `revalidate_after` ago.
     pub(super) fn known_missing(&self, key: &str, index: bool) -> bool {
         let missing = self.missing.read().unwrap_or_else(|e| e.into_inner());
-        if missing.is_empty() {
-            return false;
-        }
-        // The tuple key needs an owned string to look up; misses are the
-        // slow path anyway.
-        missing
-            .get(&(Box::from(key), index))
+        missing[usize::from(index)]
+            .get(key)
             .is_some_and(|&at| self.now().saturating_sub(at) < self.revalidate_after)
     }
 
@@ -448,10 +441,10 @@ impl Cache {
         }
         let now = self.now();
         let mut missing = self.missing.write().unwrap_or_else(|e| e.into_inner());
-        if missing.len() >= self.max_entries {
-            missing.clear();
+        if missing[0].len() + missing[1].len() >= self.max_entries {
+            missing.iter_mut().for_each(HashMap::clear);
         }
-        missing.insert((Box::from(key), index), now);
+        missing[usize::from(index)].insert(Box::from(key), now);
     }
 
     pub(super) fn remove(&self, key: &str, index: bool) {
@@ -486,7 +479,6 @@ mod tests {
             path: PathBuf::from("/nonexistent"),
             stamp,
             etag: HeaderValue::from_static("\"x\""),
-            last_modified: stamp.last_modified(),
             data: Some(Bytes::from(vec![0; bytes])),
             headers: HeaderMap::new(),
         });
@@ -538,7 +530,8 @@ mod tests {
         assert!(!cache.known_missing(&long, false));
         for i in 0..10 {
             cache.insert_missing(&format!("m{i}"), false);
-            assert!(cache.missing.read().unwrap().len() <= 3);
+            let missing = cache.missing.read().unwrap();
+            assert!(missing[0].len() + missing[1].len() <= 3);
         }
         // Found after all: no longer missing.
         cache.insert("m9", false, entry(1));

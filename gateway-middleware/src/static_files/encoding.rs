@@ -120,23 +120,25 @@ pub(crate) fn negotiate(headers: &HeaderMap, available: Available) -> Encoding {
 }
 
 impl Weights {
-    /// Records one list element (`coding *( OWS ";" OWS param )`).
+    /// Records one list element (`coding *( OWS ";" OWS param )`). A
+    /// header value holds no CR, LF or form feed, so `trim_ascii` strips
+    /// exactly OWS.
     fn add(&mut self, element: &[u8]) {
         let mut parts = element.split(|&b| b == b';');
-        let coding = trim(parts.next().unwrap_or_default());
+        let coding = parts.next().unwrap_or_default().trim_ascii();
         if coding.is_empty() {
             return; // an empty list element, allowed and meaningless
         }
         let mut q = 1000;
         for param in parts {
-            let param = trim(param);
+            let param = param.trim_ascii();
             let Some(eq) = param.iter().position(|&b| b == b'=') else {
                 continue; // a parameter without a value: not a weight
             };
-            if !trim(&param[..eq]).eq_ignore_ascii_case(b"q") {
+            if !param[..eq].trim_ascii().eq_ignore_ascii_case(b"q") {
                 continue;
             }
-            match qvalue(trim(&param[eq + 1..])) {
+            match qvalue(param[eq + 1..].trim_ascii()) {
                 Some(value) => q = value,
                 None => return, // invalid weight: ignore the element
             }
@@ -181,17 +183,6 @@ fn qvalue(text: &[u8]) -> Option<Quality> {
         scale /= 10;
     }
     Some(value)
-}
-
-/// Strips optional whitespace (spaces and tabs) from both ends.
-fn trim(mut bytes: &[u8]) -> &[u8] {
-    while let [b' ' | b'\t', rest @ ..] = bytes {
-        bytes = rest;
-    }
-    while let [rest @ .., b' ' | b'\t'] = bytes {
-        bytes = rest;
-    }
-    bytes
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! validators.
 
 use std::fs::Metadata;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use http::HeaderValue;
 
@@ -98,9 +98,7 @@ impl Stamp {
     /// match but `If-Match` and `If-Range` do not.
     pub(super) fn etag(&self, now: SystemTime) -> HeaderValue {
         let since = self.mtime.duration_since(UNIX_EPOCH).unwrap_or_default();
-        let settled = now
-            .duration_since(self.mtime)
-            .is_ok_and(|age| age >= Duration::from_secs(1));
+        let settled = crate::conditional::is_strong_last_modified(self.mtime, now);
         let fine_grained = since.subsec_nanos() != 0;
         let weak = if fine_grained && settled { "" } else { "W/" };
         let tag = format!(
@@ -122,6 +120,7 @@ impl Stamp {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn content_types_carry_a_charset_for_text() {

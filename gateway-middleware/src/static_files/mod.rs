@@ -146,7 +146,7 @@ use http::header::{
 };
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 
-use crate::conditional::{self, Precondition, Validators};
+use crate::conditional::{self, Validators};
 use crate::range::{self, Multipart, Ranges, Segment};
 use cache::{Cache, FileEntry, LoadOptions, Lookup, Variant};
 use encoding::Encoding;
@@ -469,7 +469,12 @@ impl StaticFiles {
     async fn find(&self, env: &Environ, rel: &str, dir: bool) -> Result<Found, Error> {
         let config = self.config.clone();
         let owned = rel.to_owned();
-        let title = format!("{}{}", env.script_name(), env.path_info());
+        // Only a listing shows it.
+        let title = if self.config.listing {
+            format!("{}{}", env.script_name(), env.path_info())
+        } else {
+            String::new()
+        };
         let found = blocking(move || find_on_disk(&config, &owned, dir, &title)).await??;
         let other = env.method() != Method::GET && env.method() != Method::HEAD;
         Ok(match found {
@@ -520,12 +525,7 @@ impl StaticFiles {
         };
         let mut headers = variant.headers.clone();
         if asks.preconditions {
-            let status = match conditional::evaluate(method, request, validators) {
-                Precondition::NotModified => StatusCode::NOT_MODIFIED,
-                Precondition::Failed => StatusCode::PRECONDITION_FAILED,
-                _ => StatusCode::OK,
-            };
-            if status != StatusCode::OK {
+            if let Some(status) = conditional::evaluate(method, request, validators).status() {
                 // RFC 9110 §15.4.5: validators, Cache-Control and Vary; no
                 // representation metadata.
                 for name in [
@@ -627,8 +627,16 @@ impl StaticFiles {
         variant: &Variant,
         pieces: VecDeque<Piece>,
     ) -> Result<Option<Body>, Error> {
+        // One range, or the whole file: no framing around it.
+        let single = match (pieces.len(), pieces.front()) {
+            (1, Some(&Piece::File { start, end })) => Some((start, end)),
+            _ => None,
+        };
         if let Some(data) = &variant.data {
-            let mut out = Vec::with_capacity(pieces.iter().map(piece_len).sum::<u64>() as usize);
+            if let Some((start, end)) = single {
+                return Ok(Some(Body::full(data.slice(start as usize..end as usize))));
+            }
+            let mut out = Vec::with_capacity(pieces.iter().map(Piece::len).sum::<u64>() as usize);
             for piece in &pieces {
                 match piece {
                     Piece::Bytes(b) => out.extend_from_slice(b),
@@ -645,13 +653,9 @@ impl StaticFiles {
             return Ok(None);
         };
         let file = Arc::new(file);
-        let single = match (pieces.len(), pieces.front()) {
-            (1, Some(&Piece::File { start, end })) => Some((start, end - start)),
-            _ => None,
-        };
         let stream = FileStream::new(file.clone(), pieces, self.config.block_size);
         Ok(Some(match single {
-            Some((offset, len)) => Body::file(stream, FileHint::new(file, offset, len)),
+            Some((start, end)) => Body::file(stream, FileHint::new(file, start, end - start)),
             None => Body::new(stream),
         }))
     }
@@ -679,13 +683,6 @@ fn new_cache(config: &Config) -> Cache {
         config.max_entries,
         config.revalidate_after,
     )
-}
-
-fn piece_len(piece: &Piece) -> u64 {
-    match piece {
-        Piece::Bytes(b) => b.len() as u64,
-        Piece::File { start, end } => end - start,
-    }
 }
 
 /// Which of the request's header fields serving a file looks at, found in

@@ -32,8 +32,6 @@ use std::borrow::Cow;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use http::StatusCode;
-
 /// Why a request path is refused; see the [module docs](self) for which
 /// rule gives which.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,17 +41,6 @@ pub(crate) enum PathError {
     /// Well-formed, but never served: answered 404 (or passed on by the
     /// middleware, like any other miss).
     NotFound,
-}
-
-impl PathError {
-    /// The status to answer with.
-    #[allow(dead_code)] // part of the agreed shape; the service may map it itself
-    pub(crate) fn status(self) -> StatusCode {
-        match self {
-            PathError::BadRequest => StatusCode::BAD_REQUEST,
-            PathError::NotFound => StatusCode::NOT_FOUND,
-        }
-    }
 }
 
 /// A request path proven safe to join under the root: percent-decoded
@@ -670,12 +657,6 @@ mod tests {
         all_bad(&["/.env/..", "/con/%00", "/c:/a//b", "/.git/%2e%2e"]);
         // And a 404 only when nothing is malformed.
         all_not_found(&["/.env/a", "/a/con"]);
-    }
-
-    #[test]
-    fn statuses() {
-        assert_eq!(PathError::BadRequest.status(), StatusCode::BAD_REQUEST);
-        assert_eq!(PathError::NotFound.status(), StatusCode::NOT_FOUND);
     }
 
     /// A directory removed when dropped (std only).

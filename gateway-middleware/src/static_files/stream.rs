@@ -30,7 +30,7 @@ pub(super) enum Piece {
 }
 
 impl Piece {
-    fn len(&self) -> u64 {
+    pub(super) fn len(&self) -> u64 {
         match self {
             Piece::Bytes(b) => b.len() as u64,
             Piece::File { start, end } => end - start,
