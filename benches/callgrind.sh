@@ -18,14 +18,12 @@ cd "$(dirname "$0")/.."
 CONNS=${1:-1}
 N1=${2:-1000}
 N2=${3:-6000}
-[ "$N2" -gt "$N1" ] || { echo "N2 must be larger than N1" >&2; exit 2; }
-command -v valgrind >/dev/null || { echo "valgrind is required" >&2; exit 1; }
-cargo build --release -q -p gateway-benches --bins
-BIN=target/release
-# shellcheck source=common.sh
+# shellcheck source-path=SCRIPTDIR/..
 source benches/common.sh
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
+need_more "$N1" "$N2"
+need valgrind
+build_bins
+make_work
 
 # Runs one server under callgrind for N requests per connection; prints Ir.
 total_ir() {
@@ -60,6 +58,6 @@ ratio gateway-mw5 gateway "gateway with 5 forwarding middleware / gateway"
 ratio gateway-mw5-async gateway "gateway with 5 async fn middleware / gateway"
 for kind in gateway-mw5 gateway-mw5-async; do
   if [ -n "${PER[$kind]:-}" ] && [ -n "${PER[gateway]:-}" ]; then
-    echo "$kind - gateway: $(( (PER[$kind] - PER[gateway]) )) Ir/request ($(( (PER[$kind] - PER[gateway]) / 5 )) per layer)"
+    echo "$kind - gateway: $(( PER[$kind] - PER[gateway] )) Ir/request ($(( (PER[$kind] - PER[gateway]) / 5 )) per layer)"
   fi
 done

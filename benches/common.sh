@@ -1,5 +1,36 @@
+# shellcheck shell=bash
 # Shared by the benchmark scripts: `source benches/common.sh`.
-#
+
+# need TOOL [PACKAGE]: fails unless TOOL is on PATH.
+need() {
+  command -v "$1" >/dev/null || { echo "$1 is required (apt-get install ${2:-$1})" >&2; exit 1; }
+}
+
+# need_more N1 N2: fails unless N2 > N1 (the runs' difference is divided
+# by N2 - N1).
+need_more() {
+  [ "$2" -gt "$1" ] || { echo "N2 must be larger than N1" >&2; exit 2; }
+}
+
+# build_bins: builds `bench-server` and `load` (release) and sets BIN to
+# their directory.
+build_bins() {
+  cargo build --release -q -p gateway-benches --bins
+  BIN=target/release
+}
+
+# make_work: sets WORK to a new temporary directory, removed on exit.
+make_work() {
+  WORK=$(mktemp -d)
+  trap 'rm -rf "$WORK"' EXIT
+}
+
+# median FILE: the median of the numbers in FILE, one a line.
+median() {
+  sort -n "$1" | awk '{ v[NR] = $1 } END {
+    printf "%.0f\n", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
 # start_server WRAPPER... -- KIND LOG: starts `bench-server KIND 127.0.0.1:0`
 # under the given wrapper command (valgrind, strace, taskset, or nothing),
 # waits until it prints its address, and sets SERVER_PID (the wrapper's

@@ -52,17 +52,15 @@ FILES=${FILES:-html js-br big}
 PARTS=${PARTS:-callgrind strace wrk}
 NGINX=${NGINX:-/usr/sbin/nginx}
 BROTLI_MODULE=${BROTLI_MODULE:-/usr/lib/nginx/modules/ngx_http_brotli_static_module.so}
+# shellcheck source-path=SCRIPTDIR/..
+source benches/common.sh
 has_part() { case " $PARTS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
-need() { command -v "$1" >/dev/null || { echo "$1 is required (apt-get install ${2:-$1})" >&2; exit 1; }; }
 need curl
 has_part callgrind && need valgrind
 has_part strace && need strace
 has_part wrk && need wrk
 case " $SERVERS " in *" nginx "*) [ -x "$NGINX" ] || { echo "nginx is required (apt-get install nginx)" >&2; exit 1; } ;; esac
-cargo build --release -q -p gateway-benches --bins
-BIN=target/release
-# shellcheck source=common.sh
-source benches/common.sh
+build_bins
 WORK=$(mktemp -d)
 SERVER_PID=""
 cleanup() {
@@ -261,6 +259,7 @@ if has_part callgrind; then
   for file in $FILES; do
     n1=${CG_N1:-1000} n2=${CG_N2:-6000}
     [ "$file" = big ] && n1=${CG_BIG_N1:-10} n2=${CG_BIG_N2:-60}
+    need_more "$n1" "$n2"
     for server in $SERVERS; do
       total_ir "$server" "$file" "$n1"
       a=$RESULT
@@ -288,6 +287,7 @@ if has_part strace; then
   for file in $FILES; do
     n1=${ST_N1:-2000} n2=${ST_N2:-12000}
     [ "$file" = big ] && n1=${ST_BIG_N1:-20} n2=${ST_BIG_N2:-120}
+    need_more "$n1" "$n2"
     for server in $SERVERS; do
       syscalls "$server" "$file" "$n1" >"$WORK/a"
       syscalls "$server" "$file" "$n2" >"$WORK/b"
@@ -328,11 +328,6 @@ wrk_once() {
     RESULT=$(awk '/^Requests\/sec:/ { printf "%.0f\n", $2 }' "$out")
   fi
   [ -n "$RESULT" ] || { echo "$server $file: no result from wrk" >&2; cat "$out" >&2; exit 1; }
-}
-
-median() {
-  sort -n "$1" | awk '{ v[NR] = $1 } END {
-    printf "%.0f\n", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
 if has_part wrk; then

@@ -11,13 +11,12 @@ cd "$(dirname "$0")/.."
 CONNS=${1:-1}
 N1=${2:-2000}
 N2=${3:-12000}
-command -v strace >/dev/null || { echo "strace is required (apt-get install strace)" >&2; exit 1; }
-cargo build --release -q -p gateway-benches --bins
-BIN=target/release
-# shellcheck source=common.sh
+# shellcheck source-path=SCRIPTDIR/..
 source benches/common.sh
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
+need_more "$N1" "$N2"
+need strace
+build_bins
+make_work
 
 # Runs one server under strace for N requests per connection; prints
 # "total_calls name:calls name:calls ..." for the calls made.

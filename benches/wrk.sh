@@ -12,13 +12,11 @@ cd "$(dirname "$0")/.."
 ROUNDS=${1:-5}
 SECS=${2:-5}
 CONNS=${3:-64}
-command -v wrk >/dev/null || { echo "wrk is required (apt-get install wrk)" >&2; exit 1; }
-cargo build --release -q -p gateway-benches --bins
-BIN=target/release
-# shellcheck source=common.sh
+# shellcheck source-path=SCRIPTDIR/..
 source benches/common.sh
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
+need wrk
+build_bins
+make_work
 KINDS=${KINDS:-raw gateway}
 
 for round in $(seq 1 "$ROUNDS"); do
@@ -32,10 +30,6 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 
 RAW_MEDIAN=""
-median() {
-  sort -n "$1" | awk '{ v[NR] = $1 } END {
-    printf "%.0f\n", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
 [ -f "$WORK/rps.raw" ] && RAW_MEDIAN=$(median "$WORK/rps.raw")
 printf '%-18s %10s %10s %10s %8s\n' server min median max "vs raw"
 for kind in $KINDS; do

@@ -4,12 +4,12 @@
 //! The server runs as its own process under `ulimit -n 64`, so the limit
 //! does not touch the test process.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
-
-use gateway_tests::KillOnDrop;
+use std::process::Command;
 use std::time::{Duration, Instant};
+
+use gateway_tests::spawn_listening;
 
 /// User plus system CPU time of a process, in clock ticks.
 fn cpu_ticks(pid: u32) -> u64 {
@@ -33,25 +33,13 @@ fn get(addr: &str) -> std::io::Result<String> {
 #[test]
 fn accept_backs_off_at_the_descriptor_limit() {
     let binary = env!("CARGO_BIN_EXE_hello_server");
-    let child = Command::new("sh")
-        .arg("-c")
-        .arg(format!("ulimit -n 64 && exec '{binary}'"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("sh runs the server");
-    let mut server = KillOnDrop(child);
+    let (mut server, addr) = spawn_listening(
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!("ulimit -n 64 && exec '{binary}'")),
+    );
     let child = &mut server.0;
     let pid = child.id();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("the server prints its address");
-    let addr = line
-        .trim()
-        .strip_prefix("listening on http://")
-        .expect("address line")
-        .to_owned();
     assert!(get(&addr).unwrap().starts_with("HTTP/1.1 200"));
 
     // More connections than the server has descriptors for, yet within

@@ -19,11 +19,10 @@ use std::time::{Duration, Instant};
 
 use gateway_core::{fn_app, start};
 use gateway_hyper::Server;
-use gateway_tests::{split_head, within};
+use gateway_tests::{TestServer, find, split_head, within};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 // ---------------------------------------------------------------------
 // Fixtures
@@ -36,8 +35,7 @@ type Seen = Arc<Mutex<Vec<String>>>;
 struct Running {
     addr: SocketAddr,
     seen: Seen,
-    shutdown: oneshot::Sender<()>,
-    join: JoinHandle<io::Result<()>>,
+    server: TestServer,
 }
 
 /// Binds `127.0.0.1:0`, applies `configure` to the server's settings and
@@ -50,7 +48,6 @@ async fn start_server(configure: impl FnOnce(Server) -> Server) -> Running {
         .await
         .expect("bind 127.0.0.1:0");
     let server = configure(server);
-    let addr = server.local_addr().expect("local_addr");
     let seen = Seen::default();
     let app_seen = seen.clone();
     let app = fn_app(move |env| {
@@ -69,15 +66,11 @@ async fn start_server(configure: impl FnOnce(Server) -> Server) -> Running {
             start(200, [("content-type", "text/plain")]).body(out)
         }
     });
-    let (shutdown, signal) = oneshot::channel::<()>();
-    let join = tokio::spawn(server.serve_with_shutdown(app, async move {
-        let _ = signal.await;
-    }));
+    let server = TestServer::serve(server, app);
     Running {
-        addr,
+        addr: server.addr,
         seen,
-        shutdown,
-        join,
+        server,
     }
 }
 
@@ -91,11 +84,7 @@ impl Running {
     /// the test's connections first: the drain waits for in-flight
     /// requests (idle connections close at once).
     async fn stop(self) {
-        let _ = self.shutdown.send(());
-        within("server shutdown", self.join)
-            .await
-            .expect("server task panicked")
-            .expect("server returned an error");
+        self.server.stop().await;
     }
 }
 
@@ -291,10 +280,6 @@ impl Conn {
     }
 }
 
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
-
 fn lossy(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -339,7 +324,8 @@ async fn exchange(addr: SocketAddr, request: &[u8]) -> (Option<Response>, Conn) 
 }
 
 /// `request` gets exactly one response with `status` and the connection is
-/// then closed; nothing of it reaches the application.
+/// then closed; nothing of it reaches the application, and the server
+/// still answers a valid request on a new connection.
 async fn assert_refused_with(server: &Running, what: &str, request: &[u8], status: u16) {
     let before = server.seen().len();
     let (response, mut conn) = exchange(server.addr, request).await;
@@ -352,6 +338,7 @@ async fn assert_refused_with(server: &Running, what: &str, request: &[u8], statu
         "{what}: reached the application: {:?}",
         server.seen()
     );
+    assert_still_serving(server.addr).await;
 }
 
 /// The server answers a valid request on a new connection.
@@ -431,7 +418,6 @@ async fn differing_content_lengths_get_400() {
     for request in cases {
         let what = format!("{:?}", lossy(request));
         assert_refused_with(&server, &what, request, 400).await;
-        assert_still_serving(server.addr).await;
     }
 
     let (response, _conn) = exchange(
@@ -462,7 +448,6 @@ async fn invalid_content_length_gets_400() {
         let request = format!("POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: {value}\r\n\r\n");
         let what = format!("Content-Length: {value:?}");
         assert_refused_with(&server, &what, request.as_bytes(), 400).await;
-        assert_still_serving(server.addr).await;
     }
     server.stop().await;
 }
@@ -501,7 +486,6 @@ async fn transfer_encoding_lists() {
     let gzip = b"POST /te HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n\
           5\r\nhello\r\n0\r\n\r\n";
     assert_refused_with(&server, "gzip, chunked", gzip, 501).await;
-    assert_still_serving(server.addr).await;
 
     let refused: [&[u8]; 4] = [
         b"POST /te HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n\
@@ -515,7 +499,6 @@ async fn transfer_encoding_lists() {
     for request in refused {
         let what = format!("{:?}", lossy(request));
         assert_refused_with(&server, &what, request, 400).await;
-        assert_still_serving(server.addr).await;
     }
     server.stop().await;
 }
@@ -551,7 +534,6 @@ async fn bad_bytes_in_header_values_get_400() {
     ];
     for (what, request) in cases {
         assert_refused_with(&server, what, request, 400).await;
-        assert_still_serving(server.addr).await;
     }
 
     let (response, _conn) = exchange(
@@ -578,7 +560,6 @@ async fn space_before_colon_gets_400() {
     for request in cases {
         let what = format!("{:?}", lossy(request));
         assert_refused_with(&server, &what, request, 400).await;
-        assert_still_serving(server.addr).await;
     }
     server.stop().await;
 }
@@ -620,7 +601,6 @@ async fn overlong_request_target_is_refused() {
         414,
     )
     .await;
-    assert_still_serving(server.addr).await;
     server.stop().await;
 }
 
@@ -636,7 +616,6 @@ async fn too_many_headers_get_431() {
 
     let server = start_server(|s| s).await;
     assert_refused_with(&server, "150 headers", request.as_bytes(), 431).await;
-    assert_still_serving(server.addr).await;
     server.stop().await;
 
     let server = start_server(|s| s.max_headers(200)).await;

@@ -112,7 +112,7 @@ async fn no_idle_timeout_keeps_idle_connections_open() {
 }
 
 /// Bytes arriving count as activity: after a first request, the next
-/// head sent one byte every 200 ms for 2 s (more than three idle timeouts)
+/// head sent one byte every 50 ms for 2 s (more than three idle timeouts)
 /// is still read and answered. (The first request on a connection would
 /// prove nothing: hyper finishes it even after a graceful shutdown.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -390,19 +390,25 @@ pub async fn curl_available() -> bool {
         Ok(out) => format!("`curl --version` failed with {}", out.status),
         Err(err) => format!("cannot run curl: {err}"),
     };
+    skip_unless_ci("curl interop test", &problem, "Install curl (with HTTP/2)");
+    false
+}
+
+/// Skips a test that needs a missing tool: fails it if [`in_ci`], else
+/// prints a loud notice (`test`, the `problem`, and the `install` hint) to
+/// the process's stderr, past the test harness's output capture, so the
+/// skip is visible in a plain `cargo test` run. The caller then returns.
+pub fn skip_unless_ci(test: &str, problem: &str, install: &str) {
     assert!(
         !in_ci(),
-        "curl is required when CI is set (install the `curl` package): {problem}"
+        "{test}: {problem}; required when CI is set ({install})"
     );
-    // Straight to the process's stderr, past the test harness's output
-    // capture, so the skip is visible in a plain `cargo test` run.
     let banner = "!".repeat(72);
     let notice = format!(
-        "\n{banner}\n!!! SKIPPED: curl interop test: {problem}\n\
-         !!! Install curl (with HTTP/2) to run it; with CI set it fails.\n{banner}\n\n"
+        "\n{banner}\n!!! SKIPPED: {test}: {problem}\n\
+         !!! {install} to run it; with CI set it fails.\n{banner}\n\n"
     );
     let _ = std::io::Write::write_all(&mut std::io::stderr(), notice.as_bytes());
-    false
 }
 
 /// Runs `curl` with `args` (plus `--silent --show-error --max-time`) and
@@ -490,10 +496,41 @@ impl Drop for KillOnDrop {
     }
 }
 
+/// The position of the first `needle` in `haystack`.
+pub fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Spawns a server process that prints `listening on http://ADDR` as its
+/// first line (as this package's `hello_server` and `static_server` do),
+/// and returns it, killed when dropped, with `ADDR`. Its stderr is
+/// discarded. Fails the test if it does not start or print its address.
+pub fn spawn_listening(cmd: &mut std::process::Command) -> (KillOnDrop, String) {
+    use std::io::BufRead;
+    let child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start the server process");
+    let mut server = KillOnDrop(child);
+    let stdout = server.0.stdout.take().expect("the server's stdout");
+    let mut line = String::new();
+    // Bounded by the process: it prints the line or exits.
+    std::io::BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("read the server's first line");
+    let addr = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .unwrap_or_else(|| panic!("the server printed {line:?}, not its address"))
+        .to_owned();
+    (server, addr)
+}
+
 /// Splits a raw HTTP/1 response (or curl's `--include` output) into its
 /// head (up to and excluding the blank line) and the rest.
 pub fn split_head(raw: &[u8]) -> (String, &[u8]) {
-    match raw.windows(4).position(|w| w == b"\r\n\r\n") {
+    match find(raw, b"\r\n\r\n") {
         Some(i) => (
             String::from_utf8_lossy(&raw[..i]).into_owned(),
             &raw[i + 4..],

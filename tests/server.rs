@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use gateway_core::http::StatusCode;
 use gateway_core::{Addr, Application, Environ, Error, Response, fn_app, start};
 use gateway_hyper::Server;
-use gateway_tests::{Client, Proto, TempDir, TestServer, empty, read_at_least, within};
+use gateway_tests::{Client, Proto, TempDir, TestServer, empty, find, read_at_least, within};
 use http::Method;
 use http::header::HOST;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -143,10 +143,6 @@ fn counting_app(calls: Arc<AtomicUsize>) -> impl Application {
 }
 
 // Raw HTTP/1 -----------------------------------------------------------------
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
 
 /// Reads one HTTP/1 response whose body has a `Content-Length` (bounded):
 /// its head (without the blank line) and its body.

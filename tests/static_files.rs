@@ -6,12 +6,14 @@
 //! Without curl the curl tests print a loud notice and pass, unless `CI`
 //! is set, where they fail.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use gateway_tests::{KillOnDrop, TempDir, TestServer, curl, curl_available, parse_curl, pattern};
+use gateway_tests::{
+    TempDir, TestServer, curl, curl_available, parse_curl, pattern, spawn_listening,
+};
 
 fn header<'a>(headers: &'a [String], name: &str) -> Option<&'a str> {
     headers.iter().find_map(|h| {
@@ -178,23 +180,9 @@ fn a_huge_file_to_slow_clients_stays_within_64_mib() {
         .set_len(1 << 30)
         .unwrap();
     std::fs::write(dir.join("small.txt"), "still here").unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_static_server"))
-        .arg(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start static_server");
-    let mut server = KillOnDrop(child);
+    let (server, addr) =
+        spawn_listening(Command::new(env!("CARGO_BIN_EXE_static_server")).arg(dir.path()));
     let pid = server.0.id();
-    let mut line = String::new();
-    BufReader::new(server.0.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on http://")
-        .expect("the server prints its address")
-        .to_owned();
 
     // 50 clients ask for the whole file and read it slowly: 16 KiB every
     // 50 ms for 4 seconds, far slower than the server can send.

@@ -541,7 +541,7 @@ async fn serve_raw_direct(
                 return;
             };
             let io = TokioIo::new(stream);
-            if n > 0 && first[..n] == PREFACE[..n.min(PREFACE.len())] && n == PREFACE.len() {
+            if first[..n] == *PREFACE {
                 let conn = h2.serve_connection(io, service_fn(hello));
                 let mut conn = std::pin::pin!(conn);
                 let _ = tokio::select! {
