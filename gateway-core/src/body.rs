@@ -419,7 +419,10 @@ impl Body {
         }
     }
 
-    #[inline]
+    // The in-memory shapes are answered where a server polls the body (for
+    // an adapter on hyper, inside its write path); the others go out of
+    // line.
+    #[inline(always)]
     fn poll_frame_inner(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -435,6 +438,7 @@ impl Body {
         }
     }
 
+    #[inline(never)]
     fn poll_frame_slow(
         &mut self,
         cx: &mut Context<'_>,
@@ -592,12 +596,14 @@ impl From<()> for Body {
 }
 
 impl From<&'static str> for Body {
+    #[inline]
     fn from(s: &'static str) -> Self {
         Body::full(Bytes::from_static(s.as_bytes()))
     }
 }
 
 impl From<&'static [u8]> for Body {
+    #[inline]
     fn from(s: &'static [u8]) -> Self {
         Body::full(Bytes::from_static(s))
     }
