@@ -647,8 +647,18 @@ static REG_NAME: [bool; 256] = {
     table
 };
 
-/// Splits `host[:port]` (IPv6 literals in brackets).
-fn split_host_port(host: &str) -> (&str, Option<u16>) {
+/// Splits a `Host` value, `host[:port]`, into the host and the port (IPv6
+/// literals keep their brackets). A port that is not a number is dropped:
+/// check the value with [`is_valid_host`] first where that matters.
+///
+/// ```
+/// use gateway_core::environ::split_host_port;
+/// assert_eq!(split_host_port("example.com:8080"), ("example.com", Some(8080)));
+/// assert_eq!(split_host_port("example.com"), ("example.com", None));
+/// assert_eq!(split_host_port("[::1]:443"), ("[::1]", Some(443)));
+/// assert_eq!(split_host_port("[::1]"), ("[::1]", None));
+/// ```
+pub fn split_host_port(host: &str) -> (&str, Option<u16>) {
     let port_start = if host.starts_with('[') {
         host.find(']')
             .map(|i| i + 1)

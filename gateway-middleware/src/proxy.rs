@@ -157,7 +157,7 @@
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 
-use gateway_core::environ::is_valid_host;
+use gateway_core::environ::{is_valid_host, split_host_port};
 use gateway_core::{Addr, Application, Environ, Error, Middleware, Response, RootPath, Scheme};
 use http::header::{FORWARDED, HOST, HeaderName};
 use http::uri::Authority;
@@ -564,7 +564,7 @@ impl HostPlan<'_> {
         let host = match self {
             HostPlan::Forwarded(host) => host.to_owned(),
             HostPlan::Port(host, port) => {
-                let name = strip_port(host);
+                let (name, _) = split_host_port(host);
                 if port == scheme.default_port() {
                     name.to_owned()
                 } else {
@@ -581,15 +581,6 @@ impl HostPlan<'_> {
         let value = HeaderValue::try_from(host).ok()?;
         Some((value, authority))
     }
-}
-
-/// `host` without its `:port` (IPv6 literals keep their brackets).
-fn strip_port(host: &str) -> &str {
-    let end = match host.rfind(']') {
-        Some(close) => close + 1,
-        None => host.rfind(':').unwrap_or(host.len()),
-    };
-    &host[..end]
 }
 
 fn parse_port(text: &str) -> Option<u16> {
@@ -906,10 +897,10 @@ mod tests {
         for bad in ["0", "65536", "+80", "8o", "", "000080"] {
             assert_eq!(parse_port(bad), None, "{bad:?}");
         }
-        assert_eq!(strip_port("a.test:80"), "a.test");
-        assert_eq!(strip_port("a.test"), "a.test");
-        assert_eq!(strip_port("[::1]:80"), "[::1]");
-        assert_eq!(strip_port("[::1]"), "[::1]");
+        assert_eq!(split_host_port("a.test:80").0, "a.test");
+        assert_eq!(split_host_port("a.test").0, "a.test");
+        assert_eq!(split_host_port("[::1]:80").0, "[::1]");
+        assert_eq!(split_host_port("[::1]").0, "[::1]");
     }
 
     #[test]
