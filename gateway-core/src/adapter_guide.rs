@@ -62,7 +62,7 @@
 //!   `/` becomes a real one).
 //! - **`parts.extensions`**: leave them empty. An adapter never inserts an
 //!   extension: they are for middleware, and an insert allocates on every
-//!   request. [`GatewayFacts`](crate::GatewayFacts) is inserted only when
+//!   request. [`GatewayContext`](crate::GatewayContext) is inserted only when
 //!   an environ is converted for a tower service.
 //! - **`conn`**: a [`ConnInfo`], built once per connection and copied into
 //!   each request (it is `Copy`):
@@ -80,10 +80,10 @@
 //!
 //! Before building the environ, refuse what the server must refuse, with
 //! the driver's own error response and without calling the application:
-//! [`Commit::ready`](crate::driver::Commit::ready)`(`[`driver::error_response`]`(&err, facts), facts)`
-//! has the same type as the commit future, so the adapter needs no second
-//! future type. A `Host` that is missing on HTTP/1.1, repeated, or not
-//! `host[:port]` ([`environ::is_valid_host`](crate::environ::is_valid_host))
+//! [`driver::error_response`]`(&err, hints)`, with the
+//! [`CommitHints`](crate::driver::CommitHints) read from the request head.
+//! A `Host` that is missing on HTTP/1.1, repeated, or not
+//! `host[:port]` ([`host::is_valid_host`](crate::host::is_valid_host))
 //! is a 400: applications build URLs from it ([`Environ::url`]).
 //!
 //! # The request body and its limits
@@ -107,12 +107,12 @@
 //!
 //! # Calling the application
 //!
-//! Always through [`driver::commit`] — or [`driver::commit_with_facts`]
-//! when the adapter has scanned the head already and can say
-//! [`RequestFacts::new`](crate::driver::RequestFacts::new)`(&method, upgrade)`
-//! without a second scan. `upgrade` is `true` only for an HTTP/1.1 request
-//! with an `Upgrade` header, and only if the adapter can switch protocols;
-//! otherwise pass `false` and the driver turns a 101 into a 500.
+//! Always through [`driver::commit`]. It reads the
+//! [`CommitHints`](crate::driver::CommitHints) from the environ: whether the
+//! request is HEAD, CONNECT, or an upgrade (HTTP/1.1 with an `Upgrade`
+//! header), the only request a 101 may answer (rule 2). An adapter that
+//! cannot switch protocols removes `Upgrade` from the head it passes on,
+//! and the driver turns a 101 into a 500.
 //!
 //! Never call [`Application::call`] and poll its future yourself: the
 //! panic boundary, the status and header checks, HEAD and the commit point
@@ -173,9 +173,9 @@
 //! too trusting for a network, and every step above.
 //!
 //! ```
-//! use gateway_core::driver::{self, Commit, RequestFacts};
-//! use gateway_core::environ::is_valid_host;
-//! use gateway_core::http::header::{CONTENT_LENGTH, HOST};
+//! use gateway_core::driver::{self, CommitHints};
+//! use gateway_core::host::is_valid_host;
+//! use gateway_core::http::header::{CONTENT_LENGTH, HOST, UPGRADE};
 //! use gateway_core::http::{Request, StatusCode, Version};
 //! use gateway_core::{
 //!     Addr, Application, Body, BodyError, ConnInfo, Environ, Error, NO_HEADERS, fn_app, start,
@@ -205,9 +205,10 @@
 //!         let (name, value) = line.split_once(':').unwrap();
 //!         req = req.header(name.trim(), value.trim());
 //!     }
-//!     let (parts, ()) = req.body(()).unwrap().into_parts();
+//!     let (mut parts, ()) = req.body(()).unwrap().into_parts();
 //!     // This adapter cannot switch protocols: no request is an upgrade.
-//!     let facts = RequestFacts::new(&parts.method, false);
+//!     parts.headers.remove(UPGRADE);
+//!     let hints = CommitHints::from_head(&parts.method, parts.version, &parts.headers);
 //!
 //!     // The server's checks: one valid Host, the body limit.
 //!     let hosts: Vec<_> = parts.headers.get_all(HOST).iter().collect();
@@ -219,23 +220,24 @@
 //!         None
 //!     };
 //!
-//!     let commit = match refusal {
+//!     let response = match refusal {
 //!         // Answered without the application, by the driver's rules.
-//!         Some(err) => Commit::ready(driver::error_response(&err, facts), facts),
+//!         Some(err) => driver::error_response(&err, hints),
 //!         None => {
 //!             let body = if body.is_empty() {
 //!                 Body::empty() // does not allocate
 //!             } else {
 //!                 Body::from(body.to_owned())
 //!             };
-//!             // No extensions; the connection facts are copied in.
+//!             // No extensions; the connection info is copied in.
 //!             let env = Environ::from_parts(parts, body, conn);
-//!             driver::commit_with_facts(app, env, facts)
+//!             // Dropping this future (client gone, timeout) would cancel
+//!             // the application; a real adapter races it against those
+//!             // events.
+//!             let Ok(response) = driver::commit(app, env).await;
+//!             response
 //!         }
 //!     };
-//!     // Dropping `commit` here (client gone, timeout) would cancel the
-//!     // application; a real adapter races it against those events.
-//!     let Ok(response) = commit.await;
 //!
 //!     // Committed: send the head as it is, plus framing.
 //!     let (res, mut body) = response.into_parts();
@@ -243,7 +245,7 @@
 //!     for (name, value) in &res.headers {
 //!         out.extend([name.as_str().as_bytes(), b": ", value.as_bytes(), b"\r\n"].concat());
 //!     }
-//!     let bodiless = facts.is_head()
+//!     let bodiless = hints.is_head()
 //!         || res.status == StatusCode::NO_CONTENT
 //!         || res.status == StatusCode::NOT_MODIFIED;
 //!     if bodiless {
@@ -353,5 +355,4 @@
 //! [`BodyError::Incomplete`]: crate::BodyError::Incomplete
 //! [`driver`]: crate::driver
 //! [`driver::commit`]: crate::driver::commit
-//! [`driver::commit_with_facts`]: crate::driver::commit_with_facts
 //! [`driver::error_response`]: crate::driver::error_response

@@ -153,8 +153,8 @@ where
     }
 }
 
-/// A boxed future, `Send`, as [`BoxApplication`] returns.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+/// A boxed future, `Send`.
+pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 trait ErasedApplication: Send + Sync + 'static {
     fn call_boxed(&self, env: Environ) -> BoxFuture<'_, Result<Response, Error>>;

@@ -121,8 +121,14 @@ impl Error {
         self.status = Some(status);
     }
 
-    /// The underlying error.
-    pub fn source(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+    /// The underlying error (named `inner`, not `source`: `Error` is not a
+    /// `std::error::Error`, and this is the error itself, not its cause).
+    ///
+    /// ```
+    /// let e = gateway_core::Error::new("database unavailable");
+    /// assert_eq!(e.inner().to_string(), "database unavailable");
+    /// ```
+    pub fn inner(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
         &*self.source
     }
 
@@ -141,8 +147,9 @@ impl Error {
         self.downcast_ref::<Panicked>().is_some()
     }
 
-    /// Consumes the error, returning the boxed source (the status is lost).
-    pub fn into_source(self) -> BoxError {
+    /// Consumes the error, returning the boxed underlying error (the
+    /// status is lost; `BoxError::from(err)` keeps it).
+    pub fn into_inner(self) -> BoxError {
         self.source
     }
 
@@ -219,18 +226,12 @@ impl std::error::Error for ErrorSource {
     }
 }
 
-/// A panic caught by the driver, in an application or in a body.
+/// A panic caught by the driver, in an application or in a body; found
+/// by [`Error::is_panic`].
 #[derive(Debug, thiserror::Error)]
 #[error("panicked: {message}")]
-pub struct Panicked {
+struct Panicked {
     message: String,
-}
-
-impl Panicked {
-    /// The panic's message, when it was a string.
-    pub fn message(&self) -> &str {
-        &self.message
-    }
 }
 
 /// Failures of a request or response [`Body`](crate::Body).
@@ -266,10 +267,9 @@ impl BodyError {
 }
 
 /// Failures found when building a response with
-/// [`StartResponse`](crate::StartResponse) or an environ.
+/// [`StartResponse`](crate::StartResponse).
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum InvalidResponse {
+pub(crate) enum InvalidResponse {
     /// A status, header name or header value was not valid.
     #[error("invalid response head: {0}")]
     Head(#[from] http::Error),

@@ -68,7 +68,7 @@
 //!
 //! - [`Application`], [`fn_app`], [`BoxApplication`]: the contract.
 //! - [`Environ`]: the request, with WSGI's `SCRIPT_NAME`/`PATH_INFO` split
-//!   (raw, so `%2F` survives), connection facts and typed extensions.
+//!   (raw, so `%2F` survives), connection info and typed extensions.
 //! - [`Response`] (= `http::Response<Body>`) and [`start`]: the response,
 //!   and WSGI's `start_response` as a builder.
 //! - [`Body`]: empty, full, stream, push-style writer, file; trailers;
@@ -87,7 +87,7 @@
 //! - `tower` (feature `tower`): every application is a `tower::Service`,
 //!   every `Clone + Send + Sync` tower service (an axum `Router`) an
 //!   application, every `tower::Layer` (tower-http's) a middleware; the
-//!   gateway facts cross over losslessly in one extension.
+//!   gateway context crosses over losslessly in one extension.
 //!
 //! # Writing an adapter
 //!
@@ -105,31 +105,28 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod adapter_guide;
-pub mod app;
-pub mod body;
+mod app;
+mod body;
 pub mod driver;
-pub mod environ;
-pub mod error;
+mod environ;
+mod error;
+pub mod host;
 pub mod lint;
-pub mod middleware;
-pub mod response;
+mod middleware;
+mod response;
 #[cfg(feature = "test-client")]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-client")))]
 pub mod test_client;
 #[cfg(feature = "tower")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
 pub mod tower;
 
-pub use app::{Application, BoxApplication, BoxFuture, FnApp, fn_app};
+pub use app::{Application, BoxApplication, FnApp, fn_app};
 pub use body::{Body, BodyWriter, FileHint, Finished};
-pub use environ::{Addr, ConnInfo, Environ, GatewayFacts, InvalidRootPath, RootPath, Scheme};
-pub use error::{BodyError, BoxError, Error, InvalidResponse, Panicked};
-pub use lint::{Lint, LintApp, LintAround, Rule, Severity, Violation, Violations};
+pub use environ::{Addr, ConnInfo, Environ, GatewayContext, InvalidPrefix, RootPath, Scheme};
+pub use error::{BodyError, BoxError, Error};
 pub use middleware::{ApplicationExt, FromFn, FromFnApp, Identity, Middleware, Next, from_fn};
 pub use response::{NO_HEADERS, Response, ResponseExt, StartResponse, start};
-#[cfg(feature = "test-client")]
-pub use test_client::{TestClient, TestRequest, TestResponse};
-#[cfg(feature = "tower")]
-pub use tower::{AppService, FromLayer, FromLayerApp, ServiceApp, from_layer, from_service};
 
 pub use bytes;
 pub use http;

@@ -1,0 +1,387 @@
+//! The commit driver: the one place where an application's result becomes a
+//! response ready for the wire.
+//!
+//! ```
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! use gateway_core::{driver, fn_app, Body, Environ, Error};
+//! use http::StatusCode;
+//!
+//! let app = fn_app(|_env| async { Err::<gateway_core::Response, _>(Error::new("db down")) });
+//! let env = Environ::from_request(http::Request::get("/").body(Body::empty()).unwrap());
+//! let Ok(res) = driver::commit(&app, env).await;
+//! assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+//! # });
+//! ```
+//!
+//! Every adapter (such as `gateway-hyper`), the
+//! [`TestClient`](crate::test_client) and the [tower bridge](crate::tower)
+//! call [`commit`], so the rules below hold the same everywhere. An adapter
+//! needs four names from here: [`commit`], the future it returns
+//! ([`Commit`]), the [`CommitHints`] read from the request head, and
+//! [`error_response`] for a request it refuses itself. The
+//! [adapter guide](crate::adapter_guide) says how to use them.
+//!
+//! # The commit rules
+//!
+//! Per request, the driver applies these rules; the rest of the
+//! documentation refers to them as "rule N".
+//!
+//! 1. The application is called under `catch_unwind`. An `Err(e)` or a
+//!    panic becomes a response with `e.status()` (500 by default; a status
+//!    outside 400–599 becomes 500) and a generic body naming only the
+//!    status: error details go to the log (`tracing`, at `error` for 5xx
+//!    and `debug` for 4xx), never to the client.
+//! 2. The final status must be 200–599; 101 is allowed only in answer to an
+//!    HTTP/1.1 request carrying `Upgrade`. Anything else becomes a 500.
+//! 3. Connection-specific fields (RFC 9110 §7.6.1) are removed:
+//!    `Connection` and the fields it names, `Keep-Alive`,
+//!    `Proxy-Connection`, `TE`, `Transfer-Encoding`, `Upgrade` — except
+//!    that 101 and 426 keep `Upgrade`, and `Connection: upgrade` when the
+//!    application's `Connection` named `upgrade` (RFC 9110 §7.8). The
+//!    server owns the connection; each removal is logged at `debug`.
+//! 4. HEAD, 204 and 304 are committed at once and their body is never
+//!    polled. HEAD keeps GET's `Content-Length`: the one the application
+//!    set, else the body's exact size. 204 and 1xx lose `Content-Length`.
+//!    So does a 2xx answer to CONNECT, whose connection becomes a tunnel
+//!    (RFC 9110 §9.3.6).
+//! 5. A body of exactly known size (empty, one chunk, a file) is committed
+//!    at once with no extra poll. A `Content-Length` that disagrees with the
+//!    exact size is corrected to it (a server would otherwise announce one
+//!    length and send another, desynchronising keep-alive). A missing one is
+//!    left for the server to add from the size hint (hyper does), so the
+//!    hot path inserts no header.
+//! 6. Otherwise the body is polled to its first non-empty data frame,
+//!    its trailers, or its end. An error or panic there still becomes a
+//!    clean error response (WSGI's `exc_info` rule). Note that `wsgiref` and
+//!    gunicorn commit on an empty first chunk; this driver does not. If the
+//!    body turns out to have an exact size by then (one chunk), it is
+//!    framed with `Content-Length`. [`BodyWriter::flush_headers`] commits
+//!    early on purpose; [`ResponseExt::prefetch`] lets a middleware find the
+//!    commit point itself.
+//! 7. After the commit, a body error or panic aborts the response: the body
+//!    yields the error and the server closes the HTTP/1 connection or resets
+//!    the HTTP/2 stream. The client sees a truncated response — or none at
+//!    all when the abort comes before hyper flushed the head — never a
+//!    complete-looking short one, except for an HTTP/1.0 close-delimited
+//!    body, where the end of the connection is the end of the body and
+//!    truncation cannot be seen.
+//!
+//! [`BodyWriter::flush_headers`]: crate::BodyWriter::flush_headers
+//! [`ResponseExt::prefetch`]: crate::ResponseExt::prefetch
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use http::StatusCode;
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
+use http_body::Body as _;
+
+use crate::app::Application;
+use crate::body::Body;
+use crate::environ::Environ;
+use crate::error::Error;
+use crate::response::Response;
+
+#[doc(hidden)]
+pub mod fast_path;
+pub(crate) mod fields;
+mod hints;
+
+use fields::{is_connection_specific, reconcile_content_length, strip_connection_headers};
+pub use hints::CommitHints;
+
+/// Calls `app` with `env` and returns the response, ready for the wire,
+/// following the [commit rules](self#the-commit-rules). Never fails: every
+/// failure before the commit point becomes an error response, so the
+/// output is `Result<Response, Infallible>` — exactly what a hyper or tower
+/// service returns, with no adapter layer in between.
+///
+/// The returned future is a small hand-written state machine: the environ
+/// is moved into the application's future at once, and the response is
+/// validated in place, so the future is about the size of the
+/// application's own and the response is not copied between layers
+/// (servers move this future once per request).
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// use gateway_core::{driver, fn_app, start, Body, Environ};
+///
+/// let app = fn_app(|_| async { start(200, [("content-type", "text/plain")]).body("hi") });
+/// let req = http::Request::head("/").body(Body::empty()).unwrap();
+/// let Ok(res) = driver::commit(&app, Environ::from_request(req)).await;
+/// assert_eq!(res.headers()["content-length"], "2"); // HEAD keeps GET's length (rule 4)
+/// # });
+/// ```
+#[inline]
+pub fn commit<A: Application>(
+    app: &A,
+    env: Environ,
+) -> Commit<impl Future<Output = Result<Response, Error>> + Send + '_> {
+    let hints = CommitHints::of(&env);
+    commit_with_hints(app, env, hints)
+}
+
+/// [`commit`] with the hints the caller already has.
+#[inline(always)]
+pub(crate) fn commit_with_hints<A: Application>(
+    app: &A,
+    env: Environ,
+    hints: CommitHints,
+) -> Commit<impl Future<Output = Result<Response, Error>> + Send + '_> {
+    // `call` itself may run code before returning its future (a manual
+    // impl); a panic there is caught too.
+    let state = match std::panic::catch_unwind(AssertUnwindSafe(|| app.call(env))) {
+        Ok(fut) => State::Calling { fut },
+        Err(payload) => State::Finishing {
+            response: Some(error_response(&Error::panicked(&*payload), hints)),
+        },
+    };
+    Commit { state, hints }
+}
+
+pin_project_lite::pin_project! {
+    /// The future [`commit`] returns; resolves to the response to send
+    /// (always `Ok`).
+    #[must_use = "futures do nothing unless polled"]
+    pub struct Commit<F> {
+        #[pin]
+        state: State<F>,
+        hints: CommitHints,
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = StateProj]
+    enum State<F> {
+        Calling {
+            #[pin]
+            fut: F,
+        },
+        Finishing {
+            response: Option<Response>,
+        },
+        Ready {
+            response: Option<Response>,
+        },
+        Done,
+    }
+}
+
+impl<F> Commit<F> {
+    /// A commit future that resolves at once to `response`.
+    pub(crate) fn ready(response: Response, hints: CommitHints) -> Commit<F> {
+        Commit {
+            state: State::Ready {
+                response: Some(response),
+            },
+            hints,
+        }
+    }
+}
+
+impl<F: Future<Output = Result<Response, Error>>> Future for Commit<F> {
+    type Output = Result<Response, Infallible>;
+
+    #[inline(always)]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        let hints = *this.hints;
+        loop {
+            match this.state.as_mut().project() {
+                StateProj::Calling { fut } => {
+                    let polled = std::panic::catch_unwind(AssertUnwindSafe(|| fut.poll(cx)));
+                    let mut response = match polled {
+                        Ok(Poll::Pending) => return Poll::Pending,
+                        Ok(Poll::Ready(Ok(response))) => response,
+                        Ok(Poll::Ready(Err(err))) => {
+                            this.state.set(State::Done);
+                            return Poll::Ready(Ok(error_response(&err, hints)));
+                        }
+                        Err(payload) => {
+                            this.state.set(State::Done);
+                            let err = Error::panicked(&*payload);
+                            return Poll::Ready(Ok(error_response(&err, hints)));
+                        }
+                    };
+                    if commit_now(&mut response, hints) {
+                        this.state.set(State::Done);
+                        return Poll::Ready(Ok(response));
+                    }
+                    this.state.set(State::Finishing {
+                        response: Some(response),
+                    });
+                }
+                StateProj::Finishing { response } => {
+                    let res = ready!(poll_late_commit(response, hints, cx));
+                    this.state.set(State::Done);
+                    return Poll::Ready(Ok(res));
+                }
+                StateProj::Ready { response } => {
+                    let response = response.take();
+                    this.state.set(State::Done);
+                    if let Some(response) = response {
+                        return Poll::Ready(Ok(response));
+                    }
+                }
+                StateProj::Done => return Poll::Ready(Ok(polled_after_completion(hints))),
+            }
+        }
+    }
+}
+
+/// Rules 2 to 5, in place: `true` when the response can be committed at
+/// once, `false` when its body must be polled to the first data frame
+/// (rule 6).
+#[inline(always)]
+fn commit_now(res: &mut Response, hints: CommitHints) -> bool {
+    // The common case, checked without leaving the caller: a final status
+    // that has a body, not HEAD, an in-memory body, and no header the
+    // driver must look at.
+    let code = res.status().as_u16();
+    if (200..=599).contains(&code)
+        && code != 204
+        && code != 304
+        && !hints.head
+        && !hints.connect
+        && res.body().is_in_memory()
+        && !res
+            .headers()
+            .keys()
+            .any(|name| name == CONTENT_LENGTH || is_connection_specific(name))
+    {
+        return true;
+    }
+    commit_now_slow(res, hints)
+}
+
+#[inline(never)]
+fn commit_now_slow(res: &mut Response, hints: CommitHints) -> bool {
+    let status = res.status();
+    if !status_allowed(status, hints) {
+        let why = status_refusal(status);
+        let err = Error::new(format!("application returned status {status}: {why}"));
+        *res = error_response(&err, hints);
+        return true;
+    }
+    strip_connection_headers(res.headers_mut(), status);
+    // After stripping: `Connection` may have named `Content-Length`.
+    let has_length = res.headers().contains_key(CONTENT_LENGTH);
+    let no_body = hints.head
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED
+        || status == StatusCode::SWITCHING_PROTOCOLS
+        || (hints.connect && status.is_success());
+    if no_body {
+        commit_without_body(res, hints, has_length);
+        return true;
+    }
+    if let Some(n) = res.body().exact_size() {
+        if has_length {
+            reconcile_content_length(res.headers_mut(), n);
+        }
+        return true;
+    }
+    false
+}
+
+#[cold]
+fn commit_without_body(res: &mut Response, hints: CommitHints, has_length: bool) {
+    let status = res.status();
+    let body = std::mem::take(res.body_mut());
+    let tunnel = hints.connect && status.is_success();
+    if status == StatusCode::NO_CONTENT || status.is_informational() || tunnel {
+        if has_length {
+            res.headers_mut().remove(CONTENT_LENGTH);
+        }
+    } else if hints.head && status != StatusCode::NOT_MODIFIED && !has_length {
+        if let Some(n) = body.size_hint().exact() {
+            res.headers_mut()
+                .insert(CONTENT_LENGTH, HeaderValue::from(n));
+        }
+    }
+    body.discard_unsent();
+}
+
+/// Rule 6: polls the body to its first data frame, trailers or end.
+fn poll_late_commit(
+    slot: &mut Option<Response>,
+    hints: CommitHints,
+    cx: &mut Context<'_>,
+) -> Poll<Response> {
+    let polled = match slot.as_mut() {
+        Some(res) => ready!(res.body_mut().poll_prefetch(cx)),
+        None => return Poll::Ready(polled_after_completion(hints)),
+    };
+    let Some(mut res) = slot.take() else {
+        return Poll::Ready(polled_after_completion(hints));
+    };
+    Poll::Ready(match polled {
+        Ok(()) => {
+            if let Some(n) = res.body().size_hint().exact() {
+                if res.headers().contains_key(CONTENT_LENGTH) {
+                    reconcile_content_length(res.headers_mut(), n);
+                }
+            }
+            res
+        }
+        Err(err) => error_response(&err, hints),
+    })
+}
+
+#[cold]
+fn polled_after_completion(hints: CommitHints) -> Response {
+    error_response(&Error::new("commit future polled after completion"), hints)
+}
+
+#[inline(always)]
+fn status_allowed(status: StatusCode, hints: CommitHints) -> bool {
+    let code = status.as_u16();
+    (200..=599).contains(&code) || (status == StatusCode::SWITCHING_PROTOCOLS && hints.upgrade)
+}
+
+/// Why a status [`status_allowed`] refused is refused, in words.
+#[cold]
+pub(crate) fn status_refusal(status: StatusCode) -> &'static str {
+    if status == StatusCode::SWITCHING_PROTOCOLS {
+        "101 answers only an HTTP/1.1 request carrying Upgrade"
+    } else {
+        "a final status must be 200-599"
+    }
+}
+
+/// A response with the error's status and a generic body. Details are
+/// logged, not sent.
+#[cold]
+pub fn error_response(err: &Error, hints: CommitHints) -> Response {
+    let mut status = err.status();
+    if !(400..=599).contains(&status.as_u16()) {
+        status = StatusCode::INTERNAL_SERVER_ERROR;
+    }
+    if status.is_server_error() || err.is_panic() {
+        tracing::error!(status = status.as_u16(), error = %err, "request failed");
+    } else {
+        tracing::debug!(status = status.as_u16(), error = %err, "request failed");
+    }
+    let text = status.canonical_reason().unwrap_or("Error");
+    let mut res = Response::new(if hints.head {
+        Body::empty()
+    } else {
+        Body::from(text)
+    });
+    *res.status_mut() = status;
+    res.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    if hints.head {
+        res.headers_mut()
+            .insert(CONTENT_LENGTH, HeaderValue::from(text.len()));
+    }
+    res
+}
+
+#[cfg(test)]
+mod tests;
