@@ -84,8 +84,8 @@ use std::process::ExitCode;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use gateway_core::driver::{self, Commit, RequestFacts};
-use gateway_core::environ::is_valid_host;
+use gateway_core::driver::{self, CommitHints, fast_path};
+use gateway_core::host::is_valid_host;
 use gateway_core::http::header::{CONTENT_LENGTH, CONTENT_TYPE, HOST, HeaderName, HeaderValue};
 use gateway_core::http::{HeaderMap, Method, Request, StatusCode, Uri, Version};
 use gateway_core::{
@@ -165,8 +165,8 @@ impl Cgi {
         let result = runtime.block_on(async {
             if let Err(e) = app.startup().await {
                 eprintln!("cgi: application startup failed: {e}");
-                let facts = RequestFacts::new(&Method::GET, false);
-                let err = Error::with_status(StatusCode::INTERNAL_SERVER_ERROR, e.into_source());
+                let facts = fast_path::hints(&Method::GET, false);
+                let err = Error::with_status(StatusCode::INTERNAL_SERVER_ERROR, e.into_inner());
                 write_response(driver::error_response(&err, facts), facts, stdout).await?;
                 return Err(io::Error::other("application startup failed"));
             }
@@ -186,7 +186,7 @@ impl Cgi {
     }
 
     /// One request: builds the environ from `vars` (the meta-variables)
-    /// and `stdin`, runs `app` through [`driver::commit_with_facts`], and
+    /// and `stdin`, runs `app` through [`driver::commit`], and
     /// writes the CGI response to `stdout`. Does not call `startup` or
     /// `shutdown`. Fails when writing fails or the body fails after the
     /// commit (the response is then cut short, see the
@@ -213,12 +213,12 @@ impl Cgi {
     {
         let (response, facts) = match self.environ(vars, stdin) {
             Ok((env, facts)) => {
-                let Ok(response) = driver::commit_with_facts(app, env, facts).await;
+                let Ok(response) = fast_path::commit_with_hints(app, env, facts).await;
                 (response, facts)
             }
             Err((err, facts)) => {
                 // The same path the driver's own error responses take.
-                let Ok(response) = Commit::<std::future::Ready<driver::AppResult>>::ready(
+                let Ok(response) = fast_path::ready::<std::future::Ready<Result<Response, Error>>>(
                     driver::error_response(&err, facts),
                     facts,
                 )
@@ -235,14 +235,14 @@ impl Cgi {
         self,
         vars: I,
         stdin: R,
-    ) -> Result<(Environ, RequestFacts), (Error, RequestFacts)>
+    ) -> Result<(Environ, CommitHints), (Error, CommitHints)>
     where
         I: IntoIterator<Item = (OsString, OsString)>,
         R: Read + Send + Unpin + 'static,
     {
         let meta = Meta::collect(vars);
         let Some(method) = meta.method.as_deref() else {
-            let facts = RequestFacts::new(&Method::GET, false);
+            let facts = fast_path::hints(&Method::GET, false);
             eprintln!("cgi: REQUEST_METHOD is not set: not started by a CGI host");
             return Err((Error::new("not a CGI request"), facts));
         };
@@ -251,13 +251,13 @@ impl Cgi {
             Err(_) => {
                 return Err((
                     bad("invalid REQUEST_METHOD"),
-                    RequestFacts::new(&Method::GET, false),
+                    fast_path::hints(&Method::GET, false),
                 ));
             }
         };
         // A CGI response cannot switch protocols: no request is an
         // upgrade, so the driver turns a 101 into a 500.
-        let facts = RequestFacts::new(&method, false);
+        let facts = fast_path::hints(&method, false);
         let reject = |err: Error| Err((err, facts));
 
         let mut headers = HeaderMap::new();
@@ -554,7 +554,7 @@ impl<R: Read + Unpin> http_body::Body for Stdin<R> {
 /// fields, a blank line, the body unless the request or status has none.
 async fn write_response<W: Write>(
     mut response: Response,
-    facts: RequestFacts,
+    facts: CommitHints,
     mut out: W,
 ) -> io::Result<()> {
     let status = response.status();

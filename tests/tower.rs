@@ -19,7 +19,7 @@ use axum::routing::get;
 use futures_util::{SinkExt, StreamExt};
 use gateway_core::tower::{from_layer, from_service};
 use gateway_core::{
-    Application, ApplicationExt, Environ, Error, GatewayFacts, RootPath, fn_app, start,
+    Application, ApplicationExt, Environ, Error, GatewayContext, RootPath, fn_app, start,
 };
 use gateway_middleware::Mount;
 use gateway_tests::{Client, Proto, TestServer, empty, read_body, within};
@@ -171,7 +171,7 @@ async fn axum_router_hosted_and_mounted() {
                 "/users/{id}",
                 get(
                     |Path(id): Path<String>,
-                     Extension(facts): Extension<GatewayFacts>,
+                     Extension(facts): Extension<GatewayContext>,
                      uri: Uri| async move {
                         format!(
                             "user {id}; uri {uri}; script_name {}; original {}; peer {}",

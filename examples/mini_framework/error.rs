@@ -109,7 +109,7 @@ impl From<Error> for AppError {
         let message = if status.is_server_error() {
             Cow::Borrowed("internal server error")
         } else {
-            Cow::Owned(err.source().to_string())
+            Cow::Owned(err.inner().to_string())
         };
         let mut app_error = AppError::new(status, message);
         app_error.inner.source = Some(err);

@@ -6,10 +6,13 @@ use std::sync::Arc;
 
 use gateway_core::http::header::{ALLOW, HeaderValue};
 use gateway_core::http::{Method, StatusCode};
-use gateway_core::{Application, BoxFuture, Environ, Error, Response};
+use gateway_core::{Application, Environ, Error, Response};
 
 use super::error::AppError;
 use super::request::{Params, Request};
+
+/// A boxed `Send` future (`gateway_core` no longer exports one).
+type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 
 /// The body limit unless [`Router::body_limit`] says otherwise: 64 KiB.
 pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;

@@ -9,7 +9,7 @@ use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use bytes::Bytes;
-use gateway_core::driver::{self, AppResult, Commit, RequestFacts};
+use gateway_core::driver::{self, Commit, CommitHints, fast_path};
 use gateway_core::{Application, Body, BodyError, ConnInfo, Environ, Error, RootPath};
 use http::header::{HOST, TRANSFER_ENCODING, UPGRADE};
 use http::{Method, Request, Response, StatusCode, Version};
@@ -36,14 +36,14 @@ pub(crate) fn handle<A: Application>(
     req: Request<Incoming>,
     conn: ConnInfo,
     activity: &Arc<Activity>,
-) -> RequestFuture<impl Future<Output = AppResult> + Send + use<A>> {
+) -> RequestFuture<impl Future<Output = Result<gateway_core::Response, Error>> + Send + use<A>> {
     let in_flight = InFlight::new(activity);
     let (parts, incoming) = req.into_parts();
     let upgrade = match check_head(&parts) {
         Ok(upgrade) => upgrade,
         Err((status, reason)) => return reject(&parts, status, reason, in_flight),
     };
-    let facts = RequestFacts::new(&parts.method, upgrade);
+    let facts = fast_path::hints(&parts.method, upgrade);
     // A bodiless request gets the empty body, which does not allocate.
     let body = if incoming.is_end_stream() {
         Body::empty()
@@ -96,7 +96,7 @@ pub(crate) fn handle<A: Application>(
         env.set_root_path(state.root_path.clone());
     }
     RequestFuture {
-        inner: driver::commit_with_facts(&state.app, env, facts),
+        inner: fast_path::commit_with_hints(&state.app, env, facts),
         guard,
         in_flight: Some(in_flight),
     }
@@ -110,10 +110,10 @@ fn reject<F>(
     reason: &'static str,
     in_flight: InFlight,
 ) -> RequestFuture<F> {
-    let facts = RequestFacts::from_head(&parts.method, parts.version, &parts.headers);
+    let facts = CommitHints::from_head(&parts.method, parts.version, &parts.headers);
     let response = driver::error_response(&Error::with_status(status, reason), facts);
     RequestFuture {
-        inner: Commit::ready(response, facts),
+        inner: fast_path::ready(response, facts),
         guard: None,
         in_flight: Some(in_flight),
     }
@@ -136,12 +136,12 @@ struct Guard {
     /// Held until the response is committed; released by being dropped.
     _permit: Option<SemaphorePermit<'static>>,
     deadline: Option<Pin<Box<tokio::time::Sleep>>>,
-    facts: RequestFacts,
+    facts: CommitHints,
 }
 
 impl<F> Future for RequestFuture<F>
 where
-    F: Future<Output = AppResult>,
+    F: Future<Output = Result<gateway_core::Response, Error>>,
 {
     type Output = Result<Response<ResponseBody>, Infallible>;
 
@@ -356,7 +356,7 @@ fn check_transfer_codings(headers: &http::HeaderMap) -> Result<(), Refusal> {
 
 fn valid_host(host: &http::HeaderValue) -> Result<(), Refusal> {
     // Straight on the bytes: the check admits only visible ASCII.
-    if gateway_core::environ::is_valid_host(host.as_bytes()) {
+    if gateway_core::host::is_valid_host(host.as_bytes()) {
         Ok(())
     } else {
         Err(bad("invalid Host"))

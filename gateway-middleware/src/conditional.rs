@@ -62,7 +62,8 @@
 //! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 //! use std::sync::{Arc, Mutex};
 //!
-//! use gateway_core::{Environ, TestClient, fn_app, start};
+//! use gateway_core::test_client::TestClient;
+//! use gateway_core::{Environ, fn_app, start};
 //! use gateway_middleware::conditional::{Validators, evaluate};
 //! use http::HeaderValue;
 //!
@@ -504,7 +505,8 @@ fn unix_seconds(time: SystemTime) -> i64 {
 ///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-/// use gateway_core::{ApplicationExt, TestClient, fn_app, start};
+/// use gateway_core::test_client::TestClient;
+/// use gateway_core::{ApplicationExt, fn_app, start};
 /// use gateway_middleware::ConditionalGet;
 ///
 /// let app = fn_app(|_| async {

@@ -32,7 +32,8 @@
 //!
 //! ```
 //! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-//! use gateway_core::{Addr, ApplicationExt, ConnInfo, Environ, TestClient, fn_app, start};
+//! use gateway_core::test_client::TestClient;
+//! use gateway_core::{Addr, ApplicationExt, ConnInfo, Environ, fn_app, start};
 //! use gateway_middleware::{Mount, ProxyHeaders};
 //!
 //! let shop = fn_app(|env: Environ| async move {

@@ -53,7 +53,8 @@
 //!
 //! ```
 //! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-//! use gateway_core::{Environ, TestClient, fn_app, start};
+//! use gateway_core::test_client::TestClient;
+//! use gateway_core::{Environ, fn_app, start};
 //! use gateway_middleware::Mount;
 //!
 //! fn echo(name: &'static str) -> impl gateway_core::Application {
@@ -77,7 +78,7 @@
 use std::future::Future;
 
 use gateway_core::{
-    Application, BoxApplication, Environ, Error, InvalidRootPath, Response, RootPath, start,
+    Application, BoxApplication, Environ, Error, InvalidPrefix, Response, RootPath, start,
 };
 
 /// Applications mounted under path prefixes, with a fallback. See the
@@ -101,7 +102,7 @@ pub enum InvalidMountPrefix {
         /// The prefix as given.
         prefix: String,
         /// Why it is not valid.
-        source: InvalidRootPath,
+        source: InvalidPrefix,
     },
     /// `/` (or empty): everything not mounted elsewhere goes to the
     /// fallback.

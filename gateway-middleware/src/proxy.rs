@@ -113,7 +113,8 @@
 //!
 //! ```
 //! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-//! use gateway_core::{Addr, ApplicationExt, ConnInfo, TestClient, fn_app, start};
+//! use gateway_core::test_client::TestClient;
+//! use gateway_core::{Addr, ApplicationExt, ConnInfo, fn_app, start};
 //! use gateway_middleware::{ProxyHeaders, ProxyOriginal};
 //!
 //! let app = fn_app(|env| async move {
@@ -157,7 +158,7 @@
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 
-use gateway_core::environ::{is_valid_host, split_host_port};
+use gateway_core::host::{is_valid_host, split_host_port};
 use gateway_core::{Addr, Application, Environ, Error, Middleware, Response, RootPath, Scheme};
 use http::header::{FORWARDED, HOST, HeaderName};
 use http::uri::Authority;

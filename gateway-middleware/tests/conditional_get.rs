@@ -5,9 +5,8 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use gateway_core::{
-    Application, ApplicationExt, Environ, Error, Response, TestClient, fn_app, start,
-};
+use gateway_core::test_client::TestClient;
+use gateway_core::{Application, ApplicationExt, Environ, Error, Response, fn_app, start};
 use gateway_middleware::ConditionalGet;
 use http::Method;
 

@@ -6,8 +6,9 @@ mod common;
 use std::sync::{Arc, Mutex};
 
 use common::{echo, field};
+use gateway_core::test_client::TestClient;
 use gateway_core::{
-    Application, ApplicationExt, Environ, Error, Response, RootPath, TestClient, from_fn, start,
+    Application, ApplicationExt, Environ, Error, Response, RootPath, from_fn, start,
 };
 use gateway_middleware::{InvalidMountPrefix, Mount};
 use http::Method;

@@ -4,7 +4,8 @@
 mod common;
 
 use common::{echo, field, tcp_peer, unix_peer};
-use gateway_core::{Addr, ApplicationExt, Body, ConnInfo, Environ, RootPath, TestClient, from_fn};
+use gateway_core::test_client::TestClient;
+use gateway_core::{Addr, ApplicationExt, Body, ConnInfo, Environ, RootPath, from_fn};
 use gateway_middleware::{Mount, ProxyHeaders};
 use http::HeaderValue;
 

@@ -5,7 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use gateway_core::{ApplicationExt, Environ, TestClient, TestResponse, fn_app, start};
+use gateway_core::test_client::{TestClient, TestResponse};
+use gateway_core::{ApplicationExt, Environ, fn_app, start};
 use gateway_middleware::{Mount, StaticFiles};
 use http::Method;
 

@@ -11,7 +11,8 @@
 
 use std::path::Path;
 
-use gateway_core::{Application, ApplicationExt, TestClient, TestResponse, fn_app, start};
+use gateway_core::test_client::{TestClient, TestResponse};
+use gateway_core::{Application, ApplicationExt, fn_app, start};
 use gateway_middleware::StaticFiles;
 
 #[path = "support/traversal.rs"]

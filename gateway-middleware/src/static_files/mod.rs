@@ -81,7 +81,8 @@
 //!
 //! ```
 //! # tokio::runtime::Builder::new_multi_thread().worker_threads(1).build().unwrap().block_on(async {
-//! use gateway_core::{ApplicationExt, TestClient, fn_app, start};
+//! use gateway_core::test_client::TestClient;
+//! use gateway_core::{ApplicationExt, fn_app, start};
 //! use gateway_middleware::StaticFiles;
 //!
 //! let dir = std::env::temp_dir().join(format!("static-doc-{}", std::process::id()));
@@ -196,7 +197,7 @@ struct Config {
 #[error("invalid static files prefix {prefix:?}: {source}")]
 pub struct InvalidPrefix {
     prefix: String,
-    source: gateway_core::InvalidRootPath,
+    source: gateway_core::InvalidPrefix,
 }
 
 impl fmt::Debug for StaticFiles {

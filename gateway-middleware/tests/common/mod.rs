@@ -2,7 +2,8 @@
 
 #![allow(dead_code, unreachable_pub)]
 
-use gateway_core::{Addr, Application, ConnInfo, Environ, TestResponse, fn_app, start};
+use gateway_core::test_client::TestResponse;
+use gateway_core::{Addr, Application, ConnInfo, Environ, fn_app, start};
 use gateway_middleware::ProxyOriginal;
 
 /// An application that reports what it sees, one `key=value` per line,
