@@ -104,7 +104,6 @@ fn text(body: impl Into<Body>) -> Result<Response, Error> {
     start(200, [("content-type", "text/plain")]).body(body)
 }
 
-// ---------------------------------------------------------------------------
 // Errors
 
 #[tokio::test]
@@ -534,7 +533,6 @@ async fn held_back_frame_not_reported_for_middleware_that_passes_frames_on() {
     violations.assert_none();
 }
 
-// ---------------------------------------------------------------------------
 // Warnings: reported, response unchanged.
 
 #[tokio::test]
@@ -617,7 +615,6 @@ async fn samesite_none_without_secure() {
     violations.assert_none();
 }
 
-// ---------------------------------------------------------------------------
 // Modes and the good path.
 
 #[tokio::test]

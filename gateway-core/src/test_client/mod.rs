@@ -23,11 +23,10 @@
 //! # });
 //! ```
 
-use std::sync::Mutex;
-use std::time::{Duration, SystemTime};
+use std::fmt;
 
 use bytes::{Bytes, BytesMut};
-use http::header::{CONTENT_LENGTH, COOKIE, HOST, SET_COOKIE};
+use http::header::{CONTENT_LENGTH, COOKIE, HOST};
 use http::uri::Authority;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, Version};
 use http_body::Body as _;
@@ -39,6 +38,10 @@ use crate::driver::{self, CommitHints};
 use crate::environ::{ConnInfo, Environ, Scheme};
 use crate::error::Error;
 
+mod jar;
+
+use jar::{CookieJar, Target};
+
 /// An in-process client for an [`Application`]. See the
 /// [module docs](self).
 pub struct TestClient<A> {
@@ -46,53 +49,18 @@ pub struct TestClient<A> {
     scheme: Scheme,
     authority: Authority,
     conn: ConnInfo,
-    jar: Mutex<Vec<StoredCookie>>,
+    jar: CookieJar,
 }
 
-#[derive(Clone, Debug)]
-struct StoredCookie {
-    name: String,
-    value: String,
-    path: String,
-    /// `Some(domain)` for a `Domain` cookie (sent to subdomains too),
-    /// `None` for a host-only cookie.
-    domain: Option<String>,
-    /// The host that set it.
-    host: String,
-    secure: bool,
-    expires: Option<SystemTime>,
-}
-
-/// Where one request goes, as far as cookies care (RFC 6265 §5.4).
-struct Target<'a> {
-    host: &'a str,
-    path: &'a str,
-    https: bool,
-}
-
-impl StoredCookie {
-    fn matches(&self, target: &Target<'_>) -> bool {
-        let host_ok = match &self.domain {
-            Some(domain) => domain_matches(target.host, domain),
-            None => target.host.eq_ignore_ascii_case(&self.host),
-        };
-        host_ok && (!self.secure || target.https) && path_matches(target.path, &self.path)
+impl<A> fmt::Debug for TestClient<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TestClient")
+            .field("scheme", &self.scheme)
+            .field("authority", &self.authority)
+            .field("conn", &self.conn)
+            .field("jar", &self.jar)
+            .finish_non_exhaustive()
     }
-}
-
-/// `secs` after `base`: the epoch (expired) when not positive, `None`
-/// (never expires) when too far in the future for a `SystemTime`.
-fn expiry(base: SystemTime, secs: i64) -> Option<SystemTime> {
-    match u64::try_from(secs) {
-        Ok(secs) if secs > 0 => base.checked_add(Duration::from_secs(secs)),
-        _ => Some(SystemTime::UNIX_EPOCH),
-    }
-}
-
-/// RFC 6265 §5.1.3 domain-match.
-fn domain_matches(host: &str, domain: &str) -> bool {
-    let host = host.to_ascii_lowercase();
-    host == domain || (host.ends_with(domain) && host[..host.len() - domain.len()].ends_with('.'))
 }
 
 impl<A: Application> TestClient<A> {
@@ -103,7 +71,7 @@ impl<A: Application> TestClient<A> {
             scheme: Scheme::Http,
             authority: Authority::from_static("localhost"),
             conn: ConnInfo::default(),
-            jar: Mutex::new(Vec::new()),
+            jar: CookieJar::default(),
         }
     }
 
@@ -184,101 +152,12 @@ impl<A: Application> TestClient<A> {
 
     /// The cookies the jar holds now, as `(name, value)`.
     pub fn cookies(&self) -> Vec<(String, String)> {
-        let now = SystemTime::now();
-        let mut jar = self.jar.lock().unwrap_or_else(|p| p.into_inner());
-        jar.retain(|c| c.expires.is_none_or(|t| t > now));
-        jar.iter()
-            .map(|c| (c.name.clone(), c.value.clone()))
-            .collect()
+        self.jar.cookies()
     }
 
     /// Empties the cookie jar.
     pub fn clear_cookies(&self) {
-        self.jar.lock().unwrap_or_else(|p| p.into_inner()).clear();
-    }
-
-    fn cookie_header(&self, target: &Target<'_>) -> Option<HeaderValue> {
-        let now = SystemTime::now();
-        let mut jar = self.jar.lock().unwrap_or_else(|p| p.into_inner());
-        jar.retain(|c| c.expires.is_none_or(|t| t > now));
-        let mut matching: Vec<&StoredCookie> = jar.iter().filter(|c| c.matches(target)).collect();
-        if matching.is_empty() {
-            return None;
-        }
-        // RFC 6265 §5.4: longer paths first.
-        matching.sort_by_key(|c| std::cmp::Reverse(c.path.len()));
-        let joined = matching
-            .iter()
-            .map(|c| format!("{}={}", c.name, c.value))
-            .collect::<Vec<_>>()
-            .join("; ");
-        HeaderValue::from_str(&joined).ok()
-    }
-
-    fn store_cookies(&self, target: &Target<'_>, headers: &HeaderMap) {
-        let now = SystemTime::now();
-        let mut jar = self.jar.lock().unwrap_or_else(|p| p.into_inner());
-        for value in headers.get_all(SET_COOKIE) {
-            let Ok(text) = value.to_str() else { continue };
-            let Ok(cookie) = cookie::Cookie::parse(text) else {
-                continue;
-            };
-            let secure = cookie.secure().unwrap_or(false);
-            if secure && !target.https {
-                continue; // only a secure origin may set a Secure cookie
-            }
-            let domain = match cookie.domain() {
-                None => None,
-                Some(d) => {
-                    let d = d.trim_start_matches('.').to_ascii_lowercase();
-                    if d.is_empty() || !domain_matches(target.host, &d) {
-                        continue; // a cookie for another site
-                    }
-                    Some(d)
-                }
-            };
-            let path = match cookie.path() {
-                Some(p) if p.starts_with('/') => p.to_owned(),
-                _ => default_path(target.path),
-            };
-            // Max-Age wins over Expires (RFC 6265 §5.3 step 3).
-            let expires = match cookie.max_age() {
-                Some(max_age) => expiry(now, max_age.whole_seconds()),
-                None => cookie
-                    .expires_datetime()
-                    .and_then(|t| expiry(SystemTime::UNIX_EPOCH, t.unix_timestamp())),
-            };
-            let name = cookie.name().to_owned();
-            jar.retain(|c| !(c.name == name && c.path == path && c.domain == domain));
-            if expires.is_some_and(|t| t <= now) {
-                continue; // a deletion
-            }
-            jar.push(StoredCookie {
-                name,
-                value: cookie.value().to_owned(),
-                path,
-                domain,
-                host: target.host.to_ascii_lowercase(),
-                secure,
-                expires,
-            });
-        }
-    }
-}
-
-/// RFC 6265 §5.1.4 path-match.
-fn path_matches(request_path: &str, cookie_path: &str) -> bool {
-    request_path == cookie_path
-        || (request_path.starts_with(cookie_path)
-            && (cookie_path.ends_with('/')
-                || request_path.as_bytes().get(cookie_path.len()) == Some(&b'/')))
-}
-
-/// RFC 6265 §5.1.4 default-path.
-fn default_path(request_path: &str) -> String {
-    match request_path.rfind('/') {
-        Some(0) | None => "/".to_owned(),
-        Some(i) => request_path[..i].to_owned(),
+        self.jar.clear();
     }
 }
 
@@ -293,6 +172,19 @@ pub struct TestRequest<'a, A> {
     headers: HeaderMap,
     body: Body,
     cookies: bool,
+}
+
+impl<A> fmt::Debug for TestRequest<'_, A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TestRequest")
+            .field("method", &self.method)
+            .field("target", &self.target)
+            .field("version", &self.version)
+            .field("headers", &self.headers)
+            .field("body", &self.body)
+            .field("cookies", &self.cookies)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<A: Application> TestRequest<'_, A> {
@@ -375,7 +267,7 @@ impl<A: Application> TestRequest<'_, A> {
             https,
         };
         if self.cookies && !parts.headers.contains_key(COOKIE) {
-            if let Some(cookie) = client.cookie_header(&target) {
+            if let Some(cookie) = client.jar.header_for(&target) {
                 parts.headers.insert(COOKIE, cookie);
             }
         }
@@ -398,7 +290,7 @@ impl<A: Application> TestRequest<'_, A> {
             }
         }
         if self.cookies {
-            client.store_cookies(&target, &parts.headers);
+            client.jar.store(&target, &parts.headers);
         }
 
         let mut data = BytesMut::new();

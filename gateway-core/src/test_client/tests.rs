@@ -1,3 +1,5 @@
+use http::header::SET_COOKIE;
+
 use super::*;
 use crate::app::fn_app;
 use crate::response::start;
