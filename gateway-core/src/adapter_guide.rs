@@ -2,6 +2,19 @@
 //! written from the [`driver`]'s contract. (This module holds only this
 //! guide.)
 //!
+//! ```
+//! use gateway_core::{driver, fn_app, start, Body, ConnInfo, Environ};
+//!
+//! let app = fn_app(|_| async { start(200, [("content-type", "text/plain")]).body("hi") });
+//! // Per request: the head as parsed, a body, the connection's info.
+//! let (head, ()) = http::Request::get("/").body(()).unwrap().into_parts();
+//! let env = Environ::from_parts(head, Body::empty(), ConnInfo::default());
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let Ok(response) = driver::commit(&app, env).await; // then write it out
+//! assert_eq!(response.status(), 200);
+//! # });
+//! ```
+//!
 //! An adapter owns the transport — sockets, HTTP parsing, TLS, a CGI
 //! process's pipes — and knows nothing of applications. Per request it
 //! does four things, and only these:
@@ -26,12 +39,12 @@
 //! | request head | parses it; checks `Host`, target forms, transfer codings | — |
 //! | request body | wraps it; enforces the size limit; maps client failures to [`BodyError`] | — |
 //! | environ | [`Environ::from_parts`], [`ConnInfo`], [`RootPath`] | — |
-//! | application's `Err`, panics | — | error response (rule 1) |
-//! | status, connection-specific fields | — | rules 2 and 3 |
-//! | HEAD, 204, 304, CONNECT | sends no body | empties it, keeps HEAD's `Content-Length` (rule 4) |
-//! | `Content-Length` | adds it when absent and the size is exact | corrects a wrong one (rule 5) |
-//! | first-chunk errors | — | error response (rule 6) |
-//! | errors after the commit | aborts the response | yields the error from the body (rule 7) |
+//! | application's `Err`, panics | — | error response ([rule 1](crate::driver#the-commit-rules)) |
+//! | status, connection-specific fields | — | [rules 2 and 3](crate::driver#the-commit-rules) |
+//! | HEAD, 204, 304, CONNECT | sends no body | empties it, keeps HEAD's `Content-Length` ([rule 4](crate::driver#the-commit-rules)) |
+//! | `Content-Length` | adds it when absent and the size is exact | corrects a wrong one ([rule 5](crate::driver#the-commit-rules)) |
+//! | first-chunk errors | — | error response ([rule 6](crate::driver#the-commit-rules)) |
+//! | errors after the commit | aborts the response | yields the error from the body ([rule 7](crate::driver#the-commit-rules)) |
 //! | `Date`, `Server`, `Connection`, framing | its own | — |
 //! | cancellation | drops the commit future or the body | — |
 //!
@@ -110,7 +123,7 @@
 //! Always through [`driver::commit`]. It reads the
 //! [`CommitHints`](crate::driver::CommitHints) from the environ: whether the
 //! request is HEAD, CONNECT, or an upgrade (HTTP/1.1 with an `Upgrade`
-//! header), the only request a 101 may answer (rule 2). An adapter that
+//! header), the only request a 101 may answer ([rule 2](crate::driver#the-commit-rules)). An adapter that
 //! cannot switch protocols removes `Upgrade` from the head it passes on,
 //! and the driver turns a 101 into a 500.
 //!
@@ -131,7 +144,7 @@
 //!   to the server, so the fast path inserts no header). Otherwise use the
 //!   transport's streaming framing: chunked for HTTP/1.1, DATA frames for
 //!   HTTP/2, closing the connection for HTTP/1.0.
-//! - **HEAD, 204, 304** (rule 4). The driver has emptied the body and
+//! - **HEAD, 204, 304** ([rule 4](crate::driver#the-commit-rules)). The driver has emptied the body and
 //!   never polled it; for HEAD it kept (or set) GET's `Content-Length`.
 //!   The adapter sends no body bytes — not even a chunked terminator —
 //!   and must not replace that `Content-Length` with the empty body's 0.
@@ -148,7 +161,7 @@
 //!
 //! # Errors after the commit
 //!
-//! A body error after the commit (rule 7) cannot become an error response
+//! A body error after the commit ([rule 7](crate::driver#the-commit-rules)) cannot become an error response
 //! any more: the status is gone. The adapter must **abort**: close the
 //! HTTP/1 connection without the terminating chunk, or reset the HTTP/2
 //! stream, so the client sees a truncated response and never a

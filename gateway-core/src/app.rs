@@ -1,4 +1,14 @@
-//! [`Application`]: the one trait between servers and applications.
+//! [`Application`]: the one trait between servers and applications, with
+//! [`fn_app`] for closures and [`BoxApplication`] for type erasure.
+//!
+//! ```
+//! use gateway_core::{Application, BoxApplication, fn_app, start};
+//!
+//! let hello = fn_app(|_env| async { start(200, [("content-type", "text/plain")]).body("hi") });
+//! let apps: Vec<BoxApplication> = vec![BoxApplication::new(hello)];
+//! # fn is_app(_: &impl Application) {}
+//! # is_app(&apps[0]);
+//! ```
 
 use std::future::Future;
 use std::pin::Pin;

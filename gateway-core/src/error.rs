@@ -1,11 +1,5 @@
 //! Errors: the one [`Error`] an application returns, and the library's own
-//! typed failures.
-//!
-//! An application's `call` returns `Result<Response, Error>`. [`Error`] has a
-//! blanket conversion from every `std::error::Error + Send + Sync + 'static`,
-//! so `?` works on any library's errors; the driver turns an `Err` into a
-//! response with [`Error::status`] (500 unless stated) and a generic body,
-//! never leaking the error's text to the client.
+//! typed failures ([`BodyError`]).
 //!
 //! ```
 //! use gateway_core::{Error, http::StatusCode};
@@ -32,6 +26,29 @@ use http::StatusCode;
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// The error an application, a middleware or a body returns.
+///
+/// An application's `call` returns `Result<Response, Error>`. `Error` has a
+/// blanket conversion from every `std::error::Error + Send + Sync +
+/// 'static`, so `?` works on any library's errors; the driver turns an
+/// `Err` into a response with [`Error::status`] and a generic body, never
+/// leaking the error's text to the client
+/// ([rule 1](crate::driver#the-commit-rules)).
+///
+/// ```
+/// use gateway_core::{Error, http::StatusCode};
+///
+/// fn parse(id: &str) -> Result<u32, Error> {
+///     // `?` converts any std error; the status defaults to 500 ...
+///     let n: u32 = id.parse()?;
+///     if n == 0 {
+///         // ... or is chosen explicitly.
+///         return Err(Error::with_status(StatusCode::NOT_FOUND, "no such item"));
+///     }
+///     Ok(n)
+/// }
+/// assert_eq!(parse("x").unwrap_err().status(), StatusCode::INTERNAL_SERVER_ERROR);
+/// assert_eq!(parse("0").unwrap_err().status(), StatusCode::NOT_FOUND);
+/// ```
 ///
 /// It carries an optional HTTP status and the underlying cause. Like
 /// `anyhow::Error`, it does not itself implement [`std::error::Error`]: that

@@ -12,15 +12,9 @@
 //! client ─▶ (nginx) ─▶ adapter (gateway-hyper) ─▶ middleware … ─▶ Application
 //! ```
 //!
-//! Each side is written once and works with all the others: an application
-//! runs on any adapter, a middleware wraps any application, and tower
-//! services and layers join in through bridges.
-//!
-//! # A complete example
-//!
 //! An application, a middleware, and a request run in-process through the
-//! driver. To serve it over HTTP, hand the same `app` to
-//! `gateway_hyper::serve("127.0.0.1:8000", app)`.
+//! driver (to serve it over HTTP, hand the same `app` to
+//! `gateway_hyper::serve("127.0.0.1:8000", app)`):
 //!
 //! ```
 //! use gateway_core::{
@@ -64,30 +58,45 @@
 //! # });
 //! ```
 //!
+//! Each side is written once and works with all the others: an application
+//! runs on any adapter, a middleware wraps any application, and tower
+//! services and layers join in through bridges. The crate needs no async
+//! runtime: its futures run on any executor (the example uses tokio's only
+//! to drive them), and it does no I/O.
+//!
 //! # The pieces
+//!
+//! At the root, the vocabulary of an application author:
 //!
 //! - [`Application`], [`fn_app`], [`BoxApplication`]: the contract.
 //! - [`Environ`]: the request, with WSGI's `SCRIPT_NAME`/`PATH_INFO` split
-//!   (raw, so `%2F` survives), connection info and typed extensions.
-//! - [`Response`] (= `http::Response<Body>`) and [`start`]: the response,
-//!   and WSGI's `start_response` as a builder.
-//! - [`Body`]: empty, full, stream, push-style writer, file; trailers;
-//!   [`Body::on_finish`] for access logs.
-//! - [`driver`]: commit rules every adapter shares.
+//!   (raw, so `%2F` survives), [`ConnInfo`] ([`Addr`], [`Scheme`]), the
+//!   external prefix ([`RootPath`]) and typed extensions.
+//! - [`Response`] (= `http::Response<Body>`), [`start`] / [`StartResponse`]
+//!   (WSGI's `start_response` as a builder) and [`ResponseExt`].
+//! - [`Body`]: empty, full, stream, push-style [`BodyWriter`], file
+//!   ([`FileHint`]); trailers; [`Body::on_finish`] ([`Finished`]) for
+//!   access logs.
+//! - [`Middleware`], [`ApplicationExt::with`], [`from_fn`] with [`Next`],
+//!   [`Identity`]: composition.
+//! - [`Error`]: `?` from any error, with an optional HTTP status;
+//!   [`BodyError`], [`InvalidPrefix`]: the library's own failures.
+//!
+//! In namespaces, what the other roles need:
+//!
+//! - [`driver`]: the commit rules every adapter shares, numbered; the rest
+//!   of the documentation cites them as "rule N".
 //! - [`adapter_guide`]: writing an adapter, from the driver's contract,
 //!   with a complete toy adapter.
-//! - [`Middleware`], [`ApplicationExt::with`], [`from_fn`]: composition.
-//! - [`Error`]: `?` from any error, with an optional HTTP status.
-//! - [`Lint`]: checks both sides of the contract while you develop —
-//!   `wsgiref.validate` and `Rack::Lint` for the gateway. It reports, as
-//!   errors naming the rule, what the driver would repair quietly in
-//!   production, and checks that middleware passes bodies on.
-//! - `TestClient` (feature `test-client`): in-process requests with a
+//! - [`host`]: the `Host` grammar adapters and proxies check.
+//! - [`lint`]: checks both sides of the contract while you develop —
+//!   `wsgiref.validate` and `Rack::Lint` for the gateway.
+//! - `test_client` (feature `test-client`): in-process requests with a
 //!   cookie jar.
 //! - `tower` (feature `tower`): every application is a `tower::Service`,
 //!   every `Clone + Send + Sync` tower service (an axum `Router`) an
 //!   application, every `tower::Layer` (tower-http's) a middleware; the
-//!   gateway context crosses over losslessly in one extension.
+//!   [`GatewayContext`] crosses over losslessly in one extension.
 //!
 //! # Writing an adapter
 //!
@@ -95,13 +104,10 @@
 //! with [`Environ::from_parts`] (moving the request head, wrapping the body
 //! with [`Body::new`] — or [`Body::empty`] for a bodiless request, which
 //! does not allocate — and copying a per-connection [`ConnInfo`]); calls
-//! [`driver::commit`]; writes the returned response. It must not poll a
-//! body the driver emptied (HEAD, 204, 304), must frame with the body's
-//! exact size when known, and must treat a body error after the headers
-//! were sent as an abort (close the HTTP/1 connection, reset the HTTP/2
-//! stream). Dropping the `commit` future is how it tells the application
-//! the client is gone.
-//! The [`adapter_guide`] says it all in full.
+//! [`driver::commit`]; writes the returned response, as
+//! [rules 4 to 7](driver#the-commit-rules) say. Dropping the `commit`
+//! future is how it tells the application the client is gone. The
+//! [`adapter_guide`] says it all in full.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod adapter_guide;

@@ -1,54 +1,15 @@
-//! [`Middleware`]: turns one application into another.
-//!
-//! A middleware is an application to the layer above and a server to the
-//! one below: it may change the environ on the way in, the response on the
-//! way out, or answer by itself. It is the gateway's `tower::Layer`.
-//!
-//! Two ways to write one:
-//!
-//! - a struct implementing [`Middleware`] plus the wrapped application type
-//!   implementing [`Application`] — statically dispatched, costs nothing
-//!   per request beyond its own work;
-//! - [`from_fn`] with an async closure and an owned [`Next`] — one box per
-//!   request per layer.
-//!
-//! A struct middleware must forward [`Application::startup`] and
-//! [`Application::shutdown`] to the application it wraps.
-//!
-//! What a layer costs per request (`cargo bench -p gateway-core --bench
-//! driver`, figures in `BENCHMARKS.md`): a layer whose `call` returns the
-//! inner future itself (`fn call(&self, env: Environ) -> impl Future<…> +
-//! Send { self.0.call(env) }`) costs nothing measurable; an `async fn` layer
-//! adds its own state machine, about 10 ns (one move of the environ and one
-//! of the response); a [`from_fn`] layer about 45 ns (one box).
+//! [`Middleware`]: turns one application into another; [`from_fn`] makes
+//! one from a closure.
 //!
 //! ```
-//! use gateway_core::{Application, ApplicationExt, Environ, Error, Middleware, Response, fn_app, start};
-//! use http::HeaderValue;
-//!
-//! /// Adds `X-Frame-Options: DENY` to every response.
-//! #[derive(Clone, Copy)]
-//! struct DenyFrames;
-//!
-//! struct DenyFramesApp<A>(A);
-//!
-//! impl<A: Application> Middleware<A> for DenyFrames {
-//!     type Output = DenyFramesApp<A>;
-//!     fn wrap(&self, app: A) -> DenyFramesApp<A> { DenyFramesApp(app) }
-//! }
-//!
-//! impl<A: Application> Application for DenyFramesApp<A> {
-//!     async fn call(&self, env: Environ) -> Result<Response, Error> {
-//!         let mut res = self.0.call(env).await?;
-//!         res.headers_mut().insert("x-frame-options", HeaderValue::from_static("DENY"));
-//!         Ok(res)
-//!     }
-//!     async fn startup(&self) -> Result<(), Error> { self.0.startup().await }
-//!     async fn shutdown(&self) { self.0.shutdown().await }
-//! }
+//! use gateway_core::{ApplicationExt, fn_app, from_fn, start};
 //!
 //! let app = fn_app(|_| async { start(200, [("content-type", "text/plain")]).body("hi") })
-//!     .with(DenyFrames);
+//!     .with(from_fn(|env, next| async move {
+//!         let mut res = next.run(env).await?;
+//!         res.headers_mut().insert("x-frame-options", "DENY".parse()?);
+//!         Ok(res)
+//!     }));
 //! # let _ = app;
 //! ```
 
@@ -60,7 +21,59 @@ use crate::environ::Environ;
 use crate::error::Error;
 use crate::response::Response;
 
-/// Wraps an application `A`, producing another application.
+/// Wraps an application `A`, producing another application: the gateway's
+/// `tower::Layer`.
+///
+/// A middleware is an application to the layer above and a server to the
+/// one below: it may change the environ on the way in, the response on the
+/// way out, or answer by itself.
+///
+/// ```
+/// use gateway_core::{Application, ApplicationExt, Environ, Error, Middleware, Response, fn_app, start};
+/// use http::HeaderValue;
+///
+/// /// Adds `X-Frame-Options: DENY` to every response.
+/// #[derive(Clone, Copy)]
+/// struct DenyFrames;
+///
+/// struct DenyFramesApp<A>(A);
+///
+/// impl<A: Application> Middleware<A> for DenyFrames {
+///     type Output = DenyFramesApp<A>;
+///     fn wrap(&self, app: A) -> DenyFramesApp<A> { DenyFramesApp(app) }
+/// }
+///
+/// impl<A: Application> Application for DenyFramesApp<A> {
+///     async fn call(&self, env: Environ) -> Result<Response, Error> {
+///         let mut res = self.0.call(env).await?;
+///         res.headers_mut().insert("x-frame-options", HeaderValue::from_static("DENY"));
+///         Ok(res)
+///     }
+///     async fn startup(&self) -> Result<(), Error> { self.0.startup().await }
+///     async fn shutdown(&self) { self.0.shutdown().await }
+/// }
+///
+/// let app = fn_app(|_| async { start(200, [("content-type", "text/plain")]).body("hi") })
+///     .with(DenyFrames);
+/// # let _ = app;
+/// ```
+///
+/// Two ways to write one:
+///
+/// - a struct implementing `Middleware` plus the wrapped application type
+///   implementing [`Application`], as above — statically dispatched, it
+///   costs nothing per request beyond its own work. A layer whose `call`
+///   returns the inner future itself (`fn call(&self, env: Environ) -> impl
+///   Future<…> + Send { self.0.call(env) }`) adds no state machine of its
+///   own; an `async fn` layer adds one (one move of the environ and one of
+///   the response);
+/// - [`from_fn`] with an async closure and an owned [`Next`] — one box per
+///   request per layer.
+///
+/// A struct middleware must forward [`Application::startup`] and
+/// [`Application::shutdown`] to the application it wraps. What each shape
+/// costs is measured by `cargo bench -p gateway-core --bench driver`, with
+/// the figures in `BENCHMARKS.md`.
 pub trait Middleware<A: Application> {
     /// The wrapped application.
     type Output: Application;

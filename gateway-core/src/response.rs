@@ -1,11 +1,6 @@
 //! The response side: [`Response`] (an `http::Response<Body>`), the
 //! WSGI-named builder [`start`] / [`StartResponse`], and [`ResponseExt`].
 //!
-//! A response is a plain value — status, headers, extensions, body — that
-//! any layer may build, inspect, edit or replace until the driver commits
-//! it. Exactly one is returned per request: `call`'s signature is the
-//! typestate.
-//!
 //! ```
 //! use gateway_core::{start, Body, Response};
 //! use http::StatusCode;
@@ -29,6 +24,24 @@ use crate::error::{Error, InvalidResponse};
 
 /// A response: `http::Response` with a [`Body`]. Converting to and from the
 /// `http` type costs nothing because it is that type.
+///
+/// A response is a plain value — status, headers, extensions, body — that
+/// any layer may build, inspect, edit or replace until the driver commits
+/// it. Exactly one is returned per request: the signature of
+/// [`Application::call`](crate::Application::call) is the typestate.
+///
+/// ```
+/// use gateway_core::{start, Body, Response};
+/// use http::StatusCode;
+///
+/// // WSGI-style: start(status, headers), then the body.
+/// let res = start(200, [("content-type", "text/plain")]).body("hello")?;
+/// assert_eq!(res.status(), StatusCode::OK);
+///
+/// // Or the plain http type; both are the same `Response`.
+/// let res: Response = Response::new(Body::from("hello"));
+/// # Ok::<_, gateway_core::Error>(())
+/// ```
 pub type Response = http::Response<Body>;
 
 /// No headers, for [`start`]: `start(204, NO_HEADERS).empty()`.

@@ -14,7 +14,7 @@
 //! ```
 //!
 //! Every adapter (such as `gateway-hyper`), the
-//! [`TestClient`](crate::test_client) and the [tower bridge](crate::tower)
+//! `TestClient` (feature `test-client`) and the tower bridge (feature `tower`)
 //! call [`commit`], so the rules below hold the same everywhere. An adapter
 //! needs four names from here: [`commit`], the future it returns
 //! ([`Commit`]), the [`CommitHints`] read from the request head, and
@@ -70,6 +70,7 @@
 //! [`ResponseExt::prefetch`]: crate::ResponseExt::prefetch
 
 use std::convert::Infallible;
+use std::fmt;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
@@ -144,7 +145,9 @@ pub(crate) fn commit_with_hints<A: Application>(
 
 pin_project_lite::pin_project! {
     /// The future [`commit`] returns; resolves to the response to send
-    /// (always `Ok`).
+    /// (always `Ok`). `F` is the application's future: an adapter that keeps
+    /// the commit future in a type of its own names it as
+    /// `Commit<impl Future<Output = Result<Response, Error>>>`.
     #[must_use = "futures do nothing unless polled"]
     pub struct Commit<F> {
         #[pin]
@@ -167,6 +170,14 @@ pin_project_lite::pin_project! {
             response: Option<Response>,
         },
         Done,
+    }
+}
+
+impl<F> fmt::Debug for Commit<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Commit")
+            .field("hints", &self.hints)
+            .finish_non_exhaustive()
     }
 }
 
@@ -352,8 +363,25 @@ pub(crate) fn status_refusal(status: StatusCode) -> &'static str {
     }
 }
 
-/// A response with the error's status and a generic body. Details are
-/// logged, not sent.
+/// The driver's error response for `err` ([rule 1](self#the-commit-rules)):
+/// the error's status (500 unless it is 400–599) and its reason phrase as a
+/// `text/plain` body — for HEAD, no body and that body's `Content-Length`.
+/// Details are logged, not sent.
+///
+/// An adapter uses it to refuse a request without calling the application,
+/// so that its refusals look like the driver's own.
+///
+/// ```
+/// use gateway_core::driver::{self, CommitHints};
+/// use gateway_core::http::{HeaderMap, Method, StatusCode, Version};
+/// use gateway_core::Error;
+///
+/// let hints = CommitHints::from_head(&Method::GET, Version::HTTP_11, &HeaderMap::new());
+/// let err = Error::with_status(StatusCode::BAD_REQUEST, "invalid Host");
+/// let res = driver::error_response(&err, hints);
+/// assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+/// assert_eq!(res.headers()["content-type"], "text/plain; charset=utf-8");
+/// ```
 #[cold]
 pub fn error_response(err: &Error, hints: CommitHints) -> Response {
     let mut status = err.status();

@@ -13,7 +13,7 @@
 //! assert_eq!((env.script_name(), env.path_info()), ("/api", "/users"));
 //! ```
 //!
-//! Used by the [tower bridge](crate::tower) to host services outside the
+//! Used by the tower bridge (feature `tower`) to host services outside the
 //! gateway interface; adapters never convert.
 
 use std::borrow::Cow;

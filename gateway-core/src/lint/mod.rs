@@ -34,13 +34,13 @@
 //!
 //! | rule ([`Rule::name`]) | severity | what breaks it |
 //! |---|---|---|
-//! | `path-invariant` | error | the environ breaks the [path invariant](crate::environ#the-path-invariant): the `*` target with a method other than `OPTIONS`, a `path_info` that is neither empty nor starts with `/`, a `script_name` that is not empty or `/…` without a trailing `/` |
-//! | `final-status` | error | a final status outside 200–599, except 101 answering an HTTP/1.1 request with `Upgrade` |
-//! | `connection-specific-field` | error | `Connection` (and the fields it names), `Keep-Alive`, `Proxy-Connection`, `TE`, `Transfer-Encoding`, `Upgrade` (RFC 9110 §7.6.1) — except `Upgrade` and `Connection: upgrade` on 101 and 426 |
-//! | `content-length` | error | a `Content-Length` that is not one decimal number, that disagrees with the body's exact size, or with the bytes the body yields |
-//! | `head-without-content-length` | error | an empty answer to HEAD (other than 1xx, 204, 304) without `Content-Length`: the driver would announce `0`, not GET's length |
-//! | `body-not-allowed` | error | a body on 1xx, 204, 304 or a 2xx answer to CONNECT |
-//! | `content-length-not-allowed` | error | `Content-Length` on 1xx, 204 or a 2xx answer to CONNECT (RFC 9110 §8.6) |
+//! | `path-invariant` | error | the environ breaks the [path invariant](crate::Environ#the-path-invariant): the `*` target with a method other than `OPTIONS`, a `path_info` that is neither empty nor starts with `/`, a `script_name` that is not empty or `/…` without a trailing `/` |
+//! | `final-status` | error | a final status outside 200–599, except 101 answering an HTTP/1.1 request with `Upgrade` ([rule 2](crate::driver#the-commit-rules)) |
+//! | `connection-specific-field` | error | a field [rule 3](crate::driver#the-commit-rules) removes: `Connection` (and the fields it names), `Keep-Alive`, `Proxy-Connection`, `TE`, `Transfer-Encoding`, `Upgrade` |
+//! | `content-length` | error | a `Content-Length` that is not one decimal number, that disagrees with the body's exact size ([rule 5](crate::driver#the-commit-rules)), or with the bytes the body yields |
+//! | `head-without-content-length` | error | an empty answer to HEAD (other than 1xx, 204, 304) without `Content-Length`: the driver would announce `0`, not GET's length ([rule 4](crate::driver#the-commit-rules)) |
+//! | `body-not-allowed` | error | a body on 1xx, 204, 304 or a 2xx answer to CONNECT, which [rule 4](crate::driver#the-commit-rules) drops |
+//! | `content-length-not-allowed` | error | `Content-Length` on 1xx, 204 or a 2xx answer to CONNECT, which [rule 4](crate::driver#the-commit-rules) removes |
 //! | `size-hint` | error | a body yields more bytes than its `size_hint` allowed, or ends before its lower bound |
 //! | `end-stream` | error | a body yields a frame after `is_end_stream()` said it had ended |
 //! | `held-back-frame` | error | a middleware between two `Lint`s kept a frame of the body it wraps (see [`Lint::around`]) |
@@ -61,7 +61,7 @@
 //! 500 whose source is the [`Violation`] (the driver answers with its
 //! generic 500 page); found in the body, the body fails with that error —
 //! a clean 500 before the commit point, an aborted response after it
-//! (driver rules 6 and 7). The application is not called when the environ
+//! (driver [rules 6 and 7](crate::driver#the-commit-rules)). The application is not called when the environ
 //! is broken.
 //!
 //! A **warning** is logged with `tracing::warn!`; the response goes out
@@ -86,7 +86,7 @@
 //! ```
 //!
 //! There is deliberately no mode that panics: the driver catches panics in
-//! an application (rule 1) and a body turns a panic into an error frame,
+//! an application ([rule 1](crate::driver#the-commit-rules)) and a body turns a panic into an error frame,
 //! so a panic would reach the test as the same 500 with less information.
 //! Assert on [`Violations`] instead, which fails in the test's own thread.
 //!
@@ -96,7 +96,7 @@
 //! signature of [`Application::call`]), `path_info` being a suffix of the
 //! request path (it is a slice of it), a `SizeHint` whose lower bound
 //! exceeds its upper bound (`SizeHint` refuses it), and a body polled after
-//! it ended or failed — [`Body`] is fused: after it yields `None` or an
+//! it ended or failed — [`Body`](crate::Body) is fused: after it yields `None` or an
 //! error it answers `None` without polling what it wraps, so no consumer
 //! can reach a body that has ended.
 //!
@@ -219,7 +219,7 @@ impl Lint {
     /// early drops data. The inner `Lint` reports a second frame arriving
     /// while one is held; the outer one a body that ends while one is held.
     /// Empty data frames are not content: skipping them is not holding
-    /// them back (that is what [`Body::prefetch`] does).
+    /// them back (that is what [`Body::prefetch`](crate::Body::prefetch) does).
     ///
     /// The two halves find each other through a request extension the
     /// outer one inserts and the inner one removes; a middleware that

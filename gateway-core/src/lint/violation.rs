@@ -19,7 +19,7 @@ use super::Rule;
 
 /// One broken rule, as [`Lint`](super::Lint) reports it.
 ///
-/// It is also the source of the [`Error`] that fails the request on an
+/// It is also the source of the [`Error`](crate::Error) that fails the request on an
 /// error: `err.downcast_ref::<Violation>()` finds it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Violation {

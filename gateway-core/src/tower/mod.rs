@@ -2,6 +2,47 @@
 //! `tower::Service`, a `tower::Service` as an [`Application`], and a
 //! `tower::Layer` as a [`Middleware`].
 //!
+//! ```
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! use std::convert::Infallible;
+//!
+//! use gateway_core::tower::{from_layer, from_service};
+//! use gateway_core::{driver, fn_app, start, ApplicationExt, Body, Environ, GatewayContext, Response};
+//! use http::{HeaderValue, StatusCode};
+//! use tower::util::{BoxCloneSyncService, MapResponseLayer};
+//! use tower::ServiceExt as _;
+//!
+//! // An application as a tower service.
+//! let app = fn_app(|env: Environ| async move {
+//!     start(200, [("content-type", "text/plain")]).body(format!("gateway saw {}", env.path_info()))
+//! });
+//! let req = http::Request::get("/x").body(http_body_util::Empty::<bytes::Bytes>::new()).unwrap();
+//! let res = app.into_service().oneshot(req).await.unwrap();
+//! assert_eq!(res.status(), StatusCode::OK);
+//!
+//! // A tower service as an application: it sees `path_info` as its URI,
+//! // and the mount prefix in the context.
+//! let svc = tower::service_fn(|req: http::Request<Body>| async move {
+//!     let prefix = req.extensions().get::<GatewayContext>().unwrap().script_name().into_owned();
+//!     Ok::<_, Infallible>(http::Response::new(Body::from(format!("{prefix} {}", req.uri()))))
+//! });
+//! let hosted = from_service(BoxCloneSyncService::new(svc));
+//!
+//! // A tower layer as middleware around a gateway application.
+//! let layered = hosted.with(from_layer(MapResponseLayer::new(|mut res: Response| {
+//!     res.headers_mut().insert("x-layer", HeaderValue::from_static("tower"));
+//!     res
+//! })));
+//!
+//! let mut env = Environ::from_request(http::Request::get("/api/users?page=2").body(Body::empty()).unwrap());
+//! env.mount("/api");
+//! let Ok(res) = driver::commit(&layered, env).await;
+//! assert_eq!(res.headers()["x-layer"], "tower");
+//! let body = http_body_util::BodyExt::collect(res.into_body()).await.unwrap().to_bytes();
+//! assert_eq!(body, "/api /users?page=2");
+//! # });
+//! ```
+//!
 //! | from | to | with | per request |
 //! |---|---|---|---|
 //! | any [`Application`] | `Service<http::Request<B>>` | [`AppService`], [`ApplicationExt::into_service`] | one boxed future; the [`driver`] runs inside |
@@ -19,11 +60,10 @@
 //! (`http_body::Body<Data = Bytes>`): a gateway [`Body`] is taken as is,
 //! a body that is already at its end (a GET's) becomes [`Body::empty`]
 //! without allocating, anything else is boxed once by [`Body::new`]. Each
-//! call runs [`driver::commit`], so the commit rules hold wherever the
-//! service is served — HEAD keeps GET's `Content-Length` and has no body,
-//! an `Err` or a panic becomes a clean error response, connection-specific
-//! headers are removed — and the service never fails (`Error =
-//! Infallible`) and is always ready. It costs one boxed future per request:
+//! call runs [`driver::commit`], so the
+//! [commit rules](crate::driver#the-commit-rules) hold wherever the service
+//! is served, and the service never fails (`Error = Infallible`) and is
+//! always ready. It costs one boxed future per request:
 //! the driver's future borrows the application, which the service shares
 //! through an `Arc`.
 //!
@@ -96,49 +136,6 @@
 //! The driver runs at both ends: inside, so the layer sees the finished
 //! response (an `Err` already turned into its error response), and in the
 //! adapter, for what the layer changed.
-//!
-//! # Example
-//!
-//! ```
-//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-//! use std::convert::Infallible;
-//!
-//! use gateway_core::tower::{from_layer, from_service};
-//! use gateway_core::{driver, fn_app, start, ApplicationExt, Body, Environ, GatewayContext, Response};
-//! use http::{HeaderValue, StatusCode};
-//! use tower::util::{BoxCloneSyncService, MapResponseLayer};
-//! use tower::ServiceExt as _;
-//!
-//! // An application as a tower service.
-//! let app = fn_app(|env: Environ| async move {
-//!     start(200, [("content-type", "text/plain")]).body(format!("gateway saw {}", env.path_info()))
-//! });
-//! let req = http::Request::get("/x").body(http_body_util::Empty::<bytes::Bytes>::new()).unwrap();
-//! let res = app.into_service().oneshot(req).await.unwrap();
-//! assert_eq!(res.status(), StatusCode::OK);
-//!
-//! // A tower service as an application: it sees `path_info` as its URI,
-//! // and the mount prefix in the context.
-//! let svc = tower::service_fn(|req: http::Request<Body>| async move {
-//!     let prefix = req.extensions().get::<GatewayContext>().unwrap().script_name().into_owned();
-//!     Ok::<_, Infallible>(http::Response::new(Body::from(format!("{prefix} {}", req.uri()))))
-//! });
-//! let hosted = from_service(BoxCloneSyncService::new(svc));
-//!
-//! // A tower layer as middleware around a gateway application.
-//! let layered = hosted.with(from_layer(MapResponseLayer::new(|mut res: Response| {
-//!     res.headers_mut().insert("x-layer", HeaderValue::from_static("tower"));
-//!     res
-//! })));
-//!
-//! let mut env = Environ::from_request(http::Request::get("/api/users?page=2").body(Body::empty()).unwrap());
-//! env.mount("/api");
-//! let Ok(res) = driver::commit(&layered, env).await;
-//! assert_eq!(res.headers()["x-layer"], "tower");
-//! let body = http_body_util::BodyExt::collect(res.into_body()).await.unwrap().to_bytes();
-//! assert_eq!(body, "/api /users?page=2");
-//! # });
-//! ```
 //!
 //! The integration tests (`tests/tower.rs`) run these bridges over real
 //! sockets: tower-http's `CompressionLayer` and `CorsLayer` around a
