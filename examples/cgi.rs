@@ -84,9 +84,11 @@ use std::process::ExitCode;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use gateway_core::driver::{self, CommitHints, fast_path};
+use gateway_core::driver::{self, CommitHints};
 use gateway_core::host::is_valid_host;
-use gateway_core::http::header::{CONTENT_LENGTH, CONTENT_TYPE, HOST, HeaderName, HeaderValue};
+use gateway_core::http::header::{
+    CONTENT_LENGTH, CONTENT_TYPE, HOST, HeaderName, HeaderValue, UPGRADE,
+};
 use gateway_core::http::{HeaderMap, Method, Request, StatusCode, Uri, Version};
 use gateway_core::{
     Addr, Application, Body, BodyError, ConnInfo, Environ, Error, Response, Scheme,
@@ -165,7 +167,7 @@ impl Cgi {
         let result = runtime.block_on(async {
             if let Err(e) = app.startup().await {
                 eprintln!("cgi: application startup failed: {e}");
-                let facts = fast_path::hints(&Method::GET, false);
+                let facts = hints(&Method::GET);
                 let err = Error::with_status(StatusCode::INTERNAL_SERVER_ERROR, e.into_inner());
                 write_response(driver::error_response(&err, facts), facts, stdout).await?;
                 return Err(io::Error::other("application startup failed"));
@@ -213,18 +215,11 @@ impl Cgi {
     {
         let (response, facts) = match self.environ(vars, stdin) {
             Ok((env, facts)) => {
-                let Ok(response) = fast_path::commit_with_hints(app, env, facts).await;
+                let Ok(response) = driver::commit(app, env).await;
                 (response, facts)
             }
-            Err((err, facts)) => {
-                // The same path the driver's own error responses take.
-                let Ok(response) = fast_path::ready::<std::future::Ready<Result<Response, Error>>>(
-                    driver::error_response(&err, facts),
-                    facts,
-                )
-                .await;
-                (response, facts)
-            }
+            // The response the driver itself gives a failed request.
+            Err((err, facts)) => (driver::error_response(&err, facts), facts),
         };
         write_response(response, facts, stdout).await
     }
@@ -242,22 +237,20 @@ impl Cgi {
     {
         let meta = Meta::collect(vars);
         let Some(method) = meta.method.as_deref() else {
-            let facts = fast_path::hints(&Method::GET, false);
+            let facts = hints(&Method::GET);
             eprintln!("cgi: REQUEST_METHOD is not set: not started by a CGI host");
             return Err((Error::new("not a CGI request"), facts));
         };
         let method = match Method::from_bytes(method.as_encoded_bytes()) {
             Ok(method) => method,
             Err(_) => {
-                return Err((
-                    bad("invalid REQUEST_METHOD"),
-                    fast_path::hints(&Method::GET, false),
-                ));
+                return Err((bad("invalid REQUEST_METHOD"), hints(&Method::GET)));
             }
         };
         // A CGI response cannot switch protocols: no request is an
-        // upgrade, so the driver turns a 101 into a 500.
-        let facts = fast_path::hints(&method, false);
+        // upgrade (its `Upgrade` field is dropped below), so the driver
+        // turns a 101 into a 500.
+        let facts = hints(&method);
         let reject = |err: Error| Err((err, facts));
 
         let mut headers = HeaderMap::new();
@@ -270,6 +263,7 @@ impl Cgi {
             };
             headers.append(name, value);
         }
+        headers.remove(UPGRADE);
         match headers.get(HOST) {
             Some(host) if !is_valid_host(host.as_bytes()) => return reject(bad("invalid Host")),
             Some(_) => {}
@@ -548,6 +542,12 @@ impl<R: Read + Unpin> http_body::Body for Stdin<R> {
     fn size_hint(&self) -> SizeHint {
         SizeHint::with_exact(self.remaining)
     }
+}
+
+/// The commit hints of a CGI request: a CGI response cannot switch
+/// protocols, so no request counts as an upgrade.
+fn hints(method: &Method) -> CommitHints {
+    CommitHints::from_head(method, Version::HTTP_11, &HeaderMap::new())
 }
 
 /// Writes a committed response as RFC 3875 §6 says: `Status`, the header
