@@ -395,12 +395,26 @@ impl BodyError {
 }
 
 /// Failures found when building a response with
-/// [`StartResponse`](crate::StartResponse).
+/// [`StartResponse`](crate::StartResponse): each says which part of the
+/// head was invalid.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum InvalidResponse {
-    /// A status, header name or header value was not valid.
-    #[error("invalid response head: {0}")]
-    Head(#[from] http::Error),
+    /// The status was not valid.
+    #[error("invalid response status: {0}")]
+    Status(http::Error),
+    /// A header name was not valid; `position` counts from 1, in the order
+    /// the headers were given.
+    #[error("invalid name for response header {position}: {source}")]
+    HeaderName {
+        position: usize,
+        source: http::Error,
+    },
+    /// The value of header `name` was not valid.
+    #[error("invalid value for response header `{name}`: {source}")]
+    HeaderValue {
+        name: http::HeaderName,
+        source: http::Error,
+    },
 }
 
 #[cfg(test)]

@@ -350,7 +350,8 @@ impl<A: Application> TestRequest<'_, A> {
     ///
     /// # Panics
     ///
-    /// If the name or value is invalid (test code wants to know at once).
+    /// If the name or value is invalid (test code wants to know at once);
+    /// the message names the header.
     pub fn header<K, V>(mut self, name: K, value: V) -> Self
     where
         K: TryInto<HeaderName>,
@@ -358,10 +359,18 @@ impl<A: Application> TestRequest<'_, A> {
         V: TryInto<HeaderValue>,
         V::Error: std::fmt::Debug,
     {
-        self.headers.append(
-            name.try_into().expect("valid header name"),
-            value.try_into().expect("valid header value"),
-        );
+        let name = match name.try_into() {
+            Ok(name) => name,
+            Err(e) => panic!(
+                "TestRequest::header: invalid header name (header {} of the request): {e:?}",
+                self.headers.len() + 1
+            ),
+        };
+        let value = match value.try_into() {
+            Ok(value) => value,
+            Err(e) => panic!("TestRequest::header: invalid value for header `{name}`: {e:?}"),
+        };
+        self.headers.append(name, value);
         self
     }
 

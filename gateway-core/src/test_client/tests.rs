@@ -424,3 +424,10 @@ async fn a_redirect_to_another_host_drops_credentials() {
     let res = c.get("/c").header("authorization", "Bearer t").send().await;
     assert!(res.text().ends_with("auth=true"), "{}", res.text());
 }
+
+#[tokio::test]
+#[should_panic(expected = "invalid value for header `x-token`")]
+async fn an_invalid_request_header_value_is_named() {
+    let c = TestClient::new(echo());
+    let _ = c.get("/").header("x-token", "a\nb");
+}
