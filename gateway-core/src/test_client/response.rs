@@ -29,8 +29,26 @@ const SHOWN: usize = 1024;
 /// A response read whole by [`TestClient`](super::TestClient).
 ///
 /// Its `Debug` shows the status, the headers, the body (as text when it is
-/// UTF-8) and the [error](TestResponse::error) behind a failure, so that
-/// `assert_eq!(res.status(), 200, "{res:?}")` says why it was not 200.
+/// UTF-8, the first KiB) and the [error](TestResponse::error) behind a
+/// failure, so that `assert_eq!(res.status(), 200, "{res:?}")` says why it
+/// was not 200.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// use gateway_core::test_client::TestClient;
+/// use gateway_core::{fn_app, start, NO_HEADERS};
+///
+/// let app = fn_app(|env| async move {
+///     let n: u8 = env.query().parse()?;
+///     start(200, NO_HEADERS).body(format!("{n}"))
+/// });
+/// let res = TestClient::new(app).get("/?300").send().await;
+/// assert_eq!(
+///     format!("{res:?}"),
+///     r#"TestResponse { status: 500, headers: {"content-type": "text/plain; charset=utf-8", "content-length": "21"}, body: "Internal Server Error", error: "number too large to fit in target type" }"#
+/// );
+/// # });
+/// ```
 pub struct TestResponse {
     pub(super) parts: http::response::Parts,
     pub(super) body: Bytes,
