@@ -8,5 +8,6 @@
 //! ```
 
 fn main() -> std::process::ExitCode {
+    gateway_examples::init_tracing();
     gateway_examples::cgi::run_cgi(gateway_examples::mini_framework::app())
 }

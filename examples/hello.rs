@@ -10,5 +10,6 @@
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
+    gateway_examples::init_tracing();
     gateway_examples::run(gateway_examples::hello::app()).await
 }

@@ -33,6 +33,31 @@ pub fn listen_addr() -> Result<SocketAddr, String> {
         .map_err(|e| format!("invalid listen address {arg:?}: {e} (expected e.g. 127.0.0.1:8000)"))
 }
 
+/// Installs a `tracing` subscriber that prints log lines to stderr, so
+/// that what the gateway logs shows up: above all a failed request (an
+/// application's `Err` or panic), which the driver logs at `error` for a
+/// 5xx and `debug` for a 4xx. Without a subscriber, `tracing` prints
+/// nothing at all.
+///
+/// `RUST_LOG` chooses what is printed (`RUST_LOG=debug`,
+/// `RUST_LOG=gateway_core=debug,info`); the default is `info`. Stderr, not
+/// stdout: a CGI program's stdout is its response. Does nothing if a
+/// subscriber is already installed.
+///
+/// ```
+/// gateway_examples::init_tracing();
+/// // ... serve: a failed request is now logged to stderr.
+/// gateway_examples::init_tracing(); // a second call changes nothing
+/// ```
+pub fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
 /// Binds the example's address, prints `listening on http://ADDR`, and
 /// serves `app` until SIGTERM or Ctrl-C, then drains gracefully.
 pub async fn run<A: gateway_core::Application>(app: A) -> std::io::Result<()> {

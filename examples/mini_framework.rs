@@ -19,5 +19,6 @@
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
+    gateway_examples::init_tracing();
     gateway_examples::run(gateway_examples::mini_framework::app()).await
 }

@@ -17,6 +17,7 @@ use gateway_examples::static_site;
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
+    gateway_examples::init_tracing();
     let dir = std::env::args()
         .nth(2)
         .map_or_else(static_site::sample_dir, Into::into);

@@ -348,3 +348,59 @@ async fn flush_headers_sends_head_before_body_http1() {
 async fn flush_headers_sends_head_before_body_http2() {
     flush_headers_before_data(Proto::Http2).await;
 }
+
+/// An error's headers reach the client over the wire — `Allow` on a 405,
+/// `WWW-Authenticate` on a 401, `Retry-After` on a 503 — and its
+/// connection-specific ones do not: the HTTP/1 connection stays open in
+/// spite of a `Connection: close`, and HTTP/2 (which forbids such fields)
+/// delivers the response.
+async fn error_headers_reach_the_client(proto: Proto) {
+    use gateway_core::fn_app;
+    use gateway_core::http::HeaderValue;
+    use gateway_core::http::header::{ALLOW, RETRY_AFTER, WWW_AUTHENTICATE};
+
+    let app = fn_app(|env| async move {
+        let err = match env.path_info() {
+            "/405" => Error::with_status(StatusCode::METHOD_NOT_ALLOWED, "read only")
+                .with_header(ALLOW, HeaderValue::from_static("GET, HEAD")),
+            "/401" => Error::with_status(StatusCode::UNAUTHORIZED, "no credentials").with_header(
+                WWW_AUTHENTICATE,
+                HeaderValue::from_static(r#"Basic realm="admin""#),
+            ),
+            _ => Error::with_status(StatusCode::SERVICE_UNAVAILABLE, "maintenance")
+                .with_header(RETRY_AFTER, HeaderValue::from(120))
+                .with_header("connection", HeaderValue::from_static("close")),
+        };
+        Err::<Response, _>(err)
+    });
+    let server = TestServer::start(app).await;
+    let mut client = server.client(proto).await;
+    for (path, status, name, value) in [
+        ("/503", StatusCode::SERVICE_UNAVAILABLE, RETRY_AFTER, "120"),
+        ("/405", StatusCode::METHOD_NOT_ALLOWED, ALLOW, "GET, HEAD"),
+        (
+            "/401",
+            StatusCode::UNAUTHORIZED,
+            WWW_AUTHENTICATE,
+            r#"Basic realm="admin""#,
+        ),
+    ] {
+        let (parts, body) = client.fetch(Method::GET, path).await;
+        let reason = status.canonical_reason().unwrap_or_default();
+        assert_response(path, &parts, &body, status, reason.as_bytes());
+        assert_eq!(parts.headers[&name], value, "{path}");
+        assert!(!parts.headers.contains_key("connection"), "{path}");
+    }
+    drop(client);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn error_headers_reach_the_client_http1() {
+    error_headers_reach_the_client(Proto::Http1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn error_headers_reach_the_client_http2() {
+    error_headers_reach_the_client(Proto::Http2).await;
+}

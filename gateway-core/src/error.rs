@@ -16,10 +16,16 @@
 //! assert_eq!(parse("x").unwrap_err().status(), StatusCode::INTERNAL_SERVER_ERROR);
 //! assert_eq!(parse("0").unwrap_err().status(), StatusCode::NOT_FOUND);
 //! ```
+//!
+//! An error may also carry response headers ([`Error::with_header`]): the
+//! `Allow` of a 405, the `WWW-Authenticate` of a 401, the `Retry-After` of
+//! a 503.
 
 use std::fmt;
+use std::sync::LazyLock;
 
-use http::StatusCode;
+use http::header::{HeaderValue, IntoHeaderName};
+use http::{HeaderMap, StatusCode};
 
 /// A type-erased, thread-safe error, as used across the `http`/`tower`
 /// ecosystem.
@@ -60,10 +66,28 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// otherwise the source chain is searched for this crate's own typed errors
 /// (for example [`BodyError::LengthLimitExceeded`] gives 413), and the
 /// default is 500.
+///
+/// Headers added with [`Error::with_header`] go out on the error response
+/// (the driver's, or the one [`HandleErrors`](crate::HandleErrors)
+/// renders), so a refusal can say how to do better:
+///
+/// ```
+/// use gateway_core::{Error, http::{header, HeaderValue, StatusCode}};
+///
+/// let e = Error::with_status(StatusCode::METHOD_NOT_ALLOWED, "POST only")
+///     .with_header(header::ALLOW, HeaderValue::from_static("POST"));
+/// assert_eq!(e.headers()[header::ALLOW], "POST");
+/// ```
 pub struct Error {
     status: Option<StatusCode>,
+    /// Boxed: most errors carry none, and the error travels in every
+    /// `Result<Response, Error>`.
+    headers: Option<Box<HeaderMap>>,
     source: BoxError,
 }
+
+/// What [`Error::headers`] shows for an error without headers.
+static NO_HEADERS: LazyLock<HeaderMap> = LazyLock::new(HeaderMap::new);
 
 impl Error {
     /// Wraps any error (or message) with no explicit status.
@@ -75,6 +99,7 @@ impl Error {
     pub fn new(source: impl Into<BoxError>) -> Self {
         Error {
             status: None,
+            headers: None,
             source: source.into(),
         }
     }
@@ -89,16 +114,96 @@ impl Error {
     pub fn with_status(status: StatusCode, source: impl Into<BoxError>) -> Self {
         Error {
             status: Some(status),
+            headers: None,
             source: source.into(),
         }
     }
 
-    /// Builds an error from an already boxed error.
+    /// Builds an error from an already boxed error. An [`Error`] that was
+    /// boxed with `BoxError::from` comes back whole, with its explicit
+    /// status and its headers.
+    ///
+    /// ```
+    /// use gateway_core::{BoxError, Error, http::StatusCode};
+    ///
+    /// let boxed = BoxError::from(Error::with_status(StatusCode::GONE, "moved away")
+    ///     .with_header("x-reason", "archived".parse().unwrap()));
+    /// let back = Error::from_boxed(boxed);
+    /// assert_eq!(back.explicit_status(), Some(StatusCode::GONE));
+    /// assert_eq!(back.headers()["x-reason"], "archived");
+    /// ```
     pub fn from_boxed(source: BoxError) -> Self {
-        Error {
-            status: None,
-            source,
+        match source.downcast::<ErrorSource>() {
+            Ok(inner) => {
+                let ErrorSource {
+                    status,
+                    headers,
+                    source,
+                } = *inner;
+                Error {
+                    status,
+                    headers,
+                    source,
+                }
+            }
+            Err(source) => Error {
+                status: None,
+                headers: None,
+                source,
+            },
         }
+    }
+
+    /// Adds a header to the error response this error becomes (appended:
+    /// a name may be given more than once). `Content-Type` and
+    /// `Content-Length` describe the body the responder writes, so they
+    /// are not taken from here; connection-specific fields (`Connection`,
+    /// `Transfer-Encoding`, …) are removed as from any response (driver
+    /// rule 3).
+    ///
+    /// A name given as `&'static str` must be a valid header name, as for
+    /// [`HeaderMap::append`] (which panics otherwise); build a value from
+    /// untrusted text with `HeaderValue::try_from(text)?`.
+    ///
+    /// ```
+    /// use gateway_core::{driver, fn_app, Body, Environ, Error, Response};
+    /// use gateway_core::http::{header, HeaderValue, StatusCode};
+    ///
+    /// let app = fn_app(|_env| async {
+    ///     Err::<Response, _>(
+    ///         Error::with_status(StatusCode::UNAUTHORIZED, "no credentials")
+    ///             .with_header(header::WWW_AUTHENTICATE, HeaderValue::from_static(r#"Basic realm="admin""#)),
+    ///     )
+    /// });
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let env = Environ::from_request(http::Request::get("/").body(Body::empty()).unwrap());
+    /// let Ok(res) = driver::commit(&app, env).await;
+    /// assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    /// assert_eq!(res.headers()[header::WWW_AUTHENTICATE], r#"Basic realm="admin""#);
+    /// # });
+    /// ```
+    pub fn with_header(mut self, name: impl IntoHeaderName, value: HeaderValue) -> Self {
+        self.headers_mut().append(name, value);
+        self
+    }
+
+    /// The headers the error response will carry (empty unless added with
+    /// [`Error::with_header`] or [`Error::headers_mut`]).
+    pub fn headers(&self) -> &HeaderMap {
+        self.headers.as_deref().unwrap_or(&NO_HEADERS)
+    }
+
+    /// The headers the error response will carry, to edit in place.
+    ///
+    /// ```
+    /// use gateway_core::{Error, http::{header, HeaderValue, StatusCode}};
+    ///
+    /// let mut e = Error::with_status(StatusCode::SERVICE_UNAVAILABLE, "maintenance");
+    /// e.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(120));
+    /// assert_eq!(e.headers()[header::RETRY_AFTER], "120");
+    /// ```
+    pub fn headers_mut(&mut self) -> &mut HeaderMap {
+        self.headers.get_or_insert_with(Default::default)
     }
 
     /// The HTTP status this error maps to: the explicit one if set, else the
@@ -113,8 +218,8 @@ impl Error {
             if let Some(body) = err.downcast_ref::<BodyError>() {
                 return body.status();
             }
-            if let Some(inner) = err.downcast_ref::<ErrorSource>() {
-                return inner.status;
+            if let Some(status) = err.downcast_ref::<ErrorSource>().and_then(|e| e.status) {
+                return status;
             }
             // io::Error::source() skips the error it wraps; look inside.
             next = match err.downcast_ref::<std::io::Error>() {
@@ -170,6 +275,21 @@ impl Error {
         self.source
     }
 
+    /// The panic's message, when this error is the report of a panic.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// use gateway_core::{Body, Error, Response, ResponseExt};
+    ///
+    /// let res = Response::new(Body::writer(|_w| async { panic!("no disk") }));
+    /// let err = res.prefetch().await.unwrap_err();
+    /// assert_eq!(err.panic_message(), Some("no disk"));
+    /// # });
+    /// ```
+    pub fn panic_message(&self) -> Option<&str> {
+        self.downcast_ref::<Panicked>().map(|p| p.message.as_str())
+    }
+
     pub(crate) fn panicked(payload: &(dyn std::any::Any + Send)) -> Self {
         let message = if let Some(s) = payload.downcast_ref::<&'static str>() {
             (*s).to_owned()
@@ -195,10 +315,11 @@ impl From<Error> for BoxError {
     /// Keeps the status: if it was explicit, the boxed error still reports
     /// it through [`Error::status`] after a round trip through `BoxError`.
     fn from(err: Error) -> Self {
-        match err.status {
-            None => err.source,
-            Some(status) => Box::new(ErrorSource {
+        match (err.status, err.headers) {
+            (None, None) => err.source,
+            (status, headers) => Box::new(ErrorSource {
                 status,
+                headers,
                 source: err.source,
             }),
         }
@@ -207,10 +328,12 @@ impl From<Error> for BoxError {
 
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Error")
-            .field("status", &self.status)
-            .field("source", &self.source)
-            .finish()
+        let mut d = f.debug_struct("Error");
+        d.field("status", &self.status);
+        if let Some(headers) = &self.headers {
+            d.field("headers", headers);
+        }
+        d.field("source", &self.source).finish()
     }
 }
 
@@ -223,17 +346,22 @@ impl fmt::Display for Error {
     }
 }
 
-/// An [`Error`] with an explicit status, boxed (what `BoxError::from(Error)`
-/// produces). Its status is found again by [`Error::status`].
+/// An [`Error`] with an explicit status or headers, boxed (what
+/// `BoxError::from(Error)` produces). Its status is found again by
+/// [`Error::status`]; [`Error::from_boxed`] unwraps it whole.
 #[derive(Debug)]
 struct ErrorSource {
-    status: StatusCode,
+    status: Option<StatusCode>,
+    headers: Option<Box<HeaderMap>>,
     source: BoxError,
 }
 
 impl fmt::Display for ErrorSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.status, self.source)
+        match self.status {
+            Some(status) => write!(f, "{status}: {}", self.source),
+            None => fmt::Display::fmt(&self.source, f),
+        }
     }
 }
 
@@ -284,12 +412,26 @@ impl BodyError {
 }
 
 /// Failures found when building a response with
-/// [`StartResponse`](crate::StartResponse).
+/// [`StartResponse`](crate::StartResponse): each says which part of the
+/// head was invalid.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum InvalidResponse {
-    /// A status, header name or header value was not valid.
-    #[error("invalid response head: {0}")]
-    Head(#[from] http::Error),
+    /// The status was not valid.
+    #[error("invalid response status: {0}")]
+    Status(http::Error),
+    /// A header name was not valid; `position` counts from 1, in the order
+    /// the headers were given.
+    #[error("invalid name for response header {position}: {source}")]
+    HeaderName {
+        position: usize,
+        source: http::Error,
+    },
+    /// The value of header `name` was not valid.
+    #[error("invalid value for response header `{name}`: {source}")]
+    HeaderValue {
+        name: http::HeaderName,
+        source: http::Error,
+    },
 }
 
 #[cfg(test)]
@@ -317,6 +459,25 @@ mod tests {
         let boxed: BoxError = e.into();
         let back = Error::from_boxed(boxed);
         assert_eq!(back.status(), StatusCode::IM_A_TEAPOT);
+    }
+
+    #[test]
+    fn headers_survive_boxing() {
+        let e = Error::new("busy").with_header(http::header::RETRY_AFTER, HeaderValue::from(5));
+        let back = Error::from_boxed(e.into());
+        assert_eq!(back.headers()[http::header::RETRY_AFTER], "5");
+        assert_eq!(back.explicit_status(), None);
+        assert_eq!(back.to_string(), "busy");
+    }
+
+    #[test]
+    fn headers_are_empty_unless_added() {
+        let e = Error::new("x");
+        assert!(e.headers().is_empty());
+        let e = e
+            .with_header("vary", HeaderValue::from_static("a"))
+            .with_header("vary", HeaderValue::from_static("b"));
+        assert_eq!(e.headers().get_all("vary").iter().count(), 2);
     }
 
     #[test]

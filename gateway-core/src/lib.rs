@@ -79,8 +79,9 @@
 //!   access logs.
 //! - [`Middleware`], [`ApplicationExt::with`], [`from_fn`] with [`Next`],
 //!   [`Identity`]: composition.
-//! - [`Error`]: `?` from any error, with an optional HTTP status;
-//!   [`BodyError`], [`InvalidPrefix`]: the library's own failures.
+//! - [`Error`]: `?` from any error, with an optional HTTP status and
+//!   response headers; [`BodyError`], [`InvalidPrefix`]: the library's own
+//!   failures; [`HandleErrors`]: your own error pages, inside the stack.
 //!
 //! In namespaces, what the other roles need:
 //!
@@ -97,6 +98,36 @@
 //!   every `Clone + Send + Sync` tower service (an axum `Router`) an
 //!   application, every `tower::Layer` (tower-http's) a middleware; the
 //!   [`GatewayContext`] crosses over losslessly in one extension.
+//!
+//! # How errors are reported
+//!
+//! An `Err` from an application, or a panic in it, becomes an error
+//! response with the error's status (500 unless stated) and a generic
+//! body naming only that status (driver rule 1): the client never sees
+//! the error's text. The cause goes to three places:
+//!
+//! - **The log**, through [`tracing`](https://docs.rs/tracing): at `error`
+//!   for a 5xx or a panic, at `debug` for a 4xx. `tracing` prints nothing
+//!   until a subscriber is installed — install one in `main`, as the
+//!   examples do:
+//!
+//!   ```text
+//!   tracing_subscriber::fmt()
+//!       .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+//!       .init();
+//!   ```
+//!
+//! - **The response**, as a [`driver::ErrorCause`] extension that the
+//!   client never sees but an adapter or a middleware outside
+//!   [`HandleErrors`] can read.
+//! - **Tests**: `TestResponse::error()` (feature `test-client`) returns
+//!   it, and a failed `TestResponse` prints it with `{:?}`.
+//!
+//! An error can carry headers for the response ([`Error::with_header`]:
+//! `Allow`, `WWW-Authenticate`, `Retry-After`). To answer with your own
+//! page (HTML or JSON by `Accept`) and let the middleware outside see it,
+//! place [`HandleErrors`] in the stack; the driver's page stays the last
+//! resort.
 //!
 //! # Writing an adapter
 //!
@@ -116,6 +147,7 @@ mod body;
 pub mod driver;
 mod environ;
 mod error;
+mod handle_errors;
 pub mod host;
 pub mod lint;
 mod middleware;
@@ -131,6 +163,7 @@ pub use app::{Application, BoxApplication, FnApp, fn_app};
 pub use body::{Body, BodyWriter, FileHint, Finished};
 pub use environ::{Addr, ConnInfo, Environ, GatewayContext, InvalidPrefix, RootPath, Scheme};
 pub use error::{BodyError, BoxError, Error};
+pub use handle_errors::{FailedRequest, HandleErrors, HandleErrorsApp, RenderError};
 pub use middleware::{ApplicationExt, FromFn, FromFnApp, Identity, Middleware, Next, from_fn};
 pub use response::{NO_HEADERS, Response, ResponseExt, StartResponse, start};
 

@@ -53,7 +53,8 @@ pub const NO_HEADERS: [(HeaderName, HeaderValue); 0] = [];
 /// `StatusCode::OK`); header names and values anything convertible to
 /// `HeaderName`/`HeaderValue` (`&str`, the typed constants). Invalid ones
 /// surface as an `Err` from the finishing method (`body`, `writer`,
-/// `empty`), which the driver turns into a 500.
+/// `empty`), which the driver turns into a 500; its text names the header
+/// whose value was invalid (or gives the position of an invalid name).
 ///
 /// Values given as `&str` are copied; in a hot path use
 /// `HeaderValue::from_static` (no copy).
@@ -63,6 +64,9 @@ pub const NO_HEADERS: [(HeaderName, HeaderValue); 0] = [];
 /// use http::header::CONTENT_TYPE;
 /// let res = start(201, [(CONTENT_TYPE, "application/json")]).body(r#"{"id":1}"#)?;
 /// assert_eq!(res.headers()[CONTENT_TYPE], "application/json");
+///
+/// let err = start(200, [("content-type", "text/plain"), ("x-user", "ann\n")]).empty().unwrap_err();
+/// assert_eq!(err.to_string(), "invalid value for response header `x-user`: failed to parse header value");
 /// assert!(start(200, [("bad header", "x")]).empty().is_err());
 /// # Ok::<_, gateway_core::Error>(())
 /// ```
@@ -80,7 +84,7 @@ where
     let mut error = None;
     match status.try_into() {
         Ok(status) => head.status = status,
-        Err(e) => error = Some(e.into()),
+        Err(e) => error = Some(InvalidResponse::Status(e.into())),
     }
     for (name, value) in headers {
         append_header(&mut head.headers, &mut error, name, value);
@@ -89,8 +93,12 @@ where
 }
 
 #[inline]
-fn append_header<K, V>(headers: &mut HeaderMap, error: &mut Option<http::Error>, name: K, value: V)
-where
+fn append_header<K, V>(
+    headers: &mut HeaderMap,
+    error: &mut Option<InvalidResponse>,
+    name: K,
+    value: V,
+) where
     K: TryInto<HeaderName>,
     K::Error: Into<http::Error>,
     V: TryInto<HeaderValue>,
@@ -103,8 +111,20 @@ where
         (Ok(name), Ok(value)) => {
             headers.append(name, value);
         }
-        (Err(e), _) => *error = Some(e.into()),
-        (_, Err(e)) => *error = Some(e.into()),
+        // The first error stops the appending, so the map's length counts
+        // the headers given before this one.
+        (Err(e), _) => {
+            *error = Some(InvalidResponse::HeaderName {
+                position: headers.len() + 1,
+                source: e.into(),
+            });
+        }
+        (Ok(name), Err(e)) => {
+            *error = Some(InvalidResponse::HeaderValue {
+                name,
+                source: e.into(),
+            });
+        }
     }
 }
 
@@ -118,7 +138,7 @@ where
 #[derive(Debug)]
 pub struct StartResponse {
     head: http::response::Parts,
-    error: Option<http::Error>,
+    error: Option<InvalidResponse>,
 }
 
 impl StartResponse {
@@ -145,7 +165,7 @@ impl StartResponse {
     pub fn body(self, body: impl Into<Body>) -> Result<Response, Error> {
         match self.error {
             None => Ok(Response::from_parts(self.head, body.into())),
-            Some(e) => Err(InvalidResponse::Head(e).into()),
+            Some(e) => Err(e.into()),
         }
     }
 
@@ -200,4 +220,42 @@ impl ResponseExt for Response {
 mod sealed {
     pub trait Sealed {}
     impl Sealed for super::Response {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_invalid_head_says_which_part() {
+        let err = start(200, [("x-ok", "1"), ("x-name", "line\r\nbreak")])
+            .empty()
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid value for response header `x-name`: failed to parse header value"
+        );
+        let err = start(200, [("x-ok", "1")])
+            .header("x-later", "tab\x7f")
+            .empty()
+            .unwrap_err();
+        assert!(err.to_string().contains("`x-later`"), "{err}");
+        let err = start(200, [("x-ok", "1"), ("x-two", "2"), ("bad name", "3")])
+            .empty()
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid name for response header 3: invalid HTTP header name"
+        );
+        let err = start(1000, NO_HEADERS).empty().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid response status: invalid status code"
+        );
+        // The first error is the one reported.
+        let err = start(200, [("x-a", "\n"), ("bad name", "x")])
+            .empty()
+            .unwrap_err();
+        assert!(err.to_string().contains("`x-a`"), "{err}");
+    }
 }

@@ -615,6 +615,34 @@ async fn samesite_none_without_secure() {
     violations.assert_none();
 }
 
+#[tokio::test]
+async fn set_cookie_on_304() {
+    let (client, violations) = linted(answer(|| {
+        start(
+            304,
+            [
+                ("etag", "\"v1\""),
+                ("set-cookie", "sid=abc; Secure; HttpOnly"),
+            ],
+        )
+        .empty()
+    }));
+    assert_eq!(
+        client.get("/").send().await.status(),
+        StatusCode::NOT_MODIFIED
+    );
+    let found = violations.take();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].rule(), Rule::SetCookieOnNotModified);
+    assert_eq!(found[0].rule().name(), "set-cookie-on-not-modified");
+    assert!(found[0].message().contains("`sid`"), "{}", found[0]);
+
+    // The same cookie on the 200 is fine.
+    let (client, violations) = linted(set_cookie("sid=abc; Secure; HttpOnly"));
+    client.get("/").send().await;
+    violations.assert_none();
+}
+
 // Modes and the good path.
 
 #[tokio::test]

@@ -28,9 +28,13 @@
 //!
 //! 1. The application is called under `catch_unwind`. An `Err(e)` or a
 //!    panic becomes a response with `e.status()` (500 by default; a status
-//!    outside 400–599 becomes 500) and a generic body naming only the
-//!    status: error details go to the log (`tracing`, at `error` for 5xx
-//!    and `debug` for 4xx), never to the client.
+//!    outside 400–599 becomes 500), the headers the error carries
+//!    ([`Error::with_header`]) and a generic body naming only the status:
+//!    error details go to the log (`tracing`, at `error` for 5xx and
+//!    `debug` for 4xx), never to the client. The response carries the
+//!    error as an [`ErrorCause`] extension for the adapter and for tests.
+//!    [`HandleErrors`](crate::HandleErrors) renders errors inside the
+//!    stack instead; this page is the last resort.
 //! 2. The final status must be 200–599; 101 is allowed only in answer to an
 //!    HTTP/1.1 request carrying `Upgrade`. Anything else becomes a 500.
 //! 3. Connection-specific fields (RFC 9110 §7.6.1) are removed:
@@ -86,11 +90,14 @@ use crate::environ::Environ;
 use crate::error::Error;
 use crate::response::Response;
 
+mod cause;
 #[doc(hidden)]
 pub mod fast_path;
 pub(crate) mod fields;
 mod hints;
 
+pub use cause::ErrorCause;
+pub(crate) use cause::{add_error_headers, attach_cause, log_failure};
 use fields::{is_connection_specific, reconcile_content_length, strip_connection_headers};
 pub use hints::CommitHints;
 
@@ -137,7 +144,7 @@ pub(crate) fn commit_with_hints<A: Application>(
     let state = match std::panic::catch_unwind(AssertUnwindSafe(|| app.call(env))) {
         Ok(fut) => State::Calling { fut },
         Err(payload) => State::Finishing {
-            response: Some(error_response(&Error::panicked(&*payload), hints)),
+            response: Some(fail(Error::panicked(&*payload), hints)),
         },
     };
     Commit { state, hints }
@@ -209,12 +216,12 @@ impl<F: Future<Output = Result<Response, Error>>> Future for Commit<F> {
                         Ok(Poll::Ready(Ok(response))) => response,
                         Ok(Poll::Ready(Err(err))) => {
                             this.state.set(State::Done);
-                            return Poll::Ready(Ok(error_response(&err, hints)));
+                            return Poll::Ready(Ok(fail(err, hints)));
                         }
                         Err(payload) => {
                             this.state.set(State::Done);
                             let err = Error::panicked(&*payload);
-                            return Poll::Ready(Ok(error_response(&err, hints)));
+                            return Poll::Ready(Ok(fail(err, hints)));
                         }
                     };
                     if commit_now(&mut response, hints) {
@@ -274,7 +281,7 @@ fn commit_now_slow(res: &mut Response, hints: CommitHints) -> bool {
     if !status_allowed(status, hints) {
         let why = status_refusal(status);
         let err = Error::new(format!("application returned status {status}: {why}"));
-        *res = error_response(&err, hints);
+        *res = fail(err, hints);
         return true;
     }
     strip_connection_headers(res.headers_mut(), status);
@@ -338,7 +345,7 @@ fn poll_late_commit(
             }
             res
         }
-        Err(err) => error_response(&err, hints),
+        Err(err) => fail(err, hints),
     })
 }
 
@@ -363,36 +370,56 @@ pub(crate) fn status_refusal(status: StatusCode) -> &'static str {
     }
 }
 
+/// The error response for `err`, carrying `err` as its [`ErrorCause`].
+#[cold]
+fn fail(err: Error, hints: CommitHints) -> Response {
+    let mut res = error_response(&err, hints);
+    attach_cause(&mut res, err);
+    res
+}
+
+/// The status an error response for `err` has: [`Error::status`], or 500
+/// when that is not a 4xx or 5xx.
+pub(crate) fn error_status(err: &Error) -> StatusCode {
+    let status = err.status();
+    if (400..=599).contains(&status.as_u16()) {
+        status
+    } else {
+        StatusCode::INTERNAL_SERVER_ERROR
+    }
+}
+
 /// The driver's error response for `err` ([rule 1](self#the-commit-rules)):
-/// the error's status (500 unless it is 400–599) and its reason phrase as a
-/// `text/plain` body — for HEAD, no body and that body's `Content-Length`.
-/// Details are logged, not sent.
+/// the error's status (500 unless it is 400–599), the headers it carries
+/// ([`Error::with_header`]; connection-specific ones removed as by rule 3)
+/// and its reason phrase as a `text/plain` body — for HEAD, no body and
+/// that body's `Content-Length`. Details are logged, not sent: through
+/// `tracing`, at `error` for a 5xx or a panic, at `debug` for a 4xx.
 ///
 /// An adapter uses it to refuse a request without calling the application,
 /// so that its refusals look like the driver's own.
 ///
 /// ```
 /// use gateway_core::driver::{self, CommitHints};
-/// use gateway_core::http::{HeaderMap, Method, StatusCode, Version};
 /// use gateway_core::Error;
+/// use gateway_core::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Version};
 ///
 /// let hints = CommitHints::from_head(&Method::GET, Version::HTTP_11, &HeaderMap::new());
-/// let err = Error::with_status(StatusCode::BAD_REQUEST, "invalid Host");
-/// let res = driver::error_response(&err, hints);
+/// let bad = Error::with_status(StatusCode::BAD_REQUEST, "invalid Host");
+/// let res = driver::error_response(&bad, hints);
 /// assert_eq!(res.status(), StatusCode::BAD_REQUEST);
 /// assert_eq!(res.headers()["content-type"], "text/plain; charset=utf-8");
+///
+/// let busy = Error::with_status(StatusCode::SERVICE_UNAVAILABLE, "draining")
+///     .with_header(header::RETRY_AFTER, HeaderValue::from(30));
+/// let res = driver::error_response(&busy, hints);
+/// assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+/// assert_eq!(res.headers()[header::RETRY_AFTER], "30");
 /// ```
 #[cold]
 pub fn error_response(err: &Error, hints: CommitHints) -> Response {
-    let mut status = err.status();
-    if !(400..=599).contains(&status.as_u16()) {
-        status = StatusCode::INTERNAL_SERVER_ERROR;
-    }
-    if status.is_server_error() || err.is_panic() {
-        tracing::error!(status = status.as_u16(), error = %err, "request failed");
-    } else {
-        tracing::debug!(status = status.as_u16(), error = %err, "request failed");
-    }
+    let status = error_status(err);
+    log_failure(err, status);
     let text = status.canonical_reason().unwrap_or("Error");
     let mut res = Response::new(if hints.head {
         Body::empty()
@@ -407,6 +434,10 @@ pub fn error_response(err: &Error, hints: CommitHints) -> Response {
     if hints.head {
         res.headers_mut()
             .insert(CONTENT_LENGTH, HeaderValue::from(text.len()));
+    }
+    if !err.headers().is_empty() {
+        add_error_headers(res.headers_mut(), err);
+        strip_connection_headers(res.headers_mut(), status);
     }
     res
 }

@@ -393,3 +393,100 @@ async fn head_length_named_by_connection_is_gone_not_stale() {
     .await;
     assert!(!parts.headers.contains_key("content-length"));
 }
+
+#[tokio::test]
+async fn an_error_carries_its_headers_to_the_response() {
+    use http::header::{ALLOW, RETRY_AFTER, WWW_AUTHENTICATE};
+    let cases = [
+        (StatusCode::METHOD_NOT_ALLOWED, ALLOW, "GET, HEAD"),
+        (
+            StatusCode::UNAUTHORIZED,
+            WWW_AUTHENTICATE,
+            r#"Basic realm="admin""#,
+        ),
+        (StatusCode::SERVICE_UNAVAILABLE, RETRY_AFTER, "120"),
+    ];
+    for (status, name, value) in cases {
+        for method in [Method::GET, Method::HEAD] {
+            let header = name.clone();
+            let (parts, body) = run(method.clone(), move |_| {
+                let header = header.clone();
+                async move {
+                    Err(Error::with_status(status, "refused")
+                        .with_header(header, HeaderValue::from_static(value)))
+                }
+            })
+            .await;
+            assert_eq!(parts.status, status, "{method}");
+            assert_eq!(parts.headers[&name], value, "{method} {status}");
+            assert_eq!(parts.headers[CONTENT_TYPE], "text/plain; charset=utf-8");
+            if method == Method::GET {
+                assert_eq!(body.unwrap(), status.canonical_reason().unwrap());
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_errors_connection_specific_and_framing_headers_are_not_sent() {
+    let (parts, body) = run(Method::GET, |_| async {
+        Err(Error::with_status(StatusCode::SERVICE_UNAVAILABLE, "busy")
+            .with_header("connection", HeaderValue::from_static("close, x-secret"))
+            .with_header("x-secret", HeaderValue::from_static("1"))
+            .with_header("transfer-encoding", HeaderValue::from_static("chunked"))
+            .with_header("content-length", HeaderValue::from_static("999"))
+            .with_header("content-type", HeaderValue::from_static("text/html"))
+            .with_header("retry-after", HeaderValue::from_static("5")))
+    })
+    .await;
+    assert_eq!(parts.status, StatusCode::SERVICE_UNAVAILABLE);
+    for name in [
+        "connection",
+        "x-secret",
+        "transfer-encoding",
+        "content-length",
+    ] {
+        assert!(!parts.headers.contains_key(name), "{name}: {parts:?}");
+    }
+    assert_eq!(parts.headers[CONTENT_TYPE], "text/plain; charset=utf-8");
+    assert_eq!(parts.headers["retry-after"], "5");
+    assert_eq!(body.unwrap(), "Service Unavailable");
+}
+
+#[tokio::test]
+async fn error_responses_carry_their_cause_and_others_none() {
+    let (parts, _) = run(Method::GET, |_| async {
+        Err(Error::with_status(StatusCode::CONFLICT, "version mismatch"))
+    })
+    .await;
+    let cause = parts.extensions.get::<ErrorCause>().expect("a cause");
+    assert_eq!(cause.error().status(), StatusCode::CONFLICT);
+    assert_eq!(cause.to_string(), "409 Conflict: version mismatch");
+
+    let (parts, _) = run(Method::GET, |env| async move {
+        if env.path_info() == "/" {
+            panic!("slot {} is empty", 3);
+        }
+        start(200, NO_HEADERS_T).empty()
+    })
+    .await;
+    let cause = parts.extensions.get::<ErrorCause>().expect("a cause");
+    assert_eq!(cause.error().panic_message(), Some("slot 3 is empty"));
+
+    // A body failing before its first data (rule 6), and a refused status
+    // (rule 2).
+    let (parts, _) = run(Method::GET, |_| async {
+        start(200, NO_HEADERS_T).writer(|_w| async { Err(Error::new("disk gone")) })
+    })
+    .await;
+    let cause = parts.extensions.get::<ErrorCause>().expect("a cause");
+    assert_eq!(cause.error().to_string(), "disk gone");
+    let (parts, _) = run(Method::GET, |_| async { start(103, NO_HEADERS_T).empty() }).await;
+    assert!(parts.extensions.get::<ErrorCause>().is_some());
+
+    let (parts, _) = run(Method::GET, |_| async {
+        start(200, NO_HEADERS_T).body("ok")
+    })
+    .await;
+    assert!(parts.extensions.get::<ErrorCause>().is_none());
+}

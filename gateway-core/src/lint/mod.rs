@@ -48,6 +48,7 @@
 //! | `cookie-without-secure` | warning | `Set-Cookie` without `Secure` in answer to an https request |
 //! | `samesite-none-without-secure` | warning | `Set-Cookie` with `SameSite=None` and without `Secure` (browsers drop it) |
 //! | `duplicate-content-type` | warning | more than one `Content-Type` field |
+//! | `set-cookie-on-not-modified` | warning | `Set-Cookie` on a 304: a shared cache merges a 304's fields into the response it stored (RFC 9111 §4.3.4), handing the cookie to every later client |
 //!
 //! Errors in the response head are checked in the order of the table and
 //! the first one is reported; warnings are checked only when there is no

@@ -62,6 +62,9 @@ pub enum Rule {
     SameSiteNoneWithoutSecure,
     /// `duplicate-content-type` (warning): more than one `Content-Type`.
     DuplicateContentType,
+    /// `set-cookie-on-not-modified` (warning): `Set-Cookie` on a 304 Not Modified,
+    /// which a shared cache merges into the response it stored.
+    SetCookieOnNotModified,
 }
 
 impl Rule {
@@ -82,6 +85,7 @@ impl Rule {
             Rule::CookieWithoutSecure => "cookie-without-secure",
             Rule::SameSiteNoneWithoutSecure => "samesite-none-without-secure",
             Rule::DuplicateContentType => "duplicate-content-type",
+            Rule::SetCookieOnNotModified => "set-cookie-on-not-modified",
         }
     }
 
@@ -91,7 +95,8 @@ impl Rule {
             Rule::MissingContentType
             | Rule::CookieWithoutSecure
             | Rule::SameSiteNoneWithoutSecure
-            | Rule::DuplicateContentType => Severity::Warning,
+            | Rule::DuplicateContentType
+            | Rule::SetCookieOnNotModified => Severity::Warning,
             _ => Severity::Error,
         }
     }
@@ -325,6 +330,17 @@ pub(super) fn check_warnings(res: &Response, request: &RequestInfo, lint: &Lint)
     }
     for value in headers.get_all(SET_COOKIE) {
         let cookie = CookieAttributes::parse(value.as_bytes());
+        if status == StatusCode::NOT_MODIFIED {
+            lint.report(&Violation::new(
+                Rule::SetCookieOnNotModified,
+                format!(
+                    "Set-Cookie `{}` on a 304: a shared cache merges a 304's fields into the \
+                     response it stored (RFC 9111 §4.3.4) and hands the cookie to every later \
+                     client; set cookies on the 200",
+                    cookie.name()
+                ),
+            ));
+        }
         if !cookie.secure && request.https {
             lint.report(&Violation::new(
                 Rule::CookieWithoutSecure,
@@ -438,6 +454,7 @@ mod tests {
             Rule::CookieWithoutSecure,
             Rule::SameSiteNoneWithoutSecure,
             Rule::DuplicateContentType,
+            Rule::SetCookieOnNotModified,
         ];
         let mut names: Vec<_> = all.iter().map(|r| r.name()).collect();
         assert!(

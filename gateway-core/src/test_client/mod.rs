@@ -22,11 +22,17 @@
 //! assert_eq!(client.get("/").send().await.text(), "welcome back");
 //! # });
 //! ```
+//!
+//! A request can carry a form or JSON ([`TestRequest::form`],
+//! [`TestRequest::json`]); a response parses as JSON
+//! ([`TestResponse::json`]) and shows, with `{:?}`, its status, headers,
+//! body and the [error](TestResponse::error) behind a failure. Redirects
+//! are followed only when asked ([`TestClient::follow_redirects`]).
 
 use std::fmt;
 
-use bytes::{Bytes, BytesMut};
-use http::header::{CONTENT_LENGTH, COOKIE, HOST};
+use bytes::BytesMut;
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, COOKIE, HOST};
 use http::uri::Authority;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, Version};
 use http_body::Body as _;
@@ -36,7 +42,12 @@ use crate::app::Application;
 use crate::body::Body;
 use crate::driver::{self, CommitHints};
 use crate::environ::{ConnInfo, Environ, Scheme};
-use crate::error::Error;
+
+mod redirect;
+mod response;
+
+use redirect::{Base, Hop};
+pub use response::{InvalidJson, TestResponse};
 
 mod jar;
 
@@ -50,6 +61,7 @@ pub struct TestClient<A> {
     authority: Authority,
     conn: ConnInfo,
     jar: CookieJar,
+    max_redirects: usize,
 }
 
 impl<A> fmt::Debug for TestClient<A> {
@@ -59,6 +71,7 @@ impl<A> fmt::Debug for TestClient<A> {
             .field("authority", &self.authority)
             .field("conn", &self.conn)
             .field("jar", &self.jar)
+            .field("max_redirects", &self.max_redirects)
             .finish_non_exhaustive()
     }
 }
@@ -72,7 +85,43 @@ impl<A: Application> TestClient<A> {
             authority: Authority::from_static("localhost"),
             conn: ConnInfo::default(),
             jar: CookieJar::default(),
+            max_redirects: 0,
         }
+    }
+
+    /// Follows up to `max` redirects (301, 302, 303, 307, 308 with a
+    /// `Location`) for every request, as a browser would: 307 and 308
+    /// repeat the request with its body, 303 (and 301 or 302 after a POST)
+    /// turn it into a GET without one. Cookies are stored and sent at each
+    /// step; `Authorization`, `Cookie` and `Host` headers set on the
+    /// request are dropped when the redirect leads to another host. The
+    /// response after `max` redirects is returned as it is, even if it is
+    /// a redirect.
+    ///
+    /// Off (0) by default: a test usually wants to see the redirect itself.
+    /// [`TestRequest::follow_redirects`] sets it for one request.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// use gateway_core::test_client::TestClient;
+    /// use gateway_core::{fn_app, start, NO_HEADERS};
+    ///
+    /// let app = fn_app(|env| async move {
+    ///     match env.path_info() {
+    ///         "/login" => start(303, [("location", "/home"), ("set-cookie", "sid=1")]).empty(),
+    ///         "/loop" => start(302, [("location", "/loop")]).empty(),
+    ///         _ => start(200, NO_HEADERS).body(format!("{} {}", env.method(), env.path_info())),
+    ///     }
+    /// });
+    /// let client = TestClient::new(app).follow_redirects(3);
+    /// assert_eq!(client.post("/login").send().await.text(), "GET /home");
+    /// assert_eq!(client.cookies(), [("sid".to_owned(), "1".to_owned())]);
+    /// assert_eq!(client.get("/loop").send().await.status(), 302);
+    /// # });
+    /// ```
+    pub fn follow_redirects(mut self, max: usize) -> TestClient<A> {
+        self.max_redirects = max;
+        self
     }
 
     /// Sets the scheme and host requests are sent to, e.g.
@@ -122,6 +171,7 @@ impl<A: Application> TestClient<A> {
             headers: HeaderMap::new(),
             body: Body::empty(),
             cookies: true,
+            max_redirects: self.max_redirects,
         }
     }
 
@@ -172,6 +222,7 @@ pub struct TestRequest<'a, A> {
     headers: HeaderMap,
     body: Body,
     cookies: bool,
+    max_redirects: usize,
 }
 
 impl<A> fmt::Debug for TestRequest<'_, A> {
@@ -183,6 +234,7 @@ impl<A> fmt::Debug for TestRequest<'_, A> {
             .field("headers", &self.headers)
             .field("body", &self.body)
             .field("cookies", &self.cookies)
+            .field("max_redirects", &self.max_redirects)
             .finish_non_exhaustive()
     }
 }
@@ -192,7 +244,8 @@ impl<A: Application> TestRequest<'_, A> {
     ///
     /// # Panics
     ///
-    /// If the name or value is invalid (test code wants to know at once).
+    /// If the name or value is invalid (test code wants to know at once);
+    /// the message names the header.
     pub fn header<K, V>(mut self, name: K, value: V) -> Self
     where
         K: TryInto<HeaderName>,
@@ -200,16 +253,117 @@ impl<A: Application> TestRequest<'_, A> {
         V: TryInto<HeaderValue>,
         V::Error: std::fmt::Debug,
     {
-        self.headers.append(
-            name.try_into().expect("valid header name"),
-            value.try_into().expect("valid header value"),
-        );
+        let name = match name.try_into() {
+            Ok(name) => name,
+            Err(e) => panic!(
+                "TestRequest::header: invalid header name (header {} of the request): {e:?}",
+                self.headers.len() + 1
+            ),
+        };
+        let value = match value.try_into() {
+            Ok(value) => value,
+            Err(e) => panic!("TestRequest::header: invalid value for header `{name}`: {e:?}"),
+        };
+        self.headers.append(name, value);
         self
     }
 
     /// Sets the body.
     pub fn body(mut self, body: impl Into<Body>) -> Self {
         self.body = body.into();
+        self
+    }
+
+    /// Sets the body to `value` as JSON, and `Content-Type:
+    /// application/json` unless the request has a `Content-Type` already.
+    ///
+    /// # Panics
+    ///
+    /// If `value` does not serialize to JSON (a map with non-string keys,
+    /// a failing `Serialize` impl).
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// use gateway_core::test_client::TestClient;
+    /// use gateway_core::{fn_app, start, NO_HEADERS};
+    /// use http_body_util::BodyExt;
+    ///
+    /// let echo = fn_app(|mut env| async move {
+    ///     let ty = env.headers()["content-type"].clone();
+    ///     let body = env.take_body().collect().await?.to_bytes();
+    ///     start(200, [("content-type", ty)]).body(body)
+    /// });
+    /// let res = TestClient::new(echo)
+    ///     .post("/items")
+    ///     .json(&serde_json::json!({"name": "tea"}))
+    ///     .send()
+    ///     .await;
+    /// assert_eq!(res.header("content-type"), Some("application/json"));
+    /// assert_eq!(res.text(), r#"{"name":"tea"}"#);
+    /// # let _ = NO_HEADERS;
+    /// # });
+    /// ```
+    pub fn json<T: serde::Serialize + ?Sized>(self, value: &T) -> Self {
+        match serde_json::to_vec(value) {
+            Ok(body) => self.typed_body("application/json", body),
+            Err(e) => panic!("TestRequest::json: the value does not serialize to JSON: {e}"),
+        }
+    }
+
+    /// Sets the body to `value` as an HTML form
+    /// (`application/x-www-form-urlencoded`), and that `Content-Type`
+    /// unless the request has one already.
+    ///
+    /// # Panics
+    ///
+    /// If `value` does not serialize to a form (only structs, maps and
+    /// sequences of pairs of plain values do).
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// use gateway_core::test_client::TestClient;
+    /// use gateway_core::{fn_app, start, NO_HEADERS};
+    /// use http_body_util::BodyExt;
+    ///
+    /// #[derive(serde::Serialize)]
+    /// struct Login<'a> { user: &'a str, password: &'a str }
+    ///
+    /// let echo = fn_app(|mut env| async move {
+    ///     let ty = env.headers()["content-type"].clone();
+    ///     let body = env.take_body().collect().await?.to_bytes();
+    ///     start(200, [("content-type", ty)]).body(body)
+    /// });
+    /// let res = TestClient::new(echo)
+    ///     .post("/login")
+    ///     .form(&Login { user: "ann", password: "a&b c" })
+    ///     .send()
+    ///     .await;
+    /// assert_eq!(res.header("content-type"), Some("application/x-www-form-urlencoded"));
+    /// assert_eq!(res.text(), "user=ann&password=a%26b+c");
+    /// # let _ = NO_HEADERS;
+    /// # });
+    /// ```
+    pub fn form<T: serde::Serialize + ?Sized>(self, value: &T) -> Self {
+        match serde_urlencoded::to_string(value) {
+            Ok(body) => self.typed_body("application/x-www-form-urlencoded", body.into_bytes()),
+            Err(e) => panic!("TestRequest::form: the value does not serialize to a form: {e}"),
+        }
+    }
+
+    fn typed_body(mut self, content_type: &'static str, body: Vec<u8>) -> Self {
+        if !self.headers.contains_key(CONTENT_TYPE) {
+            self.headers
+                .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+        }
+        self.body = Body::from(body);
+        self
+    }
+
+    /// Follows up to `max` redirects for this request, whatever the
+    /// client's [`follow_redirects`](TestClient::follow_redirects) says; 0
+    /// follows none.
+    pub fn follow_redirects(mut self, max: usize) -> Self {
+        self.max_redirects = max;
         self
     }
 
@@ -226,29 +380,82 @@ impl<A: Application> TestRequest<'_, A> {
         self
     }
 
-    /// Sends the request through the driver and reads the whole response.
+    /// Sends the request through the driver and reads the whole response,
+    /// following redirects if asked to.
     ///
     /// # Panics
     ///
     /// If the target given to [`TestClient::request`] is not a valid
-    /// request-target (test code wants to know at once).
+    /// request-target (test code wants to know at once), or — only when
+    /// redirects are followed, which reads the body whole first so that a
+    /// 307 or 308 can send it again — if the request body fails.
     pub async fn send(self) -> TestResponse {
-        let client = self.client;
+        let TestRequest {
+            client,
+            method,
+            target,
+            version,
+            headers,
+            body,
+            cookies,
+            max_redirects,
+        } = self;
+        let mut hop = Hop {
+            method,
+            target,
+            version,
+            headers,
+        };
+        if max_redirects == 0 {
+            return client.send_once(hop, body, cookies).await;
+        }
+        let mut bytes = match body.collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(e) => panic!("the request body failed while read for replay: {e}"),
+        };
+        let base = Base {
+            scheme: client.scheme,
+            authority: &client.authority,
+        };
+        let mut followed = 0;
+        loop {
+            let res = client
+                .send_once(hop.clone(), Body::from(bytes.clone()), cookies)
+                .await;
+            if followed == max_redirects {
+                return res;
+            }
+            let Some((next, keeps_body)) = redirect::next(&hop, &res, &base) else {
+                return res;
+            };
+            if !keeps_body {
+                bytes = bytes::Bytes::new();
+            }
+            hop = next;
+            followed += 1;
+        }
+    }
+}
+
+impl<A: Application> TestClient<A> {
+    /// Sends one request through the driver and reads the whole response.
+    async fn send_once(&self, hop: Hop, body: Body, cookies: bool) -> TestResponse {
+        let client = self;
         let mut builder = Request::builder()
-            .method(self.method)
-            .uri(self.target.as_str())
-            .version(self.version);
+            .method(hop.method)
+            .uri(hop.target.as_str())
+            .version(hop.version);
         if let Some(headers) = builder.headers_mut() {
-            *headers = self.headers;
+            *headers = hop.headers;
             if !headers.contains_key(HOST) {
                 if let Ok(host) = HeaderValue::from_str(client.authority.as_str()) {
                     headers.insert(HOST, host);
                 }
             }
         }
-        let req = match builder.body(self.body) {
+        let req = match builder.body(body) {
             Ok(req) => req,
-            Err(e) => panic!("invalid test request target {:?}: {e}", self.target),
+            Err(e) => panic!("invalid test request target {:?}: {e}", hop.target),
         };
         let (mut parts, body) = req.into_parts();
         let path = parts.uri.path().to_owned();
@@ -266,7 +473,7 @@ impl<A: Application> TestRequest<'_, A> {
             path: &path,
             https,
         };
-        if self.cookies && !parts.headers.contains_key(COOKIE) {
+        if cookies && !parts.headers.contains_key(COOKIE) {
             if let Some(cookie) = client.jar.header_for(&target) {
                 parts.headers.insert(COOKIE, cookie);
             }
@@ -289,7 +496,7 @@ impl<A: Application> TestRequest<'_, A> {
                 parts.headers.insert(CONTENT_LENGTH, HeaderValue::from(n));
             }
         }
-        if self.cookies {
+        if cookies {
             client.jar.store(&target, &parts.headers);
         }
 
@@ -315,64 +522,6 @@ impl<A: Application> TestRequest<'_, A> {
             trailers,
             error,
         }
-    }
-}
-
-/// A response read whole by [`TestClient`].
-#[derive(Debug)]
-pub struct TestResponse {
-    parts: http::response::Parts,
-    body: Bytes,
-    trailers: Option<HeaderMap>,
-    error: Option<Error>,
-}
-
-impl TestResponse {
-    /// The status.
-    pub fn status(&self) -> StatusCode {
-        self.parts.status
-    }
-
-    /// The headers, as a server would send them (with `Content-Length` when
-    /// the size is known).
-    pub fn headers(&self) -> &HeaderMap {
-        &self.parts.headers
-    }
-
-    /// One header as text, if present and visible ASCII.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.parts.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-
-    /// The response extensions.
-    pub fn extensions(&self) -> &http::Extensions {
-        &self.parts.extensions
-    }
-
-    /// The body bytes (what was received before any abort).
-    pub fn bytes(&self) -> &Bytes {
-        &self.body
-    }
-
-    /// The body as text (lossy UTF-8).
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-
-    /// The trailers, if the body ended with some.
-    pub fn trailers(&self) -> Option<&HeaderMap> {
-        self.trailers.as_ref()
-    }
-
-    /// The error that aborted the body after the commit, if any (a server
-    /// would have cut the connection or reset the stream).
-    pub fn abort_error(&self) -> Option<&Error> {
-        self.error.as_ref()
-    }
-
-    /// Whether the body was aborted after the commit.
-    pub fn is_aborted(&self) -> bool {
-        self.error.is_some()
     }
 }
 
