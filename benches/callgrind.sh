@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # User-space instructions per request under callgrind, for the hello
-# servers in this crate (see src/lib.rs): gateway-hyper, raw hyper
-# configured alike, and bare HTTP/1-only hyper.
+# servers in this crate (see src/lib.rs): gateway-hyper, the minimal raw
+# hyper server with the same connection setup, bare HTTP/1-only hyper, and
+# the raw hyper servers configured alike (the like-for-like baselines).
 #
 # Each server runs under `valgrind --tool=callgrind` twice, once for N1 and
 # once for N2 requests per connection, sent by the deterministic `load`
@@ -11,8 +12,8 @@
 #
 # Usage: benches/callgrind.sh [CONNS] [N1] [N2]   (defaults 1 1000 6000)
 # KINDS picks the servers (any `bench-server` kind, default
-# "bare raw raw-direct gateway"); a ratio line is printed only when both of
-# its servers were measured.
+# "bare raw-minimal raw raw-direct gateway"); a ratio line is printed only
+# when both of its servers were measured.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CONNS=${1:-1}
@@ -36,7 +37,7 @@ total_ir() {
 
 printf '%-18s %14s %14s %12s\n' server "Ir@$N1" "Ir@$N2" "Ir/request"
 declare -A PER
-for kind in ${KINDS:-bare raw raw-direct gateway}; do
+for kind in ${KINDS:-bare raw-minimal raw raw-direct gateway}; do
   a=$(total_ir "$kind" "$N1")
   b=$(total_ir "$kind" "$N2")
   per=$(( (b - a) / ((N2 - N1) * CONNS) ))
@@ -48,9 +49,10 @@ ratio() {
     awk -v a="${PER[$1]}" -v b="${PER[$2]}" -v t="$3" 'BEGIN { printf "%s: %.3f\n", t, a / b }'
   fi
 }
+ratio gateway raw-minimal "gateway / minimal raw hyper (same connection setup)"
+ratio gateway bare "gateway / bare HTTP/1 hyper"
 ratio gateway raw-direct "gateway / raw hyper connecting alike (peek + hyper's own servers)"
 ratio gateway raw "gateway / raw hyper through hyper-util auto"
-ratio gateway bare "gateway / bare HTTP/1 hyper"
 ratio axum raw "axum / raw hyper through hyper-util auto"
 ratio axum raw-direct "axum / raw hyper connecting alike"
 ratio gateway axum "gateway / axum"

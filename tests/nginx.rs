@@ -29,8 +29,6 @@ use gateway_tests::{
 /// The address curl sends from: not a trusted proxy.
 const CLIENT_IP: &str = "127.0.0.2";
 
-// Fixtures -------------------------------------------------------------------
-
 /// The nginx binary, if one can be run. When none can: fails the test if
 /// `CI` is set, else prints a loud notice and returns `None`.
 fn nginx_binary() -> Option<&'static str> {
@@ -324,8 +322,6 @@ async fn get(url: &str, headers: &[&str]) -> Seen {
         body: String::from_utf8_lossy(body).into_owned(),
     }
 }
-
-// Tests ----------------------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn behind_nginx() {

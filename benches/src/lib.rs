@@ -1,11 +1,17 @@
 //! Benchmark servers and a deterministic load client.
 //!
 //! Every server kind ([`Kind::ALL`]) answers `GET /` with the same bytes
-//! (`content-type: text/plain; charset=utf-8`, `Hello, world!\n`) and route
-//! alike (other paths 404, other methods 405). The main ones:
+//! (`content-type: text/plain; charset=utf-8`, `Hello, world!\n`) and,
+//! except [`Kind::RawMinimal`], routes alike (other paths 404, other
+//! methods 405). The main ones:
 //!
 //! - [`Kind::Gateway`]: the `hello` example application through
 //!   `gateway_hyper::Server`;
+//! - [`Kind::RawMinimal`]: the least a raw hyper server with gateway-hyper's
+//!   connection setup does — hyper-util's auto builder (HTTP/1.1 + HTTP/2
+//!   prior knowledge, with upgrades), `TokioTimer`, the header-read
+//!   timeout, `TCP_NODELAY` — and a handler that inserts a static header
+//!   value and nothing else: no routing, no drain on shutdown;
 //! - [`Kind::Raw`]: a raw hyper 1.x server configured exactly alike — the
 //!   same `hyper_util` auto builder (HTTP/1.1 + HTTP/2 prior knowledge,
 //!   with upgrades), the same `TokioTimer` and header-read timeout, the
@@ -59,6 +65,11 @@ pub enum Kind {
     Gateway,
     /// Raw hyper, configured like gateway-hyper.
     Raw,
+    /// Raw hyper with gateway-hyper's connection setup and the least
+    /// handler: every request gets the greeting with a static
+    /// `content-type` value (no routing, no copied header value), and
+    /// shutdown stops accepting without draining (no watch channel).
+    RawMinimal,
     /// Raw hyper, HTTP/1 only, no timers, no graceful shutdown.
     Bare,
     /// Raw hyper configured like `Raw`, but connecting the way gateway-hyper
@@ -104,9 +115,10 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind with its command-line name.
-    pub const ALL: [(&'static str, Kind); 13] = [
+    pub const ALL: [(&'static str, Kind); 14] = [
         ("gateway", Kind::Gateway),
         ("raw", Kind::Raw),
+        ("raw-minimal", Kind::RawMinimal),
         ("bare", Kind::Bare),
         ("raw-direct", Kind::RawDirect),
         ("raw-body", Kind::RawBody),
@@ -214,6 +226,7 @@ pub async fn serve(
             serve_raw(listener, shutdown, service).await
         }
         Kind::Raw => serve_raw(listener, shutdown, service_fn(hello)).await,
+        Kind::RawMinimal => serve_raw_minimal(listener, shutdown).await,
         Kind::RawBody => serve_raw(listener, shutdown, service_fn(hello_body)).await,
         Kind::RawEnviron => {
             let conn = gateway_core::ConnInfo::new(
@@ -414,6 +427,22 @@ async fn hello(req: http::Request<Incoming>) -> Result<http::Response<Full<Bytes
     Ok(res.unwrap_or_else(|_| http::Response::new(Full::new(Bytes::new()))))
 }
 
+/// The content type of [`hello_minimal`]'s greeting, built at compile time.
+const TEXT_PLAIN: http::HeaderValue = http::HeaderValue::from_static("text/plain; charset=utf-8");
+
+/// [`Kind::RawMinimal`]'s handler: the greeting and a static header value,
+/// whatever the request.
+async fn hello_minimal(
+    _req: http::Request<Incoming>,
+) -> Result<http::Response<Full<Bytes>>, Infallible> {
+    let mut res = http::Response::new(Full::new(Bytes::from_static(
+        gateway_examples::hello::GREETING.as_bytes(),
+    )));
+    res.headers_mut()
+        .insert(http::header::CONTENT_TYPE, TEXT_PLAIN);
+    Ok(res)
+}
+
 async fn hello_body(
     req: http::Request<Incoming>,
 ) -> Result<http::Response<gateway_core::Body>, Infallible> {
@@ -458,22 +487,7 @@ where
     B: hyper::body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    // gateway-hyper's default limits, set on hyper alike.
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
-        .max_buf_size(64 * 1024);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .max_concurrent_streams(200)
-        .max_pending_accept_reset_streams(20)
-        .max_header_list_size(64 * 1024)
-        .keep_alive_timeout(Duration::from_secs(20))
-        .max_send_buf_size(400 * 1024);
-    let builder = std::sync::Arc::new(builder);
+    let builder = std::sync::Arc::new(auto_builder());
     let (drain, _) = tokio::sync::watch::channel(());
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -501,6 +515,52 @@ where
     }
     drain.send_replace(());
     drain.closed().await;
+    Ok(())
+}
+
+/// hyper-util's auto builder (HTTP/1.1 and HTTP/2 prior knowledge) with
+/// gateway-hyper's default timer, header-read timeout and limits.
+fn auto_builder() -> auto::Builder<TokioExecutor> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .max_buf_size(64 * 1024);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(200)
+        .max_pending_accept_reset_streams(20)
+        .max_header_list_size(64 * 1024)
+        .keep_alive_timeout(Duration::from_secs(20))
+        .max_send_buf_size(400 * 1024);
+    builder
+}
+
+/// [`Kind::RawMinimal`]: [`serve_raw`]'s connections without its drain,
+/// serving [`hello_minimal`]. Shutdown stops accepting; open connections
+/// end with the runtime.
+async fn serve_raw_minimal(
+    listener: TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) -> io::Result<()> {
+    let builder = std::sync::Arc::new(auto_builder());
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, _peer) = tokio::select! {
+            biased;
+            () = &mut shutdown => break,
+            accepted = listener.accept() => accepted?,
+        };
+        stream.set_nodelay(true)?;
+        let conn = builder
+            .serve_connection_with_upgrades(TokioIo::new(stream), service_fn(hello_minimal))
+            .into_owned();
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+    }
     Ok(())
 }
 

@@ -4,7 +4,9 @@
 //! server chosen per connection). Raw hyper through hyper-util's `auto`
 //! connection (`Kind::Raw`) is reported too: its read wrapper lets hyper
 //! reuse its 8 KiB read buffer on about one request in eight, which saves
-//! about 0.26 allocations per request (see BENCHMARKS.md).
+//! about 0.26 allocations per request (see BENCHMARKS.md). The minimal raw
+//! hyper server (`Kind::RawMinimal`) and bare HTTP/1 hyper are reported
+//! too.
 //!
 //! The same holds with the hello application wrapped in 5 no-op struct
 //! middleware layers (`Kind::GatewayMw5`, `Kind::GatewayMw5Async`): static
@@ -117,6 +119,7 @@ fn gateway_allocates_no_more_than_raw_hyper() {
     let (gateway, gateway_bytes) = measure(Kind::Gateway);
     let (auto, auto_bytes) = measure(Kind::Raw);
     let (bare, bare_bytes) = measure(Kind::Bare);
+    let (minimal, minimal_bytes) = measure(Kind::RawMinimal);
     let (mw5, mw5_bytes) = measure(Kind::GatewayMw5);
     let (mw5_async, mw5_async_bytes) = measure(Kind::GatewayMw5Async);
     let (axum, axum_bytes) = measure(Kind::Axum);
@@ -127,7 +130,9 @@ fn gateway_allocates_no_more_than_raw_hyper() {
     println!(
         "gateway with 5 forwarding middleware {mw5:.3} ({mw5_bytes:.0}), with 5 async fn middleware {mw5_async:.3} ({mw5_async_bytes:.0}), axum {axum:.3} ({axum_bytes:.0})"
     );
-    println!("gateway with a root path {root:.3} ({root_bytes:.0})");
+    println!(
+        "gateway with a root path {root:.3} ({root_bytes:.0}), minimal raw hyper {minimal:.3} ({minimal_bytes:.0})"
+    );
     // A configured root path is set without allocating.
     assert!(
         root <= gateway + 0.01,

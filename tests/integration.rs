@@ -1,0 +1,28 @@
+//! The cross-crate integration tests over real sockets, one module per
+//! area, in one test binary: linking a binary per file cost more than
+//! compiling the tests themselves. The shared fixtures are this package's
+//! library (`lib.rs`); the server programs some tests start as processes
+//! are its `bin/` targets.
+//!
+//! Run one area with a filter on its module, e.g.
+//! `cargo test -p gateway-tests -- hostile::`.
+
+mod adapter;
+mod axum_router;
+mod bad_input;
+mod cgi;
+mod curl;
+mod echo;
+mod failures;
+mod fd_limit;
+mod head;
+mod hello;
+mod hostile;
+mod idle;
+mod lint;
+mod mini_framework;
+mod nginx;
+mod server;
+mod static_files;
+mod static_traversal;
+mod tower;
