@@ -123,6 +123,7 @@ pub mod hello {
     //! `GET /` answers with a greeting; `POST /echo` streams the request body
     //! back as it arrives.
 
+    use gateway_core::http::header::ALLOW;
     use gateway_core::http::{HeaderValue, Method, StatusCode};
     use gateway_core::{Application, Environ, Error, Response, start};
 
@@ -149,10 +150,13 @@ pub mod hello {
                     // each chunk is sent as soon as it arrives.
                     start(200, [("content-type", ty)]).body(env.take_body())
                 }
-                (_, "/" | "/echo") => Err(Error::with_status(
-                    StatusCode::METHOD_NOT_ALLOWED,
-                    "method not allowed",
-                )),
+                (_, path) if path == "/" || path == "/echo" => {
+                    let allow = if path == "/" { "GET, HEAD" } else { "POST" };
+                    Err(
+                        Error::with_status(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
+                            .with_header(ALLOW, HeaderValue::from_static(allow)),
+                    )
+                }
                 _ => Err(Error::with_status(StatusCode::NOT_FOUND, "no such page")),
             }
         }

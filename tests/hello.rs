@@ -43,6 +43,10 @@ async fn hello_routes(proto: Proto) {
         StatusCode::METHOD_NOT_ALLOWED,
         b"Method Not Allowed",
     );
+    assert_eq!(
+        parts.headers["allow"], "GET, HEAD",
+        "DELETE / says what is allowed"
+    );
 
     // The connection survived all four answers.
     let (parts, body) = client.fetch(Method::GET, "/").await;
