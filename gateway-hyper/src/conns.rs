@@ -22,13 +22,30 @@ use std::time::Duration;
 use hyper::rt::{Read, ReadBufCursor, Write};
 use tokio::sync::watch;
 
-/// Commands, in the order a connection may receive them; a later one
-/// replaces an earlier one, never the other way round.
-pub(crate) const RUN: u8 = 0;
-/// Finish the in-flight requests, then close (idle timeout or drain).
-pub(crate) const FINISH: u8 = 1;
-/// Close now, dropping whatever is in flight (past the drain deadline).
-pub(crate) const ABORT: u8 = 2;
+/// What a connection has been told to do, in the order it may be told:
+/// a later command replaces an earlier one, never the other way round.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[repr(u8)]
+pub(crate) enum Command {
+    /// Serve requests.
+    Run = 0,
+    /// Finish the in-flight requests, then close (idle timeout or drain).
+    Finish = 1,
+    /// Close now, dropping whatever is in flight (past the drain deadline).
+    Abort = 2,
+}
+
+impl Command {
+    /// The command stored as `value` (only ever a `Command as u8`).
+    #[inline]
+    fn from_u8(value: u8) -> Command {
+        match value {
+            0 => Command::Run,
+            1 => Command::Finish,
+            _ => Command::Abort,
+        }
+    }
+}
 
 /// Quarters of the idle timeout a connection must stay quiet to be closed:
 /// it closes between 1 and 1.25 idle timeouts after it went quiet.
@@ -41,6 +58,7 @@ pub(crate) struct Activity {
     read: AtomicBool,
     /// A response finished since the sweeper last looked.
     finished: AtomicBool,
+    /// A [`Command`], stored as its `u8`.
     command: AtomicU8,
     /// The connection task's waker, set when it changes (for a tokio task,
     /// once).
@@ -54,12 +72,12 @@ pub(crate) struct Activity {
 impl Activity {
     /// The command the connection has been given.
     #[inline]
-    pub(crate) fn command(&self) -> u8 {
-        self.command.load(Relaxed)
+    pub(crate) fn command(&self) -> Command {
+        Command::from_u8(self.command.load(Relaxed))
     }
 
-    fn tell(&self, command: u8) {
-        if self.command.fetch_max(command, Relaxed) < command {
+    fn tell(&self, command: Command) {
+        if self.command.fetch_max(command as u8, Relaxed) < command as u8 {
             let waker = self.waker.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(waker) = waker.as_ref() {
                 waker.wake_by_ref();
@@ -79,7 +97,7 @@ struct Inner {
     list: Vec<Arc<Activity>>,
     /// The command every new connection starts with: once the server
     /// drains, a connection accepted in the same instant is told at once.
-    command: u8,
+    command: Command,
 }
 
 impl Registry {
@@ -87,7 +105,7 @@ impl Registry {
         Registry {
             inner: Mutex::new(Inner {
                 list: Vec::new(),
-                command: RUN,
+                command: Command::Run,
             }),
             count: watch::Sender::new(0),
         }
@@ -107,7 +125,7 @@ impl Registry {
             in_flight: AtomicUsize::new(0),
             read: AtomicBool::new(false),
             finished: AtomicBool::new(false),
-            command: AtomicU8::new(inner.command),
+            command: AtomicU8::new(inner.command as u8),
             waker: Mutex::new(None),
             slot: AtomicUsize::new(inner.list.len()),
             quiet: AtomicU8::new(0),
@@ -123,7 +141,7 @@ impl Registry {
     }
 
     /// Tells every connection, and every later one, `command`.
-    pub(crate) fn tell_all(&self, command: u8) {
+    pub(crate) fn tell_all(&self, command: Command) {
         let mut inner = self.lock();
         inner.command = inner.command.max(command);
         for activity in &inner.list {
@@ -160,7 +178,7 @@ impl Registry {
                 let quiet = activity.quiet.load(Relaxed) + 1;
                 activity.quiet.store(quiet.min(QUIET_TICKS), Relaxed);
                 if quiet >= QUIET_TICKS {
-                    activity.tell(FINISH);
+                    activity.tell(Command::Finish);
                 }
             }
         }
@@ -322,7 +340,7 @@ impl<F: Future> Future for Watched<F> {
             *activity.waker.lock().unwrap_or_else(|e| e.into_inner()) = Some(waker.clone());
             *this.waker = Some(waker);
         }
-        if activity.command() == ABORT {
+        if activity.command() == Command::Abort {
             return Poll::Ready(None);
         }
         this.fut.poll(cx).map(Some)
@@ -364,7 +382,7 @@ impl<C: GracefulConnection> Future for Drive<C> {
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<C::Output> {
         let mut this = self.project();
-        if !*this.shut && this.activity.command() != RUN {
+        if !*this.shut && this.activity.command() != Command::Run {
             *this.shut = true;
             this.connection.as_mut().shut_down();
         }
@@ -396,12 +414,12 @@ mod tests {
     fn commands_only_move_forward() {
         let registry = Arc::new(Registry::new());
         let a = registry.register();
-        registry.tell_all(ABORT);
-        registry.tell_all(FINISH);
-        assert_eq!(a.activity().command(), ABORT);
+        registry.tell_all(Command::Abort);
+        registry.tell_all(Command::Finish);
+        assert_eq!(a.activity().command(), Command::Abort);
         // A connection registered after the drain started is told at once.
         let b = registry.register();
-        assert_eq!(b.activity().command(), ABORT);
+        assert_eq!(b.activity().command(), Command::Abort);
     }
 
     #[tokio::test(start_paused = true)]
@@ -417,17 +435,17 @@ mod tests {
             chatty.activity().read.store(true, Relaxed);
         }
         // 3.6 s: nobody has been quiet for 4 s.
-        assert_eq!(quiet.activity().command(), RUN);
+        assert_eq!(quiet.activity().command(), Command::Run);
         tokio::time::sleep(Duration::from_millis(1500)).await;
         // 5.1 s: the quiet one was seen quiet at 1, 2, 3 and 4 s (then 5).
-        assert_eq!(quiet.activity().command(), FINISH);
-        assert_eq!(busy.activity().command(), RUN);
-        assert_eq!(chatty.activity().command(), RUN);
+        assert_eq!(quiet.activity().command(), Command::Finish);
+        assert_eq!(busy.activity().command(), Command::Run);
+        assert_eq!(chatty.activity().command(), Command::Run);
         // A finished response restarts the clock.
         drop(request);
         tokio::time::sleep(Duration::from_millis(3500)).await;
-        assert_eq!(busy.activity().command(), RUN);
+        assert_eq!(busy.activity().command(), Command::Run);
         tokio::time::sleep(Duration::from_millis(1500)).await;
-        assert_eq!(busy.activity().command(), FINISH);
+        assert_eq!(busy.activity().command(), Command::Finish);
     }
 }

@@ -82,6 +82,7 @@
 //! to the drain deadline, closes idle connections at once, and runs the
 //! application's `shutdown`.
 
+mod connection;
 mod conns;
 mod listener;
 mod server;

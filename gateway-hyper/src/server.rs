@@ -4,35 +4,32 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use gateway_core::{Addr, Application, ConnInfo, RootPath};
 use hyper::server::conn::{http1, http2};
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio::sync::{Semaphore, watch};
 
-use crate::conns::{ABORT, Activity, Drive, FINISH, GracefulConnection, Noted, Registry, Watched};
-use crate::listener::{Listener, Stream, is_connection_error};
-use crate::service::{State, handle};
-use crate::sniff::{self, Peeked, Protocol};
-
-pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-/// Why a connection that sent no (deciding) bytes in time was closed.
-const NO_REQUEST: &str = "no request within the header-read timeout";
+use crate::connection::{self, Accepted, Protocols};
+use crate::conns::{Command, Registry, Watched};
+use crate::listener::{Listener, is_connection_error};
+use crate::service::State;
 
 /// hyper's built-in limit on the number of request header fields.
 const HYPER_MAX_HEADERS: usize = 100;
 
-/// Phases of a server, broadcast to its accept loops (connections are told
-/// through the registry).
-const RUNNING: u8 = 0;
-/// Stop accepting.
-const DRAINING: u8 = 1;
+/// The phase of a server, broadcast to its accept loops (connections are
+/// told through the registry). Phases only move forward.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Accepting connections.
+    Running,
+    /// Not accepting any more: the server drains.
+    Draining,
+}
 
 /// An HTTP server for one [`Application`]: one or more listeners, and the
 /// limits and timeouts that protect it from slow or hostile clients.
@@ -423,13 +420,13 @@ impl Server {
             .await
             .map_err(|e| io::Error::other(format!("application startup failed: {e}")))?;
 
-        let builders = Arc::new(http_builders(&config));
+        let protocols = Arc::new(protocols(&config));
         let connections = Arc::new(Semaphore::new(config.max_connections));
         let registry = Arc::new(Registry::new());
         let sweeper = config
             .idle_timeout
             .map(|timeout| tokio::spawn(registry.clone().sweep_idle(timeout)));
-        let (phase, _) = watch::channel(RUNNING);
+        let (phase, _) = watch::channel(Phase::Running);
         for listener in self.listeners {
             // Subscribed here, not in the task: a task that first runs after
             // an immediate shutdown must still see it, and the drain must
@@ -439,7 +436,7 @@ impl Server {
                 listener,
                 stop,
                 state,
-                builders.clone(),
+                protocols.clone(),
                 connections.clone(),
                 registry.clone(),
             ));
@@ -447,8 +444,8 @@ impl Server {
 
         signal.await;
         tracing::info!("shutting down: draining connections");
-        phase.send_replace(DRAINING);
-        registry.tell_all(FINISH);
+        phase.send_replace(Phase::Draining);
+        registry.tell_all(Command::Finish);
         // Accept loops end first, so no connection registers after the
         // registry was seen empty.
         let drained = async {
@@ -463,7 +460,7 @@ impl Server {
                 timeout = ?config.drain_timeout,
                 "drain deadline passed: closing the remaining connections"
             );
-            registry.tell_all(ABORT);
+            registry.tell_all(Command::Abort);
             phase.closed().await;
             registry.empty().await;
         }
@@ -475,17 +472,9 @@ impl Server {
     }
 }
 
-/// The per-protocol connection builders of a server.
-struct Builders {
-    http1: http1::Builder,
-    http2: http2::Builder<TokioExecutor>,
-    /// Also bounds the wait for a new connection's first bytes.
-    header_read_timeout: Duration,
-    #[cfg(feature = "tls")]
-    tls: Option<crate::tls::Tls>,
-}
-
-fn http_builders(config: &Config) -> Builders {
+/// hyper's builders for both protocols, and the rest of what a
+/// connection needs to know of the configuration.
+fn protocols(config: &Config) -> Protocols {
     let mut h1 = http1::Builder::new();
     h1.timer(TokioTimer::new())
         .header_read_timeout(config.header_read_timeout)
@@ -504,7 +493,7 @@ fn http_builders(config: &Config) -> Builders {
         .keep_alive_interval(config.h2_keep_alive_interval)
         .keep_alive_timeout(config.h2_keep_alive_timeout)
         .max_send_buf_size(config.h2_max_send_buf_size);
-    Builders {
+    Protocols {
         http1: h1,
         http2: h2,
         header_read_timeout: config.header_read_timeout,
@@ -516,9 +505,9 @@ fn http_builders(config: &Config) -> Builders {
 /// Accepts connections on one listener until the server drains.
 async fn accept_loop<A: Application>(
     listener: Listener,
-    mut stop: watch::Receiver<u8>,
+    mut stop: watch::Receiver<Phase>,
     state: &'static State<A>,
-    builders: Arc<Builders>,
+    protocols: Arc<Protocols>,
     connections: Arc<Semaphore>,
     registry: Arc<Registry>,
 ) {
@@ -526,7 +515,7 @@ async fn accept_loop<A: Application>(
         &listener,
         &mut stop,
         state,
-        &builders,
+        &protocols,
         &connections,
         &registry,
     )
@@ -539,13 +528,13 @@ async fn accept_loop<A: Application>(
 
 async fn accept_until_drain<A: Application>(
     listener: &Listener,
-    stop: &mut watch::Receiver<u8>,
+    stop: &mut watch::Receiver<Phase>,
     state: &'static State<A>,
-    builders: &Arc<Builders>,
+    protocols: &Arc<Protocols>,
     connections: &Arc<Semaphore>,
     registry: &Arc<Registry>,
 ) {
-    if *stop.borrow_and_update() != RUNNING {
+    if *stop.borrow_and_update() != Phase::Running {
         return;
     }
     let local = listener.local_addr().unwrap_or(Addr::None);
@@ -583,7 +572,7 @@ async fn accept_until_drain<A: Application>(
         let registered = registry.register();
         let accepted = Accepted {
             state,
-            builders: builders.clone(),
+            protocols: protocols.clone(),
             conn,
             activity: registered.activity().clone(),
         };
@@ -591,7 +580,7 @@ async fn accept_until_drain<A: Application>(
         // its permit and requests, is dropped at once.
         tokio::spawn(Watched::new(
             async move {
-                let result = connection(stream, accepted).await;
+                let result = connection::serve(stream, accepted).await;
                 drop(permit);
                 if let Err(err) = result {
                     tracing::debug!(error = %err, peer = %conn.peer(), "connection ended with an error");
@@ -602,119 +591,8 @@ async fn accept_until_drain<A: Application>(
     }
 }
 
-/// What serving one accepted connection needs, handed from the accept
-/// loop down to hyper.
-pub(crate) struct Accepted<A: 'static> {
-    state: &'static State<A>,
-    builders: Arc<Builders>,
-    pub(crate) conn: ConnInfo,
-    activity: Arc<Activity>,
-}
-
-/// One accepted connection, from its first byte to its end: TLS if
-/// configured, the protocol, then hyper.
-async fn connection<A: Application>(stream: Stream, accepted: Accepted<A>) -> Result<(), BoxError> {
-    #[cfg(feature = "tls")]
-    if let Some(tls) = accepted.builders.tls.clone() {
-        return crate::tls::connection(&tls, stream, accepted).await;
-    }
-    let timeout = accepted.builders.header_read_timeout;
-    // The protocol is told from the first bytes, which must come within the
-    // header-read timeout like any request head.
-    match stream {
-        Stream::Tcp(io) => match tokio::time::timeout(timeout, sniff::peek_tcp(&io)).await {
-            Ok(Ok(Peeked::Known(protocol))) => serve_connection(io, protocol, accepted).await,
-            Ok(Ok(Peeked::Ambiguous)) => serve_sniffed(io, accepted).await,
-            Ok(Ok(Peeked::Closed)) => Ok(()),
-            Ok(Err(err)) => Err(err.into()),
-            Err(_) => Err(NO_REQUEST.into()),
-        },
-        Stream::Unix(io) => serve_sniffed(io, accepted).await,
-    }
-}
-
-/// Serves a stream whose protocol is told by reading its first bytes
-/// (under the header-read timeout), which are then replayed.
-pub(crate) async fn serve_sniffed<A, I>(mut io: I, accepted: Accepted<A>) -> Result<(), BoxError>
-where
-    A: Application,
-    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
-    let timeout = accepted.builders.header_read_timeout;
-    match tokio::time::timeout(timeout, sniff::read_first(&mut io)).await {
-        Ok(Ok(Some((protocol, first)))) => {
-            let io = sniff::Prefixed::new(first, io);
-            serve_connection(io, protocol, accepted).await
-        }
-        Ok(Ok(None)) => Ok(()),
-        Ok(Err(err)) => Err(err.into()),
-        Err(_) => Err(NO_REQUEST.into()),
-    }
-}
-
 /// Completes at the server's next phase change (or when it is gone).
 /// Phases only move forward, so the first change means "draining".
-async fn next_phase(phase: &mut watch::Receiver<u8>) {
+async fn next_phase(phase: &mut watch::Receiver<Phase>) {
     let _ = phase.changed().await;
-}
-
-/// Serves one connection in the protocol it speaks, until it ends or the
-/// registry tells it to finish (idle timeout or drain).
-pub(crate) async fn serve_connection<A, I>(
-    io: I,
-    protocol: Protocol,
-    accepted: Accepted<A>,
-) -> Result<(), BoxError>
-where
-    A: Application,
-    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
-    let Accepted {
-        state,
-        builders,
-        conn,
-        activity,
-    } = accepted;
-    let requests = activity.clone();
-    let service = service_fn(move |req| handle(state, req, conn, &requests));
-    let io = Noted::new(TokioIo::new(io), activity.clone());
-    match protocol {
-        // With upgrades: a 101 hands the connection to the application
-        // (WebSocket), through `hyper::upgrade::on`.
-        Protocol::Http1 => {
-            let connection = builders.http1.serve_connection(io, service).with_upgrades();
-            Ok(Drive::new(connection, activity).await?)
-        }
-        Protocol::Http2 => {
-            let connection = builders.http2.serve_connection(io, service);
-            Ok(Drive::new(connection, activity).await?)
-        }
-    }
-}
-
-impl<I, B, S> GracefulConnection for http1::UpgradeableConnection<I, S>
-where
-    S: hyper::service::HttpService<hyper::body::Incoming, ResBody = B>,
-    S::Error: Into<BoxError>,
-    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
-    B: hyper::body::Body + 'static,
-    B::Error: Into<BoxError>,
-{
-    fn shut_down(self: Pin<&mut Self>) {
-        self.graceful_shutdown();
-    }
-}
-
-impl<I, B, S, E> GracefulConnection for http2::Connection<I, S, E>
-where
-    S: hyper::service::HttpService<hyper::body::Incoming, ResBody = B>,
-    S::Error: Into<BoxError>,
-    I: hyper::rt::Read + hyper::rt::Write + Unpin + 'static,
-    B: hyper::body::Body + 'static,
-    B::Error: Into<BoxError>,
-    E: hyper::rt::bounds::Http2ServerConnExec<S::Future, B>,
-{
-    fn shut_down(self: Pin<&mut Self>) {
-        self.graceful_shutdown();
-    }
 }
