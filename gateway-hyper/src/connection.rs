@@ -22,11 +22,11 @@ use std::time::Duration;
 use gateway_core::{Application, ConnInfo};
 use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioIo;
 
-use crate::conns::{Activity, Drive, GracefulConnection, Noted};
+use crate::conns::{Activity, Drive, GracefulConnection, Noted, StreamTasks};
 use crate::listener::Stream;
-use crate::service::{State, handle};
+use crate::service::{State, handle, handle_stream};
 use crate::sniff::{self, Peeked, Protocol};
 
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -38,7 +38,7 @@ const NO_REQUEST: &str = "no request within the header-read timeout";
 /// protocols, the header-read timeout and TLS.
 pub(crate) struct Protocols {
     pub(crate) http1: http1::Builder,
-    pub(crate) http2: http2::Builder<TokioExecutor>,
+    pub(crate) http2: http2::Builder<StreamTasks>,
     /// Also bounds the wait for a new connection's first bytes.
     pub(crate) header_read_timeout: Duration,
     #[cfg(feature = "tls")]
@@ -48,7 +48,7 @@ pub(crate) struct Protocols {
 /// What serving one accepted connection needs, handed from the accept
 /// loop down to hyper.
 pub(crate) struct Accepted<A: 'static> {
-    pub(crate) state: &'static State<A>,
+    pub(crate) state: Arc<State<A>>,
     pub(crate) protocols: Arc<Protocols>,
     pub(crate) conn: ConnInfo,
     pub(crate) activity: Arc<Activity>,
@@ -141,19 +141,23 @@ where
         activity,
     } = accepted;
     let requests = activity.clone();
-    let service = service_fn(move |req| handle(state, req, conn, &requests));
     let io = Noted::new(TokioIo::new(io), activity.clone());
     match protocol {
-        // With upgrades: a 101 hands the connection to the application
-        // (WebSocket), through `hyper::upgrade::on`.
+        // hyper polls HTTP/1 requests in this task: they borrow the state
+        // this task holds. With upgrades: a 101 hands the connection to
+        // the application (WebSocket), through `hyper::upgrade::on`.
         Protocol::Http1 => {
+            let state = &*state;
+            let service = service_fn(move |req| handle(state, req, conn, &requests));
             let connection = protocols
                 .http1
                 .serve_connection(io, service)
                 .with_upgrades();
             Ok(Drive::new(connection, activity).await?)
         }
+        // HTTP/2 streams run in tasks of their own.
         Protocol::Http2 => {
+            let service = service_fn(move |req| handle_stream(&state, req, conn, &requests));
             let connection = protocols.http2.serve_connection(io, service);
             Ok(Drive::new(connection, activity).await?)
         }

@@ -86,10 +86,12 @@ impl Activity {
     }
 }
 
-/// Every live connection of a server.
+/// Every live connection of a server, and how many HTTP/2 stream tasks
+/// run beside them.
 pub(crate) struct Registry {
     inner: Mutex<Inner>,
-    /// The number of live connections, for the drain to wait on.
+    /// The number of live connections and stream tasks, for the drain to
+    /// wait on.
     count: watch::Sender<usize>,
 }
 
@@ -98,6 +100,14 @@ struct Inner {
     /// The command every new connection starts with: once the server
     /// drains, a connection accepted in the same instant is told at once.
     command: Command,
+    /// Live HTTP/2 stream tasks (hyper spawns one per stream).
+    tasks: usize,
+}
+
+impl Inner {
+    fn live(&self) -> usize {
+        self.list.len() + self.tasks
+    }
 }
 
 impl Registry {
@@ -106,6 +116,7 @@ impl Registry {
             inner: Mutex::new(Inner {
                 list: Vec::new(),
                 command: Command::Run,
+                tasks: 0,
             }),
             count: watch::Sender::new(0),
         }
@@ -131,7 +142,7 @@ impl Registry {
             quiet: AtomicU8::new(0),
         });
         inner.list.push(activity.clone());
-        let n = inner.list.len();
+        let n = inner.live();
         drop(inner);
         self.count.send_replace(n);
         Registered {
@@ -149,7 +160,17 @@ impl Registry {
         }
     }
 
-    /// Waits until no connection is left.
+    /// Counts a task until the returned handle is dropped.
+    fn enter_task(self: &Arc<Registry>) -> Task {
+        let mut inner = self.lock();
+        inner.tasks += 1;
+        let n = inner.live();
+        drop(inner);
+        self.count.send_replace(n);
+        Task(self.clone())
+    }
+
+    /// Waits until no connection or stream task is left.
     pub(crate) async fn empty(&self) {
         let mut count = self.count.subscribe();
         let _ = count.wait_for(|n| *n == 0).await;
@@ -207,9 +228,52 @@ impl Drop for Registered {
                 moved.slot.store(slot, Relaxed);
             }
         }
-        let n = inner.list.len();
+        let n = inner.live();
         drop(inner);
         self.registry.count.send_replace(n);
+    }
+}
+
+/// A stream task's place in the registry's count.
+struct Task(Arc<Registry>);
+
+impl Drop for Task {
+    fn drop(&mut self) {
+        let mut inner = self.0.lock();
+        inner.tasks -= 1;
+        let n = inner.live();
+        drop(inner);
+        self.0.count.send_replace(n);
+    }
+}
+
+/// hyper's executor for HTTP/2 stream tasks: each counts in the registry
+/// until it ends, so that the drain waits for it and for the application
+/// it holds. Past the drain deadline the connections are dropped, and h2
+/// then ends their streams' tasks.
+#[derive(Clone)]
+pub(crate) struct StreamTasks {
+    registry: Arc<Registry>,
+}
+
+impl StreamTasks {
+    pub(crate) fn new(registry: Arc<Registry>) -> StreamTasks {
+        StreamTasks { registry }
+    }
+}
+
+impl<F> hyper::rt::Executor<F> for StreamTasks
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    fn execute(&self, fut: F) {
+        let task = self.registry.enter_task();
+        tokio::spawn(async move {
+            let out = fut.await;
+            drop(task);
+            out
+        });
     }
 }
 

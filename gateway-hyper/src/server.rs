@@ -9,12 +9,12 @@ use std::time::Duration;
 
 use gateway_core::{Addr, Application, ConnInfo, RootPath};
 use hyper::server::conn::{http1, http2};
-use hyper_util::rt::{TokioExecutor, TokioTimer};
+use hyper_util::rt::TokioTimer;
 use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio::sync::{Semaphore, watch};
 
 use crate::connection::{self, Accepted, Protocols};
-use crate::conns::{Command, Registry, Watched};
+use crate::conns::{Command, Registry, StreamTasks, Watched};
 use crate::listener::{Listener, is_connection_error};
 use crate::service::State;
 
@@ -396,33 +396,32 @@ impl Server {
     /// Runs the application's `startup` first (an error stops the server
     /// before it accepts anything) and its `shutdown` last.
     ///
-    /// The application is moved to the heap and kept for the rest of the
-    /// process (leaked), so that every request borrows it without touching
-    /// a reference count: release resources in
-    /// [`Application::shutdown`], which runs, not in `Drop`, which does
-    /// not.
+    /// The application is dropped before this returns: after the drain
+    /// and its `shutdown`, once no connection or request holds it any more
+    /// (if this future itself is dropped instead, the application is
+    /// dropped when the last connection that still holds it ends).
     pub async fn serve_with_shutdown<A, S>(self, app: A, signal: S) -> io::Result<()>
     where
         A: Application,
         S: Future<Output = ()> + Send,
     {
         let config = self.config;
-        let state: &'static State<A> = Box::leak(Box::new(State {
+        let state = Arc::new(State {
             app,
             max_body_size: config.max_body_size,
             request_timeout: config.request_timeout,
             concurrency: config.max_concurrent_requests.map(Semaphore::new),
             root_path: config.root_path.clone(),
-        }));
+        });
         state
             .app
             .startup()
             .await
             .map_err(|e| io::Error::other(format!("application startup failed: {e}")))?;
 
-        let protocols = Arc::new(protocols(&config));
-        let connections = Arc::new(Semaphore::new(config.max_connections));
         let registry = Arc::new(Registry::new());
+        let protocols = Arc::new(protocols(&config, &registry));
+        let connections = Arc::new(Semaphore::new(config.max_connections));
         let sweeper = config
             .idle_timeout
             .map(|timeout| tokio::spawn(registry.clone().sweep_idle(timeout)));
@@ -435,7 +434,7 @@ impl Server {
             tokio::spawn(accept_loop(
                 listener,
                 stop,
-                state,
+                state.clone(),
                 protocols.clone(),
                 connections.clone(),
                 registry.clone(),
@@ -468,13 +467,16 @@ impl Server {
             sweeper.abort();
         }
         state.app.shutdown().await;
+        // Every connection and stream task has ended: this is the last
+        // handle, and the application is dropped here.
+        drop(state);
         Ok(())
     }
 }
 
 /// hyper's builders for both protocols, and the rest of what a
 /// connection needs to know of the configuration.
-fn protocols(config: &Config) -> Protocols {
+fn protocols(config: &Config, registry: &Arc<Registry>) -> Protocols {
     let mut h1 = http1::Builder::new();
     h1.timer(TokioTimer::new())
         .header_read_timeout(config.header_read_timeout)
@@ -485,7 +487,7 @@ fn protocols(config: &Config) -> Protocols {
     if config.max_headers != HYPER_MAX_HEADERS {
         h1.max_headers(config.max_headers);
     }
-    let mut h2 = http2::Builder::new(TokioExecutor::new());
+    let mut h2 = http2::Builder::new(StreamTasks::new(registry.clone()));
     h2.timer(TokioTimer::new())
         .max_concurrent_streams(config.h2_max_concurrent_streams)
         .max_pending_accept_reset_streams(config.h2_max_pending_accept_reset_streams)
@@ -506,7 +508,7 @@ fn protocols(config: &Config) -> Protocols {
 async fn accept_loop<A: Application>(
     listener: Listener,
     mut stop: watch::Receiver<Phase>,
-    state: &'static State<A>,
+    state: Arc<State<A>>,
     protocols: Arc<Protocols>,
     connections: Arc<Semaphore>,
     registry: Arc<Registry>,
@@ -514,22 +516,23 @@ async fn accept_loop<A: Application>(
     accept_until_drain(
         &listener,
         &mut stop,
-        state,
+        &state,
         &protocols,
         &connections,
         &registry,
     )
     .await;
-    // Close the listener (a Unix socket removes its file) before the drain
-    // can see this loop gone.
+    // Close the listener (a Unix socket removes its file) and let go of
+    // the application before the drain can see this loop gone.
     drop(listener);
+    drop(state);
     drop(stop);
 }
 
 async fn accept_until_drain<A: Application>(
     listener: &Listener,
     stop: &mut watch::Receiver<Phase>,
-    state: &'static State<A>,
+    state: &Arc<State<A>>,
     protocols: &Arc<Protocols>,
     connections: &Arc<Semaphore>,
     registry: &Arc<Registry>,
@@ -571,7 +574,7 @@ async fn accept_until_drain<A: Application>(
         let conn = ConnInfo::new(peer, local);
         let registered = registry.register();
         let accepted = Accepted {
-            state,
+            state: state.clone(),
             protocols: protocols.clone(),
             conn,
             activity: registered.activity().clone(),

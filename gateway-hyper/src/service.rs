@@ -19,8 +19,12 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::conns::{Activity, InFlight};
 
-/// What every request of a server shares; leaked once per server so that
-/// requests borrow it without reference counting.
+/// What every request of a server shares: the application and the
+/// per-request limits. The server, each connection and each HTTP/2 stream
+/// task hold it in an `Arc`; an HTTP/1 request borrows it from its
+/// connection, so the hot path touches no reference count. The server
+/// drops its own handle last, after the drain, so the application's `Drop`
+/// runs before the server returns.
 pub(crate) struct State<A> {
     pub(crate) app: A,
     pub(crate) max_body_size: Option<u64>,
@@ -29,14 +33,15 @@ pub(crate) struct State<A> {
     pub(crate) root_path: Option<RootPath>,
 }
 
-/// Handles one request; the future hyper drives.
+/// Handles one request of a connection that holds the state while the
+/// request runs: the future hyper drives.
 #[inline]
-pub(crate) fn handle<A: Application>(
-    state: &'static State<A>,
+pub(crate) fn handle<'s, A: Application>(
+    state: &'s State<A>,
     req: Request<Incoming>,
     conn: ConnInfo,
     activity: &Arc<Activity>,
-) -> RequestFuture<impl Future<Output = AppResult> + Send + use<A>> {
+) -> RequestFuture<'s, impl Future<Output = AppResult> + Send + use<'s, A>> {
     let in_flight = InFlight::new(activity);
     let (parts, incoming) = req.into_parts();
     let upgrade = match check_head(&parts) {
@@ -68,7 +73,7 @@ pub(crate) fn handle<A: Application>(
     let guard = if state.concurrency.is_some() || state.request_timeout.is_some() {
         let permit = match &state.concurrency {
             None => None,
-            // The state lives for the whole process: a borrowed permit.
+            // The state outlives the request: a borrowed permit.
             Some(semaphore) => match semaphore.try_acquire() {
                 Ok(permit) => Some(permit),
                 Err(_) => {
@@ -102,14 +107,28 @@ pub(crate) fn handle<A: Application>(
     }
 }
 
+/// Handles one HTTP/2 request. hyper runs each stream in a task of its
+/// own, which must own what it uses: the request holds the state (one
+/// reference count per request, on HTTP/2 only).
+pub(crate) fn handle_stream<A: Application>(
+    state: &Arc<State<A>>,
+    req: Request<Incoming>,
+    conn: ConnInfo,
+    activity: &Arc<Activity>,
+) -> impl Future<Output = Result<Response<ResponseBody>, Infallible>> + Send + use<A> {
+    let state = Arc::clone(state);
+    let activity = Arc::clone(activity);
+    async move { handle(&state, req, conn, &activity).await }
+}
+
 /// Answers a request without calling the application.
 #[cold]
-fn reject<F>(
+fn reject<'s, F>(
     parts: &http::request::Parts,
     status: StatusCode,
     reason: &'static str,
     in_flight: InFlight,
-) -> RequestFuture<F> {
+) -> RequestFuture<'s, F> {
     let facts = RequestFacts::from_head(&parts.method, parts.version, &parts.headers);
     let response = driver::error_response(&Error::with_status(status, reason), facts);
     RequestFuture {
@@ -122,24 +141,24 @@ fn reject<F>(
 pin_project_lite::pin_project! {
     /// The future of one request: the driver's, plus the per-request limits
     /// when the server has any.
-    pub(crate) struct RequestFuture<F> {
+    pub(crate) struct RequestFuture<'s, F> {
         #[pin]
         inner: Commit<F>,
-        guard: Option<Box<Guard>>,
+        guard: Option<Box<Guard<'s>>>,
         // Moves into the response body: the request counts as in flight
         // until its response is sent.
         in_flight: Option<InFlight>,
     }
 }
 
-struct Guard {
+struct Guard<'s> {
     /// Held until the response is committed; released by being dropped.
-    _permit: Option<SemaphorePermit<'static>>,
+    _permit: Option<SemaphorePermit<'s>>,
     deadline: Option<Pin<Box<tokio::time::Sleep>>>,
     facts: RequestFacts,
 }
 
-impl<F> Future for RequestFuture<F>
+impl<F> Future for RequestFuture<'_, F>
 where
     F: Future<Output = AppResult>,
 {

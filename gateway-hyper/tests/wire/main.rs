@@ -1,0 +1,5 @@
+//! gateway-hyper over real sockets: what a client sees on the wire, and
+//! what becomes of the application.
+
+mod app_lifetime;
+mod support;
