@@ -94,9 +94,7 @@ where
     A: Application,
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    accepted.conn = accepted
-        .conn
-        .with_scheme(gateway_core::Scheme::Https, true);
+    accepted.conn = accepted.conn.with_scheme(gateway_core::Scheme::Https, true);
     let stream = tls.handshake(io).await?;
     match crate::tls::alpn(&stream) {
         Some(protocol) => serve_protocol(stream, protocol, accepted).await,

@@ -48,7 +48,7 @@
 //! Every limit has a safe default (see [`Server`]): a 30 s header-read
 //! timeout, a 30 s keep-alive idle timeout (HTTP/1 and HTTP/2: no request
 //! in flight and no byte received since the last response), 100 headers and
-//! 64 KiB of head (431 past them), a 10 MiB request body (413), 10,000
+//! 64 KiB of head (431 past them, however the head arrives), a 10 MiB request body (413), 10,000
 //! connections (accepting pauses past it), HTTP/2 stream and rapid-reset
 //! limits; optional request concurrency (503) and request timeouts.
 //! Malformed requests hyper accepts but RFC 9112 forbids — a missing,
@@ -58,7 +58,8 @@
 //! application. An application's error or panic becomes an error response
 //! for that request only; every other request and connection carries on.
 //!
-//! Transfer codings other than `chunked` get 501; hyper itself refuses
+//! Transfer codings other than `chunked` get 501 and `chunked` applied
+//! twice gets 400, both with the connection closed; hyper itself refuses
 //! `Content-Length` with `Transfer-Encoding` framing conflicts, differing
 //! `Content-Length`s, invalid chunk sizes and bad bytes in headers (400),
 //! and over-long heads (431 or 414). A connection that sends nothing is
@@ -84,7 +85,9 @@
 
 mod connection;
 mod conns;
+mod head;
 mod listener;
+mod request_body;
 mod server;
 mod service;
 mod signal;

@@ -264,9 +264,11 @@ impl Server {
         self
     }
 
-    /// The most bytes a request head (request line and headers) may take on
-    /// HTTP/1, and the header list on HTTP/2; more get 431. At least 8 KiB.
-    /// Defaults to 64 KiB.
+    /// The most bytes a request head may take on HTTP/1 — the request line,
+    /// the header lines and the blank line that ends them, however the
+    /// bytes arrive — and the header list on HTTP/2; more get 431 and a
+    /// closed connection. Values under 8 KiB count as 8 KiB. Defaults to
+    /// 64 KiB.
     pub fn max_header_size(mut self, bytes: usize) -> Server {
         self.config.max_header_size = bytes.max(8192);
         self
@@ -478,9 +480,13 @@ impl Server {
 /// connection needs to know of the configuration.
 fn protocols(config: &Config, registry: &Arc<Registry>) -> Protocols {
     let mut h1 = http1::Builder::new();
+    // `max_buf_size` alone bounds a head only while it arrives in pieces:
+    // a longer head that lands in the buffer in one read parses whole.
+    // `max_header_size` counts the parsed head whatever the reads were.
     h1.timer(TokioTimer::new())
         .header_read_timeout(config.header_read_timeout)
-        .max_buf_size(config.max_header_size);
+        .max_buf_size(config.max_header_size)
+        .max_header_size(config.max_header_size);
     // hyper's own limit is 100; setting it explicitly, even to 100, makes
     // hyper size its header array at run time on every request (~1,700
     // instructions per request), so it is set only when it differs.

@@ -49,7 +49,9 @@ async fn the_application_is_dropped_when_the_server_returns() {
     let req = http::Request::get(format!("http://{}/", server.addr))
         .body(Empty::<bytes::Bytes>::new())
         .unwrap();
-    let res = within("h2 request", sender.send_request(req)).await.unwrap();
+    let res = within("h2 request", sender.send_request(req))
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
     within("h2 body", res.into_body().collect()).await.unwrap();
 

@@ -2,4 +2,6 @@
 //! what becomes of the application.
 
 mod app_lifetime;
+mod chunked;
+mod head_limit;
 mod support;

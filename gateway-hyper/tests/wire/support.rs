@@ -9,7 +9,9 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use gateway_core::Application;
+use std::sync::{Arc, Mutex};
+
+use gateway_core::{Application, Environ, fn_app, start};
 use gateway_hyper::Server;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -37,7 +39,10 @@ pub(crate) struct Running {
 
 /// Binds `127.0.0.1:0`, applies `configure`, and serves `app` until
 /// [`Running::stop`].
-pub(crate) async fn serve<A: Application>(configure: impl FnOnce(Server) -> Server, app: A) -> Running {
+pub(crate) async fn serve<A: Application>(
+    configure: impl FnOnce(Server) -> Server,
+    app: A,
+) -> Running {
     let server = within("bind", Server::bind("127.0.0.1:0"))
         .await
         .expect("bind 127.0.0.1:0");
@@ -74,6 +79,33 @@ impl Running {
             .expect("the server answers a valid request");
         assert_eq!(response.status, 200, "{:?}", response.head);
     }
+}
+
+/// The requests an application saw, as `METHOD /path`.
+#[derive(Clone, Default)]
+pub(crate) struct Seen(Arc<Mutex<Vec<String>>>);
+
+impl Seen {
+    pub(crate) fn get(&self) -> Vec<String> {
+        self.0.lock().expect("seen lock").clone()
+    }
+}
+
+/// An application that records each request it sees and answers 200 with
+/// `METHOD /path` and the number of body bytes it read.
+pub(crate) fn recording_app() -> (impl Application, Seen) {
+    let seen = Seen::default();
+    let app_seen = seen.clone();
+    let app = fn_app(move |mut env: Environ| {
+        let seen = app_seen.clone();
+        async move {
+            let line = format!("{} {}", env.method(), env.uri().path());
+            seen.0.lock().expect("seen lock").push(line.clone());
+            let body = env.take_body().to_bytes(usize::MAX).await?;
+            start(200, [("content-type", "text/plain")]).body(format!("{line} {}", body.len()))
+        }
+    });
+    (app, seen)
 }
 
 /// One parsed HTTP/1 response.
