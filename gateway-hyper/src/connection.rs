@@ -24,8 +24,10 @@ use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 
-use crate::conns::{Activity, Drive, GracefulConnection, Noted, StreamTasks};
+use crate::conns::{Activity, Drive, GracefulConnection, StreamTasks};
+use crate::io::Noted;
 use crate::listener::Stream;
+use crate::rate::MinDataRate;
 use crate::service::{State, handle, handle_stream};
 use crate::sniff::{self, Peeked, Protocol};
 
@@ -41,6 +43,7 @@ pub(crate) struct Protocols {
     pub(crate) http2: http2::Builder<StreamTasks>,
     /// Also bounds the wait for a new connection's first bytes.
     pub(crate) header_read_timeout: Duration,
+    pub(crate) min_response_rate: Option<MinDataRate>,
     #[cfg(feature = "tls")]
     pub(crate) tls: Option<crate::tls::Tls>,
 }
@@ -139,7 +142,11 @@ where
         activity,
     } = accepted;
     let requests = activity.clone();
-    let io = Noted::new(TokioIo::new(io), activity.clone());
+    let io = Noted::new(
+        TokioIo::new(io),
+        activity.clone(),
+        protocols.min_response_rate,
+    );
     match protocol {
         // hyper polls HTTP/1 requests in this task: they borrow the state
         // this task holds. With upgrades: a 101 hands the connection to

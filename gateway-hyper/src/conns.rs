@@ -12,14 +12,12 @@
 //! connection's task is woken only to be closed.
 
 use std::future::Future;
-use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use hyper::rt::{Read, ReadBufCursor, Write};
 use tokio::sync::watch;
 
 /// What a connection has been told to do, in the order it may be told:
@@ -67,9 +65,22 @@ pub(crate) struct Activity {
     slot: AtomicUsize,
     /// Consecutive quiet sweeps; only the sweeper touches it.
     quiet: AtomicU8,
+    /// The connection was handed to the application by a 101.
+    upgraded: AtomicBool,
 }
 
 impl Activity {
+    /// Bytes arrived.
+    #[inline]
+    pub(crate) fn note_read(&self) {
+        self.read.store(true, Relaxed);
+    }
+
+    /// Whether a 101 handed the connection to the application.
+    pub(crate) fn is_upgraded(&self) -> bool {
+        self.upgraded.load(Relaxed)
+    }
+
     /// The command the connection has been given.
     #[inline]
     pub(crate) fn command(&self) -> Command {
@@ -140,6 +151,7 @@ impl Registry {
             waker: Mutex::new(None),
             slot: AtomicUsize::new(inner.list.len()),
             quiet: AtomicU8::new(0),
+            upgraded: AtomicBool::new(false),
         });
         inner.list.push(activity.clone());
         let n = inner.live();
@@ -290,79 +302,20 @@ impl InFlight {
     }
 }
 
+impl InFlight {
+    /// The request's response is a 101: the connection becomes the
+    /// application's.
+    #[cold]
+    pub(crate) fn upgraded(&self) {
+        self.0.upgraded.store(true, Relaxed);
+    }
+}
+
 impl Drop for InFlight {
     #[inline]
     fn drop(&mut self) {
         self.0.finished.store(true, Relaxed);
         self.0.in_flight.fetch_sub(1, Relaxed);
-    }
-}
-
-pin_project_lite::pin_project! {
-    /// A connection's stream as hyper reads it, noting that bytes arrived
-    /// (one relaxed store per read, nothing per write). Outside hyper-util's
-    /// `TokioIo`, so that its read path stays as hyper has it.
-    pub(crate) struct Noted<I> {
-        #[pin]
-        io: I,
-        activity: Arc<Activity>,
-    }
-}
-
-impl<I> Noted<I> {
-    pub(crate) fn new(io: I, activity: Arc<Activity>) -> Noted<I> {
-        Noted { io, activity }
-    }
-}
-
-impl<I: Read> Read for Noted<I> {
-    #[inline]
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: ReadBufCursor<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = self.project();
-        let polled = this.io.poll_read(cx, buf);
-        if polled.is_ready() {
-            this.activity.read.store(true, Relaxed);
-        }
-        polled
-    }
-}
-
-impl<I: Write> Write for Noted<I> {
-    #[inline]
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.project().io.poll_write(cx, buf)
-    }
-
-    #[inline]
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.project().io.poll_write_vectored(cx, bufs)
-    }
-
-    #[inline]
-    fn is_write_vectored(&self) -> bool {
-        self.io.is_write_vectored()
-    }
-
-    #[inline]
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.project().io.poll_flush(cx)
-    }
-
-    #[inline]
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.project().io.poll_shutdown(cx)
     }
 }
 

@@ -16,6 +16,8 @@ use tokio::sync::{Semaphore, watch};
 use crate::connection::{self, Accepted, Protocols};
 use crate::conns::{Command, Registry, StreamTasks, Watched};
 use crate::listener::{Listener, is_connection_error};
+use crate::rate::MinDataRate;
+use crate::request_body::BodyLimits;
 use crate::service::State;
 
 /// hyper's built-in limit on the number of request header fields.
@@ -34,8 +36,13 @@ enum Phase {
 /// An HTTP server for one [`Application`]: one or more listeners, and the
 /// limits and timeouts that protect it from slow or hostile clients.
 ///
-/// Every setting has a safe default, stated on its method. Configure, then
-/// [`serve`](Server::serve) or [`serve_with_shutdown`](Server::serve_with_shutdown):
+/// Every setting has a safe default, stated on its method. Setters take
+/// typed values, and `impl Into<Option<_>>` where `None` turns a limit
+/// off; they do no I/O. The constructors that bind a socket say so in
+/// their name ([`bind`](Server::bind), [`bind_unix`](Server::bind_unix));
+/// [`from_listener`](Server::from_listener) takes one already bound.
+/// Configure, then [`serve`](Server::serve) or
+/// [`serve_with_shutdown`](Server::serve_with_shutdown):
 ///
 /// ```no_run
 /// # async fn run() -> std::io::Result<()> {
@@ -44,9 +51,9 @@ enum Phase {
 ///
 /// let app = fn_app(|_| async { start(200, [("content-type", "text/plain")]).body("hi") });
 /// gateway_hyper::Server::bind("0.0.0.0:8000").await?
-///     .and_bind_unix("/run/app.sock", Some(0o660))?
-///     .max_body_size(Some(1 << 20))
-///     .request_timeout(Some(Duration::from_secs(30)))
+///     .and_bind_unix("/run/app.sock", 0o660)?
+///     .max_body_size(1 << 20)
+///     .request_timeout(Duration::from_secs(30))
 ///     .serve_with_shutdown(app, gateway_hyper::shutdown_signal())
 ///     .await
 /// # }
@@ -64,6 +71,9 @@ struct Config {
     max_headers: usize,
     max_header_size: usize,
     max_body_size: Option<u64>,
+    request_body_timeout: Option<Duration>,
+    min_request_body_rate: Option<MinDataRate>,
+    min_response_rate: Option<MinDataRate>,
     max_connections: usize,
     max_concurrent_requests: Option<usize>,
     request_timeout: Option<Duration>,
@@ -73,7 +83,7 @@ struct Config {
     h2_max_pending_accept_reset_streams: usize,
     h2_keep_alive_interval: Option<Duration>,
     h2_keep_alive_timeout: Duration,
-    h2_max_send_buf_size: usize,
+    h2_max_send_buf_size: u32,
     #[cfg(feature = "tls")]
     tls: Option<crate::tls::Tls>,
 }
@@ -86,6 +96,9 @@ impl Default for Config {
             max_headers: HYPER_MAX_HEADERS,
             max_header_size: 64 * 1024,
             max_body_size: Some(10 * 1024 * 1024),
+            request_body_timeout: Some(Duration::from_secs(60)),
+            min_request_body_rate: Some(MinDataRate::default()),
+            min_response_rate: Some(MinDataRate::default()),
             max_connections: 10_000,
             max_concurrent_requests: None,
             request_timeout: None,
@@ -122,8 +135,11 @@ impl Server {
     ///     .await
     /// # }
     /// ```
-    pub fn bind_unix(path: impl AsRef<Path>, mode: Option<u32>) -> io::Result<Server> {
-        Ok(Server::with(Listener::bind_unix(path.as_ref(), mode)?))
+    pub fn bind_unix(path: impl AsRef<Path>, mode: impl Into<Option<u32>>) -> io::Result<Server> {
+        Ok(Server::with(Listener::bind_unix(
+            path.as_ref(),
+            mode.into(),
+        )?))
     }
 
     /// Serves on an already-bound tokio listener (so inside a tokio
@@ -176,10 +192,10 @@ impl Server {
     pub fn and_bind_unix(
         mut self,
         path: impl AsRef<Path>,
-        mode: Option<u32>,
+        mode: impl Into<Option<u32>>,
     ) -> io::Result<Server> {
         self.listeners
-            .push(Listener::bind_unix(path.as_ref(), mode)?);
+            .push(Listener::bind_unix(path.as_ref(), mode.into())?);
         Ok(self)
     }
 
@@ -250,14 +266,15 @@ impl Server {
     /// the proxy may send a request on a connection just being closed.
     /// A zero timeout is checked every millisecond: connections close as
     /// soon as they have been quiet for a few.
-    pub fn idle_timeout(mut self, timeout: Option<Duration>) -> Server {
-        self.config.idle_timeout = timeout;
+    pub fn idle_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Server {
+        self.config.idle_timeout = timeout.into();
         self
     }
 
-    /// The most header fields an HTTP/1 request may have (at least 1); more
-    /// get 431. Defaults to 100. Above 100, hyper allocates its header
-    /// arrays on the heap for every request; HTTP/2 is bounded by
+    /// The most header fields an HTTP/1 request may have; more get 431.
+    /// Values under 1 count as 1 (the `Host` field must fit). Defaults to
+    /// 100. Above 100, hyper allocates its header arrays on the heap for
+    /// every request; HTTP/2 is bounded by
     /// [`max_header_size`](Server::max_header_size) instead.
     pub fn max_headers(mut self, n: usize) -> Server {
         self.config.max_headers = n.max(1);
@@ -281,14 +298,79 @@ impl Server {
     /// 10 MiB.
     ///
     /// [`BodyError::LengthLimitExceeded`]: gateway_core::BodyError::LengthLimitExceeded
-    pub fn max_body_size(mut self, bytes: Option<u64>) -> Server {
-        self.config.max_body_size = bytes;
+    pub fn max_body_size(mut self, bytes: impl Into<Option<u64>>) -> Server {
+        self.config.max_body_size = bytes.into();
+        self
+    }
+
+    /// How long the application may wait for the next bytes of a request
+    /// body, or `None` for no limit (nginx's `client_body_timeout`). Only
+    /// the time the application spends waiting for the client counts, not
+    /// the time it spends elsewhere. Past it, the read fails with 408
+    /// Request Timeout: an application that returns the error answers 408
+    /// if its response has not started, and aborts it otherwise; the
+    /// connection then closes. Defaults to 60 seconds.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// use std::time::Duration;
+    /// let server = gateway_hyper::Server::bind("127.0.0.1:0").await?
+    ///     .request_body_timeout(Duration::from_secs(10));
+    /// // Or no limit: `.request_body_timeout(None)`.
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn request_body_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Server {
+        self.config.request_body_timeout = timeout.into();
+        self
+    }
+
+    /// The slowest a client may send a request body, or `None` for no
+    /// minimum (Kestrel's `MinRequestBodyDataRate`): counting only the time
+    /// the application waits for the body, once that time passes the grace
+    /// period, the bytes received must average at least the rate. Past it,
+    /// the read fails with 408, as for the
+    /// [body read timeout](Server::request_body_timeout), which catches a
+    /// client that stops after a fast start. Defaults to 240 bytes per
+    /// second after 5 seconds ([`MinDataRate::default`]).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// use std::time::Duration;
+    /// use gateway_hyper::MinDataRate;
+    /// let server = gateway_hyper::Server::bind("127.0.0.1:0").await?
+    ///     .min_request_body_rate(MinDataRate::new(1024, Duration::from_secs(10)));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn min_request_body_rate(mut self, rate: impl Into<Option<MinDataRate>>) -> Server {
+        self.config.min_request_body_rate = rate.into();
+        self
+    }
+
+    /// The slowest a client may take a response, or `None` for no minimum
+    /// (Kestrel's `MinResponseDataRate`). Timing starts only when the
+    /// connection's socket stops taking bytes: what the server then offers
+    /// must be taken within the grace period or within the time it takes
+    /// at the rate, whichever is longer, and bytes offered meanwhile add
+    /// their time at the rate. Past it, the connection is closed and the
+    /// response aborted (the client sees it cut short). Connections handed
+    /// to the application by a 101 (WebSocket) are not timed. Defaults to
+    /// 240 bytes per second after 5 seconds ([`MinDataRate::default`]).
+    ///
+    /// On HTTP/2 this times the connection as a whole: a client that keeps
+    /// reading but withholds a stream's flow-control window is bounded by
+    /// [`request_timeout`](Server::request_timeout) only.
+    pub fn min_response_rate(mut self, rate: impl Into<Option<MinDataRate>>) -> Server {
+        self.config.min_response_rate = rate.into();
         self
     }
 
     /// The most connections open at once; past it the server stops
-    /// accepting until one closes (the kernel queues the rest). Defaults to
-    /// 10,000.
+    /// accepting until one closes (the kernel queues the rest). Values
+    /// under 1 count as 1. Defaults to 10,000.
     pub fn max_connections(mut self, n: usize) -> Server {
         self.config.max_connections = n.max(1);
         self
@@ -297,8 +379,8 @@ impl Server {
     /// The most requests the application handles at once, or `None` for no
     /// limit; past it, requests get 503 at once. A request counts until its
     /// response is committed. Defaults to no limit.
-    pub fn max_concurrent_requests(mut self, n: Option<usize>) -> Server {
-        self.config.max_concurrent_requests = n;
+    pub fn max_concurrent_requests(mut self, n: impl Into<Option<usize>>) -> Server {
+        self.config.max_concurrent_requests = n.into();
         self
     }
 
@@ -306,8 +388,8 @@ impl Server {
     /// has not started by then, the application's future is dropped and
     /// the client gets 503; if it has, the response is aborted. Defaults to
     /// no limit.
-    pub fn request_timeout(mut self, timeout: Option<Duration>) -> Server {
-        self.config.request_timeout = timeout;
+    pub fn request_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Server {
+        self.config.request_timeout = timeout.into();
         self
     }
 
@@ -319,10 +401,20 @@ impl Server {
     }
 
     /// An external prefix every request's `script_name` starts with (the
-    /// application is served under it by a proxy that strips it). Defaults
-    /// to none.
-    pub fn root_path(mut self, root: Option<RootPath>) -> Server {
-        self.config.root_path = root;
+    /// application is served under it by a proxy that strips it), or
+    /// `None`. Defaults to none.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// use gateway_core::RootPath;
+    /// let server = gateway_hyper::Server::bind("127.0.0.1:0").await?
+    ///     .root_path(RootPath::from_static("/app"));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn root_path(mut self, root: impl Into<Option<RootPath>>) -> Server {
+        self.config.root_path = root.into();
         self
     }
 
@@ -340,18 +432,22 @@ impl Server {
         self
     }
 
-    /// HTTP/2: send a PING this often on an idle connection and close it if
-    /// no answer comes within `timeout`; `None` sends none. Defaults to
-    /// none, and 20 seconds.
-    pub fn http2_keep_alive(mut self, interval: Option<Duration>, timeout: Duration) -> Server {
-        self.config.h2_keep_alive_interval = interval;
+    /// HTTP/2: send a PING every `interval` on an idle connection, or
+    /// `None` for none, and close the connection if no answer comes within
+    /// `timeout`. Defaults to no PINGs, and 20 seconds.
+    pub fn http2_keep_alive(
+        mut self,
+        interval: impl Into<Option<Duration>>,
+        timeout: Duration,
+    ) -> Server {
+        self.config.h2_keep_alive_interval = interval.into();
         self.config.h2_keep_alive_timeout = timeout;
         self
     }
 
     /// HTTP/2: the most bytes buffered per stream for sending. Defaults to
     /// 400 KiB.
-    pub fn http2_max_send_buf_size(mut self, bytes: usize) -> Server {
+    pub fn http2_max_send_buf_size(mut self, bytes: u32) -> Server {
         self.config.h2_max_send_buf_size = bytes;
         self
     }
@@ -362,7 +458,7 @@ impl Server {
     /// apart by its first bytes. The handshake runs in the connection's own
     /// task, never the accept loop, and must finish within
     /// `handshake_timeout` (10 seconds is a sane value). Requests see the
-    /// `https` scheme and a TLS connection.
+    /// `https` scheme and a TLS connection. Defaults to plain HTTP.
     ///
     /// ```no_run
     /// # async fn run(config: gateway_hyper::rustls::ServerConfig) -> std::io::Result<()> {
@@ -410,7 +506,11 @@ impl Server {
         let config = self.config;
         let state = Arc::new(State {
             app,
-            max_body_size: config.max_body_size,
+            body: BodyLimits {
+                max_size: config.max_body_size.unwrap_or(u64::MAX),
+                between_reads: config.request_body_timeout,
+                min_rate: config.min_request_body_rate,
+            },
             request_timeout: config.request_timeout,
             concurrency: config.max_concurrent_requests.map(Semaphore::new),
             root_path: config.root_path.clone(),
@@ -500,11 +600,12 @@ fn protocols(config: &Config, registry: &Arc<Registry>) -> Protocols {
         .max_header_list_size(u32::try_from(config.max_header_size).unwrap_or(u32::MAX))
         .keep_alive_interval(config.h2_keep_alive_interval)
         .keep_alive_timeout(config.h2_keep_alive_timeout)
-        .max_send_buf_size(config.h2_max_send_buf_size);
+        .max_send_buf_size(config.h2_max_send_buf_size as usize);
     Protocols {
         http1: h1,
         http2: h2,
         header_read_timeout: config.header_read_timeout,
+        min_response_rate: config.min_response_rate,
         #[cfg(feature = "tls")]
         tls: config.tls.clone(),
     }

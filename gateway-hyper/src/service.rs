@@ -18,7 +18,7 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::conns::{Activity, InFlight};
 use crate::head::{Refusal, check_head};
-use crate::request_body::RequestBody;
+use crate::request_body::{BodyLimits, RequestBody};
 
 /// What every request of a server shares: the application and the
 /// per-request limits. The server, each connection and each HTTP/2 stream
@@ -28,7 +28,7 @@ use crate::request_body::RequestBody;
 /// runs before the server returns.
 pub(crate) struct State<A> {
     pub(crate) app: A,
-    pub(crate) max_body_size: Option<u64>,
+    pub(crate) body: BodyLimits,
     pub(crate) request_timeout: Option<Duration>,
     pub(crate) concurrency: Option<Semaphore>,
     pub(crate) root_path: Option<RootPath>,
@@ -54,9 +54,12 @@ pub(crate) fn handle<'s, A: Application>(
     let body = if incoming.is_end_stream() {
         Body::empty()
     } else {
-        let limit = state.max_body_size.unwrap_or(u64::MAX);
         // hyper parsed Content-Length already (HTTP/1 and HTTP/2).
-        if incoming.size_hint().exact().is_some_and(|n| n > limit) {
+        if incoming
+            .size_hint()
+            .exact()
+            .is_some_and(|n| n > state.body.max_size)
+        {
             let refusal = Refusal {
                 status: StatusCode::PAYLOAD_TOO_LARGE,
                 reason: "the announced request body exceeds the limit",
@@ -64,10 +67,11 @@ pub(crate) fn handle<'s, A: Application>(
             };
             return reject(&parts, refusal, in_flight);
         }
-        Body::new(RequestBody::new(incoming, limit))
+        Body::new(RequestBody::new(incoming, &state.body))
     };
-    // Limits that hold per request live in one box, only when configured.
-    let guard = if state.concurrency.is_some() || state.request_timeout.is_some() {
+    // The uncommon cases live in one box: per-request limits when
+    // configured, and an upgrade request, whose 101 must be noticed.
+    let guard = if state.concurrency.is_some() || state.request_timeout.is_some() || upgrade {
         let permit = match &state.concurrency {
             None => None,
             // The state outlives the request: a borrowed permit.
@@ -155,10 +159,12 @@ pin_project_lite::pin_project! {
     }
 }
 
+/// What a request needs beyond the common case.
 struct Guard<'s> {
     /// Held until the response is committed; released by being dropped.
     _permit: Option<SemaphorePermit<'s>>,
     deadline: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// Whether the request asks for an upgrade (see [`RequestFacts`]).
     facts: RequestFacts,
 }
 
@@ -181,7 +187,15 @@ where
         }
         if let Poll::Ready(Ok(response)) = this.inner.poll(cx) {
             // Committed: the concurrency permit goes with the guard.
-            let deadline = this.guard.take().and_then(|guard| guard.deadline);
+            let guard = this.guard.take();
+            if guard.as_ref().is_some_and(|guard| guard.facts.is_upgrade())
+                && response.status() == StatusCode::SWITCHING_PROTOCOLS
+            {
+                if let Some(in_flight) = this.in_flight.as_ref() {
+                    in_flight.upgraded();
+                }
+            }
+            let deadline = guard.and_then(|guard| guard.deadline);
             let response = match deadline {
                 None => response,
                 // The rest of the body must also arrive in time; past it,

@@ -4,4 +4,5 @@
 mod app_lifetime;
 mod chunked;
 mod head_limit;
+mod slow_clients;
 mod support;
