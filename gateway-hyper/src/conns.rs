@@ -1,8 +1,26 @@
 //! What the server knows about each live connection: whether it has a
 //! request in flight, whether bytes arrived lately, and what it has been
-//! told to do (drain, close when idle, abort). One registry per server;
-//! the idle sweeper and the shutdown walk it instead of every connection
-//! polling a timer or a channel on every wake-up.
+//! told to do (drain, close when idle, abort).
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> std::io::Result<()> {
+//! use std::time::Duration;
+//! use gateway_core::{fn_app, start};
+//! let app = fn_app(|_| async { start(200, [("content-type", "text/plain")]).body("hi") });
+//! // Idle connections close after 75 s; in-flight requests get 10 s at shutdown.
+//! gateway_hyper::Server::bind("127.0.0.1:0").await?
+//!     .idle_timeout(Duration::from_secs(75))
+//!     .drain_timeout(Duration::from_secs(10))
+//!     .serve_with_shutdown(app, async {})
+//!     .await
+//! # }
+//! ```
+//!
+//! One registry per server (HTTP/2 stream tasks are counted in it too, so
+//! that the drain waits for them); the idle sweeper and the shutdown walk it
+//! instead of every connection polling a timer or a channel on every
+//! wake-up.
 //!
 //! The costs are where they matter least: per connection, one allocation
 //! and two short critical sections (register and unregister); per read, one

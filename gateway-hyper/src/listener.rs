@@ -1,4 +1,17 @@
 //! Listening sockets: TCP (IPv4 and IPv6) and Unix.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> std::io::Result<()> {
+//! let sock = std::env::temp_dir().join(format!("listener-doc-{}.sock", std::process::id()));
+//! // One server, two listeners: the socket file goes when the server does.
+//! let server = gateway_hyper::Server::bind("127.0.0.1:0").await?.and_bind_unix(&sock, 0o600)?;
+//! assert_eq!(server.local_addrs()?.len(), 2);
+//! drop(server);
+//! assert!(!sock.exists());
+//! # Ok(())
+//! # }
+//! ```
 
 use std::io;
 use std::net::SocketAddr;

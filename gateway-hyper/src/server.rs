@@ -1,4 +1,18 @@
 //! [`Server`]: listeners, configuration, the accept loops and the drain.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> std::io::Result<()> {
+//! use std::time::Duration;
+//! use gateway_core::{fn_app, start};
+//! let app = fn_app(|_| async { start(200, [("content-type", "text/plain")]).body("hi") });
+//! gateway_hyper::Server::bind("127.0.0.1:0").await?
+//!     .drain_timeout(Duration::from_secs(10))
+//!     // Stops at once: a real server passes `gateway_hyper::shutdown_signal()`.
+//!     .serve_with_shutdown(app, async {})
+//!     .await
+//! # }
+//! ```
 
 use std::future::Future;
 use std::io;

@@ -1,4 +1,19 @@
 //! One request: checks, environ, driver, and the limits that apply to it.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> std::io::Result<()> {
+//! use gateway_core::{fn_app, start};
+//! // Each request reaches the application as an environ, through the driver,
+//! // at most 100 at a time here (the 101st gets 503).
+//! let app = fn_app(|env| async move {
+//!     let text = format!("{} {} from {}", env.method(), env.uri().path(), env.conn().peer());
+//!     start(200, [("content-type", "text/plain")]).body(text)
+//! });
+//! let server = gateway_hyper::Server::bind("127.0.0.1:0").await?.max_concurrent_requests(100);
+//! server.serve_with_shutdown(app, async {}).await
+//! # }
+//! ```
 
 use std::convert::Infallible;
 use std::future::Future;

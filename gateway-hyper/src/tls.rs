@@ -1,4 +1,17 @@
 //! HTTPS with rustls (feature `tls`).
+//!
+//! ```no_run
+//! # async fn run(config: gateway_hyper::rustls::ServerConfig) -> std::io::Result<()> {
+//! use std::time::Duration;
+//! use gateway_core::{fn_app, start};
+//! let app = fn_app(|_| async { start(200, [("content-type", "text/plain")]).body("hi") });
+//! // ALPN offers h2 and http/1.1; a handshake must finish within 10 s.
+//! gateway_hyper::Server::bind("0.0.0.0:443").await?
+//!     .tls(config, Duration::from_secs(10))
+//!     .serve(app)
+//!     .await
+//! # }
+//! ```
 
 use std::io;
 use std::sync::Arc;
