@@ -1,8 +1,26 @@
 //! What the server knows about each live connection: whether it has a
 //! request in flight, whether bytes arrived lately, and what it has been
-//! told to do (drain, close when idle, abort). One registry per server;
-//! the idle sweeper and the shutdown walk it instead of every connection
-//! polling a timer or a channel on every wake-up.
+//! told to do (drain, close when idle, abort).
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> std::io::Result<()> {
+//! use std::time::Duration;
+//! use gateway_core::{fn_app, start};
+//! let app = fn_app(|_| async { start(200, [("content-type", "text/plain")]).body("hi") });
+//! // Idle connections close after 75 s; in-flight requests get 10 s at shutdown.
+//! gateway_hyper::Server::bind("127.0.0.1:0").await?
+//!     .idle_timeout(Duration::from_secs(75))
+//!     .drain_timeout(Duration::from_secs(10))
+//!     .serve_with_shutdown(app, async {})
+//!     .await
+//! # }
+//! ```
+//!
+//! One registry per server (HTTP/2 stream tasks are counted in it too, so
+//! that the drain waits for them); the idle sweeper and the shutdown walk it
+//! instead of every connection polling a timer or a channel on every
+//! wake-up.
 //!
 //! The costs are where they matter least: per connection, one allocation
 //! and two short critical sections (register and unregister); per read, one
@@ -12,23 +30,38 @@
 //! connection's task is woken only to be closed.
 
 use std::future::Future;
-use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use hyper::rt::{Read, ReadBufCursor, Write};
 use tokio::sync::watch;
 
-/// Commands, in the order a connection may receive them; a later one
-/// replaces an earlier one, never the other way round.
-pub(crate) const RUN: u8 = 0;
-/// Finish the in-flight requests, then close (idle timeout or drain).
-pub(crate) const FINISH: u8 = 1;
-/// Close now, dropping whatever is in flight (past the drain deadline).
-pub(crate) const ABORT: u8 = 2;
+/// What a connection has been told to do, in the order it may be told:
+/// a later command replaces an earlier one, never the other way round.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[repr(u8)]
+pub(crate) enum Command {
+    /// Serve requests.
+    Run = 0,
+    /// Finish the in-flight requests, then close (idle timeout or drain).
+    Finish = 1,
+    /// Close now, dropping whatever is in flight (past the drain deadline).
+    Abort = 2,
+}
+
+impl Command {
+    /// The command stored as `value` (only ever a `Command as u8`).
+    #[inline]
+    fn from_u8(value: u8) -> Command {
+        match value {
+            0 => Command::Run,
+            1 => Command::Finish,
+            _ => Command::Abort,
+        }
+    }
+}
 
 /// Quarters of the idle timeout a connection must stay quiet to be closed:
 /// it closes between 1 and 1.25 idle timeouts after it went quiet.
@@ -41,6 +74,7 @@ pub(crate) struct Activity {
     read: AtomicBool,
     /// A response finished since the sweeper last looked.
     finished: AtomicBool,
+    /// A [`Command`], stored as its `u8`.
     command: AtomicU8,
     /// The connection task's waker, set when it changes (for a tokio task,
     /// once).
@@ -49,17 +83,30 @@ pub(crate) struct Activity {
     slot: AtomicUsize,
     /// Consecutive quiet sweeps; only the sweeper touches it.
     quiet: AtomicU8,
+    /// The connection was handed to the application by a 101.
+    upgraded: AtomicBool,
 }
 
 impl Activity {
-    /// The command the connection has been given.
+    /// Bytes arrived.
     #[inline]
-    pub(crate) fn command(&self) -> u8 {
-        self.command.load(Relaxed)
+    pub(crate) fn note_read(&self) {
+        self.read.store(true, Relaxed);
     }
 
-    fn tell(&self, command: u8) {
-        if self.command.fetch_max(command, Relaxed) < command {
+    /// Whether a 101 handed the connection to the application.
+    pub(crate) fn is_upgraded(&self) -> bool {
+        self.upgraded.load(Relaxed)
+    }
+
+    /// The command the connection has been given.
+    #[inline]
+    pub(crate) fn command(&self) -> Command {
+        Command::from_u8(self.command.load(Relaxed))
+    }
+
+    fn tell(&self, command: Command) {
+        if self.command.fetch_max(command as u8, Relaxed) < command as u8 {
             let waker = self.waker.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(waker) = waker.as_ref() {
                 waker.wake_by_ref();
@@ -68,10 +115,12 @@ impl Activity {
     }
 }
 
-/// Every live connection of a server.
+/// Every live connection of a server, and how many HTTP/2 stream tasks
+/// run beside them.
 pub(crate) struct Registry {
     inner: Mutex<Inner>,
-    /// The number of live connections, for the drain to wait on.
+    /// The number of live connections and stream tasks, for the drain to
+    /// wait on.
     count: watch::Sender<usize>,
 }
 
@@ -79,7 +128,15 @@ struct Inner {
     list: Vec<Arc<Activity>>,
     /// The command every new connection starts with: once the server
     /// drains, a connection accepted in the same instant is told at once.
-    command: u8,
+    command: Command,
+    /// Live HTTP/2 stream tasks (hyper spawns one per stream).
+    tasks: usize,
+}
+
+impl Inner {
+    fn live(&self) -> usize {
+        self.list.len() + self.tasks
+    }
 }
 
 impl Registry {
@@ -87,7 +144,8 @@ impl Registry {
         Registry {
             inner: Mutex::new(Inner {
                 list: Vec::new(),
-                command: RUN,
+                command: Command::Run,
+                tasks: 0,
             }),
             count: watch::Sender::new(0),
         }
@@ -107,13 +165,14 @@ impl Registry {
             in_flight: AtomicUsize::new(0),
             read: AtomicBool::new(false),
             finished: AtomicBool::new(false),
-            command: AtomicU8::new(inner.command),
+            command: AtomicU8::new(inner.command as u8),
             waker: Mutex::new(None),
             slot: AtomicUsize::new(inner.list.len()),
             quiet: AtomicU8::new(0),
+            upgraded: AtomicBool::new(false),
         });
         inner.list.push(activity.clone());
-        let n = inner.list.len();
+        let n = inner.live();
         drop(inner);
         self.count.send_replace(n);
         Registered {
@@ -123,7 +182,7 @@ impl Registry {
     }
 
     /// Tells every connection, and every later one, `command`.
-    pub(crate) fn tell_all(&self, command: u8) {
+    pub(crate) fn tell_all(&self, command: Command) {
         let mut inner = self.lock();
         inner.command = inner.command.max(command);
         for activity in &inner.list {
@@ -131,7 +190,17 @@ impl Registry {
         }
     }
 
-    /// Waits until no connection is left.
+    /// Counts a task until the returned handle is dropped.
+    fn enter_task(self: &Arc<Registry>) -> Task {
+        let mut inner = self.lock();
+        inner.tasks += 1;
+        let n = inner.live();
+        drop(inner);
+        self.count.send_replace(n);
+        Task(self.clone())
+    }
+
+    /// Waits until no connection or stream task is left.
     pub(crate) async fn empty(&self) {
         let mut count = self.count.subscribe();
         let _ = count.wait_for(|n| *n == 0).await;
@@ -160,7 +229,7 @@ impl Registry {
                 let quiet = activity.quiet.load(Relaxed) + 1;
                 activity.quiet.store(quiet.min(QUIET_TICKS), Relaxed);
                 if quiet >= QUIET_TICKS {
-                    activity.tell(FINISH);
+                    activity.tell(Command::Finish);
                 }
             }
         }
@@ -189,9 +258,52 @@ impl Drop for Registered {
                 moved.slot.store(slot, Relaxed);
             }
         }
-        let n = inner.list.len();
+        let n = inner.live();
         drop(inner);
         self.registry.count.send_replace(n);
+    }
+}
+
+/// A stream task's place in the registry's count.
+struct Task(Arc<Registry>);
+
+impl Drop for Task {
+    fn drop(&mut self) {
+        let mut inner = self.0.lock();
+        inner.tasks -= 1;
+        let n = inner.live();
+        drop(inner);
+        self.0.count.send_replace(n);
+    }
+}
+
+/// hyper's executor for HTTP/2 stream tasks: each counts in the registry
+/// until it ends, so that the drain waits for it and for the application
+/// it holds. Past the drain deadline the connections are dropped, and h2
+/// then ends their streams' tasks.
+#[derive(Clone)]
+pub(crate) struct StreamTasks {
+    registry: Arc<Registry>,
+}
+
+impl StreamTasks {
+    pub(crate) fn new(registry: Arc<Registry>) -> StreamTasks {
+        StreamTasks { registry }
+    }
+}
+
+impl<F> hyper::rt::Executor<F> for StreamTasks
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    fn execute(&self, fut: F) {
+        let task = self.registry.enter_task();
+        tokio::spawn(async move {
+            let out = fut.await;
+            drop(task);
+            out
+        });
     }
 }
 
@@ -208,79 +320,20 @@ impl InFlight {
     }
 }
 
+impl InFlight {
+    /// The request's response is a 101: the connection becomes the
+    /// application's.
+    #[cold]
+    pub(crate) fn upgraded(&self) {
+        self.0.upgraded.store(true, Relaxed);
+    }
+}
+
 impl Drop for InFlight {
     #[inline]
     fn drop(&mut self) {
         self.0.finished.store(true, Relaxed);
         self.0.in_flight.fetch_sub(1, Relaxed);
-    }
-}
-
-pin_project_lite::pin_project! {
-    /// A connection's stream as hyper reads it, noting that bytes arrived
-    /// (one relaxed store per read, nothing per write). Outside hyper-util's
-    /// `TokioIo`, so that its read path stays as hyper has it.
-    pub(crate) struct Noted<I> {
-        #[pin]
-        io: I,
-        activity: Arc<Activity>,
-    }
-}
-
-impl<I> Noted<I> {
-    pub(crate) fn new(io: I, activity: Arc<Activity>) -> Noted<I> {
-        Noted { io, activity }
-    }
-}
-
-impl<I: Read> Read for Noted<I> {
-    #[inline]
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: ReadBufCursor<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = self.project();
-        let polled = this.io.poll_read(cx, buf);
-        if polled.is_ready() {
-            this.activity.read.store(true, Relaxed);
-        }
-        polled
-    }
-}
-
-impl<I: Write> Write for Noted<I> {
-    #[inline]
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.project().io.poll_write(cx, buf)
-    }
-
-    #[inline]
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.project().io.poll_write_vectored(cx, bufs)
-    }
-
-    #[inline]
-    fn is_write_vectored(&self) -> bool {
-        self.io.is_write_vectored()
-    }
-
-    #[inline]
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.project().io.poll_flush(cx)
-    }
-
-    #[inline]
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.project().io.poll_shutdown(cx)
     }
 }
 
@@ -322,7 +375,7 @@ impl<F: Future> Future for Watched<F> {
             *activity.waker.lock().unwrap_or_else(|e| e.into_inner()) = Some(waker.clone());
             *this.waker = Some(waker);
         }
-        if activity.command() == ABORT {
+        if activity.command() == Command::Abort {
             return Poll::Ready(None);
         }
         this.fut.poll(cx).map(Some)
@@ -364,7 +417,7 @@ impl<C: GracefulConnection> Future for Drive<C> {
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<C::Output> {
         let mut this = self.project();
-        if !*this.shut && this.activity.command() != RUN {
+        if !*this.shut && this.activity.command() != Command::Run {
             *this.shut = true;
             this.connection.as_mut().shut_down();
         }
@@ -396,12 +449,12 @@ mod tests {
     fn commands_only_move_forward() {
         let registry = Arc::new(Registry::new());
         let a = registry.register();
-        registry.tell_all(ABORT);
-        registry.tell_all(FINISH);
-        assert_eq!(a.activity().command(), ABORT);
+        registry.tell_all(Command::Abort);
+        registry.tell_all(Command::Finish);
+        assert_eq!(a.activity().command(), Command::Abort);
         // A connection registered after the drain started is told at once.
         let b = registry.register();
-        assert_eq!(b.activity().command(), ABORT);
+        assert_eq!(b.activity().command(), Command::Abort);
     }
 
     #[tokio::test(start_paused = true)]
@@ -417,17 +470,17 @@ mod tests {
             chatty.activity().read.store(true, Relaxed);
         }
         // 3.6 s: nobody has been quiet for 4 s.
-        assert_eq!(quiet.activity().command(), RUN);
+        assert_eq!(quiet.activity().command(), Command::Run);
         tokio::time::sleep(Duration::from_millis(1500)).await;
         // 5.1 s: the quiet one was seen quiet at 1, 2, 3 and 4 s (then 5).
-        assert_eq!(quiet.activity().command(), FINISH);
-        assert_eq!(busy.activity().command(), RUN);
-        assert_eq!(chatty.activity().command(), RUN);
+        assert_eq!(quiet.activity().command(), Command::Finish);
+        assert_eq!(busy.activity().command(), Command::Run);
+        assert_eq!(chatty.activity().command(), Command::Run);
         // A finished response restarts the clock.
         drop(request);
         tokio::time::sleep(Duration::from_millis(3500)).await;
-        assert_eq!(busy.activity().command(), RUN);
+        assert_eq!(busy.activity().command(), Command::Run);
         tokio::time::sleep(Duration::from_millis(1500)).await;
-        assert_eq!(busy.activity().command(), FINISH);
+        assert_eq!(busy.activity().command(), Command::Finish);
     }
 }

@@ -47,18 +47,23 @@
 //!
 //! Every limit has a safe default (see [`Server`]): a 30 s header-read
 //! timeout, a 30 s keep-alive idle timeout (HTTP/1 and HTTP/2: no request
-//! in flight and no byte received since the last response), 100 headers and
-//! 64 KiB of head (431 past them), a 10 MiB request body (413), 10,000
-//! connections (accepting pauses past it), HTTP/2 stream and rapid-reset
-//! limits; optional request concurrency (503) and request timeouts.
-//! Malformed requests hyper accepts but RFC 9112 forbids — a missing,
+//! in flight and no byte received since the last response), 100 headers
+//! and 64 KiB of head (431 past them, however the head arrives), a 10 MiB
+//! request body (413), 10,000 connections (accepting pauses past it),
+//! HTTP/2 stream and rapid-reset limits; optional request concurrency
+//! (503) and request timeouts. Slow clients are bounded too: a request body
+//! whose next bytes take more than 60 s, or that arrives below 240 bytes/s
+//! once 5 s of waiting have passed, fails with 408; a client that takes a
+//! response below 240 bytes/s once its socket has been full for 5 s is cut
+//! off. Malformed requests hyper accepts but RFC 9112 forbids — a missing,
 //! repeated or invalid `Host`, a `Host` that disagrees with HTTP/2's
 //! `:authority`, an asterisk-form target outside `OPTIONS`, an
 //! authority-form target outside `CONNECT` — get 400 before they reach the
 //! application. An application's error or panic becomes an error response
 //! for that request only; every other request and connection carries on.
 //!
-//! Transfer codings other than `chunked` get 501; hyper itself refuses
+//! Transfer codings other than `chunked` get 501 and `chunked` applied
+//! twice gets 400, both with the connection closed; hyper itself refuses
 //! `Content-Length` with `Transfer-Encoding` framing conflicts, differing
 //! `Content-Length`s, invalid chunk sizes and bad bytes in headers (400),
 //! and over-long heads (431 or 414). A connection that sends nothing is
@@ -71,6 +76,10 @@
 //! - On HTTP/1, hyper's header-read clock also runs while a connection
 //!   waits for its next request, so an idle HTTP/1 connection closes after
 //!   the shorter of the idle and header-read timeouts.
+//! - On HTTP/2 the minimum response rate times the connection's socket:
+//!   a client that keeps reading the connection but withholds one
+//!   stream's flow-control window holds that stream until the
+//!   [request timeout](Server::request_timeout), if one is set.
 //! - `Expect: 100-continue` gets `100 Continue` only when the application
 //!   reads the body before its response starts; a response of known size
 //!   is committed at once and the client then sends the body anyway.
@@ -80,10 +89,16 @@
 //! [`Server::serve_with_shutdown`] with [`shutdown_signal`] stops on
 //! SIGTERM or SIGINT: it stops accepting, lets in-flight requests finish up
 //! to the drain deadline, closes idle connections at once, and runs the
-//! application's `shutdown`.
+//! application's `shutdown`; the application is dropped before it
+//! returns.
 
+mod connection;
 mod conns;
+mod head;
+mod io;
 mod listener;
+mod rate;
+mod request_body;
 mod server;
 mod service;
 mod signal;
@@ -91,6 +106,7 @@ mod sniff;
 #[cfg(feature = "tls")]
 mod tls;
 
+pub use rate::{InvalidMinDataRate, MinDataRate};
 pub use server::Server;
 pub use signal::shutdown_signal;
 

@@ -1,8 +1,22 @@
 //! Listening sockets: TCP (IPv4 and IPv6) and Unix.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> std::io::Result<()> {
+//! let sock = std::env::temp_dir().join(format!("listener-doc-{}.sock", std::process::id()));
+//! // One server, two listeners: the socket file goes when the server does.
+//! let server = gateway_hyper::Server::bind("127.0.0.1:0").await?.and_bind_unix(&sock, 0o600)?;
+//! assert_eq!(server.local_addrs()?.len(), 2);
+//! drop(server);
+//! assert!(!sock.exists());
+//! # Ok(())
+//! # }
+//! ```
 
 use std::io;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use gateway_core::Addr;
 use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
@@ -22,9 +36,7 @@ pub(crate) struct UnixSocket {
     /// Device and inode of the socket file this listener created: the file
     /// at `path` is removed only if it is still this one.
     file_id: Option<(u64, u64)>,
-    /// The path as a `&'static Path` for `Addr::Unix` (one allocation per
-    /// listener, kept for the life of the process, so that every request
-    /// can copy its connection facts).
+    /// The path as `Addr::Unix` holds it (see [`interned`]).
     addr: &'static Path,
 }
 
@@ -75,7 +87,7 @@ impl Listener {
             listener,
             file_id: file_id(path),
             path: path.to_path_buf(),
-            addr: Box::leak(path.to_path_buf().into_boxed_path()),
+            addr: interned(path),
         };
         if let Some(mode) = mode {
             std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
@@ -125,6 +137,24 @@ impl Drop for UnixSocket {
     }
 }
 
+/// `path` as a `&'static Path`, which gateway-core's `Addr::Unix` holds so
+/// that every request can copy its connection's addresses. Interned: each
+/// distinct path is allocated once per process and reused however often
+/// it is bound again (a server restarted in the same process, tests), so
+/// the memory is bounded by the set of socket paths, not by the number of
+/// binds.
+fn interned(path: &Path) -> &'static Path {
+    static PATHS: Mutex<Vec<&'static Path>> = Mutex::new(Vec::new());
+    // A poisoned list is still a valid list.
+    let mut paths = PATHS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(known) = paths.iter().find(|known| **known == path) {
+        return known;
+    }
+    let path: &'static Path = Box::leak(path.into());
+    paths.push(path);
+    path
+}
+
 /// The device and inode of the file at `path`, if any.
 fn file_id(path: &Path) -> Option<(u64, u64)> {
     use std::os::unix::fs::MetadataExt;
@@ -148,4 +178,19 @@ pub(crate) fn is_connection_error(err: &io::Error) -> bool {
             | io::ErrorKind::ConnectionAborted
             | io::ErrorKind::ConnectionReset
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_path_bound_again_is_not_allocated_again() {
+        let first = interned(Path::new("/run/interned-test.sock"));
+        let again = interned(&PathBuf::from("/run/interned-test.sock"));
+        assert!(std::ptr::eq(first, again));
+        assert_eq!(again, Path::new("/run/interned-test.sock"));
+        let other = interned(Path::new("/run/other-test.sock"));
+        assert_eq!(other, Path::new("/run/other-test.sock"));
+    }
 }

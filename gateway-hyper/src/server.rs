@@ -1,44 +1,62 @@
 //! [`Server`]: listeners, configuration, the accept loops and the drain.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> std::io::Result<()> {
+//! use std::time::Duration;
+//! use gateway_core::{fn_app, start};
+//! let app = fn_app(|_| async { start(200, [("content-type", "text/plain")]).body("hi") });
+//! gateway_hyper::Server::bind("127.0.0.1:0").await?
+//!     .drain_timeout(Duration::from_secs(10))
+//!     // Stops at once: a real server passes `gateway_hyper::shutdown_signal()`.
+//!     .serve_with_shutdown(app, async {})
+//!     .await
+//! # }
+//! ```
 
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use gateway_core::{Addr, Application, ConnInfo, RootPath};
 use hyper::server::conn::{http1, http2};
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::TokioTimer;
 use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio::sync::{Semaphore, watch};
 
-use crate::conns::{ABORT, Activity, Drive, FINISH, GracefulConnection, Noted, Registry, Watched};
-use crate::listener::{Listener, Stream, is_connection_error};
-use crate::service::{State, handle};
-use crate::sniff::{self, Peeked, Protocol};
-
-pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-/// Why a connection that sent no (deciding) bytes in time was closed.
-const NO_REQUEST: &str = "no request within the header-read timeout";
+use crate::connection::{self, Accepted, Protocols};
+use crate::conns::{Command, Registry, StreamTasks, Watched};
+use crate::listener::{Listener, is_connection_error};
+use crate::rate::MinDataRate;
+use crate::request_body::BodyLimits;
+use crate::service::State;
 
 /// hyper's built-in limit on the number of request header fields.
 const HYPER_MAX_HEADERS: usize = 100;
 
-/// Phases of a server, broadcast to its accept loops (connections are told
-/// through the registry).
-const RUNNING: u8 = 0;
-/// Stop accepting.
-const DRAINING: u8 = 1;
+/// The phase of a server, broadcast to its accept loops (connections are
+/// told through the registry). Phases only move forward.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Accepting connections.
+    Running,
+    /// Not accepting any more: the server drains.
+    Draining,
+}
 
 /// An HTTP server for one [`Application`]: one or more listeners, and the
 /// limits and timeouts that protect it from slow or hostile clients.
 ///
-/// Every setting has a safe default, stated on its method. Configure, then
-/// [`serve`](Server::serve) or [`serve_with_shutdown`](Server::serve_with_shutdown):
+/// Every setting has a safe default, stated on its method. Setters take
+/// typed values, and `impl Into<Option<_>>` where `None` turns a limit
+/// off; they do no I/O. The constructors that bind a socket say so in
+/// their name ([`bind`](Server::bind), [`bind_unix`](Server::bind_unix));
+/// [`from_listener`](Server::from_listener) takes one already bound.
+/// Configure, then [`serve`](Server::serve) or
+/// [`serve_with_shutdown`](Server::serve_with_shutdown):
 ///
 /// ```no_run
 /// # async fn run() -> std::io::Result<()> {
@@ -47,9 +65,9 @@ const DRAINING: u8 = 1;
 ///
 /// let app = fn_app(|_| async { start(200, [("content-type", "text/plain")]).body("hi") });
 /// gateway_hyper::Server::bind("0.0.0.0:8000").await?
-///     .and_bind_unix("/run/app.sock", Some(0o660))?
-///     .max_body_size(Some(1 << 20))
-///     .request_timeout(Some(Duration::from_secs(30)))
+///     .and_bind_unix("/run/app.sock", 0o660)?
+///     .max_body_size(1 << 20)
+///     .request_timeout(Duration::from_secs(30))
 ///     .serve_with_shutdown(app, gateway_hyper::shutdown_signal())
 ///     .await
 /// # }
@@ -67,6 +85,9 @@ struct Config {
     max_headers: usize,
     max_header_size: usize,
     max_body_size: Option<u64>,
+    request_body_timeout: Option<Duration>,
+    min_request_body_rate: Option<MinDataRate>,
+    min_response_rate: Option<MinDataRate>,
     max_connections: usize,
     max_concurrent_requests: Option<usize>,
     request_timeout: Option<Duration>,
@@ -76,7 +97,7 @@ struct Config {
     h2_max_pending_accept_reset_streams: usize,
     h2_keep_alive_interval: Option<Duration>,
     h2_keep_alive_timeout: Duration,
-    h2_max_send_buf_size: usize,
+    h2_max_send_buf_size: u32,
     #[cfg(feature = "tls")]
     tls: Option<crate::tls::Tls>,
 }
@@ -89,6 +110,9 @@ impl Default for Config {
             max_headers: HYPER_MAX_HEADERS,
             max_header_size: 64 * 1024,
             max_body_size: Some(10 * 1024 * 1024),
+            request_body_timeout: Some(Duration::from_secs(60)),
+            min_request_body_rate: Some(MinDataRate::default()),
+            min_response_rate: Some(MinDataRate::default()),
             max_connections: 10_000,
             max_concurrent_requests: None,
             request_timeout: None,
@@ -125,8 +149,11 @@ impl Server {
     ///     .await
     /// # }
     /// ```
-    pub fn bind_unix(path: impl AsRef<Path>, mode: Option<u32>) -> io::Result<Server> {
-        Ok(Server::with(Listener::bind_unix(path.as_ref(), mode)?))
+    pub fn bind_unix(path: impl AsRef<Path>, mode: impl Into<Option<u32>>) -> io::Result<Server> {
+        Ok(Server::with(Listener::bind_unix(
+            path.as_ref(),
+            mode.into(),
+        )?))
     }
 
     /// Serves on an already-bound tokio listener (so inside a tokio
@@ -179,10 +206,10 @@ impl Server {
     pub fn and_bind_unix(
         mut self,
         path: impl AsRef<Path>,
-        mode: Option<u32>,
+        mode: impl Into<Option<u32>>,
     ) -> io::Result<Server> {
         self.listeners
-            .push(Listener::bind_unix(path.as_ref(), mode)?);
+            .push(Listener::bind_unix(path.as_ref(), mode.into())?);
         Ok(self)
     }
 
@@ -253,23 +280,26 @@ impl Server {
     /// the proxy may send a request on a connection just being closed.
     /// A zero timeout is checked every millisecond: connections close as
     /// soon as they have been quiet for a few.
-    pub fn idle_timeout(mut self, timeout: Option<Duration>) -> Server {
-        self.config.idle_timeout = timeout;
+    pub fn idle_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Server {
+        self.config.idle_timeout = timeout.into();
         self
     }
 
-    /// The most header fields an HTTP/1 request may have (at least 1); more
-    /// get 431. Defaults to 100. Above 100, hyper allocates its header
-    /// arrays on the heap for every request; HTTP/2 is bounded by
+    /// The most header fields an HTTP/1 request may have; more get 431.
+    /// Values under 1 count as 1 (the `Host` field must fit). Defaults to
+    /// 100. Above 100, hyper allocates its header arrays on the heap for
+    /// every request; HTTP/2 is bounded by
     /// [`max_header_size`](Server::max_header_size) instead.
     pub fn max_headers(mut self, n: usize) -> Server {
         self.config.max_headers = n.max(1);
         self
     }
 
-    /// The most bytes a request head (request line and headers) may take on
-    /// HTTP/1, and the header list on HTTP/2; more get 431. At least 8 KiB.
-    /// Defaults to 64 KiB.
+    /// The most bytes a request head may take on HTTP/1 — the request line,
+    /// the header lines and the blank line that ends them, however the
+    /// bytes arrive — and the header list on HTTP/2; more get 431 and a
+    /// closed connection. Values under 8 KiB count as 8 KiB. Defaults to
+    /// 64 KiB.
     pub fn max_header_size(mut self, bytes: usize) -> Server {
         self.config.max_header_size = bytes.max(8192);
         self
@@ -282,14 +312,79 @@ impl Server {
     /// 10 MiB.
     ///
     /// [`BodyError::LengthLimitExceeded`]: gateway_core::BodyError::LengthLimitExceeded
-    pub fn max_body_size(mut self, bytes: Option<u64>) -> Server {
-        self.config.max_body_size = bytes;
+    pub fn max_body_size(mut self, bytes: impl Into<Option<u64>>) -> Server {
+        self.config.max_body_size = bytes.into();
+        self
+    }
+
+    /// How long the application may wait for the next bytes of a request
+    /// body, or `None` for no limit (nginx's `client_body_timeout`). Only
+    /// the time the application spends waiting for the client counts, not
+    /// the time it spends elsewhere. Past it, the read fails with 408
+    /// Request Timeout: an application that returns the error answers 408
+    /// if its response has not started, and aborts it otherwise; the
+    /// connection then closes. Defaults to 60 seconds.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// use std::time::Duration;
+    /// let server = gateway_hyper::Server::bind("127.0.0.1:0").await?
+    ///     .request_body_timeout(Duration::from_secs(10));
+    /// // Or no limit: `.request_body_timeout(None)`.
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn request_body_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Server {
+        self.config.request_body_timeout = timeout.into();
+        self
+    }
+
+    /// The slowest a client may send a request body, or `None` for no
+    /// minimum (Kestrel's `MinRequestBodyDataRate`): counting only the time
+    /// the application waits for the body, once that time passes the grace
+    /// period, the bytes received must average at least the rate. Past it,
+    /// the read fails with 408, as for the
+    /// [body read timeout](Server::request_body_timeout), which catches a
+    /// client that stops after a fast start. Defaults to 240 bytes per
+    /// second after 5 seconds ([`MinDataRate::default`]).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// use std::time::Duration;
+    /// use gateway_hyper::MinDataRate;
+    /// let server = gateway_hyper::Server::bind("127.0.0.1:0").await?
+    ///     .min_request_body_rate(MinDataRate::new(1024, Duration::from_secs(10)));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn min_request_body_rate(mut self, rate: impl Into<Option<MinDataRate>>) -> Server {
+        self.config.min_request_body_rate = rate.into();
+        self
+    }
+
+    /// The slowest a client may take a response, or `None` for no minimum
+    /// (Kestrel's `MinResponseDataRate`). Timing starts only when the
+    /// connection's socket stops taking bytes: what the server then offers
+    /// must be taken within the grace period or within the time it takes
+    /// at the rate, whichever is longer, and bytes offered meanwhile add
+    /// their time at the rate. Past it, the connection is closed and the
+    /// response aborted (the client sees it cut short). Connections handed
+    /// to the application by a 101 (WebSocket) are not timed. Defaults to
+    /// 240 bytes per second after 5 seconds ([`MinDataRate::default`]).
+    ///
+    /// On HTTP/2 this times the connection as a whole: a client that keeps
+    /// reading but withholds a stream's flow-control window is bounded by
+    /// [`request_timeout`](Server::request_timeout) only.
+    pub fn min_response_rate(mut self, rate: impl Into<Option<MinDataRate>>) -> Server {
+        self.config.min_response_rate = rate.into();
         self
     }
 
     /// The most connections open at once; past it the server stops
-    /// accepting until one closes (the kernel queues the rest). Defaults to
-    /// 10,000.
+    /// accepting until one closes (the kernel queues the rest). Values
+    /// under 1 count as 1. Defaults to 10,000.
     pub fn max_connections(mut self, n: usize) -> Server {
         self.config.max_connections = n.max(1);
         self
@@ -298,8 +393,8 @@ impl Server {
     /// The most requests the application handles at once, or `None` for no
     /// limit; past it, requests get 503 at once. A request counts until its
     /// response is committed. Defaults to no limit.
-    pub fn max_concurrent_requests(mut self, n: Option<usize>) -> Server {
-        self.config.max_concurrent_requests = n;
+    pub fn max_concurrent_requests(mut self, n: impl Into<Option<usize>>) -> Server {
+        self.config.max_concurrent_requests = n.into();
         self
     }
 
@@ -307,8 +402,8 @@ impl Server {
     /// has not started by then, the application's future is dropped and
     /// the client gets 503; if it has, the response is aborted. Defaults to
     /// no limit.
-    pub fn request_timeout(mut self, timeout: Option<Duration>) -> Server {
-        self.config.request_timeout = timeout;
+    pub fn request_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Server {
+        self.config.request_timeout = timeout.into();
         self
     }
 
@@ -320,10 +415,20 @@ impl Server {
     }
 
     /// An external prefix every request's `script_name` starts with (the
-    /// application is served under it by a proxy that strips it). Defaults
-    /// to none.
-    pub fn root_path(mut self, root: Option<RootPath>) -> Server {
-        self.config.root_path = root;
+    /// application is served under it by a proxy that strips it), or
+    /// `None`. Defaults to none.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// use gateway_core::RootPath;
+    /// let server = gateway_hyper::Server::bind("127.0.0.1:0").await?
+    ///     .root_path(RootPath::from_static("/app"));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn root_path(mut self, root: impl Into<Option<RootPath>>) -> Server {
+        self.config.root_path = root.into();
         self
     }
 
@@ -341,18 +446,22 @@ impl Server {
         self
     }
 
-    /// HTTP/2: send a PING this often on an idle connection and close it if
-    /// no answer comes within `timeout`; `None` sends none. Defaults to
-    /// none, and 20 seconds.
-    pub fn http2_keep_alive(mut self, interval: Option<Duration>, timeout: Duration) -> Server {
-        self.config.h2_keep_alive_interval = interval;
+    /// HTTP/2: send a PING every `interval` on an idle connection, or
+    /// `None` for none, and close the connection if no answer comes within
+    /// `timeout`. Defaults to no PINGs, and 20 seconds.
+    pub fn http2_keep_alive(
+        mut self,
+        interval: impl Into<Option<Duration>>,
+        timeout: Duration,
+    ) -> Server {
+        self.config.h2_keep_alive_interval = interval.into();
         self.config.h2_keep_alive_timeout = timeout;
         self
     }
 
     /// HTTP/2: the most bytes buffered per stream for sending. Defaults to
     /// 400 KiB.
-    pub fn http2_max_send_buf_size(mut self, bytes: usize) -> Server {
+    pub fn http2_max_send_buf_size(mut self, bytes: u32) -> Server {
         self.config.h2_max_send_buf_size = bytes;
         self
     }
@@ -363,7 +472,7 @@ impl Server {
     /// apart by its first bytes. The handshake runs in the connection's own
     /// task, never the accept loop, and must finish within
     /// `handshake_timeout` (10 seconds is a sane value). Requests see the
-    /// `https` scheme and a TLS connection.
+    /// `https` scheme and a TLS connection. Defaults to plain HTTP.
     ///
     /// ```no_run
     /// # async fn run(config: gateway_hyper::rustls::ServerConfig) -> std::io::Result<()> {
@@ -399,37 +508,40 @@ impl Server {
     /// Runs the application's `startup` first (an error stops the server
     /// before it accepts anything) and its `shutdown` last.
     ///
-    /// The application is moved to the heap and kept for the rest of the
-    /// process (leaked), so that every request borrows it without touching
-    /// a reference count: release resources in
-    /// [`Application::shutdown`], which runs, not in `Drop`, which does
-    /// not.
+    /// The application is dropped before this returns: after the drain
+    /// and its `shutdown`, once no connection or request holds it any more
+    /// (if this future itself is dropped instead, the application is
+    /// dropped when the last connection that still holds it ends).
     pub async fn serve_with_shutdown<A, S>(self, app: A, signal: S) -> io::Result<()>
     where
         A: Application,
         S: Future<Output = ()> + Send,
     {
         let config = self.config;
-        let state: &'static State<A> = Box::leak(Box::new(State {
+        let state = Arc::new(State {
             app,
-            max_body_size: config.max_body_size,
+            body: BodyLimits {
+                max_size: config.max_body_size.unwrap_or(u64::MAX),
+                between_reads: config.request_body_timeout,
+                min_rate: config.min_request_body_rate,
+            },
             request_timeout: config.request_timeout,
             concurrency: config.max_concurrent_requests.map(Semaphore::new),
             root_path: config.root_path.clone(),
-        }));
+        });
         state
             .app
             .startup()
             .await
             .map_err(|e| io::Error::other(format!("application startup failed: {e}")))?;
 
-        let builders = Arc::new(http_builders(&config));
-        let connections = Arc::new(Semaphore::new(config.max_connections));
         let registry = Arc::new(Registry::new());
+        let protocols = Arc::new(protocols(&config, &registry));
+        let connections = Arc::new(Semaphore::new(config.max_connections));
         let sweeper = config
             .idle_timeout
             .map(|timeout| tokio::spawn(registry.clone().sweep_idle(timeout)));
-        let (phase, _) = watch::channel(RUNNING);
+        let (phase, _) = watch::channel(Phase::Running);
         for listener in self.listeners {
             // Subscribed here, not in the task: a task that first runs after
             // an immediate shutdown must still see it, and the drain must
@@ -438,8 +550,8 @@ impl Server {
             tokio::spawn(accept_loop(
                 listener,
                 stop,
-                state,
-                builders.clone(),
+                state.clone(),
+                protocols.clone(),
                 connections.clone(),
                 registry.clone(),
             ));
@@ -447,8 +559,8 @@ impl Server {
 
         signal.await;
         tracing::info!("shutting down: draining connections");
-        phase.send_replace(DRAINING);
-        registry.tell_all(FINISH);
+        phase.send_replace(Phase::Draining);
+        registry.tell_all(Command::Finish);
         // Accept loops end first, so no connection registers after the
         // registry was seen empty.
         let drained = async {
@@ -463,7 +575,7 @@ impl Server {
                 timeout = ?config.drain_timeout,
                 "drain deadline passed: closing the remaining connections"
             );
-            registry.tell_all(ABORT);
+            registry.tell_all(Command::Abort);
             phase.closed().await;
             registry.empty().await;
         }
@@ -471,43 +583,43 @@ impl Server {
             sweeper.abort();
         }
         state.app.shutdown().await;
+        // Every connection and stream task has ended: this is the last
+        // handle, and the application is dropped here.
+        drop(state);
         Ok(())
     }
 }
 
-/// The per-protocol connection builders of a server.
-struct Builders {
-    http1: http1::Builder,
-    http2: http2::Builder<TokioExecutor>,
-    /// Also bounds the wait for a new connection's first bytes.
-    header_read_timeout: Duration,
-    #[cfg(feature = "tls")]
-    tls: Option<crate::tls::Tls>,
-}
-
-fn http_builders(config: &Config) -> Builders {
+/// hyper's builders for both protocols, and the rest of what a
+/// connection needs to know of the configuration.
+fn protocols(config: &Config, registry: &Arc<Registry>) -> Protocols {
     let mut h1 = http1::Builder::new();
+    // `max_buf_size` alone bounds a head only while it arrives in pieces:
+    // a longer head that lands in the buffer in one read parses whole.
+    // `max_header_size` counts the parsed head whatever the reads were.
     h1.timer(TokioTimer::new())
         .header_read_timeout(config.header_read_timeout)
-        .max_buf_size(config.max_header_size);
+        .max_buf_size(config.max_header_size)
+        .max_header_size(config.max_header_size);
     // hyper's own limit is 100; setting it explicitly, even to 100, makes
     // hyper size its header array at run time on every request (~1,700
     // instructions per request), so it is set only when it differs.
     if config.max_headers != HYPER_MAX_HEADERS {
         h1.max_headers(config.max_headers);
     }
-    let mut h2 = http2::Builder::new(TokioExecutor::new());
+    let mut h2 = http2::Builder::new(StreamTasks::new(registry.clone()));
     h2.timer(TokioTimer::new())
         .max_concurrent_streams(config.h2_max_concurrent_streams)
         .max_pending_accept_reset_streams(config.h2_max_pending_accept_reset_streams)
         .max_header_list_size(u32::try_from(config.max_header_size).unwrap_or(u32::MAX))
         .keep_alive_interval(config.h2_keep_alive_interval)
         .keep_alive_timeout(config.h2_keep_alive_timeout)
-        .max_send_buf_size(config.h2_max_send_buf_size);
-    Builders {
+        .max_send_buf_size(config.h2_max_send_buf_size as usize);
+    Protocols {
         http1: h1,
         http2: h2,
         header_read_timeout: config.header_read_timeout,
+        min_response_rate: config.min_response_rate,
         #[cfg(feature = "tls")]
         tls: config.tls.clone(),
     }
@@ -516,36 +628,37 @@ fn http_builders(config: &Config) -> Builders {
 /// Accepts connections on one listener until the server drains.
 async fn accept_loop<A: Application>(
     listener: Listener,
-    mut stop: watch::Receiver<u8>,
-    state: &'static State<A>,
-    builders: Arc<Builders>,
+    mut stop: watch::Receiver<Phase>,
+    state: Arc<State<A>>,
+    protocols: Arc<Protocols>,
     connections: Arc<Semaphore>,
     registry: Arc<Registry>,
 ) {
     accept_until_drain(
         &listener,
         &mut stop,
-        state,
-        &builders,
+        &state,
+        &protocols,
         &connections,
         &registry,
     )
     .await;
-    // Close the listener (a Unix socket removes its file) before the drain
-    // can see this loop gone.
+    // Close the listener (a Unix socket removes its file) and let go of
+    // the application before the drain can see this loop gone.
     drop(listener);
+    drop(state);
     drop(stop);
 }
 
 async fn accept_until_drain<A: Application>(
     listener: &Listener,
-    stop: &mut watch::Receiver<u8>,
-    state: &'static State<A>,
-    builders: &Arc<Builders>,
+    stop: &mut watch::Receiver<Phase>,
+    state: &Arc<State<A>>,
+    protocols: &Arc<Protocols>,
     connections: &Arc<Semaphore>,
     registry: &Arc<Registry>,
 ) {
-    if *stop.borrow_and_update() != RUNNING {
+    if *stop.borrow_and_update() != Phase::Running {
         return;
     }
     let local = listener.local_addr().unwrap_or(Addr::None);
@@ -582,8 +695,8 @@ async fn accept_until_drain<A: Application>(
         let conn = ConnInfo::new(peer, local);
         let registered = registry.register();
         let accepted = Accepted {
-            state,
-            builders: builders.clone(),
+            state: state.clone(),
+            protocols: protocols.clone(),
             conn,
             activity: registered.activity().clone(),
         };
@@ -591,7 +704,7 @@ async fn accept_until_drain<A: Application>(
         // its permit and requests, is dropped at once.
         tokio::spawn(Watched::new(
             async move {
-                let result = connection(stream, accepted).await;
+                let result = connection::serve(stream, accepted).await;
                 drop(permit);
                 if let Err(err) = result {
                     tracing::debug!(error = %err, peer = %conn.peer(), "connection ended with an error");
@@ -602,119 +715,8 @@ async fn accept_until_drain<A: Application>(
     }
 }
 
-/// What serving one accepted connection needs, handed from the accept
-/// loop down to hyper.
-pub(crate) struct Accepted<A: 'static> {
-    state: &'static State<A>,
-    builders: Arc<Builders>,
-    pub(crate) conn: ConnInfo,
-    activity: Arc<Activity>,
-}
-
-/// One accepted connection, from its first byte to its end: TLS if
-/// configured, the protocol, then hyper.
-async fn connection<A: Application>(stream: Stream, accepted: Accepted<A>) -> Result<(), BoxError> {
-    #[cfg(feature = "tls")]
-    if let Some(tls) = accepted.builders.tls.clone() {
-        return crate::tls::connection(&tls, stream, accepted).await;
-    }
-    let timeout = accepted.builders.header_read_timeout;
-    // The protocol is told from the first bytes, which must come within the
-    // header-read timeout like any request head.
-    match stream {
-        Stream::Tcp(io) => match tokio::time::timeout(timeout, sniff::peek_tcp(&io)).await {
-            Ok(Ok(Peeked::Known(protocol))) => serve_connection(io, protocol, accepted).await,
-            Ok(Ok(Peeked::Ambiguous)) => serve_sniffed(io, accepted).await,
-            Ok(Ok(Peeked::Closed)) => Ok(()),
-            Ok(Err(err)) => Err(err.into()),
-            Err(_) => Err(NO_REQUEST.into()),
-        },
-        Stream::Unix(io) => serve_sniffed(io, accepted).await,
-    }
-}
-
-/// Serves a stream whose protocol is told by reading its first bytes
-/// (under the header-read timeout), which are then replayed.
-pub(crate) async fn serve_sniffed<A, I>(mut io: I, accepted: Accepted<A>) -> Result<(), BoxError>
-where
-    A: Application,
-    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
-    let timeout = accepted.builders.header_read_timeout;
-    match tokio::time::timeout(timeout, sniff::read_first(&mut io)).await {
-        Ok(Ok(Some((protocol, first)))) => {
-            let io = sniff::Prefixed::new(first, io);
-            serve_connection(io, protocol, accepted).await
-        }
-        Ok(Ok(None)) => Ok(()),
-        Ok(Err(err)) => Err(err.into()),
-        Err(_) => Err(NO_REQUEST.into()),
-    }
-}
-
 /// Completes at the server's next phase change (or when it is gone).
 /// Phases only move forward, so the first change means "draining".
-async fn next_phase(phase: &mut watch::Receiver<u8>) {
+async fn next_phase(phase: &mut watch::Receiver<Phase>) {
     let _ = phase.changed().await;
-}
-
-/// Serves one connection in the protocol it speaks, until it ends or the
-/// registry tells it to finish (idle timeout or drain).
-pub(crate) async fn serve_connection<A, I>(
-    io: I,
-    protocol: Protocol,
-    accepted: Accepted<A>,
-) -> Result<(), BoxError>
-where
-    A: Application,
-    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
-    let Accepted {
-        state,
-        builders,
-        conn,
-        activity,
-    } = accepted;
-    let requests = activity.clone();
-    let service = service_fn(move |req| handle(state, req, conn, &requests));
-    let io = Noted::new(TokioIo::new(io), activity.clone());
-    match protocol {
-        // With upgrades: a 101 hands the connection to the application
-        // (WebSocket), through `hyper::upgrade::on`.
-        Protocol::Http1 => {
-            let connection = builders.http1.serve_connection(io, service).with_upgrades();
-            Ok(Drive::new(connection, activity).await?)
-        }
-        Protocol::Http2 => {
-            let connection = builders.http2.serve_connection(io, service);
-            Ok(Drive::new(connection, activity).await?)
-        }
-    }
-}
-
-impl<I, B, S> GracefulConnection for http1::UpgradeableConnection<I, S>
-where
-    S: hyper::service::HttpService<hyper::body::Incoming, ResBody = B>,
-    S::Error: Into<BoxError>,
-    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
-    B: hyper::body::Body + 'static,
-    B::Error: Into<BoxError>,
-{
-    fn shut_down(self: Pin<&mut Self>) {
-        self.graceful_shutdown();
-    }
-}
-
-impl<I, B, S, E> GracefulConnection for http2::Connection<I, S, E>
-where
-    S: hyper::service::HttpService<hyper::body::Incoming, ResBody = B>,
-    S::Error: Into<BoxError>,
-    I: hyper::rt::Read + hyper::rt::Write + Unpin + 'static,
-    B: hyper::body::Body + 'static,
-    B::Error: Into<BoxError>,
-    E: hyper::rt::bounds::Http2ServerConnExec<S::Future, B>,
-{
-    fn shut_down(self: Pin<&mut Self>) {
-        self.graceful_shutdown();
-    }
 }

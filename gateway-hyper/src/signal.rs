@@ -1,4 +1,15 @@
 //! Shutdown on the signals process managers send.
+//!
+//! ```no_run
+//! # async fn run() -> std::io::Result<()> {
+//! use gateway_core::{fn_app, start};
+//! let app = fn_app(|_| async { start(200, [("content-type", "text/plain")]).body("hi") });
+//! // `systemctl stop`, `docker stop` or Ctrl-C: drain, then return.
+//! gateway_hyper::Server::bind("127.0.0.1:8000").await?
+//!     .serve_with_shutdown(app, gateway_hyper::shutdown_signal())
+//!     .await
+//! # }
+//! ```
 
 /// Completes when the process receives SIGTERM (systemd, Kubernetes,
 /// `docker stop`) or SIGINT (Ctrl-C): pass it to

@@ -1,5 +1,15 @@
 //! Telling HTTP/1 from HTTP/2 prior knowledge, once per connection.
 //!
+//! ```no_run
+//! # async fn run() -> std::io::Result<()> {
+//! use gateway_core::{fn_app, start};
+//! let app = fn_app(|_| async { start(200, [("content-type", "text/plain")]).body("hi") });
+//! // `curl http://127.0.0.1:8000/` and `curl --http2-prior-knowledge
+//! // http://127.0.0.1:8000/` are both answered on this one port.
+//! gateway_hyper::serve("127.0.0.1:8000", app).await
+//! # }
+//! ```
+//!
 //! hyper-util's `auto` connection reads the first bytes through a wrapper
 //! that stays on every later read, and waits for them without a deadline.
 //! Here a TCP connection is *peeked* (nothing consumed, nothing wrapped)

@@ -1,14 +1,26 @@
 //! HTTPS with rustls (feature `tls`).
+//!
+//! ```no_run
+//! # async fn run(config: gateway_hyper::rustls::ServerConfig) -> std::io::Result<()> {
+//! use std::time::Duration;
+//! use gateway_core::{fn_app, start};
+//! let app = fn_app(|_| async { start(200, [("content-type", "text/plain")]).body("hi") });
+//! // ALPN offers h2 and http/1.1; a handshake must finish within 10 s.
+//! gateway_hyper::Server::bind("0.0.0.0:443").await?
+//!     .tls(config, Duration::from_secs(10))
+//!     .serve(app)
+//!     .await
+//! # }
+//! ```
 
+use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
-use gateway_core::{Application, Scheme};
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::ServerConfig;
+use tokio_rustls::server::TlsStream;
 
-use crate::listener::Stream;
-use crate::server::{Accepted, BoxError, serve_connection, serve_sniffed};
 use crate::sniff::Protocol;
 
 /// A server's TLS settings.
@@ -38,34 +50,28 @@ impl Tls {
     }
 }
 
-/// Handshakes (within the timeout), then serves the protocol ALPN chose.
-pub(crate) async fn connection<A: Application>(
-    tls: &Tls,
-    stream: Stream,
-    mut accepted: Accepted<A>,
-) -> Result<(), BoxError> {
-    accepted.conn = accepted.conn.with_scheme(Scheme::Https, true);
-    match stream {
-        Stream::Tcp(io) => handshake(tls, io, accepted).await,
-        Stream::Unix(io) => handshake(tls, io, accepted).await,
+impl Tls {
+    /// Runs the server side of the handshake on `io`, within the
+    /// handshake timeout.
+    pub(crate) async fn handshake<I>(&self, io: I) -> io::Result<TlsStream<I>>
+    where
+        I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    {
+        match tokio::time::timeout(self.handshake_timeout, self.acceptor.accept(io)).await {
+            Ok(result) => result,
+            Err(_) => Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "TLS handshake timed out",
+            )),
+        }
     }
 }
 
-async fn handshake<A, I>(tls: &Tls, io: I, accepted: Accepted<A>) -> Result<(), BoxError>
-where
-    A: Application,
-    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
-    let stream = match tokio::time::timeout(tls.handshake_timeout, tls.acceptor.accept(io)).await {
-        Ok(Ok(stream)) => stream,
-        Ok(Err(err)) => return Err(err.into()),
-        Err(_) => return Err("TLS handshake timed out".into()),
-    };
-    let protocol = match stream.get_ref().1.alpn_protocol() {
-        Some(b"h2") => Protocol::Http2,
-        Some(_) => Protocol::Http1,
-        // No ALPN: the first bytes tell.
-        None => return serve_sniffed(stream, accepted).await,
-    };
-    serve_connection(stream, protocol, accepted).await
+/// The protocol ALPN chose, or `None` if the client offered none (its
+/// first bytes then tell).
+pub(crate) fn alpn<I>(stream: &TlsStream<I>) -> Option<Protocol> {
+    match stream.get_ref().1.alpn_protocol()? {
+        b"h2" => Some(Protocol::Http2),
+        _ => Some(Protocol::Http1),
+    }
 }
