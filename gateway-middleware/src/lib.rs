@@ -20,8 +20,6 @@
 //!   for dynamic `GET`/`HEAD` responses that carry `ETag` or
 //!   `Last-Modified`. The evaluator itself, for handlers and static files,
 //!   is in [`conditional`] (RFC 9110 §13).
-//! - [`range`]: `Range` parsing, `Content-Range` and `multipart/byteranges`
-//!   framing (RFC 9110 §14), with limits against amplification.
 //!
 //! # Behind nginx, under a prefix
 //!
@@ -133,10 +131,9 @@
 pub mod conditional;
 pub mod mount;
 pub mod proxy;
-pub mod range;
 pub mod static_files;
 
-pub use conditional::{ConditionalGet, ConditionalGetApp};
+pub use conditional::middleware::{ConditionalGet, ConditionalGetApp};
 pub use gateway_core::{Application, Middleware};
 pub use mount::{InvalidMountPrefix, Mount};
 pub use proxy::{InvalidProxyAddr, ProxyHeaders, ProxyHeadersApp, ProxyOriginal};

@@ -23,7 +23,7 @@
 //!   nanoseconds and the inode; it is strong only when the file system
 //!   keeps sub-second times and the file had not changed for a second when
 //!   it was looked at (otherwise `W/`, which conditional GETs still match).
-//! - **Ranges** (RFC 9110 §14, through [`range`]), for GET:
+//! - **Ranges** (RFC 9110 §14), for GET:
 //!   `Accept-Ranges: bytes`, single ranges, several as
 //!   `multipart/byteranges` (sorted and coalesced; amplification refused,
 //!   including many small ranges whose framing would outgrow the file,
@@ -113,7 +113,6 @@
 //! ```
 //!
 //! [`conditional::evaluate`]: crate::conditional::evaluate
-//! [`range`]: crate::range
 //! [`other_methods_fall_through`]: StaticFiles::other_methods_fall_through
 //! [`index_file`]: StaticFiles::index_file
 //! [`listing`]: StaticFiles::listing
@@ -129,6 +128,7 @@ mod encoding;
 mod headers;
 mod listing;
 mod path;
+mod range;
 mod stream;
 
 use std::collections::VecDeque;
@@ -147,10 +147,10 @@ use http::header::{
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 
 use crate::conditional::{self, Validators};
-use crate::range::{self, Multipart, Ranges, Segment};
 use cache::{Cache, FileEntry, LoadOptions, Lookup, Variant};
 use encoding::Encoding;
 use path::PathError;
+use range::{Multipart, Ranges, Segment};
 use stream::{FileStream, Piece};
 
 /// Serves files from a directory. See the [module docs](self).
