@@ -129,6 +129,7 @@
 //! ```
 
 pub mod conditional;
+mod header_list;
 pub mod mount;
 pub mod proxy;
 pub mod static_files;

@@ -1,6 +1,8 @@
 //! Entity tags (RFC 9110 §8.8.3) and the `If-Match` / `If-None-Match`
 //! lists of them.
 
+use crate::header_list::{Elements, Quoting};
+
 /// An entity tag (RFC 9110 §8.8.3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct EntityTag<'a> {
@@ -12,9 +14,8 @@ pub(super) struct EntityTag<'a> {
 impl<'a> EntityTag<'a> {
     /// Parses a whole value (surrounding whitespace allowed).
     pub(super) fn parse(value: &'a [u8]) -> Option<EntityTag<'a>> {
-        let mut list = TagList(value);
-        match (list.next(), list.0.is_empty()) {
-            (Some(Element::Tag(tag)), true) => Some(tag),
+        match Element::parse(value.trim_ascii()) {
+            Element::Tag(tag) => Some(tag),
             _ => None,
         }
     }
@@ -35,74 +36,40 @@ impl<'a> EntityTag<'a> {
 pub(super) enum Element<'a> {
     Star,
     Tag(EntityTag<'a>),
-    /// Not an entity tag; skipped up to the next comma outside quotes.
+    /// Not an entity tag.
     Invalid,
 }
 
-/// The elements of one field line: `#entity-tag` with OWS and empty
-/// elements tolerated. Commas may appear inside an opaque tag, so the line
-/// is scanned, not split.
-pub(super) struct TagList<'a>(pub(super) &'a [u8]);
-
-impl<'a> TagList<'a> {
-    /// After an element: OWS, then a comma or the end; anything else makes
-    /// the element invalid.
-    fn finish(&mut self, element: Element<'a>) -> Element<'a> {
-        let rest = self.0.trim_ascii_start();
-        if rest.is_empty() || rest[0] == b',' {
-            self.0 = rest;
-            element
-        } else {
-            self.skip_to_comma(rest)
+impl<'a> Element<'a> {
+    /// One list element, OWS already trimmed: `*`, or
+    /// `[ "W/" ] DQUOTE *etagc DQUOTE` and nothing else.
+    fn parse(element: &'a [u8]) -> Element<'a> {
+        if element == b"*" {
+            return Element::Star;
         }
-    }
-
-    fn skip_to_comma(&mut self, rest: &'a [u8]) -> Element<'a> {
-        let at = rest.iter().position(|&b| b == b',').unwrap_or(rest.len());
-        self.0 = &rest[at..];
-        Element::Invalid
+        let (weak, quoted) = match element.strip_prefix(b"W/") {
+            Some(quoted) => (true, quoted),
+            None => (false, element),
+        };
+        match quoted {
+            [b'"', opaque @ .., b'"'] if opaque.iter().all(|&b| is_etagc(b)) => {
+                Element::Tag(EntityTag {
+                    weak,
+                    opaque: quoted,
+                })
+            }
+            _ => Element::Invalid,
+        }
     }
 }
 
-impl<'a> Iterator for TagList<'a> {
-    type Item = Element<'a>;
+/// `etagc = %x21 / %x23-7E / obs-text`
+fn is_etagc(b: u8) -> bool {
+    b == 0x21 || (0x23..=0x7E).contains(&b) || b >= 0x80
+}
 
-    fn next(&mut self) -> Option<Element<'a>> {
-        let start = self
-            .0
-            .iter()
-            .position(|&b| !matches!(b, b' ' | b'\t' | b','))?;
-        let rest = &self.0[start..];
-        if rest[0] == b'*' {
-            self.0 = &rest[1..];
-            return Some(self.finish(Element::Star));
-        }
-        let (weak, quoted) = match rest.strip_prefix(b"W/") {
-            Some(quoted) => (true, quoted),
-            None => (false, rest),
-        };
-        if quoted.first() != Some(&b'"') {
-            return Some(self.skip_to_comma(rest));
-        }
-        // etagc = %x21 / %x23-7E / obs-text
-        let close = quoted[1..]
-            .iter()
-            .position(|&b| !(b == 0x21 || b >= 0x23) || b == 0x7F)
-            .map(|i| i + 1);
-        match close {
-            Some(close) if quoted[close] == b'"' => {
-                let tag = EntityTag {
-                    weak,
-                    opaque: &quoted[..=close],
-                };
-                self.0 = &quoted[close + 1..];
-                Some(self.finish(Element::Tag(tag)))
-            }
-            Some(bad) => Some(self.skip_to_comma(&quoted[bad..])),
-            None => {
-                self.0 = &[];
-                Some(Element::Invalid)
-            }
-        }
-    }
+/// The elements of one field line: `#entity-tag` with OWS and empty
+/// elements tolerated, and commas allowed inside an opaque tag.
+pub(super) fn tag_list(line: &[u8]) -> impl Iterator<Item = Element<'_>> {
+    Elements::new(line, Quoting::EntityTag).map(Element::parse)
 }

@@ -108,7 +108,7 @@ use http::header::{
 };
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 
-use etag::{Element, EntityTag, TagList};
+use etag::{Element, EntityTag, tag_list};
 
 mod etag;
 pub(crate) mod middleware;
@@ -337,7 +337,7 @@ fn any_element(
 ) -> bool {
     values
         .iter()
-        .any(|value| TagList(value.as_bytes()).any(&mut matches))
+        .any(|value| tag_list(value.as_bytes()).any(&mut matches))
 }
 
 /// The date of a date header sent on exactly one field line, in whole

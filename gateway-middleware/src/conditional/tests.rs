@@ -427,7 +427,7 @@ fn seconds_round_down() {
 
 #[test]
 fn tag_list_scanning() {
-    let tags: Vec<_> = TagList(b" \"a\" ,W/\"b\",, *, x ,\"c").collect();
+    let tags: Vec<_> = tag_list(b" \"a\" ,W/\"b\",, *, x ,\"c").collect();
     assert_eq!(
         tags,
         [
@@ -444,8 +444,8 @@ fn tag_list_scanning() {
             Element::Invalid,
         ]
     );
-    assert_eq!(TagList(b"").count(), 0);
-    assert_eq!(TagList(b" , ,").count(), 0);
+    assert_eq!(tag_list(b"").count(), 0);
+    assert_eq!(tag_list(b" , ,").count(), 0);
     assert_eq!(
         EntityTag::parse(b"\"\""),
         Some(EntityTag {

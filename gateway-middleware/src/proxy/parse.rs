@@ -5,6 +5,8 @@ use std::net::{IpAddr, SocketAddr};
 
 use gateway_core::Addr;
 use http::HeaderMap;
+
+use crate::header_list::{self, Elements, Quoting};
 use http::header::{FORWARDED, HeaderName};
 
 pub(super) const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
@@ -65,21 +67,12 @@ pub(super) fn nth_from_right<'h>(
     if !lines.iter().all(|line| line.to_str().is_ok()) {
         return None;
     }
-    let mut remaining = hops;
-    for line in lines.iter().rev() {
-        let line = line.to_str().ok()?;
-        for item in line.rsplit(',') {
-            let item = item.trim_matches([' ', '\t']);
-            if item.is_empty() {
-                continue;
-            }
-            remaining -= 1;
-            if remaining == 0 {
-                return Some(item);
-            }
-        }
-    }
-    None
+    // Two passes instead of a buffer: count, then walk to the one wanted.
+    let total = header_list::all_elements(headers.get_all(name), Quoting::None).count();
+    let wanted = total.checked_sub(hops)?;
+    let item = header_list::all_elements(headers.get_all(name), Quoting::None).nth(wanted)?;
+    // Visible ASCII, checked above.
+    std::str::from_utf8(item).ok()
 }
 
 /// The parameters of one `forwarded-element` that are used.
@@ -122,60 +115,41 @@ pub(super) fn forwarded_element(headers: &HeaderMap, hops: usize) -> Option<Elem
 }
 
 /// Parses one `Forwarded` field line (RFC 7239 §4) and calls `each` for
-/// every non-empty element in order. `None` on a syntax error.
+/// every element with at least one pair, in order. `None` on a syntax
+/// error.
 ///
 /// Lenient where proxies are sloppy and it is unambiguous: whitespace
-/// around `;` and `,`, and unquoted values with `:`, `[` and `]`
-/// (`for=192.0.2.1:80`). Strict where a mistake could shift elements: an
-/// unterminated quote, a parameter without `=`, or one given twice in an
-/// element fail the whole line.
+/// around `;` and `,`, empty pairs, and unquoted values with `:`, `[` and
+/// `]` (`for=192.0.2.1:80`). Strict where a mistake could shift elements:
+/// an unterminated quote, a parameter without `=`, or one given twice in
+/// an element fail the whole line.
 fn parse_forwarded_line<'a>(line: &'a str, mut each: impl FnMut(Element<'a>)) -> Option<()> {
-    let bytes = line.as_bytes();
-    let mut i = 0;
-    let mut element = Element::default();
+    for element in Elements::new(line.as_bytes(), Quoting::QuotedString) {
+        if let Some(element) = parse_element(element)? {
+            each(element);
+        }
+    }
+    Some(())
+}
+
+/// One `forwarded-element` (`forwarded-pair *( ";" forwarded-pair )`):
+/// `None` on a syntax error, `Some(None)` when it holds no pair.
+fn parse_element(element: &[u8]) -> Option<Option<Element<'_>>> {
+    let mut parsed = Element::default();
     let mut pairs = 0usize;
-    loop {
-        i = skip_ows(bytes, i);
-        match bytes.get(i) {
-            None | Some(b',') => {
-                if pairs > 0 {
-                    each(element);
-                }
-                if i >= bytes.len() {
-                    return Some(());
-                }
-                element = Element::default();
-                pairs = 0;
-                i += 1;
-                continue;
-            }
-            Some(b';') => {
-                i += 1;
-                continue;
-            }
-            Some(_) => {}
-        }
-        let name_start = i;
-        while bytes.get(i).is_some_and(|&b| is_tchar(b)) {
-            i += 1;
-        }
-        let name = &line[name_start..i];
-        if name.is_empty() || bytes.get(i) != Some(&b'=') {
+    for pair in header_list::parts(element).filter(|pair| !pair.is_empty()) {
+        let (name, value) = header_list::name_value(pair)?;
+        if name.is_empty() || !name.iter().all(|&b| is_tchar(b)) {
             return None;
         }
-        i += 1;
-        let (value, end) = parse_value(line, i)?;
-        i = skip_ows(bytes, end);
-        if !matches!(bytes.get(i), None | Some(b';') | Some(b',')) {
-            return None;
-        }
+        let value = pair_value(value)?;
         pairs += 1;
-        let slot = if name.eq_ignore_ascii_case("for") {
-            &mut element.for_
-        } else if name.eq_ignore_ascii_case("proto") {
-            &mut element.proto
-        } else if name.eq_ignore_ascii_case("host") {
-            &mut element.host
+        let slot = if name.eq_ignore_ascii_case(b"for") {
+            &mut parsed.for_
+        } else if name.eq_ignore_ascii_case(b"proto") {
+            &mut parsed.proto
+        } else if name.eq_ignore_ascii_case(b"host") {
+            &mut parsed.host
         } else {
             // `by` and extensions are not used, but still parsed above.
             continue;
@@ -187,49 +161,28 @@ fn parse_forwarded_line<'a>(line: &'a str, mut each: impl FnMut(Element<'a>)) ->
         // empty string marks it as present but unusable.
         *slot = Some(value.unwrap_or(""));
     }
+    Some((pairs > 0).then_some(parsed))
 }
 
-/// A token or quoted-string value starting at `i`: the value (`None` if it
-/// contains an escape) and where it ends.
-fn parse_value(line: &str, mut i: usize) -> Option<(Option<&str>, usize)> {
-    let bytes = line.as_bytes();
-    if bytes.get(i) == Some(&b'"') {
-        let start = i + 1;
-        let mut escaped = false;
-        i = start;
-        loop {
-            match bytes.get(i)? {
-                b'"' => break,
-                b'\\' => {
-                    escaped = true;
-                    bytes.get(i + 1)?;
-                    i += 2;
-                }
-                &b if b == b'\t' || (b' '..=b'~').contains(&b) => i += 1,
-                _ => return None,
-            }
+/// A pair's value: a token (with `:`, `[` and `]`) or a quoted-string.
+/// `Some(None)` for a quoted-string with an escape in it.
+fn pair_value(value: &[u8]) -> Option<Option<&str>> {
+    let text = if value.starts_with(b"\"") {
+        match header_list::quoted_string(value)? {
+            (_, true) => return Some(None),
+            (inner, false) => inner,
         }
-        let value = (!escaped).then(|| &line[start..i]);
-        return Some((value, i + 1));
-    }
-    let start = i;
-    while bytes
-        .get(i)
-        .is_some_and(|&b| is_tchar(b) || matches!(b, b':' | b'[' | b']'))
+    } else if !value.is_empty()
+        && value
+            .iter()
+            .all(|&b| is_tchar(b) || matches!(b, b':' | b'[' | b']'))
     {
-        i += 1;
-    }
-    if i == start {
+        value
+    } else {
         return None;
-    }
-    Some((Some(&line[start..i]), i))
-}
-
-fn skip_ows(bytes: &[u8], mut i: usize) -> usize {
-    while matches!(bytes.get(i), Some(b' ' | b'\t')) {
-        i += 1;
-    }
-    i
+    };
+    // The line was visible ASCII, so every slice of it is UTF-8.
+    std::str::from_utf8(text).ok().map(Some)
 }
 
 /// RFC 9110 §5.6.2 `tchar`.

@@ -7,6 +7,8 @@
 
 use http::header::{ACCEPT_ENCODING, HeaderMap, HeaderValue};
 
+use crate::header_list::{self, Quality, Quoting};
+
 /// A content coding a file may be stored in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Encoding {
@@ -55,10 +57,6 @@ pub(crate) struct Available {
     pub(crate) gzip: bool,
 }
 
-/// A quality value in thousandths (`q=0.5` is 500), as RFC 9110 §12.4.2
-/// allows at most three decimals.
-type Quality = u16;
-
 /// The weights a request gave, per coding this module knows; `None` where
 /// the coding was not listed.
 #[derive(Default)]
@@ -89,15 +87,14 @@ struct Weights {
 ///   406, which RFC 9110 permits ("the origin server SHOULD send a response
 ///   without any content coding").
 pub(crate) fn negotiate(headers: &HeaderMap, available: Available) -> Encoding {
-    let mut lines = headers.get_all(ACCEPT_ENCODING).iter().peekable();
-    if lines.peek().is_none() {
+    if !headers.contains_key(ACCEPT_ENCODING) {
         return Encoding::Identity;
     }
     let mut weights = Weights::default();
-    for line in lines {
-        for element in line.as_bytes().split(|&b| b == b',') {
-            weights.add(element);
-        }
+    for element in
+        header_list::all_elements(headers.get_all(ACCEPT_ENCODING), Quoting::QuotedString)
+    {
+        weights.add(element);
     }
     let mut best: Option<(Quality, Encoding)> = None;
     for (present, listed, encoding) in [
@@ -120,29 +117,12 @@ pub(crate) fn negotiate(headers: &HeaderMap, available: Available) -> Encoding {
 }
 
 impl Weights {
-    /// Records one list element (`coding *( OWS ";" OWS param )`). A
-    /// header value holds no CR, LF or form feed, so `trim_ascii` strips
-    /// exactly OWS.
+    /// Records one list element (`coding *( OWS ";" OWS param )`); an
+    /// unknown coding or an invalid weight is ignored.
     fn add(&mut self, element: &[u8]) {
-        let mut parts = element.split(|&b| b == b';');
-        let coding = parts.next().unwrap_or_default().trim_ascii();
-        if coding.is_empty() {
-            return; // an empty list element, allowed and meaningless
-        }
-        let mut q = 1000;
-        for param in parts {
-            let param = param.trim_ascii();
-            let Some(eq) = param.iter().position(|&b| b == b'=') else {
-                continue; // a parameter without a value: not a weight
-            };
-            if !param[..eq].trim_ascii().eq_ignore_ascii_case(b"q") {
-                continue;
-            }
-            match qvalue(param[eq + 1..].trim_ascii()) {
-                Some(value) => q = value,
-                None => return, // invalid weight: ignore the element
-            }
-        }
+        let Some((coding, q)) = header_list::weighted(element) else {
+            return;
+        };
         let slot = if coding.eq_ignore_ascii_case(b"br") {
             &mut self.br
         } else if coding.eq_ignore_ascii_case(b"zstd") {
@@ -158,31 +138,6 @@ impl Weights {
         };
         *slot = Some(slot.map_or(q, |old| old.max(q)));
     }
-}
-
-/// Parses a qvalue (`0`, `0.5`, `1`, `1.000`, at most three decimals, not
-/// above 1) into thousandths.
-fn qvalue(text: &[u8]) -> Option<Quality> {
-    let (&first, rest) = text.split_first()?;
-    let decimals = match rest {
-        [] => &[][..],
-        [b'.', decimals @ ..] if decimals.len() <= 3 => decimals,
-        _ => return None,
-    };
-    let mut value: Quality = match first {
-        b'0' => 0,
-        b'1' => 1000,
-        _ => return None,
-    };
-    let mut scale = 100;
-    for &d in decimals {
-        if !d.is_ascii_digit() || (first == b'1' && d != b'0') {
-            return None;
-        }
-        value += Quality::from(d - b'0') * scale;
-        scale /= 10;
-    }
-    Some(value)
 }
 
 #[cfg(test)]
@@ -273,27 +228,6 @@ mod tests {
             pick(&["br;q=0.000, zstd;q=0, gzip;q=0.0"], ALL),
             Encoding::Identity
         );
-    }
-
-    #[test]
-    fn qvalue_syntax() {
-        for (text, q) in [
-            ("0", 0),
-            ("0.", 0),
-            ("0.5", 500),
-            ("0.05", 50),
-            ("0.123", 123),
-            ("1", 1000),
-            ("1.", 1000),
-            ("1.000", 1000),
-        ] {
-            assert_eq!(qvalue(text.as_bytes()), Some(q), "{text:?}");
-        }
-        for text in [
-            "", ".5", "0.1234", "1.001", "1.5", "2", "-1", "0,5", "0.5x", "q", "01",
-        ] {
-            assert_eq!(qvalue(text.as_bytes()), None, "{text:?}");
-        }
     }
 
     #[test]

@@ -61,6 +61,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use bytes::{BufMut, Bytes, BytesMut};
 use http::HeaderValue;
 
+use crate::header_list::{Elements, Quoting};
+
 /// The most range specs a `Range` header may hold before it is ignored.
 pub(super) const MAX_RANGES: usize = 100;
 
@@ -126,11 +128,7 @@ pub(super) fn parse(range: &HeaderValue, len: u64) -> Ranges {
     let mut specs = 0;
     let mut requested: u64 = 0;
     let mut empty_suffix = false;
-    for element in set.split(|&b| b == b',') {
-        let element = element.trim_ascii();
-        if element.is_empty() {
-            continue;
-        }
+    for element in Elements::new(set, Quoting::None) {
         specs += 1;
         if specs > MAX_RANGES {
             return Ranges::Full;
