@@ -128,14 +128,28 @@
 //! # });
 //! ```
 
+#[cfg(feature = "conditional")]
 pub mod conditional;
+// Each middleware uses part of it.
+#[cfg(any(feature = "conditional", feature = "proxy"))]
+#[cfg_attr(
+    not(all(feature = "proxy", feature = "static-files")),
+    allow(dead_code)
+)]
 mod header_list;
+#[cfg(feature = "mount")]
 pub mod mount;
+#[cfg(feature = "proxy")]
 pub mod proxy;
+#[cfg(feature = "static-files")]
 pub mod static_files;
 
+#[cfg(feature = "conditional")]
 pub use conditional::middleware::{ConditionalGet, ConditionalGetApp};
 pub use gateway_core::{Application, Middleware};
+#[cfg(feature = "mount")]
 pub use mount::{InvalidMountPrefix, Mount};
+#[cfg(feature = "proxy")]
 pub use proxy::{InvalidProxyAddr, ProxyHeaders, ProxyHeadersApp, ProxyOriginal};
+#[cfg(feature = "static-files")]
 pub use static_files::{InvalidPrefix, StaticFiles, StaticFilesApp};
