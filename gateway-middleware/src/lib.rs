@@ -142,7 +142,9 @@ pub mod mount;
 #[cfg(feature = "proxy")]
 pub mod proxy;
 #[cfg(feature = "static-files")]
-pub mod static_files;
+mod redirect;
+#[cfg(feature = "static-files")]
+mod static_files;
 
 #[cfg(feature = "conditional")]
 pub use conditional::middleware::{ConditionalGet, ConditionalGetApp};
@@ -152,4 +154,4 @@ pub use mount::{InvalidMountPrefix, Mount};
 #[cfg(feature = "proxy")]
 pub use proxy::{InvalidProxyAddr, ProxyHeaders, ProxyHeadersApp, ProxyOriginal};
 #[cfg(feature = "static-files")]
-pub use static_files::{InvalidPrefix, StaticFiles, StaticFilesApp};
+pub use static_files::{StaticFiles, StaticFilesApp};

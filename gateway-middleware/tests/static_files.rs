@@ -930,3 +930,64 @@ async fn hostile_paths_get_400_or_404() {
         assert!(status == 400 || status == 404, "{path}: {status}");
     }
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_root_is_looked_at_when_serving_starts_not_when_configured() {
+    let dir = Dir::new();
+    let link = dir.path().join("current");
+    // Configured before the root exists: nothing is read from the disk yet.
+    let files = StaticFiles::new(&link);
+    dir.write("release-1/a.txt", "one");
+    std::os::unix::fs::symlink(dir.path().join("release-1"), &link).unwrap();
+    // The root, a symlink, is made canonical when first needed, so files
+    // under it are inside it.
+    let client = TestClient::new(files.clone());
+    assert_eq!(get(&client, "/a.txt", &[]).await.text(), "one");
+    gateway_core::Application::startup(&files).await.unwrap();
+    assert_eq!(files.root(), link.as_path(), "the root as given");
+}
+
+/// A minimal executor that is not tokio's: polls on this thread, parks
+/// until woken. What an adapter on another runtime amounts to.
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    use std::sync::Arc;
+    use std::task::{Context, Poll, Wake, Waker};
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+            return out;
+        }
+        std::thread::park();
+    }
+}
+
+#[test]
+fn outside_a_tokio_runtime_it_fails_with_a_clear_error_not_a_panic() {
+    use gateway_core::{Application, Body};
+    let dir = site();
+    let files = StaticFiles::new(dir.path());
+    let err = block_on(files.startup()).unwrap_err();
+    assert!(err.to_string().contains("needs a tokio runtime"), "{err}");
+    let app = fallback().with(StaticFiles::new(dir.path()).prefix("/static"));
+    let err = block_on(app.startup()).unwrap_err();
+    assert!(err.to_string().contains("needs a tokio runtime"), "{err}");
+    // A request that has to look at the disk is an error (a 500 from the
+    // driver), not a panic in the adapter.
+    let env = |path| Environ::from_request(http::Request::get(path).body(Body::empty()).unwrap());
+    let err = block_on(files.call(env("/docs/guide.txt"))).unwrap_err();
+    assert!(err.to_string().contains("needs a tokio runtime"), "{err}");
+    let err = block_on(app.call(env("/static/app.js"))).unwrap_err();
+    assert!(err.to_string().contains("needs a tokio runtime"), "{err}");
+    // What needs no disk still works.
+    let res = block_on(app.call(env("/elsewhere"))).unwrap();
+    assert_eq!(res.status(), 200);
+}

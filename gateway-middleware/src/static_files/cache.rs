@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::BuildHasherDefault;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,6 +22,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue};
 
 use super::encoding::{Available, Encoding};
+use super::fnv::Fnv;
 use super::headers::Stamp;
 use super::path;
 
@@ -264,30 +265,10 @@ pub(super) fn still_valid(entry: &FileEntry) -> bool {
         })
 }
 
-/// FNV-1a, for the maps of files that exist: only paths that name a file
-/// under the root become keys, so clients cannot fill a map with
-/// colliding keys, and a path hashes in a fraction of SipHash's time. (The
-/// map of misses, whose keys clients choose, keeps std's SipHash.)
-#[derive(Debug)]
-struct Fnv(u64);
-
-impl Default for Fnv {
-    fn default() -> Fnv {
-        Fnv(0xcbf2_9ce4_8422_2325)
-    }
-}
-
-impl Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-}
+// FNV-1a for the maps of files that exist: only paths that name a file
+// under the root become keys, so clients cannot fill a map with colliding
+// keys, and a path hashes in a fraction of SipHash's time. (The map of
+// misses, whose keys clients choose, keeps std's SipHash.)
 
 /// The longest path remembered as missing, in bytes: 16,384 of them are
 /// then at most 16 MiB of keys.
