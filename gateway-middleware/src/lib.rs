@@ -138,10 +138,10 @@ pub mod conditional;
 )]
 mod header_list;
 #[cfg(feature = "mount")]
-pub mod mount;
+mod mount;
 #[cfg(feature = "proxy")]
 pub mod proxy;
-#[cfg(feature = "static-files")]
+#[cfg(any(feature = "mount", feature = "static-files"))]
 mod redirect;
 #[cfg(feature = "static-files")]
 mod static_files;
@@ -150,7 +150,7 @@ mod static_files;
 pub use conditional::middleware::{ConditionalGet, ConditionalGetApp};
 pub use gateway_core::{Application, Middleware};
 #[cfg(feature = "mount")]
-pub use mount::{InvalidMountPrefix, Mount};
+pub use mount::{Mount, MountError};
 #[cfg(feature = "proxy")]
 pub use proxy::{InvalidProxyAddr, ProxyHeaders, ProxyHeadersApp, ProxyOriginal};
 #[cfg(feature = "static-files")]
