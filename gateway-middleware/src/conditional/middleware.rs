@@ -33,7 +33,7 @@ use super::{Precondition, Validators, evaluate};
 ///
 /// Other methods are never touched: a precondition on a state-changing
 /// request must be checked before acting, which only the handler can do —
-/// see [State-changing methods](self#state-changing-methods).
+/// see [State-changing methods](crate::conditional#state-changing-methods).
 ///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {

@@ -2,6 +2,17 @@
 //! of a request against what a representation is currently known by, and
 //! [`ConditionalGet`], which does it for dynamic `GET`/`HEAD` responses.
 //!
+//! ```
+//! use gateway_middleware::conditional::{Precondition, Validators, evaluate};
+//! use http::{HeaderMap, HeaderValue, Method};
+//!
+//! let etag = HeaderValue::from_static("\"v2\"");
+//! let current = Validators { etag: Some(&etag), last_modified: None };
+//! let mut request = HeaderMap::new();
+//! request.insert("if-none-match", HeaderValue::from_static("\"v1\", \"v2\""));
+//! assert_eq!(evaluate(&Method::GET, &request, current), Precondition::NotModified);
+//! ```
+//!
 //! A precondition is a request header that asks the server to act only if
 //! the representation is (or is not) still the one the client knows:
 //!
@@ -100,6 +111,8 @@
 //! # Ok::<(), gateway_core::Error>(())
 //! # }).unwrap();
 //! ```
+//!
+//! [`ConditionalGet`]: crate::ConditionalGet
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

@@ -1,158 +1,5 @@
-//! [`ProxyHeaders`]: the client's address, scheme, host and prefix as a
-//! trusted reverse proxy (nginx, a load balancer) reports them — werkzeug's
-//! `ProxyFix`, with a check of who is talking.
-//!
-//! Behind a proxy, the connection an application sees comes from the proxy:
-//! the peer address is the proxy's, the scheme is whatever the proxy spoke
-//! to the application (usually plain `http`), the `Host` may be the
-//! upstream's name, and a prefix the proxy stripped is gone. Everything
-//! that builds a URL, a redirect or a `Secure` cookie then goes wrong.
-//! The proxy reports the real values in headers; this middleware puts them
-//! back into the [`Environ`] — only when the request comes from a proxy
-//! you trust, and only as many hops deep as you say.
-//!
-//! # What is read, and from whom
-//!
-//! Headers are used only when the connection's peer is trusted: a TCP peer
-//! whose address is in one of the [`trusted_proxies`] networks, or a Unix
-//! socket peer when [`trust_unix_peers`] is on. Any other request passes
-//! through untouched (and its headers stay as sent: code further in must
-//! read the [`Environ`], not the `X-Forwarded-*` headers).
-//!
-//! | Header | Hops (default) | Updates |
-//! |---|---|---|
-//! | `Forwarded` (RFC 7239) | [`forwarded`] (0: not read) | peer from `for`, scheme from `proto`, host from `host` |
-//! | `X-Forwarded-For` | [`x_for`] (1) | peer ([`Environ::conn`]`.peer()`) |
-//! | `X-Forwarded-Proto` | [`x_proto`] (1) | scheme ([`Environ::scheme`]) |
-//! | `X-Forwarded-Host` | [`x_host`] (0) | `Host`, so [`Environ::host`] and [`Environ::url`] |
-//! | `X-Forwarded-Port` | [`x_port`] (0) | the port in `Host` |
-//! | `X-Forwarded-Prefix` | [`x_prefix`] (0) | the root path, so [`Environ::script_name`] |
-//!
-//! **Hops.** Each proxy appends one value to a list header (nginx's
-//! `$proxy_add_x_forwarded_for`), so the values on the right are the ones
-//! trusted proxies wrote and those on the left are whatever the client
-//! sent. A hop count `n` says how many proxies in a row set that header:
-//! the value used is the `n`th from the right — the one the outermost of
-//! them wrote. If the list has fewer than `n` values the header is
-//! ignored. 0 means the header is never read. Every field line counts: a
-//! header sent on several lines is one list, in order (RFC 9110 §5.3), and
-//! empty list elements are skipped. Set a hop count only for a header your
-//! proxies always set or overwrite; one they pass through unchanged is the
-//! client's to forge.
-//!
-//! **`Forwarded` or `X-Forwarded-*`.** When [`forwarded`] is not 0 and the
-//! request has a `Forwarded` field, `Forwarded` wins: the element `n` from
-//! the right supplies the address, scheme and host, and `X-Forwarded-For`,
-//! `-Proto`, `-Host` and `-Port` supply nothing for that request (`-Proto`
-//! is only cross-checked, see below), even where the element lacks a
-//! parameter or the header is malformed: otherwise a client could forge an
-//! `X-Forwarded-For` that a `Forwarded`-only proxy passes through, then
-//! break `Forwarded` to have it used. Without a `Forwarded` field, the
-//! `X-Forwarded-*` headers are read as configured.
-//! `X-Forwarded-Prefix` has no `Forwarded` counterpart and is read either
-//! way.
-//!
-//! **Scheme headers must agree.** If both `Forwarded`'s `proto` and
-//! `X-Forwarded-Proto` (with [`x_proto`] > 0) name a scheme and the two
-//! differ, neither is used: the scheme stays the connection's. This is
-//! gunicorn's "contradictory scheme headers" rule, answered by ignoring
-//! the headers instead of with a 400.
-//!
-//! **Malformed values are ignored, never errors.** A value that is not
-//! visible ASCII, an address that does not parse, a scheme other than
-//! `http`/`https`, a host that is not `host[:port]`, a port that is not
-//! 1–65535 and a prefix that is not a valid [`RootPath`] leave their part of
-//! the environ as it was. A `Forwarded` header with any syntax error (an
-//! unterminated quote, a parameter given twice in one element) is ignored
-//! whole, since its hop positions cannot be trusted.
-//!
-//! # What is updated
-//!
-//! - **Peer**: `X-Forwarded-For` or `for` gives `Addr::Tcp(ip:port)`, port 0
-//!   when none is given (`ip`, `ip:port`, `[ipv6]`, `[ipv6]:port` and bare
-//!   IPv6 are accepted). `for=unknown` and obfuscated identifiers
-//!   (`for=_hidden`, RFC 7239 §6.3) give [`Addr::None`]: the trusted proxy
-//!   says the address is not known, and keeping the proxy's own address
-//!   would be a lie.
-//! - **Scheme**: [`Environ::scheme`] (`wsgi.url_scheme`). Whether *this
-//!   hop* is TLS ([`ConnInfo::is_tls`](gateway_core::ConnInfo::is_tls)) is
-//!   left alone.
-//! - **Host**: the `Host` header (and the authority of an absolute-form or
-//!   HTTP/2 target, which [`Environ::host`] prefers), so `host()`,
-//!   `server_name()`, `server_port()` and `url()` agree. `X-Forwarded-Port`
-//!   replaces the port of the forwarded (or else the received) host; a port
-//!   that is the default of the final scheme is left out, so
-//!   `https://example.com/`, not `https://example.com:443/`.
-//! - **Prefix**: `X-Forwarded-Prefix` is validated as a [`RootPath`] — an
-//!   absolute path of `pchar` segments, no CR/LF, no empty segment (`//`),
-//!   no `.`/`..` (also percent-encoded), no encoded `/`, `\` or NUL — and
-//!   joins *in front of* any root path already set (the adapter's
-//!   configured one): `script_name` = forwarded prefix + root path +
-//!   mounted part. A value of `/` means no prefix.
-//!
-//! When anything was rewritten, the values as received are kept in one
-//! [`ProxyOriginal`] extension (inserted only then, and never replaced by a
-//! second `ProxyHeaders` further in).
-//!
-//! # Place it outermost
-//!
-//! Everything inside sees the corrected environ, so `ProxyHeaders` goes
-//! outside every other middleware — in particular outside
-//! [`Mount`](crate::Mount), access logs, redirects and session cookies:
-//! with `.with()`, add it last.
-//!
-//! # Cost
-//!
-//! An untrusted peer costs one address lookup in the trusted list. A
-//! trusted peer without proxy headers costs a few header-map lookups. Only
-//! a rewrite allocates: the new `Host` value, the joined prefix, and the
-//! [`ProxyOriginal`] extension. The wrapper returns the inner application's
-//! future itself.
-//!
-//! # Example
-//!
-//! ```
-//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-//! use gateway_core::{Addr, ApplicationExt, ConnInfo, TestClient, fn_app, start};
-//! use gateway_middleware::{ProxyHeaders, ProxyOriginal};
-//!
-//! let app = fn_app(|env| async move {
-//!     let original = env.extensions().get::<ProxyOriginal>().map(|o| o.peer().to_string());
-//!     let body = format!("{} {} {:?}", env.conn().peer(), env.url(), original);
-//!     start(200, [("content-type", "text/plain")]).body(body)
-//! })
-//! .with(
-//!     ProxyHeaders::new()
-//!         .trusted_proxies(["10.0.0.0/8"])
-//!         .unwrap()
-//!         .x_prefix(1),
-//! );
-//!
-//! // nginx at 10.0.0.2 forwards a request that came in over https.
-//! let proxy = ConnInfo::new(Addr::Tcp("10.0.0.2:40000".parse().unwrap()), Addr::None);
-//! let client = TestClient::new(app).with_conn(proxy);
-//! let res = client
-//!     .get("/x?q=1")
-//!     .header("x-forwarded-for", "203.0.113.7")
-//!     .header("x-forwarded-proto", "https")
-//!     .header("x-forwarded-prefix", "/outer")
-//!     .send()
-//!     .await;
-//! assert_eq!(
-//!     res.text(),
-//!     r#"203.0.113.7:0 https://localhost/outer/x?q=1 Some("10.0.0.2:40000")"#,
-//! );
-//! # });
-//! ```
-//!
-//! [`trusted_proxies`]: ProxyHeaders::trusted_proxies
-//! [`trust_unix_peers`]: ProxyHeaders::trust_unix_peers
-//! [`forwarded`]: ProxyHeaders::forwarded
-//! [`x_for`]: ProxyHeaders::x_for
-//! [`x_proto`]: ProxyHeaders::x_proto
-//! [`x_host`]: ProxyHeaders::x_host
-//! [`x_port`]: ProxyHeaders::x_port
-//! [`x_prefix`]: ProxyHeaders::x_prefix
+//! [`ProxyHeaders`]: the middleware and its configuration; reading the
+//! headers is in `parse`.
 
 use std::future::Future;
 use std::net::IpAddr;
@@ -171,26 +18,178 @@ use parse::{
 
 mod parse;
 
-/// The proxy-headers middleware and its configuration. See the
-/// [module docs](self).
+/// The client's address, scheme, host and prefix as a trusted reverse
+/// proxy (nginx, a load balancer) reports them — werkzeug's `ProxyFix`,
+/// with a check of who is talking.
 ///
-/// Trusts no proxy until told: a `ProxyHeaders::new()` without
-/// [`trusted_proxies`](ProxyHeaders::trusted_proxies) or
-/// [`trust_unix_peers`](ProxyHeaders::trust_unix_peers) changes nothing.
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// use gateway_core::{Addr, ApplicationExt, ConnInfo, TestClient, fn_app, start};
+/// use gateway_middleware::{ProxyHeaders, ProxyOriginal};
+///
+/// let app = fn_app(|env| async move {
+///     let original = env.extensions().get::<ProxyOriginal>().map(|o| o.peer().to_string());
+///     let body = format!("{} {} {:?}", env.conn().peer(), env.url(), original);
+///     start(200, [("content-type", "text/plain")]).body(body)
+/// })
+/// .with(
+///     ProxyHeaders::new()
+///         .trusted_proxies(["10.0.0.0/8"])
+///         .x_prefix(1),
+/// );
+///
+/// // nginx at 10.0.0.2 forwards a request that came in over https.
+/// let proxy = ConnInfo::new(Addr::Tcp("10.0.0.2:40000".parse().unwrap()), Addr::None);
+/// let client = TestClient::new(app).with_conn(proxy);
+/// let res = client
+///     .get("/x?q=1")
+///     .header("x-forwarded-for", "203.0.113.7")
+///     .header("x-forwarded-proto", "https")
+///     .header("x-forwarded-prefix", "/outer")
+///     .send()
+///     .await;
+/// assert_eq!(
+///     res.text(),
+///     r#"203.0.113.7:0 https://localhost/outer/x?q=1 Some("10.0.0.2:40000")"#,
+/// );
+/// # });
+/// ```
+///
+/// Behind a proxy, the connection an application sees comes from the proxy:
+/// the peer address is the proxy's, the scheme is whatever the proxy spoke
+/// to the application (usually plain `http`), the `Host` may be the
+/// upstream's name, and a prefix the proxy stripped is gone. Everything
+/// that builds a URL, a redirect or a `Secure` cookie then goes wrong.
+/// The proxy reports the real values in headers; this middleware puts them
+/// back into the [`Environ`] — only when the request comes from a proxy
+/// you trust, and only as many hops deep as you say.
+///
+/// # What is read, and from whom
+///
+/// Headers are used only when the connection's peer is trusted: a TCP peer
+/// whose address is in one of the [`trusted_proxies`] networks, or a Unix
+/// socket peer when [`trust_unix_peers`] is on. Any other request passes
+/// through untouched (and its headers stay as sent: code further in must
+/// read the [`Environ`], not the `X-Forwarded-*` headers).
+///
+/// | Header | Hops (default) | Updates |
+/// |---|---|---|
+/// | `Forwarded` (RFC 7239) | [`forwarded`] (0: not read) | peer from `for`, scheme from `proto`, host from `host` |
+/// | `X-Forwarded-For` | [`x_for`] (1) | peer ([`Environ::conn`]`.peer()`) |
+/// | `X-Forwarded-Proto` | [`x_proto`] (1) | scheme ([`Environ::scheme`]) |
+/// | `X-Forwarded-Host` | [`x_host`] (0) | `Host`, so [`Environ::host`] and [`Environ::url`] |
+/// | `X-Forwarded-Port` | [`x_port`] (0) | the port in `Host` |
+/// | `X-Forwarded-Prefix` | [`x_prefix`] (0) | the root path, so [`Environ::script_name`] |
+///
+/// **Hops.** Each proxy appends one value to a list header (nginx's
+/// `$proxy_add_x_forwarded_for`), so the values on the right are the ones
+/// trusted proxies wrote and those on the left are whatever the client
+/// sent. A hop count `n` says how many proxies in a row set that header:
+/// the value used is the `n`th from the right — the one the outermost of
+/// them wrote. If the list has fewer than `n` values the header is
+/// ignored. 0 means the header is never read. Every field line counts: a
+/// header sent on several lines is one list, in order (RFC 9110 §5.3), and
+/// empty list elements are skipped. Set a hop count only for a header your
+/// proxies always set or overwrite; one they pass through unchanged is the
+/// client's to forge.
+///
+/// **`Forwarded` or `X-Forwarded-*`.** When [`forwarded`] is not 0 and the
+/// request has a `Forwarded` field, `Forwarded` wins: the element `n` from
+/// the right supplies the address, scheme and host, and `X-Forwarded-For`,
+/// `-Proto`, `-Host` and `-Port` supply nothing for that request (`-Proto`
+/// is only cross-checked, see below), even where the element lacks a
+/// parameter or the header is malformed: otherwise a client could forge an
+/// `X-Forwarded-For` that a `Forwarded`-only proxy passes through, then
+/// break `Forwarded` to have it used. Without a `Forwarded` field, the
+/// `X-Forwarded-*` headers are read as configured.
+/// `X-Forwarded-Prefix` has no `Forwarded` counterpart and is read either
+/// way.
+///
+/// **Scheme headers must agree.** If both `Forwarded`'s `proto` and
+/// `X-Forwarded-Proto` (with [`x_proto`] > 0) name a scheme and the two
+/// differ, neither is used: the scheme stays the connection's. This is
+/// gunicorn's "contradictory scheme headers" rule, answered by ignoring
+/// the headers instead of with a 400.
+///
+/// **Malformed values are ignored, never errors.** A value that is not
+/// visible ASCII, an address that does not parse, a scheme other than
+/// `http`/`https`, a host that is not `host[:port]`, a port that is not
+/// 1–65535 and a prefix that is not a valid [`RootPath`] leave their part of
+/// the environ as it was. A `Forwarded` header with any syntax error (an
+/// unterminated quote, a parameter given twice in one element) is ignored
+/// whole, since its hop positions cannot be trusted.
+///
+/// # What is updated
+///
+/// - **Peer**: `X-Forwarded-For` or `for` gives `Addr::Tcp(ip:port)`, port 0
+///   when none is given (`ip`, `ip:port`, `[ipv6]`, `[ipv6]:port` and bare
+///   IPv6 are accepted). `for=unknown` and obfuscated identifiers
+///   (`for=_hidden`, RFC 7239 §6.3) give [`Addr::None`]: the trusted proxy
+///   says the address is not known, and keeping the proxy's own address
+///   would be a lie.
+/// - **Scheme**: [`Environ::scheme`] (`wsgi.url_scheme`). Whether *this
+///   hop* is TLS ([`ConnInfo::is_tls`](gateway_core::ConnInfo::is_tls)) is
+///   left alone.
+/// - **Host**: the `Host` header (and the authority of an absolute-form or
+///   HTTP/2 target, which [`Environ::host`] prefers), so `host()`,
+///   `server_name()`, `server_port()` and `url()` agree. `X-Forwarded-Port`
+///   replaces the port of the forwarded (or else the received) host; a port
+///   that is the default of the final scheme is left out, so
+///   `https://example.com/`, not `https://example.com:443/`.
+/// - **Prefix**: `X-Forwarded-Prefix` is validated as a [`RootPath`] — an
+///   absolute path of `pchar` segments, no CR/LF, no empty segment (`//`),
+///   no `.`/`..` (also percent-encoded), no encoded `/`, `\` or NUL — and
+///   joins *in front of* any root path already set (the adapter's
+///   configured one): `script_name` = forwarded prefix + root path +
+///   mounted part. A value of `/` means no prefix.
+///
+/// When anything was rewritten, the values as received are kept in one
+/// [`ProxyOriginal`] extension (inserted only then, and never replaced by a
+/// second `ProxyHeaders` further in).
+///
+/// # Place it outermost
+///
+/// Everything inside sees the corrected environ, so `ProxyHeaders` goes
+/// outside every other middleware — in particular outside
+/// [`Mount`](crate::Mount), access logs, redirects and session cookies:
+/// with `.with()`, add it last.
+///
+/// # Cost
+///
+/// An untrusted peer costs one address lookup in the trusted list. A
+/// trusted peer without proxy headers costs a few header-map lookups. Only
+/// a rewrite allocates: the new `Host` value, the joined prefix, and the
+/// [`ProxyOriginal`] extension. The wrapper returns the inner application's
+/// future itself.
+///
+/// # Configuration
+///
+/// nginx on the same host (TCP or a Unix socket), setting
+/// `X-Forwarded-For`, `-Proto`, `-Host` and `-Prefix`:
 ///
 /// ```
 /// use gateway_middleware::ProxyHeaders;
 ///
-/// // nginx on the same host (TCP or a Unix socket), setting
-/// // X-Forwarded-For/-Proto/-Host/-Prefix.
 /// let proxy = ProxyHeaders::new()
-///     .trusted_proxies(["127.0.0.1", "::1"])?
-///     .trust_unix_peers(true)
-///     .x_host(1)
-///     .x_prefix(1);
+///    .trusted_proxies(["127.0.0.1", "::1"])
+///    .trust_unix_peers(true)
+///    .x_host(1)
+///    .x_prefix(1);
 /// # let _ = proxy;
-/// # Ok::<(), gateway_middleware::InvalidProxyAddr>(())
 /// ```
+///
+/// Trusts no proxy until told: a `ProxyHeaders::new()` without
+/// [`trusted_proxies`] or [`trust_unix_peers`] changes nothing.
+///
+/// [`trusted_proxies`]: ProxyHeaders::trusted_proxies
+/// [`trust_unix_peers`]: ProxyHeaders::trust_unix_peers
+/// [`forwarded`]: ProxyHeaders::forwarded
+/// [`x_for`]: ProxyHeaders::x_for
+/// [`x_proto`]: ProxyHeaders::x_proto
+/// [`x_host`]: ProxyHeaders::x_host
+/// [`x_port`]: ProxyHeaders::x_port
+/// [`x_prefix`]: ProxyHeaders::x_prefix
+///
 #[derive(Clone, Debug)]
 pub struct ProxyHeaders {
     trusted: Vec<IpNet>,
@@ -239,11 +238,41 @@ impl ProxyHeaders {
     /// (`127.0.0.1`, `::1`) or CIDR networks (`10.0.0.0/8`, `fd00::/8`).
     /// IPv4 peers that arrive as IPv4-mapped IPv6 addresses
     /// (`::ffff:10.0.0.1`, on a dual-stack listener) match IPv4 networks.
+    /// Defaults to none: no TCP peer is trusted.
+    ///
+    /// # Panics
+    ///
+    /// If [`try_trusted_proxies`](ProxyHeaders::try_trusted_proxies) would
+    /// fail: addresses written in the program are part of it, and a wrong
+    /// one is a bug to hear about at startup.
+    pub fn trusted_proxies<I, S>(self, proxies: I) -> ProxyHeaders
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        match self.try_trusted_proxies(proxies) {
+            Ok(proxy) => proxy,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// [`trusted_proxies`](ProxyHeaders::trusted_proxies), for addresses
+    /// from configuration.
     ///
     /// # Errors
     ///
     /// The first entry that is neither an address nor a network.
-    pub fn trusted_proxies<I, S>(mut self, proxies: I) -> Result<ProxyHeaders, InvalidProxyAddr>
+    ///
+    /// ```
+    /// use gateway_middleware::ProxyHeaders;
+    ///
+    /// let from_config = "10.0.0.0/8, fd00::/8";
+    /// let proxy = ProxyHeaders::new().try_trusted_proxies(from_config.split(','))?;
+    /// # let _ = proxy;
+    /// assert!(ProxyHeaders::new().try_trusted_proxies(["localhost"]).is_err());
+    /// # Ok::<(), gateway_middleware::InvalidProxyAddr>(())
+    /// ```
+    pub fn try_trusted_proxies<I, S>(mut self, proxies: I) -> Result<ProxyHeaders, InvalidProxyAddr>
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
@@ -271,40 +300,44 @@ impl ProxyHeaders {
         self
     }
 
-    /// How many proxies in a row append to `Forwarded`; 0 (the default)
-    /// never reads it. See [`Forwarded` or
-    /// `X-Forwarded-*`](self#what-is-read-and-from-whom).
+    /// How many proxies in a row append to `Forwarded`. Defaults to 0:
+    /// never read. See [`Forwarded` or
+    /// `X-Forwarded-*`](ProxyHeaders#what-is-read-and-from-whom).
     pub fn forwarded(mut self, hops: usize) -> ProxyHeaders {
         self.forwarded = hops;
         self
     }
 
     /// How many proxies in a row append to `X-Forwarded-For`. Defaults
-    /// to 1.
+    /// to 1; 0 never reads it.
     pub fn x_for(mut self, hops: usize) -> ProxyHeaders {
         self.x_for = hops;
         self
     }
 
-    /// How many proxies in a row set `X-Forwarded-Proto`. Defaults to 1.
+    /// How many proxies in a row set `X-Forwarded-Proto`. Defaults to 1;
+    /// 0 never reads it.
     pub fn x_proto(mut self, hops: usize) -> ProxyHeaders {
         self.x_proto = hops;
         self
     }
 
-    /// How many proxies in a row set `X-Forwarded-Host`. Defaults to 0.
+    /// How many proxies in a row set `X-Forwarded-Host`. Defaults to 0: never
+    /// read.
     pub fn x_host(mut self, hops: usize) -> ProxyHeaders {
         self.x_host = hops;
         self
     }
 
-    /// How many proxies in a row set `X-Forwarded-Port`. Defaults to 0.
+    /// How many proxies in a row set `X-Forwarded-Port`. Defaults to 0: never
+    /// read.
     pub fn x_port(mut self, hops: usize) -> ProxyHeaders {
         self.x_port = hops;
         self
     }
 
-    /// How many proxies in a row set `X-Forwarded-Prefix`. Defaults to 0.
+    /// How many proxies in a row set `X-Forwarded-Prefix`. Defaults to 0: never
+    /// read.
     pub fn x_prefix(mut self, hops: usize) -> ProxyHeaders {
         self.x_prefix = hops;
         self
@@ -316,13 +349,12 @@ impl ProxyHeaders {
     /// use gateway_core::Addr;
     /// use gateway_middleware::ProxyHeaders;
     ///
-    /// let proxy = ProxyHeaders::new().trusted_proxies(["10.0.0.0/8"])?;
+    /// let proxy = ProxyHeaders::new().trusted_proxies(["10.0.0.0/8"]);
     /// assert!(proxy.is_trusted(&Addr::Tcp("10.1.2.3:5000".parse().unwrap())));
     /// // An IPv4 peer on a dual-stack listener.
     /// assert!(proxy.is_trusted(&Addr::Tcp("[::ffff:10.1.2.3]:5000".parse().unwrap())));
     /// assert!(!proxy.is_trusted(&Addr::Tcp("192.0.2.1:5000".parse().unwrap())));
     /// assert!(!proxy.is_trusted(&Addr::Unix(None)), "unless trust_unix_peers");
-    /// # Ok::<(), gateway_middleware::InvalidProxyAddr>(())
     /// ```
     pub fn is_trusted(&self, peer: &Addr) -> bool {
         match peer {
@@ -348,7 +380,7 @@ impl ProxyHeaders {
     ///     .body(Body::empty()).unwrap();
     /// let mut env = Environ::from_request(req);
     /// env.conn_mut().set_peer(Addr::Tcp("127.0.0.1:5000".parse().unwrap()));
-    /// assert!(ProxyHeaders::new().trusted_proxies(["127.0.0.1"]).unwrap().apply(&mut env));
+    /// assert!(ProxyHeaders::new().trusted_proxies(["127.0.0.1"]).apply(&mut env));
     /// assert_eq!(env.scheme(), Scheme::Https);
     /// ```
     pub fn apply(&self, env: &mut Environ) -> bool {
@@ -465,7 +497,7 @@ impl<A: Application> Application for ProxyHeadersApp<A> {
 ///     .body(Body::empty()).unwrap();
 /// let mut env = Environ::from_request(req);
 /// env.conn_mut().set_peer(Addr::Tcp("10.1.2.3:5000".parse().unwrap()));
-/// ProxyHeaders::new().trusted_proxies(["10.0.0.0/8"]).unwrap().apply(&mut env);
+/// ProxyHeaders::new().trusted_proxies(["10.0.0.0/8"]).apply(&mut env);
 /// let original = env.extensions().get::<ProxyOriginal>().unwrap();
 /// assert_eq!(original.peer().to_string(), "10.1.2.3:5000");
 /// assert_eq!(env.conn().peer().to_string(), "192.0.2.1:0");

@@ -225,7 +225,7 @@ impl StaticFiles {
     /// Nothing is looked at on disk here. [`startup`](Application::startup)
     /// makes `root` canonical (symlinks in it resolved) and fails with a
     /// clear error if it is not a directory; without `startup` (in a
-    /// [`TestClient`](gateway_core::TestClient), say), the first request
+    /// `TestClient`, say), the first request
     /// that looks at the disk does the former.
     pub fn new(root: impl Into<PathBuf>) -> StaticFiles {
         let config = Config {
