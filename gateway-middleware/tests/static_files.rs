@@ -567,12 +567,17 @@ async fn strong_etags_for_settled_files() {
     );
 }
 
+/// Streamed files: a file held in memory is tagged by its content and
+/// strong at once (`a_cached_file_is_strong_at_once`).
 #[tokio::test]
 async fn a_weak_etag_becomes_strong_once_the_file_settles() {
     let dir = Dir::new();
     dir.write("fresh.txt", "just deployed");
-    let client =
-        TestClient::new(StaticFiles::new(dir.path()).revalidate_after(Duration::from_millis(100)));
+    let client = TestClient::new(
+        StaticFiles::new(dir.path())
+            .max_cached_file(0)
+            .revalidate_after(Duration::from_millis(100)),
+    );
     let first = get(&client, "/fresh.txt", &[]).await;
     let weak = first.header("etag").unwrap().to_owned();
     assert!(weak.starts_with("W/"), "written a moment ago: {weak}");
@@ -594,6 +599,114 @@ async fn a_weak_etag_becomes_strong_once_the_file_settles() {
     )
     .await;
     assert_eq!((res.status().as_u16(), res.text().as_str()), (206, "just"));
+}
+
+#[tokio::test]
+async fn a_cached_file_is_strong_at_once() {
+    let dir = Dir::new();
+    dir.write("fresh.txt", "just deployed");
+    let client = files(&dir);
+    let etag = get(&client, "/fresh.txt", &[])
+        .await
+        .header("etag")
+        .unwrap()
+        .to_owned();
+    assert!(!etag.starts_with("W/"), "{etag}");
+    let res = get(
+        &client,
+        "/fresh.txt",
+        &[("range", "bytes=0-3"), ("if-range", &etag)],
+    )
+    .await;
+    assert_eq!((res.status().as_u16(), res.text().as_str()), (206, "just"));
+    assert_eq!(
+        get(&client, "/fresh.txt", &[("if-match", &etag)])
+            .await
+            .status(),
+        200
+    );
+}
+
+/// Issue 13 item 15: two instances serving the same bytes (another
+/// machine, a rebuilt container: other inodes) give the same validators,
+/// so a client revalidating against either gets a 304.
+#[tokio::test]
+async fn the_same_bytes_under_two_roots_have_the_same_etag() {
+    let (one, two) = (Dir::new(), Dir::new());
+    let mtime = std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    for dir in [&one, &two] {
+        dir.write("small.txt", "the same small file")
+            .write("large.bin", pattern(5000));
+        // Large files are tagged by size and time stamp, which tar, `cp -p`
+        // and `rsync -t` keep.
+        set_mtime(dir, "large.bin", mtime);
+    }
+    // Different modification times for the small one: its tag comes from
+    // its content.
+    set_mtime(&one, "small.txt", mtime);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let inode = |dir: &Dir| {
+            std::fs::metadata(dir.path().join("small.txt"))
+                .unwrap()
+                .ino()
+        };
+        assert_ne!(inode(&one), inode(&two));
+    }
+    let client = |dir: &Dir| TestClient::new(StaticFiles::new(dir.path()).max_cached_file(1024));
+    let (one, two) = (client(&one), client(&two));
+    for path in ["/small.txt", "/large.bin"] {
+        let a = get(&one, path, &[]).await;
+        let b = get(&two, path, &[]).await;
+        let etag = a.header("etag").unwrap();
+        assert_eq!(Some(etag), b.header("etag"), "{path}");
+        assert!(!etag.starts_with("W/"), "{path}: {etag}");
+        let res = get(&two, path, &[("if-none-match", etag)]).await;
+        assert_eq!(res.status(), 304, "{path}");
+    }
+    let small = get(&one, "/small.txt", &[]).await;
+    let other = get(&two, "/large.bin", &[]).await;
+    assert_ne!(small.header("etag"), other.header("etag"));
+}
+
+/// Issue 13 item 15: a large file with a whole-second modification time
+/// (tar, `rsync -t`, `touch -d`, container layers) that has settled gets a
+/// strong tag, so `If-Range` resumes a download and `If-Match` holds.
+#[tokio::test]
+async fn a_settled_whole_second_mtime_gives_a_strong_etag() {
+    let dir = Dir::new();
+    dir.write("big.bin", pattern(4096));
+    let whole = std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    set_mtime(&dir, "big.bin", whole);
+    let client = TestClient::new(StaticFiles::new(dir.path()).max_cached_file(1024));
+    let first = get(&client, "/big.bin", &[]).await;
+    let etag = first.header("etag").unwrap().to_owned();
+    assert!(!etag.starts_with("W/"), "{etag}");
+    let res = get(
+        &client,
+        "/big.bin",
+        &[("range", "bytes=4000-"), ("if-range", &etag)],
+    )
+    .await;
+    assert_eq!(res.status(), 206);
+    assert_eq!(res.header("content-range"), Some("bytes 4000-4095/4096"));
+    assert_eq!(res.bytes().as_ref(), &pattern(4096)[4000..]);
+    assert_eq!(
+        get(&client, "/big.bin", &[("if-match", &etag)])
+            .await
+            .status(),
+        200
+    );
+}
+
+fn set_mtime(dir: &Dir, rel: &str, mtime: std::time::SystemTime) {
+    std::fs::File::options()
+        .write(true)
+        .open(dir.path().join(rel))
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
 }
 
 #[tokio::test]

@@ -23,7 +23,7 @@ use http::{HeaderMap, HeaderValue};
 
 use super::encoding::{Available, Encoding};
 use super::fnv::Fnv;
-use super::headers::Stamp;
+use super::headers::{Stamp, content_etag};
 use super::path;
 
 /// The encodings a file may have, in `FileEntry::variants` order.
@@ -226,9 +226,15 @@ fn load_variant(path: PathBuf, max_file: u64, now: SystemTime) -> io::Result<Var
         } else {
             None
         };
+        // Held in memory: tagged by its content. Streamed: by its size
+        // and time stamp.
+        let etag = match &data {
+            Some(data) => content_etag(data),
+            None => stamp.etag(now),
+        };
         return Ok(Variant {
             headers: HeaderMap::new(),
-            etag: stamp.etag(now),
+            etag,
             path,
             stamp,
             data,
@@ -251,9 +257,11 @@ pub(super) fn open_checked(path: &Path, stamp: Stamp) -> io::Result<Option<File>
 /// of its files changes (siblings are usually built with the original).
 ///
 /// An entry whose entity tags were weak only because its files had just
-/// changed is reloaded once they have settled, so a file served right
-/// after a deployment does not keep a weak tag (which `If-Range` and
-/// `If-Match` never match) for as long as it stays unchanged. Blocking.
+/// changed (streamed files; a file held in memory is tagged by its
+/// content, strong at once) is reloaded once they have settled, so a file
+/// served right after a deployment does not keep a weak tag (which
+/// `If-Range` and `If-Match` never match) for as long as it stays
+/// unchanged. Blocking.
 pub(super) fn still_valid(entry: &FileEntry) -> bool {
     let now = SystemTime::now();
     let weak_until_now = entry.variants.iter().flatten().any(|v| {
