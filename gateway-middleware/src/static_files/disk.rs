@@ -144,26 +144,18 @@ fn classify(e: io::Error) -> io::Result<OnDisk> {
     }
 }
 
-/// `ELOOP` and `ENAMETOOLONG`.
-#[cfg(any(target_os = "linux", target_os = "android"))]
-const LOOP_OR_TOO_LONG: [i32; 2] = [40, 36];
-#[cfg(any(
+/// `ELOOP` and `ENAMETOOLONG`, where their numbers are known.
+const LOOP_OR_TOO_LONG: &[i32] = if cfg!(any(target_os = "linux", target_os = "android")) {
+    &[40, 36]
+} else if cfg!(any(
     target_os = "macos",
     target_os = "ios",
     target_os = "freebsd",
     target_os = "openbsd",
     target_os = "netbsd",
     target_os = "dragonfly"
-))]
-const LOOP_OR_TOO_LONG: [i32; 2] = [62, 63];
-#[cfg(not(any(
-    target_os = "linux",
-    target_os = "android",
-    target_os = "macos",
-    target_os = "ios",
-    target_os = "freebsd",
-    target_os = "openbsd",
-    target_os = "netbsd",
-    target_os = "dragonfly"
-)))]
-const LOOP_OR_TOO_LONG: [i32; 0] = [];
+)) {
+    &[62, 63]
+} else {
+    &[]
+};

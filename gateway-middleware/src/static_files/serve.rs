@@ -37,6 +37,9 @@ pub(super) enum Answer {
     Elsewhere,
 }
 
+/// A file entry to serve, or the answer when there is none.
+type Found = Result<Arc<FileEntry>, Answer>;
+
 /// Which of the request's header fields serving a file looks at, found in
 /// one pass over the (few) fields instead of a hashed lookup each.
 #[derive(Clone, Copy, Default)]
@@ -115,12 +118,7 @@ impl StaticFiles {
     /// The entry for `key`: remembered and fresh, remembered and still
     /// valid on disk, or looked up anew. `Err` when there is no file to
     /// serve and the answer is already known.
-    async fn entry(
-        &self,
-        env: &Environ,
-        key: &str,
-        dir: bool,
-    ) -> Result<Result<Arc<FileEntry>, Answer>, Error> {
+    async fn entry(&self, env: &Environ, key: &str, dir: bool) -> Result<Found, Error> {
         let cache = self.cache();
         match cache.get(key, dir) {
             Lookup::Fresh(entry) => Ok(Ok(entry)),
@@ -138,12 +136,7 @@ impl StaticFiles {
     }
 
     /// The slow path: looks `rel` up on disk and remembers what it found.
-    async fn find(
-        &self,
-        env: &Environ,
-        rel: &str,
-        dir: bool,
-    ) -> Result<Result<Arc<FileEntry>, Answer>, Error> {
+    async fn find(&self, env: &Environ, rel: &str, dir: bool) -> Result<Found, Error> {
         let files = self.clone();
         let owned = rel.to_owned();
         // Only a listing shows it.
