@@ -85,20 +85,29 @@ pub(crate) fn all_elements<'a>(
 /// The offset of the first `separator` in `bytes` outside a quoted string,
 /// or `bytes.len()`.
 fn find_unquoted(bytes: &[u8], separator: u8, quoting: Quoting) -> usize {
-    let mut quoted = false;
+    let opens = |b: u8| b == b'"' && quoting != Quoting::None;
     let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'"' if quoted => quoted = false,
-            b'\\' if quoted && quoting == Quoting::QuotedString => i += 1,
-            _ if quoted => {}
-            b if b == separator => return i,
-            b'"' if quoting != Quoting::None => quoted = true,
-            _ => {}
+    loop {
+        // Most values hold no quote: one tight scan to the separator.
+        let Some(at) = bytes[i..].iter().position(|&b| b == separator || opens(b)) else {
+            return bytes.len();
+        };
+        i += at;
+        if bytes[i] == separator {
+            return i;
+        }
+        // A quoted string, to its closing quote (or the end).
+        i += 1;
+        loop {
+            match bytes.get(i) {
+                None => return bytes.len(),
+                Some(b'"') => break,
+                Some(b'\\') if quoting == Quoting::QuotedString => i += 2,
+                Some(_) => i += 1,
+            }
         }
         i += 1;
     }
-    bytes.len()
 }
 
 /// The `;`-separated parts of an element — its value first, then its
@@ -155,6 +164,10 @@ pub(crate) type Quality = u16;
 /// are skipped; the parameter name is case-insensitive, and OWS around
 /// `=` is tolerated as clients send it.
 pub(crate) fn weighted(element: &[u8]) -> Option<(&[u8], Quality)> {
+    // Most elements have no parameter (`gzip`): nothing to split.
+    if !element.contains(&b';') {
+        return Some((element, 1000));
+    }
     let mut parts = parts(element);
     let value = parts.next().filter(|v| !v.is_empty())?;
     let mut q = 1000;

@@ -7,7 +7,7 @@
 
 use http::header::{ACCEPT_ENCODING, HeaderMap, HeaderValue};
 
-use crate::header_list::{self, Quality, Quoting};
+use crate::header_list::{self, Elements, Quality, Quoting};
 
 /// A content coding a file may be stored in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,14 +87,16 @@ struct Weights {
 ///   406, which RFC 9110 permits ("the origin server SHOULD send a response
 ///   without any content coding").
 pub(crate) fn negotiate(headers: &HeaderMap, available: Available) -> Encoding {
-    if !headers.contains_key(ACCEPT_ENCODING) {
+    // One lookup for both questions: is there a field, and what it says.
+    let mut lines = headers.get_all(ACCEPT_ENCODING).iter().peekable();
+    if lines.peek().is_none() {
         return Encoding::Identity;
     }
     let mut weights = Weights::default();
-    for element in
-        header_list::all_elements(headers.get_all(ACCEPT_ENCODING), Quoting::QuotedString)
-    {
-        weights.add(element);
+    for line in lines {
+        for element in Elements::new(line.as_bytes(), Quoting::QuotedString) {
+            weights.add(element);
+        }
     }
     let mut best: Option<(Quality, Encoding)> = None;
     for (present, listed, encoding) in [
