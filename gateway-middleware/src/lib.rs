@@ -82,7 +82,6 @@
 //! with an error that says so, and a request that needs the disk is an
 //! error, never a panic.
 //!
-//!
 //! # Writing one
 //!
 //! Every middleware here takes the same shape: a configuration type that
