@@ -258,7 +258,6 @@ fn app() -> impl Application {
         .with(
             ProxyHeaders::new()
                 .trusted_proxies(["127.0.0.1"])
-                .expect("valid address")
                 .trust_unix_peers(true)
                 .x_host(1)
                 .x_port(1)

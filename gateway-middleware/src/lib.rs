@@ -1,34 +1,7 @@
 //! Middleware for gateway applications: the glue real deployments need.
-//!
-//! **Mental model:** a middleware wraps an [`Application`] and is one
-//! itself; it may change the environ on the way in, the response on the
-//! way out, or answer by itself. Stack them with
-//! [`ApplicationExt::with`](gateway_core::ApplicationExt::with); the last
-//! one added sees the request first.
-//!
-//! - [`ProxyHeaders`]: the client's address, scheme, host and prefix from
-//!   a trusted reverse proxy's `Forwarded` / `X-Forwarded-*` headers.
-//!   Outermost, so everything else sees the corrected request.
-//! - [`Mount`]: several applications under path prefixes, longest prefix
-//!   first, with a fallback.
-//! - [`StaticFiles`]: files from a directory, as correct as nginx
-//!   (preconditions, ranges, precompressed variants, caching headers, no
-//!   path escapes) and close to it in speed (an in-memory cache with
-//!   ready-made headers, large files streamed from the blocking pool). An
-//!   application of its own, or a middleware in front of one.
-//! - [`ConditionalGet`]: `304 Not Modified` / `412 Precondition Failed`
-//!   for dynamic `GET`/`HEAD` responses that carry `ETag` or
-//!   `Last-Modified`. The evaluator itself, for handlers and static files,
-//!   is in [`conditional`] (RFC 9110 §13).
-//! - [`range`]: `Range` parsing, `Content-Range` and `multipart/byteranges`
-//!   framing (RFC 9110 §14), with limits against amplification.
-//!
-//! # Behind nginx, under a prefix
-//!
-//! nginx serves the site at `https://example.com/outer/`, strips `/outer`
-//! and says so in `X-Forwarded-Prefix`; the program mounts a shop at
-//! `/shop`. The shop sees `script_name = /outer/shop` and builds its
-//! redirects from it.
+//! A middleware wraps an [`Application`] and is one itself; stack them
+//! with [`ApplicationExt::with`](gateway_core::ApplicationExt::with), the
+//! last one added seeing the request first.
 //!
 //! ```
 //! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
@@ -51,7 +24,7 @@
 //!     // Last added, so outermost: Mount sees the forwarded prefix.
 //!     .with(
 //!         ProxyHeaders::new()
-//!             .trusted_proxies(["127.0.0.1"])?
+//!             .trusted_proxies(["127.0.0.1"])
 //!             .x_host(1)
 //!             .x_prefix(1),
 //!     );
@@ -81,6 +54,34 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! # }).unwrap();
 //! ```
+//!
+//! Above: nginx serves the site at `https://example.com/outer/`, strips
+//! `/outer` and says so in `X-Forwarded-Prefix`; the program mounts a shop
+//! at `/shop`. The shop sees `script_name = /outer/shop` and builds its
+//! redirects from it.
+//!
+//! # The middleware
+//!
+//! A middleware may change the environ on the way in, the response on the
+//! way out, or answer by itself.
+//!
+//! | Type | Feature | Does | Runtime |
+//! |---|---|---|---|
+//! | [`ProxyHeaders`] | `proxy` | the client's address, scheme, host and prefix from a trusted reverse proxy's `Forwarded` / `X-Forwarded-*` headers; outermost, so everything else sees the corrected request | any |
+//! | [`Mount`] | `mount` | several applications under path prefixes, longest prefix first, with a fallback | any |
+//! | [`StaticFiles`] | `static-files` | files from a directory, as correct as nginx (preconditions, ranges, precompressed variants, caching headers, no path escapes) and close to it in speed; an application of its own, or a middleware in front of one | **tokio** (file I/O on its blocking pool) |
+//! | [`ConditionalGet`] | `conditional` | `304 Not Modified` / `412 Precondition Failed` for dynamic `GET`/`HEAD` responses that carry `ETag` or `Last-Modified`; the evaluator itself, for handlers, is in [`conditional`] (RFC 9110 §13) | any |
+//!
+//! **Features.** Each middleware has its cargo feature, all on by default;
+//! `default-features = false` and a list of them compiles only those and
+//! their dependencies (`ipnet` for `proxy`; `httpdate` for `conditional`;
+//! `mime_guess`, `tokio` and `conditional` for `static-files`).
+//!
+//! **Runtime.** "any" runs on whatever executor polls it: no timers, no
+//! spawning. [`StaticFiles`] needs to run inside a tokio runtime (either
+//! flavour, as gateway-hyper provides); outside one its `startup` fails
+//! with an error that says so, and a request that needs the disk is an
+//! error, never a panic.
 //!
 //! # Writing one
 //!
@@ -131,14 +132,30 @@
 //! # });
 //! ```
 
+#[cfg(feature = "conditional")]
 pub mod conditional;
-pub mod mount;
-pub mod proxy;
-pub mod range;
-pub mod static_files;
+// Each middleware uses part of it.
+#[cfg(any(feature = "conditional", feature = "proxy"))]
+#[cfg_attr(
+    not(all(feature = "proxy", feature = "static-files")),
+    allow(dead_code)
+)]
+mod header_list;
+#[cfg(feature = "mount")]
+mod mount;
+#[cfg(feature = "proxy")]
+mod proxy;
+#[cfg(any(feature = "mount", feature = "static-files"))]
+mod redirect;
+#[cfg(feature = "static-files")]
+mod static_files;
 
-pub use conditional::{ConditionalGet, ConditionalGetApp};
+#[cfg(feature = "conditional")]
+pub use conditional::middleware::{ConditionalGet, ConditionalGetApp};
 pub use gateway_core::{Application, Middleware};
-pub use mount::{InvalidMountPrefix, Mount};
+#[cfg(feature = "mount")]
+pub use mount::{Mount, MountError};
+#[cfg(feature = "proxy")]
 pub use proxy::{InvalidProxyAddr, ProxyHeaders, ProxyHeadersApp, ProxyOriginal};
-pub use static_files::{InvalidPrefix, StaticFiles, StaticFilesApp};
+#[cfg(feature = "static-files")]
+pub use static_files::{StaticFiles, StaticFilesApp};

@@ -10,7 +10,7 @@ use gateway_core::test_client::TestClient;
 use gateway_core::{
     Application, ApplicationExt, Environ, Error, Response, RootPath, from_fn, start,
 };
-use gateway_middleware::{InvalidMountPrefix, Mount};
+use gateway_middleware::{Mount, MountError};
 use http::Method;
 
 fn site() -> Mount {
@@ -39,7 +39,6 @@ async fn boundaries_and_longest_prefix() {
         ("/", "fallback", "", "/"),
         ("/x/app", "fallback", "", "/x/app"),
         ("/api", "api", "/api", ""),
-        ("/api/v1", "v1", "/api/v1", ""),
         ("/api/v1/users", "v1", "/api/v1", "/users"),
         ("/api/v1x", "api", "/api", "/v1x"),
         ("/api/v2", "api", "/api", "/v2"),
@@ -66,6 +65,66 @@ async fn boundaries_and_longest_prefix() {
             format!("http://localhost{target}"),
             "{target}"
         );
+    }
+}
+
+/// `/api/v1/` is mounted with its slash, so `/api/v1` is no longer a
+/// row of the table above: a GET is redirected, other methods still
+/// reach the application with an empty `path_info`.
+#[tokio::test]
+async fn exactly_a_prefix_mounted_with_its_slash() {
+    let client = TestClient::new(site());
+    let res = client.get("/api/v1").send().await;
+    assert_eq!(res.status(), 301);
+    assert_eq!(res.header("location"), Some("/api/v1/"));
+    let res = client.request(Method::POST, "/api/v1").send().await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(field(&res, "app"), "v1");
+    assert_eq!(field(&res, "script"), "/api/v1");
+    assert_eq!(field(&res, "info"), "");
+}
+
+/// Issue 13 item 14: a root mounted as `/app/` gets `/app` redirected to
+/// it, as StaticFiles does for a directory: GET and HEAD, the query kept,
+/// under an outer mount and a root path.
+#[tokio::test]
+async fn a_root_mounted_with_its_slash_redirects_the_bare_prefix() {
+    let inner = Mount::new()
+        .mount("/b/", echo("inner-b"))
+        .fallback(echo("inner"));
+    let app = Mount::new()
+        .mount("/app/", echo("app"))
+        .mount("/a", inner)
+        .with(from_fn(|mut env: Environ, next| async move {
+            env.set_root_path(Some(RootPath::from_static("/outer")));
+            next.run(env).await
+        }));
+    let client = TestClient::new(app);
+    for (method, target, location) in [
+        (Method::GET, "/app", "/outer/app/"),
+        (Method::GET, "/app?x=1&y=%20", "/outer/app/?x=1&y=%20"),
+        (Method::HEAD, "/app", "/outer/app/"),
+        (Method::GET, "/a/b?q", "/outer/a/b/?q"),
+    ] {
+        let res = client.request(method.clone(), target).send().await;
+        assert_eq!(res.status(), 301, "{method} {target}");
+        assert_eq!(res.header("location"), Some(location), "{method} {target}");
+        assert!(res.bytes().is_empty());
+    }
+    // Below the root, and other methods on the bare prefix, reach the
+    // application.
+    for (method, target, app, info) in [
+        (Method::GET, "/app/", "app", "/"),
+        (Method::GET, "/app/x", "app", "/x"),
+        (Method::POST, "/app", "app", ""),
+        (Method::PUT, "/a/b", "inner-b", ""),
+        (Method::GET, "/a/b/", "inner-b", "/"),
+        (Method::GET, "/a", "inner", ""),
+    ] {
+        let res = client.request(method.clone(), target).send().await;
+        assert_eq!(res.status(), 200, "{method} {target}");
+        assert_eq!(field(&res, "app"), app, "{method} {target}");
+        assert_eq!(field(&res, "info"), info, "{method} {target}");
     }
 }
 
@@ -139,7 +198,7 @@ fn invalid_prefixes() {
         "/a%zz", "/é", "/a\\b",
     ] {
         match Mount::new().try_mount(bad, app()) {
-            Err(InvalidMountPrefix::Invalid { prefix, .. }) => assert_eq!(prefix, bad),
+            Err(MountError::InvalidPrefix { prefix, .. }) => assert_eq!(prefix, bad),
             other => panic!("{bad:?}: {other:?}"),
         }
     }
@@ -147,7 +206,7 @@ fn invalid_prefixes() {
         assert!(
             matches!(
                 Mount::new().try_mount(root, app()),
-                Err(InvalidMountPrefix::Root(_))
+                Err(MountError::Root(_))
             ),
             "{root:?}"
         );

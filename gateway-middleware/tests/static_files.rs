@@ -568,12 +568,17 @@ async fn strong_etags_for_settled_files() {
     );
 }
 
+/// Streamed files: a file held in memory is tagged by its content and
+/// strong at once (`a_cached_file_is_strong_at_once`).
 #[tokio::test]
 async fn a_weak_etag_becomes_strong_once_the_file_settles() {
     let dir = Dir::new();
     dir.write("fresh.txt", "just deployed");
-    let client =
-        TestClient::new(StaticFiles::new(dir.path()).revalidate_after(Duration::from_millis(100)));
+    let client = TestClient::new(
+        StaticFiles::new(dir.path())
+            .max_cached_file(0)
+            .revalidate_after(Duration::from_millis(100)),
+    );
     let first = get(&client, "/fresh.txt", &[]).await;
     let weak = first.header("etag").unwrap().to_owned();
     assert!(weak.starts_with("W/"), "written a moment ago: {weak}");
@@ -595,6 +600,114 @@ async fn a_weak_etag_becomes_strong_once_the_file_settles() {
     )
     .await;
     assert_eq!((res.status().as_u16(), res.text().as_str()), (206, "just"));
+}
+
+#[tokio::test]
+async fn a_cached_file_is_strong_at_once() {
+    let dir = Dir::new();
+    dir.write("fresh.txt", "just deployed");
+    let client = files(&dir);
+    let etag = get(&client, "/fresh.txt", &[])
+        .await
+        .header("etag")
+        .unwrap()
+        .to_owned();
+    assert!(!etag.starts_with("W/"), "{etag}");
+    let res = get(
+        &client,
+        "/fresh.txt",
+        &[("range", "bytes=0-3"), ("if-range", &etag)],
+    )
+    .await;
+    assert_eq!((res.status().as_u16(), res.text().as_str()), (206, "just"));
+    assert_eq!(
+        get(&client, "/fresh.txt", &[("if-match", &etag)])
+            .await
+            .status(),
+        200
+    );
+}
+
+/// Issue 13 item 15: two instances serving the same bytes (another
+/// machine, a rebuilt container: other inodes) give the same validators,
+/// so a client revalidating against either gets a 304.
+#[tokio::test]
+async fn the_same_bytes_under_two_roots_have_the_same_etag() {
+    let (one, two) = (Dir::new(), Dir::new());
+    let mtime = std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    for dir in [&one, &two] {
+        dir.write("small.txt", "the same small file")
+            .write("large.bin", pattern(5000));
+        // Large files are tagged by size and time stamp, which tar, `cp -p`
+        // and `rsync -t` keep.
+        set_mtime(dir, "large.bin", mtime);
+    }
+    // Different modification times for the small one: its tag comes from
+    // its content.
+    set_mtime(&one, "small.txt", mtime);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let inode = |dir: &Dir| {
+            std::fs::metadata(dir.path().join("small.txt"))
+                .unwrap()
+                .ino()
+        };
+        assert_ne!(inode(&one), inode(&two));
+    }
+    let client = |dir: &Dir| TestClient::new(StaticFiles::new(dir.path()).max_cached_file(1024));
+    let (one, two) = (client(&one), client(&two));
+    for path in ["/small.txt", "/large.bin"] {
+        let a = get(&one, path, &[]).await;
+        let b = get(&two, path, &[]).await;
+        let etag = a.header("etag").unwrap();
+        assert_eq!(Some(etag), b.header("etag"), "{path}");
+        assert!(!etag.starts_with("W/"), "{path}: {etag}");
+        let res = get(&two, path, &[("if-none-match", etag)]).await;
+        assert_eq!(res.status(), 304, "{path}");
+    }
+    let small = get(&one, "/small.txt", &[]).await;
+    let other = get(&two, "/large.bin", &[]).await;
+    assert_ne!(small.header("etag"), other.header("etag"));
+}
+
+/// Issue 13 item 15: a large file with a whole-second modification time
+/// (tar, `rsync -t`, `touch -d`, container layers) that has settled gets a
+/// strong tag, so `If-Range` resumes a download and `If-Match` holds.
+#[tokio::test]
+async fn a_settled_whole_second_mtime_gives_a_strong_etag() {
+    let dir = Dir::new();
+    dir.write("big.bin", pattern(4096));
+    let whole = std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    set_mtime(&dir, "big.bin", whole);
+    let client = TestClient::new(StaticFiles::new(dir.path()).max_cached_file(1024));
+    let first = get(&client, "/big.bin", &[]).await;
+    let etag = first.header("etag").unwrap().to_owned();
+    assert!(!etag.starts_with("W/"), "{etag}");
+    let res = get(
+        &client,
+        "/big.bin",
+        &[("range", "bytes=4000-"), ("if-range", &etag)],
+    )
+    .await;
+    assert_eq!(res.status(), 206);
+    assert_eq!(res.header("content-range"), Some("bytes 4000-4095/4096"));
+    assert_eq!(res.bytes().as_ref(), &pattern(4096)[4000..]);
+    assert_eq!(
+        get(&client, "/big.bin", &[("if-match", &etag)])
+            .await
+            .status(),
+        200
+    );
+}
+
+fn set_mtime(dir: &Dir, rel: &str, mtime: std::time::SystemTime) {
+    std::fs::File::options()
+        .write(true)
+        .open(dir.path().join(rel))
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
 }
 
 #[tokio::test]
@@ -930,4 +1043,65 @@ async fn hostile_paths_get_400_or_404() {
         let status = get(&client, path, &[]).await.status();
         assert!(status == 400 || status == 404, "{path}: {status}");
     }
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_root_is_looked_at_when_serving_starts_not_when_configured() {
+    let dir = Dir::new();
+    let link = dir.path().join("current");
+    // Configured before the root exists: nothing is read from the disk yet.
+    let files = StaticFiles::new(&link);
+    dir.write("release-1/a.txt", "one");
+    std::os::unix::fs::symlink(dir.path().join("release-1"), &link).unwrap();
+    // The root, a symlink, is made canonical when first needed, so files
+    // under it are inside it.
+    let client = TestClient::new(files.clone());
+    assert_eq!(get(&client, "/a.txt", &[]).await.text(), "one");
+    gateway_core::Application::startup(&files).await.unwrap();
+    assert_eq!(files.root(), link.as_path(), "the root as given");
+}
+
+/// A minimal executor that is not tokio's: polls on this thread, parks
+/// until woken. What an adapter on another runtime amounts to.
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    use std::sync::Arc;
+    use std::task::{Context, Poll, Wake, Waker};
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+            return out;
+        }
+        std::thread::park();
+    }
+}
+
+#[test]
+fn outside_a_tokio_runtime_it_fails_with_a_clear_error_not_a_panic() {
+    use gateway_core::{Application, Body};
+    let dir = site();
+    let files = StaticFiles::new(dir.path());
+    let err = block_on(files.startup()).unwrap_err();
+    assert!(err.to_string().contains("needs a tokio runtime"), "{err}");
+    let app = fallback().with(StaticFiles::new(dir.path()).prefix("/static"));
+    let err = block_on(app.startup()).unwrap_err();
+    assert!(err.to_string().contains("needs a tokio runtime"), "{err}");
+    // A request that has to look at the disk is an error (a 500 from the
+    // driver), not a panic in the adapter.
+    let env = |path| Environ::from_request(http::Request::get(path).body(Body::empty()).unwrap());
+    let err = block_on(files.call(env("/docs/guide.txt"))).unwrap_err();
+    assert!(err.to_string().contains("needs a tokio runtime"), "{err}");
+    let err = block_on(app.call(env("/static/app.js"))).unwrap_err();
+    assert!(err.to_string().contains("needs a tokio runtime"), "{err}");
+    // What needs no disk still works.
+    let res = block_on(app.call(env("/elsewhere"))).unwrap();
+    assert_eq!(res.status(), 200);
 }

@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::BuildHasherDefault;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,7 +22,8 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue};
 
 use super::encoding::{Available, Encoding};
-use super::headers::Stamp;
+use super::fnv::Fnv;
+use super::headers::{Stamp, content_etag};
 use super::path;
 
 /// The encodings a file may have, in `FileEntry::variants` order.
@@ -225,9 +226,15 @@ fn load_variant(path: PathBuf, max_file: u64, now: SystemTime) -> io::Result<Var
         } else {
             None
         };
+        // Held in memory: tagged by its content. Streamed: by its size
+        // and time stamp.
+        let etag = match &data {
+            Some(data) => content_etag(data),
+            None => stamp.etag(now),
+        };
         return Ok(Variant {
             headers: HeaderMap::new(),
-            etag: stamp.etag(now),
+            etag,
             path,
             stamp,
             data,
@@ -250,9 +257,11 @@ pub(super) fn open_checked(path: &Path, stamp: Stamp) -> io::Result<Option<File>
 /// of its files changes (siblings are usually built with the original).
 ///
 /// An entry whose entity tags were weak only because its files had just
-/// changed is reloaded once they have settled, so a file served right
-/// after a deployment does not keep a weak tag (which `If-Range` and
-/// `If-Match` never match) for as long as it stays unchanged. Blocking.
+/// changed (streamed files; a file held in memory is tagged by its
+/// content, strong at once) is reloaded once they have settled, so a file
+/// served right after a deployment does not keep a weak tag (which
+/// `If-Range` and `If-Match` never match) for as long as it stays
+/// unchanged. Blocking.
 pub(super) fn still_valid(entry: &FileEntry) -> bool {
     let now = SystemTime::now();
     let weak_until_now = entry.variants.iter().flatten().any(|v| {
@@ -264,30 +273,10 @@ pub(super) fn still_valid(entry: &FileEntry) -> bool {
         })
 }
 
-/// FNV-1a, for the maps of files that exist: only paths that name a file
-/// under the root become keys, so clients cannot fill a map with
-/// colliding keys, and a path hashes in a fraction of SipHash's time. (The
-/// map of misses, whose keys clients choose, keeps std's SipHash.)
-#[derive(Debug)]
-struct Fnv(u64);
-
-impl Default for Fnv {
-    fn default() -> Fnv {
-        Fnv(0xcbf2_9ce4_8422_2325)
-    }
-}
-
-impl Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-}
+// FNV-1a for the maps of files that exist: only paths that name a file
+// under the root become keys, so clients cannot fill a map with colliding
+// keys, and a path hashes in a fraction of SipHash's time. (The map of
+// misses, whose keys clients choose, keeps std's SipHash.)
 
 /// The longest path remembered as missing, in bytes: 16,384 of them are
 /// then at most 16 MiB of keys.

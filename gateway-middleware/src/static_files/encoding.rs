@@ -7,6 +7,8 @@
 
 use http::header::{ACCEPT_ENCODING, HeaderMap, HeaderValue};
 
+use crate::header_list::{self, Elements, Quality, Quoting};
+
 /// A content coding a file may be stored in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Encoding {
@@ -55,10 +57,6 @@ pub(crate) struct Available {
     pub(crate) gzip: bool,
 }
 
-/// A quality value in thousandths (`q=0.5` is 500), as RFC 9110 §12.4.2
-/// allows at most three decimals.
-type Quality = u16;
-
 /// The weights a request gave, per coding this module knows; `None` where
 /// the coding was not listed.
 #[derive(Default)]
@@ -89,13 +87,14 @@ struct Weights {
 ///   406, which RFC 9110 permits ("the origin server SHOULD send a response
 ///   without any content coding").
 pub(crate) fn negotiate(headers: &HeaderMap, available: Available) -> Encoding {
+    // One lookup for both questions: is there a field, and what it says.
     let mut lines = headers.get_all(ACCEPT_ENCODING).iter().peekable();
     if lines.peek().is_none() {
         return Encoding::Identity;
     }
     let mut weights = Weights::default();
     for line in lines {
-        for element in line.as_bytes().split(|&b| b == b',') {
+        for element in Elements::new(line.as_bytes(), Quoting::QuotedString) {
             weights.add(element);
         }
     }
@@ -120,29 +119,12 @@ pub(crate) fn negotiate(headers: &HeaderMap, available: Available) -> Encoding {
 }
 
 impl Weights {
-    /// Records one list element (`coding *( OWS ";" OWS param )`). A
-    /// header value holds no CR, LF or form feed, so `trim_ascii` strips
-    /// exactly OWS.
+    /// Records one list element (`coding *( OWS ";" OWS param )`); an
+    /// unknown coding or an invalid weight is ignored.
     fn add(&mut self, element: &[u8]) {
-        let mut parts = element.split(|&b| b == b';');
-        let coding = parts.next().unwrap_or_default().trim_ascii();
-        if coding.is_empty() {
-            return; // an empty list element, allowed and meaningless
-        }
-        let mut q = 1000;
-        for param in parts {
-            let param = param.trim_ascii();
-            let Some(eq) = param.iter().position(|&b| b == b'=') else {
-                continue; // a parameter without a value: not a weight
-            };
-            if !param[..eq].trim_ascii().eq_ignore_ascii_case(b"q") {
-                continue;
-            }
-            match qvalue(param[eq + 1..].trim_ascii()) {
-                Some(value) => q = value,
-                None => return, // invalid weight: ignore the element
-            }
-        }
+        let Some((coding, q)) = header_list::weighted(element) else {
+            return;
+        };
         let slot = if coding.eq_ignore_ascii_case(b"br") {
             &mut self.br
         } else if coding.eq_ignore_ascii_case(b"zstd") {
@@ -160,217 +142,5 @@ impl Weights {
     }
 }
 
-/// Parses a qvalue (`0`, `0.5`, `1`, `1.000`, at most three decimals, not
-/// above 1) into thousandths.
-fn qvalue(text: &[u8]) -> Option<Quality> {
-    let (&first, rest) = text.split_first()?;
-    let decimals = match rest {
-        [] => &[][..],
-        [b'.', decimals @ ..] if decimals.len() <= 3 => decimals,
-        _ => return None,
-    };
-    let mut value: Quality = match first {
-        b'0' => 0,
-        b'1' => 1000,
-        _ => return None,
-    };
-    let mut scale = 100;
-    for &d in decimals {
-        if !d.is_ascii_digit() || (first == b'1' && d != b'0') {
-            return None;
-        }
-        value += Quality::from(d - b'0') * scale;
-        scale /= 10;
-    }
-    Some(value)
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const ALL: Available = Available {
-        br: true,
-        zstd: true,
-        gzip: true,
-    };
-    const GZIP: Available = Available {
-        br: false,
-        zstd: false,
-        gzip: true,
-    };
-    const NONE: Available = Available {
-        br: false,
-        zstd: false,
-        gzip: false,
-    };
-
-    fn pick(lines: &[&str], available: Available) -> Encoding {
-        let mut headers = HeaderMap::new();
-        for line in lines {
-            headers.append(ACCEPT_ENCODING, HeaderValue::from_str(line).unwrap());
-        }
-        negotiate(&headers, available)
-    }
-
-    #[test]
-    fn names_and_extensions() {
-        assert_eq!(Encoding::Identity.extension(), "");
-        assert_eq!(Encoding::Brotli.extension(), ".br");
-        assert_eq!(Encoding::Zstd.extension(), ".zst");
-        assert_eq!(Encoding::Gzip.extension(), ".gz");
-        assert_eq!(Encoding::Identity.content_encoding(), None);
-        assert_eq!(Encoding::Brotli.content_encoding().unwrap(), "br");
-        assert_eq!(Encoding::Zstd.content_encoding().unwrap(), "zstd");
-        assert_eq!(Encoding::Gzip.content_encoding().unwrap(), "gzip");
-    }
-
-    #[test]
-    fn no_field_is_identity() {
-        assert_eq!(negotiate(&HeaderMap::new(), ALL), Encoding::Identity);
-    }
-
-    #[test]
-    fn empty_field_is_identity_only() {
-        assert_eq!(pick(&[""], ALL), Encoding::Identity);
-        assert_eq!(pick(&[" , ,"], ALL), Encoding::Identity);
-    }
-
-    #[test]
-    fn preference_breaks_ties() {
-        assert_eq!(pick(&["gzip, deflate, br, zstd"], ALL), Encoding::Brotli);
-        assert_eq!(pick(&["gzip, zstd"], ALL), Encoding::Zstd);
-        assert_eq!(pick(&["gzip, br"], GZIP), Encoding::Gzip);
-        assert_eq!(pick(&["gzip, identity"], GZIP), Encoding::Gzip);
-        assert_eq!(pick(&["br"], NONE), Encoding::Identity);
-    }
-
-    #[test]
-    fn unlisted_codings_are_not_acceptable() {
-        assert_eq!(pick(&["deflate"], ALL), Encoding::Identity);
-        let br_gz = Available {
-            br: true,
-            zstd: false,
-            gzip: true,
-        };
-        assert_eq!(pick(&["gzip"], br_gz), Encoding::Gzip);
-    }
-
-    #[test]
-    fn highest_weight_wins() {
-        assert_eq!(pick(&["br;q=0.5, gzip"], ALL), Encoding::Gzip);
-        assert_eq!(pick(&["br;q=0.5, gzip;q=0.4"], ALL), Encoding::Brotli);
-        assert_eq!(pick(&["br;q=0.501, zstd;q=0.5"], ALL), Encoding::Brotli);
-        assert_eq!(pick(&["br;q=0.5, zstd;q=0.501"], ALL), Encoding::Zstd);
-        assert_eq!(pick(&["gzip;q=0.001"], ALL), Encoding::Gzip);
-    }
-
-    #[test]
-    fn q_zero_excludes() {
-        assert_eq!(pick(&["gzip;q=0"], GZIP), Encoding::Identity);
-        assert_eq!(pick(&["br;q=0, gzip"], ALL), Encoding::Gzip);
-        assert_eq!(
-            pick(&["br;q=0.000, zstd;q=0, gzip;q=0.0"], ALL),
-            Encoding::Identity
-        );
-    }
-
-    #[test]
-    fn qvalue_syntax() {
-        for (text, q) in [
-            ("0", 0),
-            ("0.", 0),
-            ("0.5", 500),
-            ("0.05", 50),
-            ("0.123", 123),
-            ("1", 1000),
-            ("1.", 1000),
-            ("1.000", 1000),
-        ] {
-            assert_eq!(qvalue(text.as_bytes()), Some(q), "{text:?}");
-        }
-        for text in [
-            "", ".5", "0.1234", "1.001", "1.5", "2", "-1", "0,5", "0.5x", "q", "01",
-        ] {
-            assert_eq!(qvalue(text.as_bytes()), None, "{text:?}");
-        }
-    }
-
-    #[test]
-    fn parameters_are_case_insensitive_with_whitespace() {
-        assert_eq!(pick(&["br;Q=0.5, gzip"], ALL), Encoding::Gzip);
-        assert_eq!(
-            pick(&["br ; q=0.5 ,\tgzip ;\tq=1.000"], ALL),
-            Encoding::Gzip
-        );
-        assert_eq!(pick(&["BR, GZIP"], ALL), Encoding::Brotli);
-        assert_eq!(pick(&["X-GZIP"], ALL), Encoding::Gzip);
-        assert_eq!(pick(&["Gzip;Q=0"], GZIP), Encoding::Identity);
-    }
-
-    #[test]
-    fn invalid_weight_ignores_the_element() {
-        assert_eq!(pick(&["br;q=2, gzip;q=0.1"], ALL), Encoding::Gzip);
-        assert_eq!(pick(&["br;q=abc"], ALL), Encoding::Identity);
-        assert_eq!(pick(&["gzip;q=0.5;q=x"], GZIP), Encoding::Identity);
-        // Other parameters are not weights.
-        assert_eq!(pick(&["gzip;level=1"], GZIP), Encoding::Gzip);
-        assert_eq!(pick(&["gzip;foo"], GZIP), Encoding::Gzip);
-    }
-
-    #[test]
-    fn x_gzip_is_gzip() {
-        assert_eq!(pick(&["x-gzip"], GZIP), Encoding::Gzip);
-        assert_eq!(pick(&["x-gzip;q=0, gzip"], GZIP), Encoding::Gzip);
-    }
-
-    #[test]
-    fn star_covers_unlisted_codings() {
-        assert_eq!(pick(&["*"], ALL), Encoding::Brotli);
-        assert_eq!(pick(&["*"], GZIP), Encoding::Gzip);
-        assert_eq!(pick(&["br;q=0, *"], ALL), Encoding::Zstd);
-        assert_eq!(pick(&["gzip;q=0.2, *;q=0.5"], GZIP), Encoding::Identity);
-        assert_eq!(pick(&["gzip;q=0.5, *;q=0.2"], GZIP), Encoding::Gzip);
-        assert_eq!(pick(&["*;q=0.5"], GZIP), Encoding::Gzip);
-    }
-
-    #[test]
-    fn star_q_zero() {
-        // Nothing acceptable at all: identity anyway.
-        assert_eq!(pick(&["*;q=0"], ALL), Encoding::Identity);
-        assert_eq!(pick(&["*;q=0, gzip"], GZIP), Encoding::Gzip);
-        assert_eq!(pick(&["*;q=0, identity"], GZIP), Encoding::Identity);
-    }
-
-    #[test]
-    fn identity_weight() {
-        assert_eq!(pick(&["identity;q=0"], NONE), Encoding::Identity);
-        assert_eq!(pick(&["identity;q=0, gzip;q=0.1"], GZIP), Encoding::Gzip);
-        assert_eq!(pick(&["identity, gzip;q=0.5"], GZIP), Encoding::Identity);
-        assert_eq!(pick(&["identity;q=0.5, gzip;q=0.5"], GZIP), Encoding::Gzip);
-        // Unlisted identity ranks below any acceptable coding.
-        assert_eq!(pick(&["gzip;q=0.1"], GZIP), Encoding::Gzip);
-    }
-
-    #[test]
-    fn field_lines_combine() {
-        assert_eq!(pick(&["gzip", "br"], ALL), Encoding::Brotli);
-        assert_eq!(pick(&["br;q=0.1", "gzip"], ALL), Encoding::Gzip);
-        assert_eq!(pick(&["", "gzip"], GZIP), Encoding::Gzip);
-        assert_eq!(
-            pick(&["gzip", "identity;q=1, gzip;q=0.5"], GZIP),
-            Encoding::Gzip
-        );
-        assert_eq!(pick(&["*;q=0", "identity"], ALL), Encoding::Identity);
-    }
-
-    #[test]
-    fn odd_bytes_do_not_break_parsing() {
-        let mut headers = HeaderMap::new();
-        headers.append(
-            ACCEPT_ENCODING,
-            HeaderValue::from_bytes(b"\xff\xfe, gzip").unwrap(),
-        );
-        assert_eq!(negotiate(&headers, GZIP), Encoding::Gzip);
-    }
-}
+mod tests;

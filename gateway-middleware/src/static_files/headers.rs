@@ -87,26 +87,24 @@ impl Stamp {
         }
     }
 
-    /// The entity tag: size, modification time in nanoseconds and inode,
-    /// in hex.
+    /// The entity tag of a file streamed from disk: its size and
+    /// modification time in nanoseconds, in hex — the same on every
+    /// machine that has the file with that time stamp (no inode, which
+    /// differs between copies).
     ///
-    /// It is strong only when the file system keeps sub-second times and
-    /// the file was last changed at least a second before `now`: a file
-    /// rewritten twice within its time stamp's resolution, with the same
-    /// size and inode, would otherwise keep one strong tag for two
-    /// contents. Otherwise it is weak (`W/`), which conditional GETs still
-    /// match but `If-Match` and `If-Range` do not.
+    /// Strong once the file had not changed for a second at `now`, the
+    /// time it is looked at: any later write gives it a later
+    /// modification time, even on a file system that keeps whole seconds,
+    /// so one tag cannot name two contents. Weak (`W/`) before that, when
+    /// a second write within the time stamp's resolution could go
+    /// unnoticed; conditional GETs still match a weak tag, `If-Match` and
+    /// `If-Range` do not. An entry whose tag was weak is reloaded once the
+    /// file settles (see `cache::still_valid`).
     pub(super) fn etag(&self, now: SystemTime) -> HeaderValue {
         let since = self.mtime.duration_since(UNIX_EPOCH).unwrap_or_default();
         let settled = crate::conditional::is_strong_last_modified(self.mtime, now);
-        let fine_grained = since.subsec_nanos() != 0;
-        let weak = if fine_grained && settled { "" } else { "W/" };
-        let tag = format!(
-            "{weak}\"{:x}-{:x}-{:x}\"",
-            self.len,
-            since.as_nanos(),
-            self.inode
-        );
+        let weak = if settled { "" } else { "W/" };
+        let tag = format!("{weak}\"{:x}-{:x}\"", self.len, since.as_nanos());
         HeaderValue::try_from(tag).expect("hex digits and quotes are a valid header value")
     }
 
@@ -115,6 +113,28 @@ impl Stamp {
         HeaderValue::try_from(httpdate::fmt_http_date(self.mtime))
             .expect("an HTTP date is a valid header value")
     }
+}
+
+/// The entity tag of content held in memory: its length and its 64-bit
+/// FNV-1a hash, in hex. Strong at once, since it names exactly these
+/// bytes, and the same wherever the same bytes are served.
+///
+/// FNV-1a rather than a cryptographic hash: it needs no dependency, its
+/// value is fixed by its specification (std's `DefaultHasher` may change
+/// between Rust releases, which would change every tag after an
+/// upgrade), and it runs once per load on the blocking pool. Tags are
+/// compared only between versions of one file, which nobody crafts to
+/// collide; with the length in the tag, two versions share a tag with a
+/// chance of about 2^-64.
+pub(super) fn content_etag(content: &[u8]) -> HeaderValue {
+    let mut hash = super::fnv::Fnv::default();
+    std::hash::Hasher::write(&mut hash, content);
+    let tag = format!(
+        "\"{:x}-{:016x}\"",
+        content.len(),
+        std::hash::Hasher::finish(&hash)
+    );
+    HeaderValue::try_from(tag).expect("hex digits and quotes are a valid header value")
 }
 
 #[cfg(test)]
@@ -155,7 +175,7 @@ mod tests {
     }
 
     #[test]
-    fn etags_are_strong_only_for_settled_fine_grained_times() {
+    fn stream_etags_are_size_and_time_strong_once_settled() {
         let mtime = UNIX_EPOCH + Duration::new(1_700_000_000, 123);
         let stamp = Stamp {
             len: 1024,
@@ -167,24 +187,50 @@ mod tests {
         let tag = stamp.etag(later);
         assert_eq!(
             tag,
-            format!("\"400-{:x}-2a\"", 1_700_000_000_000_000_123u128).as_str()
+            format!("\"400-{:x}\"", 1_700_000_000_000_000_123u128).as_str()
         );
         assert!(
             stamp.etag(mtime).as_bytes().starts_with(b"W/"),
             "changed just now"
+        );
+        assert!(
+            stamp
+                .etag(mtime + Duration::from_millis(999))
+                .as_bytes()
+                .starts_with(b"W/"),
+            "not a second ago"
         );
         let coarse = Stamp {
             mtime: UNIX_EPOCH + Duration::from_secs(1_700_000_000),
             ..stamp
         };
         assert!(
-            coarse.etag(later).as_bytes().starts_with(b"W/"),
-            "whole seconds"
+            !coarse.etag(later).as_bytes().starts_with(b"W/"),
+            "whole seconds, settled: strong"
         );
         let other = Stamp { len: 1025, ..stamp };
         assert_ne!(other.etag(later), tag);
-        let moved = Stamp { inode: 43, ..stamp };
-        assert_ne!(moved.etag(later), tag);
+        let touched = Stamp {
+            mtime: mtime + Duration::from_nanos(1),
+            ..stamp
+        };
+        assert_ne!(touched.etag(later), tag);
+        // Another copy of the file, another inode and device: the same tag.
+        let copy = Stamp {
+            inode: 43,
+            device: 2,
+            ..stamp
+        };
+        assert_eq!(copy.etag(later), tag);
+    }
+
+    #[test]
+    fn content_etags_name_the_bytes() {
+        assert_eq!(content_etag(b""), "\"0-cbf29ce484222325\"");
+        assert_eq!(content_etag(b"foobar"), "\"6-85944171f73967e8\"");
+        assert_eq!(content_etag(b"foobar"), content_etag(b"foobar"));
+        assert_ne!(content_etag(b"foobar"), content_etag(b"foobaz"));
+        assert_ne!(content_etag(b"foobar"), content_etag(b"foobar\0"));
     }
 
     #[test]

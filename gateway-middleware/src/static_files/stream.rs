@@ -18,6 +18,7 @@ use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
 use http_body::{Frame, SizeHint};
+use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
 
 /// One stretch of the response body.
@@ -40,6 +41,8 @@ impl Piece {
 
 /// A response body read from `file` piece by piece.
 pub(super) struct FileStream {
+    /// Where the reads run, whichever thread polls the body.
+    runtime: Handle,
     file: Arc<File>,
     pieces: VecDeque<Piece>,
     block: u64,
@@ -51,9 +54,15 @@ pub(super) struct FileStream {
 
 impl FileStream {
     /// A body of `pieces` in order; `block` is the largest read.
-    pub(super) fn new(file: Arc<File>, pieces: VecDeque<Piece>, block: usize) -> FileStream {
+    pub(super) fn new(
+        runtime: Handle,
+        file: Arc<File>,
+        pieces: VecDeque<Piece>,
+        block: usize,
+    ) -> FileStream {
         let remaining = pieces.iter().map(Piece::len).sum();
         FileStream {
+            runtime,
             file,
             pieces,
             block: block.max(1) as u64,
@@ -78,7 +87,9 @@ impl FileStream {
             self.pieces.pop_front();
         }
         let file = self.file.clone();
-        let handle = tokio::task::spawn_blocking(move || read_block(&file, offset, n));
+        let handle = self
+            .runtime
+            .spawn_blocking(move || read_block(&file, offset, n));
         self.reading = Some((handle, n));
     }
 }
@@ -206,7 +217,7 @@ mod tests {
                 end: 10_000,
             },
         ]);
-        let mut body = FileStream::new(file, pieces, 1024);
+        let mut body = FileStream::new(Handle::current(), file, pieces, 1024);
         let expected_len = 6 + 4990 + 5 + 1000;
         assert_eq!(
             http_body::Body::size_hint(&body).exact(),
@@ -234,7 +245,7 @@ mod tests {
     async fn a_file_that_shrank_ends_with_an_error() {
         let (path, file) = temp_file(&[7; 100]);
         let pieces = VecDeque::from([Piece::File { start: 0, end: 200 }]);
-        let mut body = FileStream::new(file, pieces, 64);
+        let mut body = FileStream::new(Handle::current(), file, pieces, 64);
         let mut error = None;
         while let Some(frame) = body.frame().await {
             if let Err(e) = frame {
