@@ -1,7 +1,8 @@
 //! An application's `Content-Length` on a streaming body is held to: the
 //! body yields exactly the announced bytes or the response is aborted
 //! (commit rule 8), and `TestClient` reports the abort as it reports any
-//! body error after the commit.
+//! body error after the commit. HEAD announces what GET would send
+//! (rule 4).
 #![cfg(feature = "test-client")]
 
 use std::sync::{Arc, Mutex};
@@ -125,6 +126,29 @@ async fn an_access_log_sees_the_abort() {
 }
 
 #[tokio::test]
+async fn head_announces_what_get_sends() {
+    // An exactly sized body: GET corrects a wrong length, so must HEAD.
+    let app =
+        fn_app(|_env: Environ| async { start(200, [("content-length", "99")]).body("hello") });
+    let client = TestClient::new(app);
+    let get = client.get("/").send().await;
+    let head = client.head("/").send().await;
+    assert_eq!(get.header("content-length"), Some("5"));
+    assert_eq!(head.header("content-length"), Some("5"));
+    assert!(head.bytes().is_empty());
+
+    // A streaming body: GET keeps the application's length, so does HEAD.
+    let head = send(http::Method::HEAD, "7", &["never polled"]).await;
+    assert_eq!(head.header("content-length"), Some("7"));
+    assert!(!head.is_aborted());
+
+    // An empty answer written for HEAD announces GET's length itself.
+    let app = fn_app(|_env: Environ| async { start(200, [("content-length", "14")]).empty() });
+    let head = TestClient::new(app).head("/").send().await;
+    assert_eq!(head.header("content-length"), Some("14"));
+}
+
+#[tokio::test]
 async fn an_invalid_length_on_a_stream_is_left_to_the_server() {
     // Nothing to hold the body to: the server frames it as a stream.
     for length in ["ten", "1, 2", "-1"] {
@@ -132,6 +156,8 @@ async fn an_invalid_length_on_a_stream_is_left_to_the_server() {
         assert_eq!(res.header("content-length"), None, "{length}");
         assert!(!res.is_aborted());
         assert_eq!(res.bytes(), "abcdef");
+        let head = send(http::Method::HEAD, length, &["abc"]).await;
+        assert_eq!(head.header("content-length"), None, "{length}");
     }
 }
 

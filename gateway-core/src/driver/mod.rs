@@ -40,10 +40,12 @@
 //!    application's `Connection` named `upgrade` (RFC 9110 §7.8). The
 //!    server owns the connection; each removal is logged at `debug`.
 //! 4. HEAD, 204 and 304 are committed at once and their body is never
-//!    polled. HEAD keeps GET's `Content-Length`: the one the application
-//!    set, else the body's exact size. 204 and 1xx lose `Content-Length`.
-//!    So does a 2xx answer to CONNECT, whose connection becomes a tunnel
-//!    (RFC 9110 §9.3.6).
+//!    polled. HEAD announces what GET would send: the body's exact size
+//!    when it has one (as rule 5 corrects GET's), else the application's
+//!    `Content-Length` (which rule 8 holds GET's body to). An empty body
+//!    with a `Content-Length` is an answer written for HEAD and keeps its
+//!    length. 204 and 1xx lose `Content-Length`. So does a 2xx answer to
+//!    CONNECT, whose connection becomes a tunnel (RFC 9110 §9.3.6).
 //! 5. A body of exactly known size (empty, one chunk, a file) is committed
 //!    at once with no extra poll. A `Content-Length` that disagrees with the
 //!    exact size is corrected to it (a server would otherwise announce one
@@ -319,10 +321,20 @@ fn commit_without_body(res: &mut Response, hints: CommitHints, has_length: bool)
         if has_length {
             res.headers_mut().remove(CONTENT_LENGTH);
         }
-    } else if hints.head && status != StatusCode::NOT_MODIFIED && !has_length {
-        if let Some(n) = body.size_hint().exact() {
-            res.headers_mut()
-                .insert(CONTENT_LENGTH, HeaderValue::from(n));
+    } else if hints.head && status != StatusCode::NOT_MODIFIED {
+        // What GET would send: the body's exact size (rule 5), else the
+        // application's length (rule 8). An empty body with a length is
+        // an answer written for HEAD, announcing GET's length itself.
+        match body.size_hint().exact() {
+            Some(n) if !has_length => {
+                res.headers_mut()
+                    .insert(CONTENT_LENGTH, HeaderValue::from(n));
+            }
+            Some(n) if n > 0 => reconcile_content_length(res.headers_mut(), n),
+            _ if has_length => {
+                normalize_declared_length(res);
+            }
+            _ => {}
         }
     }
     body.discard_unsent();
