@@ -96,6 +96,9 @@ impl Error {
             if let Some(body) = err.downcast_ref::<BodyError>() {
                 return body.status();
             }
+            if let Some(path) = err.downcast_ref::<crate::environ::InvalidPath>() {
+                return path.status();
+            }
             if let Some(inner) = err.downcast_ref::<ErrorSource>() {
                 return inner.status;
             }
