@@ -124,7 +124,8 @@ pub mod tower;
 pub use app::{Application, BoxApplication, FnApp, fn_app};
 pub use body::{Body, BodyWriter, FileHint, Finished};
 pub use environ::{
-    Addr, ConnInfo, Environ, GatewayContext, InvalidPath, InvalidPrefix, RootPath, Scheme,
+    Addr, ConnInfo, Environ, GatewayContext, InvalidPath, InvalidPrefix, QueryPairs, RootPath,
+    Scheme,
 };
 pub use error::{BodyError, BoxError, Error};
 pub use middleware::{ApplicationExt, FromFn, FromFnApp, Identity, Middleware, Next, from_fn};

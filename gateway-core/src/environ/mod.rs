@@ -28,11 +28,13 @@ use crate::host::{is_valid_host, split_host_port};
 mod conn;
 mod context;
 mod decoded;
+mod query;
 mod root_path;
 
 pub use conn::{Addr, ConnInfo, Scheme};
 pub use context::GatewayContext;
 pub use decoded::InvalidPath;
+pub use query::QueryPairs;
 pub use root_path::{InvalidPrefix, RootPath};
 
 /// The request as an application sees it: PEP 3333's `environ` dict, as
@@ -351,7 +353,8 @@ impl Environ {
     }
 
     /// The query's `application/x-www-form-urlencoded` pairs, decoded
-    /// lazily as the iterator advances.
+    /// lazily as the iterator advances. Never fails: bytes that do not
+    /// decode are read as browsers read them (see [`QueryPairs`]).
     ///
     /// ```
     /// # use gateway_core::{Body, Environ};
@@ -359,8 +362,8 @@ impl Environ {
     /// let pairs: Vec<_> = env.query_pairs().collect();
     /// assert_eq!(pairs[1], ("b".into(), "x y".into()));
     /// ```
-    pub fn query_pairs(&self) -> form_urlencoded::Parse<'_> {
-        form_urlencoded::parse(self.query().as_bytes())
+    pub fn query_pairs(&self) -> QueryPairs<'_> {
+        QueryPairs::new(self.query())
     }
 
     /// The host the client asked for, `host[:port]`: the authority of an
