@@ -194,6 +194,16 @@ async fn file_hint_keeps_exact_size() {
 }
 
 #[tokio::test]
+async fn to_bytes_and_with_limit_take_one_integer_type() {
+    // Content-Length's type: a limit read from one passes to either.
+    let limit: u64 = 3;
+    let err = Body::from("abcd").to_bytes(limit).await.unwrap_err();
+    assert_eq!(err.status(), http::StatusCode::PAYLOAD_TOO_LARGE);
+    let ok = Body::from("abc").with_limit(limit).to_bytes(limit).await;
+    assert_eq!(ok.unwrap(), "abc");
+}
+
+#[tokio::test]
 async fn a_file_body_never_passes_its_hint_and_fails_short_of_it() {
     let file = Arc::new(std::fs::File::open("Cargo.toml").unwrap());
     let stream = |chunks: &'static [&'static str]| {
