@@ -19,29 +19,35 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
-use http::Method;
 use http::uri::PathAndQuery;
+use http::{Method, Uri};
 use http_body::{Frame, SizeHint};
 
 use super::{Body, Kind, Peeked};
-use crate::environ::Environ;
 use crate::error::Error;
 
 /// The request a response answers, kept by the driver for the warning a
-/// body that breaks its declared length logs. Captured only when that
-/// warning is enabled, so that a server without a `tracing` subscriber
-/// pays one level check per request for it.
-pub(crate) struct Route {
+/// body that breaks its declared length logs (commit rule 8).
+///
+/// Captured only when that warning would be logged: without a `tracing`
+/// subscriber at `warn` or finer, a request pays one level check for it
+/// and the commit future one pointer; with one, a small box. An adapter
+/// captures it from the request head before building the environ:
+/// borrowing the environ for it before the application takes it costs a
+/// copy of the environ on every request.
+pub struct Route(Box<RouteInner>);
+
+struct RouteInner {
     method: Method,
     path: Option<PathAndQuery>,
 }
 
 impl Route {
-    /// The route of `env`, if a broken length would be logged.
+    /// The route of a request, if a broken length would be logged.
     #[inline(always)]
-    pub(crate) fn capture(env: &Environ) -> Option<Route> {
-        if tracing::enabled!(tracing::Level::WARN) {
-            Some(Route::of(env))
+    pub(crate) fn capture(method: &Method, uri: &Uri) -> Option<Route> {
+        if tracing::level_enabled!(tracing::Level::WARN) {
+            Some(Route::of(method, uri))
         } else {
             None
         }
@@ -49,15 +55,25 @@ impl Route {
 
     #[cold]
     #[inline(never)]
-    fn of(env: &Environ) -> Route {
-        Route {
-            method: env.method().clone(),
-            path: env.uri().path_and_query().cloned(),
-        }
+    fn of(method: &Method, uri: &Uri) -> Route {
+        Route(Box::new(RouteInner {
+            method: method.clone(),
+            path: uri.path_and_query().cloned(),
+        }))
+    }
+
+    fn method(&self) -> &str {
+        self.0.method.as_str()
     }
 
     fn path(&self) -> &str {
-        self.path.as_ref().map_or("", PathAndQuery::path)
+        self.0.path.as_ref().map_or("", PathAndQuery::path)
+    }
+}
+
+impl std::fmt::Debug for Route {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Route({} {})", self.method(), self.path())
     }
 }
 
@@ -79,7 +95,7 @@ impl LengthMismatch {
     /// it the error the body yields.
     #[cold]
     pub(super) fn report(self, route: Option<&Route>) -> Error {
-        let (method, path) = route.map_or(("", ""), |r| (r.method.as_str(), r.path()));
+        let (method, path) = route.map_or(("", ""), |r| (r.method(), r.path()));
         tracing::warn!(%method, %path, error = %self, "response aborted: wrong Content-Length");
         Error::new(self)
     }

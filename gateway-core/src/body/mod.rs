@@ -33,7 +33,7 @@ use adapters::{MapErr, StreamBody};
 use declared::Declared;
 use finish::FinishBody;
 
-pub(crate) use declared::Route;
+pub use declared::Route;
 pub use file::FileHint;
 pub use finish::Finished;
 pub use writer::BodyWriter;

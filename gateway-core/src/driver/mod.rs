@@ -148,7 +148,18 @@ pub(crate) fn commit_with_hints<A: Application>(
     env: Environ,
     hints: CommitHints,
 ) -> Commit<impl Future<Output = Result<Response, Error>> + Send + '_> {
-    let route = Route::capture(&env);
+    let route = Route::capture(env.method(), env.uri());
+    commit_with_route(app, env, hints, route)
+}
+
+/// [`commit`] with the hints and the route the caller already has.
+#[inline(always)]
+pub(crate) fn commit_with_route<A: Application>(
+    app: &A,
+    env: Environ,
+    hints: CommitHints,
+    route: Option<Route>,
+) -> Commit<impl Future<Output = Result<Response, Error>> + Send + '_> {
     // `call` itself may run code before returning its future (a manual
     // impl); a panic there is caught too.
     let state = match std::panic::catch_unwind(AssertUnwindSafe(|| app.call(env))) {
