@@ -119,7 +119,11 @@ impl<S> Request<S> {
     /// `Content-Length` over the limit fails before anything is read).
     /// The body is taken: a second call sees an empty one.
     pub async fn bytes(&mut self) -> Result<Bytes, AppError> {
-        Ok(self.env.take_body().to_bytes(self.body_limit).await?)
+        Ok(self
+            .env
+            .take_body()
+            .to_bytes(u64::try_from(self.body_limit).unwrap_or(u64::MAX))
+            .await?)
     }
 
     /// The body as `application/json`, deserialized as a `T`. `+json`

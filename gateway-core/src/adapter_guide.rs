@@ -41,8 +41,8 @@
 //! | environ | [`Environ::from_parts`], [`ConnInfo`], [`RootPath`] | — |
 //! | application's `Err`, panics | — | error response ([rule 1](crate::driver#the-commit-rules)) |
 //! | status, connection-specific fields | — | [rules 2 and 3](crate::driver#the-commit-rules) |
-//! | HEAD, 204, 304, CONNECT | sends no body | empties it, keeps HEAD's `Content-Length` ([rule 4](crate::driver#the-commit-rules)) |
-//! | `Content-Length` | adds it when absent and the size is exact | corrects a wrong one ([rule 5](crate::driver#the-commit-rules)) |
+//! | HEAD, 204, 304, CONNECT | sends no body | empties it, announces GET's `Content-Length` to HEAD ([rule 4](crate::driver#the-commit-rules)) |
+//! | `Content-Length` | frames by it; adds it when absent and the size is exact | corrects a wrong one ([rule 5](crate::driver#the-commit-rules)); holds a stream to it ([rule 8](crate::driver#the-commit-rules)) |
 //! | first-chunk errors | — | error response ([rule 6](crate::driver#the-commit-rules)) |
 //! | errors after the commit | aborts the response | yields the error from the body ([rule 7](crate::driver#the-commit-rules)) |
 //! | `Date`, `Server`, `Connection`, framing | its own | — |
@@ -139,11 +139,16 @@
 //! and headers are final, and the adapter sends them as they are, adding
 //! only its own fields (`Date`, `Server`, `Connection`) and framing:
 //!
-//! - **Length.** When the response has no `Content-Length` and the body's
-//!   `size_hint().exact()` is known, announce it (the driver leaves this
-//!   to the server, so the fast path inserts no header). Otherwise use the
-//!   transport's streaming framing: chunked for HTTP/1.1, DATA frames for
-//!   HTTP/2, closing the connection for HTTP/1.0.
+//! - **Length.** A `Content-Length` in the committed head is exact: the
+//!   driver holds the body to it ([rule 8](crate::driver#the-commit-rules)), so the body's
+//!   `size_hint().exact()` says the same, and the body yields exactly that
+//!   many bytes or fails. Frame by it, and treat the failure as an abort
+//!   (below): never write a byte the head did not announce. When the
+//!   response has no `Content-Length` and the body's size is exact,
+//!   announce it (the driver leaves this to the server, so the fast path
+//!   inserts no header). Otherwise use the transport's streaming framing:
+//!   chunked for HTTP/1.1, DATA frames for HTTP/2, closing the connection
+//!   for HTTP/1.0.
 //! - **HEAD, 204, 304** ([rule 4](crate::driver#the-commit-rules)). The driver has emptied the body and
 //!   never polled it; for HEAD it kept (or set) GET's `Content-Length`.
 //!   The adapter sends no body bytes — not even a chunked terminator —
@@ -162,7 +167,8 @@
 //! # Errors after the commit
 //!
 //! A body error after the commit ([rule 7](crate::driver#the-commit-rules)) cannot become an error response
-//! any more: the status is gone. The adapter must **abort**: close the
+//! any more: the status is gone. A body that would end short of its
+//! `Content-Length` or run past it fails the same way ([rule 8](crate::driver#the-commit-rules)). The adapter must **abort**: close the
 //! HTTP/1 connection without the terminating chunk, or reset the HTTP/2
 //! stream, so the client sees a truncated response and never a
 //! complete-looking short one. (An HTTP/1.0 close-delimited body cannot
@@ -189,7 +195,7 @@
 //! use gateway_core::driver::{self, CommitHints};
 //! use gateway_core::host::is_valid_host;
 //! use gateway_core::http::header::{CONTENT_LENGTH, HOST, UPGRADE};
-//! use gateway_core::http::{Request, StatusCode, Version};
+//! use gateway_core::http::{Method, Request, StatusCode, Version};
 //! use gateway_core::{
 //!     Addr, Application, Body, BodyError, ConnInfo, Environ, Error, NO_HEADERS, fn_app, start,
 //! };
@@ -259,21 +265,27 @@
 //!         out.extend([name.as_str().as_bytes(), b": ", value.as_bytes(), b"\r\n"].concat());
 //!     }
 //!     let bodiless = hints.is_head()
+//!         || res.status.is_informational()
 //!         || res.status == StatusCode::NO_CONTENT
-//!         || res.status == StatusCode::NOT_MODIFIED;
+//!         || res.status == StatusCode::NOT_MODIFIED
+//!         || (hints.is_connect() && res.status.is_success());
 //!     if bodiless {
-//!         // The driver kept HEAD's Content-Length; send no body at all.
+//!         // The driver set HEAD's Content-Length and removed the others;
+//!         // send no body and no framing at all (a CONNECT tunnel starts
+//!         // right after the head).
 //!         out.extend(b"\r\n");
 //!         return Ok(out);
 //!     }
+//!     // A Content-Length is exact (rule 8): the body's size hint agrees,
+//!     // and the body fails rather than yield a byte past it.
 //!     let exact = body.size_hint().exact();
-//!     let chunked = exact.is_none() && !res.headers.contains_key(CONTENT_LENGTH);
+//!     let chunked = exact.is_none();
 //!     match exact {
 //!         Some(n) if !res.headers.contains_key(CONTENT_LENGTH) => {
 //!             out.extend(format!("content-length: {n}\r\n").as_bytes());
 //!         }
-//!         _ if chunked => out.extend(b"transfer-encoding: chunked\r\n"),
-//!         _ => {}
+//!         None => out.extend(b"transfer-encoding: chunked\r\n"),
+//!         Some(_) => {}
 //!     }
 //!     out.extend(b"\r\n");
 //!     while let Some(frame) = body.frame().await {
@@ -300,6 +312,9 @@
 //! }
 //!
 //! let app = fn_app(|mut env: Environ| async move {
+//!     if env.method() == Method::CONNECT {
+//!         return start(200, NO_HEADERS).empty(); // the tunnel is the adapter's
+//!     }
 //!     match env.path_info() {
 //!         "/" => start(200, [("content-type", "text/plain")]).body("hi"),
 //!         "/echo" => start(200, NO_HEADERS).body(env.take_body()),
@@ -310,6 +325,14 @@
 //!         "/broken" => start(200, NO_HEADERS).writer(|mut w| async move {
 //!             w.write("partial").await?;
 //!             Err(Error::new("the disk went away"))
+//!         }),
+//!         // Wrong lengths on streams: 3 bytes of 10, and 6 of 2.
+//!         "/short" => start(200, [("content-length", "10")]).writer(|mut w| async move {
+//!             w.write("abc").await
+//!         }),
+//!         "/long" => start(200, [("content-length", "2")]).writer(|mut w| async move {
+//!             w.write("ab").await?;
+//!             w.write("cdef").await
 //!         }),
 //!         _ => Err(Error::with_status(StatusCode::NOT_FOUND, "no such page")),
 //!     }
@@ -335,6 +358,17 @@
 //!
 //! let aborted = send("GET /broken HTTP/1.1\r\nhost: a.test\r\n\r\n").await.unwrap_err();
 //! assert!(text(aborted).ends_with("\r\n\r\n7\r\npartial\r\n")); // no "0\r\n\r\n"
+//!
+//! // Rule 8: a stream under a wrong Content-Length aborts; nothing past
+//! // the announced length is ever written into the connection.
+//! let short = send("GET /short HTTP/1.1\r\nhost: a.test\r\n\r\n").await.unwrap_err();
+//! assert!(text(short).ends_with("content-length: 10\r\n\r\nabc"));
+//! let long = send("GET /long HTTP/1.1\r\nhost: a.test\r\n\r\n").await.unwrap_err();
+//! assert!(text(long).ends_with("content-length: 2\r\n\r\n"));
+//!
+//! // Rule 4: a 2xx answer to CONNECT has no Content-Length and no body.
+//! let tunnel = send("CONNECT a.test:443 HTTP/1.1\r\nhost: a.test:443\r\n\r\n").await.unwrap();
+//! assert_eq!(text(tunnel), "HTTP/1.1 200 OK\r\n\r\n");
 //!
 //! let missing = send("GET /x HTTP/1.1\r\nhost: a.test\r\n\r\n").await.unwrap();
 //! assert!(text(missing).starts_with("HTTP/1.1 404 Not Found\r\n"));

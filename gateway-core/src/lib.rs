@@ -161,7 +161,10 @@ pub mod tower;
 
 pub use app::{Application, BoxApplication, FnApp, fn_app};
 pub use body::{Body, BodyWriter, FileHint, Finished};
-pub use environ::{Addr, ConnInfo, Environ, GatewayContext, InvalidPrefix, RootPath, Scheme};
+pub use environ::{
+    Addr, ConnInfo, Environ, GatewayContext, InvalidPath, InvalidPrefix, QueryPairs, RootPath,
+    Scheme,
+};
 pub use error::{BodyError, BoxError, Error};
 pub use handle_errors::{FailedRequest, HandleErrors, HandleErrorsApp, RenderError};
 pub use middleware::{ApplicationExt, FromFn, FromFnApp, Identity, Middleware, Next, from_fn};

@@ -8,7 +8,7 @@
 //! use gateway_core::{fn_app, start};
 //! // Reads the whole body; past 1 MiB the read fails with 413.
 //! let app = fn_app(|mut env| async move {
-//!     let body = env.take_body().to_bytes(usize::MAX).await?;
+//!     let body = env.take_body().to_bytes(u64::MAX).await?;
 //!     start(200, [("content-type", "text/plain")]).body(format!("{} bytes", body.len()))
 //! });
 //! let server = gateway_hyper::Server::bind("127.0.0.1:0").await?.max_body_size(Some(1 << 20));

@@ -68,6 +68,9 @@ pub(crate) fn handle<'s, A: Application>(
         Err(refusal) => return reject(&parts, refusal, in_flight),
     };
     let facts = fast_path::hints(&parts.method, upgrade);
+    // From the head, not the environ: borrowing the environ before the
+    // application takes it would copy it.
+    let route = fast_path::route(&parts.method, &parts.uri);
     // A bodiless request gets the empty body, which does not allocate.
     let body = if incoming.is_end_stream() {
         Body::empty()
@@ -120,7 +123,7 @@ pub(crate) fn handle<'s, A: Application>(
         env.set_root_path(state.root_path.clone());
     }
     RequestFuture {
-        inner: fast_path::commit_with_hints(&state.app, env, facts),
+        inner: fast_path::commit_with_route(&state.app, env, facts, route),
         guard,
         in_flight: Some(in_flight),
     }

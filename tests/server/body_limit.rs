@@ -19,7 +19,7 @@ async fn body_limit() {
             async move {
                 let body = env
                     .take_body()
-                    .to_bytes(usize::MAX)
+                    .to_bytes(u64::MAX)
                     .await
                     .inspect_err(|e| errors.lock().unwrap().push(e.to_string()))?;
                 start(200, TEXT).body(format!("{} bytes", body.len()))

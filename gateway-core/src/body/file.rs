@@ -22,13 +22,17 @@ use bytes::Bytes;
 use http_body::{Frame, SizeHint};
 
 use super::adapters::MapErr;
+use super::declared::LengthMismatch;
 use super::{Body, DynBody, Kind};
 use crate::error::{BoxError, Error};
 
 impl Body {
     /// A file's contents: `body` yields the bytes, `hint` tells an adapter
     /// which file and range they come from, for adapters able to send it
-    /// more cheaply. `size_hint` is exactly `hint.len()`.
+    /// more cheaply. `size_hint` is exactly `hint.len()`, and the body
+    /// holds to it (commit rule 8): bytes `body` yields past `hint.len()`
+    /// are not sent, and a `body` that ends before (the file shrank while
+    /// being sent) fails, aborting the response.
     pub fn file<B>(body: B, hint: FileHint) -> Body
     where
         B: http_body::Body<Data = Bytes> + Send + 'static,
@@ -100,6 +104,18 @@ pin_project_lite::pin_project! {
     }
 }
 
+/// The file ended before the announced range did (it shrank while being
+/// sent): the response must not look complete.
+#[cold]
+fn short(hint: &FileHint, remaining: &mut u64) -> Error {
+    let mismatch = LengthMismatch::Short {
+        declared: hint.len,
+        sent: hint.len - *remaining,
+    };
+    *remaining = 0;
+    mismatch.report(None)
+}
+
 impl<B> http_body::Body for FileBody<B>
 where
     B: http_body::Body<Data = Bytes>,
@@ -113,12 +129,26 @@ where
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
         let this = self.project();
-        let polled = ready!(this.inner.poll_frame(cx));
-        if let Some(Ok(frame)) = &polled {
-            let sent = frame.data_ref().map_or(0, |d| d.len() as u64);
-            *this.remaining = this.remaining.saturating_sub(sent);
+        if *this.remaining == 0 {
+            // The announced range is sent: a file that grew since is not
+            // read further.
+            return Poll::Ready(None);
         }
-        Poll::Ready(polled)
+        let polled = ready!(this.inner.poll_frame(cx));
+        Poll::Ready(match polled {
+            Some(Ok(frame)) => match frame.into_data() {
+                Ok(mut data) => {
+                    // Never past the range: the hint is what was announced.
+                    data.truncate(usize::try_from(*this.remaining).unwrap_or(usize::MAX));
+                    *this.remaining -= data.len() as u64;
+                    Some(Ok(Frame::data(data)))
+                }
+                // Trailers end the body: early, since bytes remain.
+                Err(_) => Some(Err(short(this.hint, this.remaining))),
+            },
+            None => Some(Err(short(this.hint, this.remaining))),
+            Some(Err(err)) => Some(Err(err)),
+        })
     }
 
     fn is_end_stream(&self) -> bool {

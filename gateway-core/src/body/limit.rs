@@ -38,7 +38,8 @@ impl Body {
 
     /// Collects the whole body into one `Bytes`, failing with
     /// [`BodyError::LengthLimitExceeded`] (413) past `limit` bytes.
-    /// Trailers are discarded.
+    /// Trailers are discarded. `limit` is a `u64`, as in
+    /// [`with_limit`](Body::with_limit) and `Content-Length`.
     ///
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
@@ -51,8 +52,8 @@ impl Body {
     /// );
     /// # });
     /// ```
-    pub async fn to_bytes(self, limit: usize) -> Result<Bytes, Error> {
-        let mut body = self.with_limit(limit as u64);
+    pub async fn to_bytes(self, limit: u64) -> Result<Bytes, Error> {
+        let mut body = self.with_limit(limit);
         if let Kind::Full(data) = body.kind {
             return Ok(data);
         }

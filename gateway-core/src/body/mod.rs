@@ -23,14 +23,17 @@ use http_body::{Frame, SizeHint};
 use crate::error::{BoxError, Error};
 
 mod adapters;
+mod declared;
 mod file;
 mod finish;
 mod limit;
 mod writer;
 
 use adapters::{MapErr, StreamBody};
+use declared::Declared;
 use finish::FinishBody;
 
+pub use declared::Route;
 pub use file::FileHint;
 pub use finish::Finished;
 pub use writer::BodyWriter;
@@ -103,7 +106,8 @@ enum Kind {
     /// Anything else, boxed.
     Dyn(DynInner),
     /// A frame pulled ahead of time (by the driver or `prefetch`), then the
-    /// rest of the body.
+    /// rest of the body; after the commit, possibly held to a declared
+    /// length.
     Peeked(Box<Peeked>),
     /// A body whose end is reported to a callback.
     Finish(Box<FinishBody>),
@@ -112,6 +116,9 @@ enum Kind {
 struct Peeked {
     frame: Option<Frame<Bytes>>,
     rest: Body,
+    /// The length the response announced, when the body must be held to
+    /// it (set by the driver at the commit).
+    declared: Option<Declared>,
 }
 
 impl Body {
@@ -238,6 +245,7 @@ impl Body {
                     self.kind = Kind::Peeked(Box::new(Peeked {
                         frame: Some(frame),
                         rest,
+                        declared: None,
                     }));
                     return Poll::Ready(Ok(()));
                 }
@@ -325,6 +333,13 @@ impl Body {
                     other => other,
                 }
             }
+            Kind::Peeked(p) if p.declared.is_some() => {
+                let polled = p.poll_declared(cx);
+                if matches!(polled, Poll::Ready(None | Some(Err(_)))) {
+                    this.kind = Kind::Empty;
+                }
+                polled
+            }
             Kind::Peeked(p) => {
                 if let Some(frame) = p.frame.take() {
                     return Poll::Ready(Some(Ok(frame)));
@@ -354,7 +369,10 @@ impl Body {
             Kind::Empty => true,
             Kind::Full(_) => false,
             Kind::Dyn(d) => d.is_end_stream(),
-            Kind::Peeked(p) => p.frame.is_none() && p.rest.is_end_stream_inner(),
+            Kind::Peeked(p) => match &p.declared {
+                Some(declared) => p.declared_end(declared),
+                None => p.frame.is_none() && p.rest.is_end_stream_inner(),
+            },
             Kind::Finish(f) => f.inner.is_end_stream_inner(),
         }
     }
@@ -373,6 +391,7 @@ impl Body {
             Kind::Empty => SizeHint::with_exact(0),
             Kind::Full(data) => SizeHint::with_exact(data.len() as u64),
             Kind::Dyn(d) => d.size_hint(),
+            Kind::Peeked(p) if p.declared.is_some() => p.declared_size_hint(),
             Kind::Peeked(p) => {
                 let rest = p.rest.size_hint_inner();
                 let first = p

@@ -193,6 +193,37 @@ async fn file_hint_keeps_exact_size() {
     assert_eq!(body.size_hint().exact(), Some(1));
 }
 
+#[tokio::test]
+async fn to_bytes_and_with_limit_take_one_integer_type() {
+    // Content-Length's type: a limit read from one passes to either.
+    let limit: u64 = 3;
+    let err = Body::from("abcd").to_bytes(limit).await.unwrap_err();
+    assert_eq!(err.status(), http::StatusCode::PAYLOAD_TOO_LARGE);
+    let ok = Body::from("abc").with_limit(limit).to_bytes(limit).await;
+    assert_eq!(ok.unwrap(), "abc");
+}
+
+#[tokio::test]
+async fn a_file_body_never_passes_its_hint_and_fails_short_of_it() {
+    let file = Arc::new(std::fs::File::open("Cargo.toml").unwrap());
+    let stream = |chunks: &'static [&'static str]| {
+        Body::from_stream(futures_util::stream::iter(
+            chunks.iter().map(|c| Ok::<_, std::io::Error>(*c)),
+        ))
+    };
+    // The file grew: the announced range is sent, nothing more.
+    let long = Body::file(stream(&["ab", "cdef"]), FileHint::new(file.clone(), 0, 3));
+    assert_eq!(long.collect().await.unwrap().to_bytes(), "abc");
+    // The file shrank: the body fails rather than end short.
+    let mut short = Body::file(stream(&["ab"]), FileHint::new(file, 0, 3));
+    assert_eq!(
+        short.frame().await.unwrap().unwrap().into_data().unwrap(),
+        "ab"
+    );
+    assert!(short.frame().await.unwrap().is_err());
+    assert!(short.frame().await.is_none());
+}
+
 // Regression tests for the writer's wake-up protocol: each of these
 // hung before the protocol was made airtight.
 

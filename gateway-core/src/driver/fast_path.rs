@@ -3,6 +3,11 @@
 //! a documented equivalent in [`driver`](super): [`commit`](super::commit)
 //! and [`CommitHints::from_head`].
 //!
+//! An adapter on the hot path reads the hints and the [`Route`] from the
+//! request head it has already checked, builds the environ, and hands all
+//! three to [`commit_with_route`]: reading them from the environ before the
+//! application takes it would cost a copy of the environ per request.
+//!
 //! ```
 //! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 //! use gateway_core::driver::fast_path;
@@ -19,10 +24,11 @@
 
 use std::future::Future;
 
-use http::Method;
+use http::{Method, Uri};
 
 use super::{Commit, CommitHints};
 use crate::app::Application;
+pub use crate::body::Route;
 use crate::environ::Environ;
 use crate::error::Error;
 use crate::response::Response;
@@ -37,7 +43,8 @@ pub fn hints(method: &Method, upgrade: bool) -> CommitHints {
 
 /// [`commit`](super::commit) with the hints the adapter already has: they
 /// must be those of `env` (in particular, `upgrade` only for an HTTP/1.1
-/// request with an `Upgrade` header).
+/// request with an `Upgrade` header). The [`Route`] is read from `env`;
+/// [`commit_with_route`] spares that.
 #[inline(always)]
 pub fn commit_with_hints<A: Application>(
     app: &A,
@@ -45,6 +52,25 @@ pub fn commit_with_hints<A: Application>(
     hints: CommitHints,
 ) -> Commit<impl Future<Output = Result<Response, Error>> + Send + '_> {
     super::commit_with_hints(app, env, hints)
+}
+
+/// The request's [`Route`] for commit rule 8's warning: `None` unless
+/// that warning would be logged.
+#[inline(always)]
+pub fn route(method: &Method, uri: &Uri) -> Option<Route> {
+    Route::capture(method, uri)
+}
+
+/// [`commit_with_hints`] with the route too, read from the request head
+/// with [`route`].
+#[inline(always)]
+pub fn commit_with_route<A: Application>(
+    app: &A,
+    env: Environ,
+    hints: CommitHints,
+    route: Option<Route>,
+) -> Commit<impl Future<Output = Result<Response, Error>> + Send + '_> {
+    super::commit_with_route(app, env, hints, route)
 }
 
 /// A commit future that resolves at once to `response`, without calling

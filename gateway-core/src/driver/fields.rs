@@ -105,6 +105,17 @@ pub(super) fn reconcile_content_length(headers: &mut HeaderMap, exact: u64) {
     }
 }
 
+/// The length `Content-Length` announces: one valid value, or several
+/// equal ones (RFC 9110 §8.6 lets a recipient take a list of identical
+/// values as one). `None` when absent or invalid.
+pub(super) fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    let mut values = headers.get_all(CONTENT_LENGTH).iter();
+    let first = parse_content_length(values.next()?)?;
+    values
+        .all(|value| parse_content_length(value) == Some(first))
+        .then_some(first)
+}
+
 /// A `Content-Length` value as RFC 9110 §8.6 has it: decimal digits and
 /// nothing else (no sign, no spaces, no list), fitting a `u64`. Stricter
 /// than `str::parse`, which takes a leading `+` that hyper would not.

@@ -44,16 +44,19 @@
 //!    application's `Connection` named `upgrade` (RFC 9110 §7.8). The
 //!    server owns the connection; each removal is logged at `debug`.
 //! 4. HEAD, 204 and 304 are committed at once and their body is never
-//!    polled. HEAD keeps GET's `Content-Length`: the one the application
-//!    set, else the body's exact size. 204 and 1xx lose `Content-Length`.
-//!    So does a 2xx answer to CONNECT, whose connection becomes a tunnel
-//!    (RFC 9110 §9.3.6).
+//!    polled. HEAD announces what GET would send: the body's exact size
+//!    when it has one (as rule 5 corrects GET's), else the application's
+//!    `Content-Length` (which rule 8 holds GET's body to). An empty body
+//!    with a `Content-Length` is an answer written for HEAD and keeps its
+//!    length. 204 and 1xx lose `Content-Length`. So does a 2xx answer to
+//!    CONNECT, whose connection becomes a tunnel (RFC 9110 §9.3.6).
 //! 5. A body of exactly known size (empty, one chunk, a file) is committed
 //!    at once with no extra poll. A `Content-Length` that disagrees with the
 //!    exact size is corrected to it (a server would otherwise announce one
 //!    length and send another, desynchronising keep-alive). A missing one is
 //!    left for the server to add from the size hint (hyper does), so the
-//!    hot path inserts no header.
+//!    hot path inserts no header. A body's own exact size is trusted, as
+//!    `http_body` asks and hyper does; a file body holds to its hint.
 //! 6. Otherwise the body is polled to its first non-empty data frame,
 //!    its trailers, or its end. An error or panic there still becomes a
 //!    clean error response (WSGI's `exc_info` rule). Note that `wsgiref` and
@@ -69,6 +72,18 @@
 //!    complete-looking short one, except for an HTTP/1.0 close-delimited
 //!    body, where the end of the connection is the end of the body and
 //!    truncation cannot be seen.
+//! 8. A body without an exact size under the application's
+//!    `Content-Length` is held to that length: its size hint becomes
+//!    exactly the length, so the server frames the response by it, and
+//!    it fails rather than end short or yield a byte past it — an abort,
+//!    as in rule 7, logged at `warn` with the request's method and path.
+//!    The last announced bytes are held back until the body is known to
+//!    end there: the server would otherwise complete the response at the
+//!    length, and the client would take it as whole. A first chunk
+//!    already past the length is found before the commit and becomes an
+//!    error response (rule 6); a `Content-Length` that is not one number
+//!    is removed, and the server frames the body as a stream. Bodies of
+//!    exact size (rule 5) are not held and pay nothing for this rule.
 //!
 //! [`BodyWriter::flush_headers`]: crate::BodyWriter::flush_headers
 //! [`ResponseExt::prefetch`]: crate::ResponseExt::prefetch
@@ -85,7 +100,7 @@ use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
 use http_body::Body as _;
 
 use crate::app::Application;
-use crate::body::Body;
+use crate::body::{Body, Route};
 use crate::environ::Environ;
 use crate::error::Error;
 use crate::response::Response;
@@ -98,7 +113,9 @@ mod hints;
 
 pub use cause::ErrorCause;
 pub(crate) use cause::{add_error_headers, attach_cause, log_failure};
-use fields::{is_connection_specific, reconcile_content_length, strip_connection_headers};
+use fields::{
+    declared_length, is_connection_specific, reconcile_content_length, strip_connection_headers,
+};
 pub use hints::CommitHints;
 
 /// Calls `app` with `env` and returns the response, ready for the wire,
@@ -139,6 +156,18 @@ pub(crate) fn commit_with_hints<A: Application>(
     env: Environ,
     hints: CommitHints,
 ) -> Commit<impl Future<Output = Result<Response, Error>> + Send + '_> {
+    let route = Route::capture(env.method(), env.uri());
+    commit_with_route(app, env, hints, route)
+}
+
+/// [`commit`] with the hints and the route the caller already has.
+#[inline(always)]
+pub(crate) fn commit_with_route<A: Application>(
+    app: &A,
+    env: Environ,
+    hints: CommitHints,
+    route: Option<Route>,
+) -> Commit<impl Future<Output = Result<Response, Error>> + Send + '_> {
     // `call` itself may run code before returning its future (a manual
     // impl); a panic there is caught too.
     let state = match std::panic::catch_unwind(AssertUnwindSafe(|| app.call(env))) {
@@ -147,7 +176,11 @@ pub(crate) fn commit_with_hints<A: Application>(
             response: Some(fail(Error::panicked(&*payload), hints)),
         },
     };
-    Commit { state, hints }
+    Commit {
+        state,
+        hints,
+        route,
+    }
 }
 
 pin_project_lite::pin_project! {
@@ -160,6 +193,8 @@ pin_project_lite::pin_project! {
         #[pin]
         state: State<F>,
         hints: CommitHints,
+        // For the warning of rule 8; `None` unless it would be logged.
+        route: Option<Route>,
     }
 }
 
@@ -196,6 +231,7 @@ impl<F> Commit<F> {
                 response: Some(response),
             },
             hints,
+            route: None,
         }
     }
 }
@@ -233,7 +269,7 @@ impl<F: Future<Output = Result<Response, Error>>> Future for Commit<F> {
                     });
                 }
                 StateProj::Finishing { response } => {
-                    let res = ready!(poll_late_commit(response, hints, cx));
+                    let res = ready!(poll_late_commit(response, hints, this.route, cx));
                     this.state.set(State::Done);
                     return Poll::Ready(Ok(res));
                 }
@@ -314,19 +350,31 @@ fn commit_without_body(res: &mut Response, hints: CommitHints, has_length: bool)
         if has_length {
             res.headers_mut().remove(CONTENT_LENGTH);
         }
-    } else if hints.head && status != StatusCode::NOT_MODIFIED && !has_length {
-        if let Some(n) = body.size_hint().exact() {
-            res.headers_mut()
-                .insert(CONTENT_LENGTH, HeaderValue::from(n));
+    } else if hints.head && status != StatusCode::NOT_MODIFIED {
+        // What GET would send: the body's exact size (rule 5), else the
+        // application's length (rule 8). An empty body with a length is
+        // an answer written for HEAD, announcing GET's length itself.
+        match body.size_hint().exact() {
+            Some(n) if !has_length => {
+                res.headers_mut()
+                    .insert(CONTENT_LENGTH, HeaderValue::from(n));
+            }
+            Some(n) if n > 0 => reconcile_content_length(res.headers_mut(), n),
+            _ if has_length => {
+                normalize_declared_length(res);
+            }
+            _ => {}
         }
     }
     body.discard_unsent();
 }
 
-/// Rule 6: polls the body to its first data frame, trailers or end.
+/// Rule 6: polls the body to its first data frame, trailers or end; then
+/// rule 5 or 8 for its length.
 fn poll_late_commit(
     slot: &mut Option<Response>,
     hints: CommitHints,
+    route: &mut Option<Route>,
     cx: &mut Context<'_>,
 ) -> Poll<Response> {
     let polled = match slot.as_mut() {
@@ -337,16 +385,52 @@ fn poll_late_commit(
         return Poll::Ready(polled_after_completion(hints));
     };
     Poll::Ready(match polled {
-        Ok(()) => {
-            if let Some(n) = res.body().size_hint().exact() {
-                if res.headers().contains_key(CONTENT_LENGTH) {
-                    reconcile_content_length(res.headers_mut(), n);
-                }
+        Ok(()) if res.headers().contains_key(CONTENT_LENGTH) => match res.body().exact_size() {
+            Some(n) => {
+                reconcile_content_length(res.headers_mut(), n);
+                res
             }
-            res
-        }
+            None => match hold_to_declared_length(&mut res, route.take()) {
+                Ok(()) => res,
+                Err(err) => fail(err, hints),
+            },
+        },
+        Ok(()) => res,
         Err(err) => fail(err, hints),
     })
+}
+
+/// Rule 8: a body without an exact size is held to the length its
+/// response announces. A length that is not one number is removed: the
+/// server frames the body as a stream.
+#[cold]
+fn hold_to_declared_length(res: &mut Response, route: Option<Route>) -> Result<(), Error> {
+    match normalize_declared_length(res) {
+        Some(n) => res.body_mut().hold_to_length(n, route),
+        None => Ok(()),
+    }
+}
+
+/// The announced length, as one `Content-Length` field; an invalid one
+/// (not digits, or several that disagree) is removed.
+fn normalize_declared_length(res: &mut Response) -> Option<u64> {
+    let headers = res.headers_mut();
+    match declared_length(headers) {
+        Some(n) => {
+            if headers.get_all(CONTENT_LENGTH).iter().nth(1).is_some() {
+                headers.insert(CONTENT_LENGTH, HeaderValue::from(n));
+            }
+            Some(n)
+        }
+        None => {
+            tracing::debug!(
+                announced = ?headers.get(CONTENT_LENGTH),
+                "invalid Content-Length on a body of unknown size; removed"
+            );
+            headers.remove(CONTENT_LENGTH);
+            None
+        }
+    }
 }
 
 #[cold]

@@ -27,10 +27,14 @@ use crate::host::{is_valid_host, split_host_port};
 
 mod conn;
 mod context;
+mod decoded;
+mod query;
 mod root_path;
 
 pub use conn::{Addr, ConnInfo, Scheme};
 pub use context::GatewayContext;
+pub use decoded::InvalidPath;
+pub use query::QueryPairs;
 pub use root_path::{InvalidPrefix, RootPath};
 
 /// The request as an application sees it: PEP 3333's `environ` dict, as
@@ -251,15 +255,24 @@ impl Environ {
         &self.path()[self.script.mount..]
     }
 
-    /// `PATH_INFO` percent-decoded. Fails if the decoded bytes are not
-    /// UTF-8. Borrows unless there is something to decode.
-    pub fn path_info_decoded(&self) -> Result<Cow<'_, str>, std::str::Utf8Error> {
-        percent_encoding::percent_decode_str(self.path_info()).decode_utf8()
+    /// `PATH_INFO` percent-decoded (`%2F` becomes `/`). Fails with
+    /// [`InvalidPath`], a 400 (the client's error), when a `%` does not
+    /// start an escape or the decoded bytes are not UTF-8. Borrows unless
+    /// there is something to decode.
+    ///
+    /// ```
+    /// # use gateway_core::{Body, Environ};
+    /// let env = Environ::from_request(http::Request::get("/a%2Fb").body(Body::empty()).unwrap());
+    /// assert_eq!(env.path_info_decoded().unwrap(), "/a/b");
+    /// ```
+    pub fn path_info_decoded(&self) -> Result<Cow<'_, str>, InvalidPath> {
+        decoded::percent_decode(self.path_info())
     }
 
-    /// `SCRIPT_NAME` percent-decoded.
-    pub fn script_name_decoded(&self) -> Result<Cow<'_, str>, std::str::Utf8Error> {
-        percent_encoding::percent_decode_str(self.script_name()).decode_utf8()
+    /// `SCRIPT_NAME` percent-decoded; fails as
+    /// [`path_info_decoded`](Environ::path_info_decoded) does.
+    pub fn script_name_decoded(&self) -> Result<Cow<'_, str>, InvalidPath> {
+        decoded::percent_decode(self.script_name())
     }
 
     /// The external prefix, if any.
@@ -340,7 +353,8 @@ impl Environ {
     }
 
     /// The query's `application/x-www-form-urlencoded` pairs, decoded
-    /// lazily as the iterator advances.
+    /// lazily as the iterator advances. Never fails: bytes that do not
+    /// decode are read as browsers read them (see [`QueryPairs`]).
     ///
     /// ```
     /// # use gateway_core::{Body, Environ};
@@ -348,8 +362,8 @@ impl Environ {
     /// let pairs: Vec<_> = env.query_pairs().collect();
     /// assert_eq!(pairs[1], ("b".into(), "x y".into()));
     /// ```
-    pub fn query_pairs(&self) -> form_urlencoded::Parse<'_> {
-        form_urlencoded::parse(self.query().as_bytes())
+    pub fn query_pairs(&self) -> QueryPairs<'_> {
+        QueryPairs::new(self.query())
     }
 
     /// The host the client asked for, `host[:port]`: the authority of an

@@ -270,6 +270,17 @@ fn query_is_raw_and_pairs_are_decoded() {
 }
 
 #[test]
+fn query_pairs_are_a_type_of_this_crate() {
+    let e = env(Method::GET, "/?a=1&a=2");
+    // Nameable without depending on `form_urlencoded`.
+    let pairs: crate::QueryPairs<'_> = e.query_pairs();
+    assert!(format!("{pairs:?}").contains("a=1&a=2"));
+    let again = pairs.clone();
+    assert_eq!(pairs.count(), 2);
+    assert_eq!(again.map(|(_, v)| v).collect::<Vec<_>>(), ["1", "2"]);
+}
+
+#[test]
 fn environ_is_send_and_sync() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Environ>();

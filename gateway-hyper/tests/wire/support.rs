@@ -101,7 +101,7 @@ pub(crate) fn recording_app() -> (impl Application, Seen) {
         async move {
             let line = format!("{} {}", env.method(), env.uri().path());
             seen.0.lock().expect("seen lock").push(line.clone());
-            let body = env.take_body().to_bytes(usize::MAX).await?;
+            let body = env.take_body().to_bytes(u64::MAX).await?;
             start(200, [("content-type", "text/plain")]).body(format!("{line} {}", body.len()))
         }
     });
