@@ -30,7 +30,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use futures_util::FutureExt as _;
-use http::header::ACCEPT;
+use http::header::{ACCEPT, CONTENT_TYPE};
 use http::{HeaderName, HeaderValue, Method, StatusCode, Uri};
 
 use crate::app::Application;
@@ -161,8 +161,8 @@ impl FailedRequest {
 ///   to the renderer. Its status (a status outside 400–599 becomes 500)
 ///   and message are on the error; the response the renderer returns is
 ///   used as it is, plus the error's headers ([`Error::with_header`]) it
-///   did not set itself (connection-specific ones excepted, as on the
-///   driver's page), and the error as its
+///   did not set itself (`Content-Type` and connection-specific ones
+///   excepted, as on the driver's page), and the error as its
 ///   [`ErrorCause`](crate::driver::ErrorCause) extension. The error is
 ///   logged as the driver would log it: `error` for a 5xx or a panic,
 ///   `debug` for a 4xx.
@@ -326,18 +326,21 @@ impl<A, R: RenderError> HandleErrorsApp<A, R> {
 }
 
 /// Adds `err`'s headers to the rendered `res` as the driver adds them to
-/// its own page: not those `res` has, and not the connection-specific ones,
-/// which are the server's (rule 3) and which a `Lint` outside would blame
-/// on the renderer.
+/// its own page ([`Error::with_header`] says which): not those `res` has,
+/// not `Content-Type` (the renderer's body is not the error's to
+/// describe), and not the connection-specific ones, which are the
+/// server's (rule 3) and which a `Lint` outside would blame on the
+/// renderer.
 fn add_headers_of(res: &mut Response, err: &Error) {
-    let connection_specific: Vec<HeaderName> = err
+    let not_taken: Vec<HeaderName> = err
         .headers()
         .keys()
-        .filter(|name| is_connection_specific(name) && !res.headers().contains_key(*name))
+        .filter(|name| *name == CONTENT_TYPE || is_connection_specific(name))
+        .filter(|name| !res.headers().contains_key(*name))
         .cloned()
         .collect();
     add_error_headers(res.headers_mut(), err);
-    for name in connection_specific {
+    for name in not_taken {
         res.headers_mut().remove(name);
     }
 }

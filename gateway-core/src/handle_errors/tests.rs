@@ -1,14 +1,14 @@
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use http::header::{ALLOW, CONNECTION, RETRY_AFTER, WWW_AUTHENTICATE};
+use http::header::{ALLOW, CONNECTION, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 
 use super::*;
 use crate::app::fn_app;
 use crate::driver::ErrorCause;
 use crate::lint::Lint;
 use crate::middleware::{ApplicationExt, from_fn};
-use crate::response::start;
+use crate::response::{NO_HEADERS, start};
 use crate::test_client::TestClient;
 
 /// What the renderer was given, per call: status, message, panic message.
@@ -24,7 +24,8 @@ fn app() -> impl Application {
             "/busy" => Err(
                 Error::with_status(StatusCode::SERVICE_UNAVAILABLE, "maintenance")
                     .with_header(RETRY_AFTER, HeaderValue::from(120))
-                    .with_header(CONNECTION, HeaderValue::from_static("close")),
+                    .with_header(CONNECTION, HeaderValue::from_static("close"))
+                    .with_header(CONTENT_TYPE, HeaderValue::from_static("text/x-error")),
             ),
             "/admin" => Err(
                 Error::with_status(StatusCode::UNAUTHORIZED, "no credentials")
@@ -221,6 +222,20 @@ async fn the_errors_connection_specific_headers_are_not_added() {
     assert_eq!(res.header("retry-after"), Some("120"));
     assert_eq!(res.header("connection"), None);
     violations.assert_none();
+}
+
+/// `Content-Type` describes the body the renderer wrote, never the
+/// error's: a renderer that sets none gets none from the error.
+#[tokio::test]
+async fn the_errors_content_type_is_not_added() {
+    let plain = |err: &Error, _: &FailedRequest| start(err.status(), NO_HEADERS).body("busy");
+    let res = TestClient::new(app().with(HandleErrors::new(plain)))
+        .get("/busy")
+        .send()
+        .await;
+    assert_eq!(res.status(), 503, "{res:?}");
+    assert_eq!(res.header("retry-after"), Some("120"));
+    assert_eq!(res.header("content-type"), None);
 }
 
 #[tokio::test]
