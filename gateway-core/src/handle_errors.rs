@@ -30,10 +30,11 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use futures_util::FutureExt as _;
-use http::header::ACCEPT;
-use http::{HeaderValue, Method, StatusCode, Uri};
+use http::header::{ACCEPT, CONTENT_TYPE};
+use http::{HeaderName, HeaderValue, Method, StatusCode, Uri};
 
 use crate::app::Application;
+use crate::driver::fields::is_connection_specific;
 use crate::driver::{add_error_headers, error_status, log_failure};
 use crate::environ::Environ;
 use crate::error::Error;
@@ -160,7 +161,8 @@ impl FailedRequest {
 ///   to the renderer. Its status (a status outside 400–599 becomes 500)
 ///   and message are on the error; the response the renderer returns is
 ///   used as it is, plus the error's headers ([`Error::with_header`]) it
-///   did not set itself, and the error as its
+///   did not set itself (`Content-Type` and connection-specific ones
+///   excepted, as on the driver's page), and the error as its
 ///   [`ErrorCause`](crate::driver::ErrorCause) extension. The error is
 ///   logged as the driver would log it: `error` for a 5xx or a panic,
 ///   `debug` for a 4xx.
@@ -308,7 +310,7 @@ impl<A, R: RenderError> HandleErrorsApp<A, R> {
         let failure = match rendered {
             Ok(Ok(mut res)) => {
                 log_failure(&err, status);
-                add_error_headers(res.headers_mut(), &err);
+                add_headers_of(&mut res, &err);
                 crate::driver::attach_cause(&mut res, err);
                 return Ok(res);
             }
@@ -320,6 +322,26 @@ impl<A, R: RenderError> HandleErrorsApp<A, R> {
             "HandleErrors: the error renderer failed; the error goes on up"
         );
         Err(err)
+    }
+}
+
+/// Adds `err`'s headers to the rendered `res` as the driver adds them to
+/// its own page ([`Error::with_header`] says which): not those `res` has,
+/// not `Content-Type` (the renderer's body is not the error's to
+/// describe), and not the connection-specific ones, which are the
+/// server's (rule 3) and which a `Lint` outside would blame on the
+/// renderer.
+fn add_headers_of(res: &mut Response, err: &Error) {
+    let not_taken: Vec<HeaderName> = err
+        .headers()
+        .keys()
+        .filter(|name| *name == CONTENT_TYPE || is_connection_specific(name))
+        .filter(|name| !res.headers().contains_key(*name))
+        .cloned()
+        .collect();
+    add_error_headers(res.headers_mut(), err);
+    for name in not_taken {
+        res.headers_mut().remove(name);
     }
 }
 

@@ -1,13 +1,14 @@
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use http::header::{ALLOW, WWW_AUTHENTICATE};
+use http::header::{ALLOW, CONNECTION, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 
 use super::*;
 use crate::app::fn_app;
 use crate::driver::ErrorCause;
+use crate::lint::Lint;
 use crate::middleware::{ApplicationExt, from_fn};
-use crate::response::start;
+use crate::response::{NO_HEADERS, start};
 use crate::test_client::TestClient;
 
 /// What the renderer was given, per call: status, message, panic message.
@@ -20,6 +21,12 @@ fn app() -> impl Application {
             "/panic" => panic!("the index is {}", 7),
             "/gone" => Err(Error::with_status(StatusCode::GONE, "deleted on Monday")),
             "/odd" => Err(Error::with_status(StatusCode::OK, "not an error status")),
+            "/busy" => Err(
+                Error::with_status(StatusCode::SERVICE_UNAVAILABLE, "maintenance")
+                    .with_header(RETRY_AFTER, HeaderValue::from(120))
+                    .with_header(CONNECTION, HeaderValue::from_static("close"))
+                    .with_header(CONTENT_TYPE, HeaderValue::from_static("text/x-error")),
+            ),
             "/admin" => Err(
                 Error::with_status(StatusCode::UNAUTHORIZED, "no credentials")
                     .with_header(
@@ -200,6 +207,35 @@ async fn the_errors_headers_are_added_unless_the_renderer_set_them() {
     );
     assert_eq!(res.header("allow"), Some("POST"), "the renderer's own wins");
     assert_eq!(res.header("content-type"), Some("text/html"));
+}
+
+/// As on the driver's page, an error's connection-specific headers are
+/// not the response's: a `Lint` outside sees a clean response.
+#[tokio::test]
+async fn the_errors_connection_specific_headers_are_not_added() {
+    let (lint, violations) = Lint::collecting();
+    let app = app()
+        .with(HandleErrors::new(renderer(Seen::default())))
+        .with(lint);
+    let res = TestClient::new(app).get("/busy").send().await;
+    assert_eq!(res.status(), 503, "{res:?}");
+    assert_eq!(res.header("retry-after"), Some("120"));
+    assert_eq!(res.header("connection"), None);
+    violations.assert_none();
+}
+
+/// `Content-Type` describes the body the renderer wrote, never the
+/// error's: a renderer that sets none gets none from the error.
+#[tokio::test]
+async fn the_errors_content_type_is_not_added() {
+    let plain = |err: &Error, _: &FailedRequest| start(err.status(), NO_HEADERS).body("busy");
+    let res = TestClient::new(app().with(HandleErrors::new(plain)))
+        .get("/busy")
+        .send()
+        .await;
+    assert_eq!(res.status(), 503, "{res:?}");
+    assert_eq!(res.header("retry-after"), Some("120"));
+    assert_eq!(res.header("content-type"), None);
 }
 
 #[tokio::test]

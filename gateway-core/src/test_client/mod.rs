@@ -93,10 +93,13 @@ impl<A: Application> TestClient<A> {
     /// `Location`) for every request, as a browser would: 307 and 308
     /// repeat the request with its body, 303 (and 301 or 302 after a POST)
     /// turn it into a GET without one. Cookies are stored and sent at each
-    /// step; `Authorization`, `Cookie` and `Host` headers set on the
-    /// request are dropped when the redirect leads to another host. The
-    /// response after `max` redirects is returned as it is, even if it is
-    /// a redirect.
+    /// step; `Authorization`, `Proxy-Authorization`, `Cookie` and `Host`
+    /// headers set on the request are dropped when the redirect leads to
+    /// another origin (scheme, host or port), and the headers that
+    /// described a dropped body (`Content-Type`, `Content-Encoding`, …)
+    /// with it. The response after `max` redirects is returned as it is,
+    /// even if it is a redirect, and so is a redirect whose `Location` is
+    /// not an `http` or `https` URL.
     ///
     /// Off (0) by default: a test usually wants to see the redirect itself.
     /// [`TestRequest::follow_redirects`] sets it for one request.
@@ -447,17 +450,23 @@ impl<A: Application> TestClient<A> {
             .version(hop.version);
         if let Some(headers) = builder.headers_mut() {
             *headers = hop.headers;
-            if !headers.contains_key(HOST) {
-                if let Ok(host) = HeaderValue::from_str(client.authority.as_str()) {
-                    headers.insert(HOST, host);
-                }
-            }
         }
         let req = match builder.body(body) {
             Ok(req) => req,
             Err(e) => panic!("invalid test request target {:?}: {e}", hop.target),
         };
         let (mut parts, body) = req.into_parts();
+        if !parts.headers.contains_key(HOST) {
+            // RFC 9112 §3.2: an absolute-form request names its host in
+            // `Host` too (without userinfo), as a real client sends it.
+            let authority = parts.uri.authority().unwrap_or(&client.authority).as_str();
+            let host = authority
+                .rsplit_once('@')
+                .map_or(authority, |(_, host)| host);
+            if let Ok(host) = HeaderValue::from_str(host) {
+                parts.headers.insert(HOST, host);
+            }
+        }
         let path = parts.uri.path().to_owned();
         let host = parts
             .uri

@@ -18,7 +18,8 @@
 //! ```
 
 use http::header::{
-    AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, COOKIE, HOST, LOCATION, PROXY_AUTHORIZATION,
+    AUTHORIZATION, CONTENT_ENCODING, CONTENT_LANGUAGE, CONTENT_LENGTH, CONTENT_LOCATION,
+    CONTENT_TYPE, COOKIE, HOST, LOCATION, PROXY_AUTHORIZATION, TRANSFER_ENCODING,
 };
 use http::uri::Authority;
 use http::{HeaderMap, Method, StatusCode, Uri, Version};
@@ -43,7 +44,9 @@ pub(super) struct Base<'a> {
 
 /// The next request, when `res` redirects `hop`, and whether it keeps the
 /// body (307 and 308 do; the others become a GET without one, as browsers
-/// do).
+/// do). None when there is nothing a client would follow: not a redirect
+/// status, no `Location`, or one that does not lead to an `http` or
+/// `https` URL a request can be made to — the redirect is then the answer.
 pub(super) fn next(hop: &Hop, res: &TestResponse, base: &Base<'_>) -> Option<(Hop, bool)> {
     let status = res.status();
     let keeps_method = match status {
@@ -55,21 +58,37 @@ pub(super) fn next(hop: &Hop, res: &TestResponse, base: &Base<'_>) -> Option<(Ho
     let location = res.header(LOCATION.as_str())?;
     let current = Absolute::of(&hop.target, base)?;
     let next = current.resolve(location)?;
+    if !(next.scheme.eq_ignore_ascii_case("http") || next.scheme.eq_ignore_ascii_case("https")) {
+        return None;
+    }
 
     let mut headers = hop.headers.clone();
     if !keeps_method {
-        headers.remove(CONTENT_TYPE);
-        headers.remove(CONTENT_LENGTH);
+        // The body is gone, and so is what described it (the Fetch
+        // standard's request-body headers, and its framing).
+        for name in [
+            CONTENT_TYPE,
+            CONTENT_LENGTH,
+            CONTENT_ENCODING,
+            CONTENT_LANGUAGE,
+            CONTENT_LOCATION,
+            TRANSFER_ENCODING,
+        ] {
+            headers.remove(name);
+        }
     }
-    if !next.authority.eq_ignore_ascii_case(&current.authority) {
-        // Credentials and the Host chosen for one site are not for another.
+    let same_origin = next.authority.eq_ignore_ascii_case(&current.authority)
+        && next.scheme.eq_ignore_ascii_case(&current.scheme);
+    if !same_origin {
+        // Credentials and the Host chosen for one origin are not for
+        // another — nor for the same host over plain HTTP after HTTPS.
         for name in [HOST, AUTHORIZATION, PROXY_AUTHORIZATION, COOKIE] {
             headers.remove(name);
         }
     }
-    let same_origin = next.scheme.eq_ignore_ascii_case(base.scheme.as_str())
+    let at_base = next.scheme.eq_ignore_ascii_case(base.scheme.as_str())
         && next.authority.eq_ignore_ascii_case(base.authority.as_str());
-    let target = if same_origin {
+    let target = if at_base {
         next.path_and_query
     } else {
         format!(
@@ -77,6 +96,9 @@ pub(super) fn next(hop: &Hop, res: &TestResponse, base: &Base<'_>) -> Option<(Ho
             next.scheme, next.authority, next.path_and_query
         )
     };
+    // A `Location` with bytes no request-target may hold (a space, say)
+    // ends the chain rather than panicking in `send`.
+    target.parse::<Uri>().ok()?;
     let method = if keeps_method {
         hop.method.clone()
     } else {

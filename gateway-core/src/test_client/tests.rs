@@ -3,7 +3,7 @@ use http::header::SET_COOKIE;
 use super::*;
 use crate::app::fn_app;
 use crate::error::Error;
-use crate::response::start;
+use crate::response::{NO_HEADERS, start};
 
 fn cookie_app() -> impl Application {
     fn_app(|env| async move {
@@ -432,4 +432,86 @@ async fn a_redirect_to_another_host_drops_credentials() {
 async fn an_invalid_request_header_value_is_named() {
     let c = TestClient::new(echo());
     let _ = c.get("/").header("x-token", "a\nb");
+}
+
+/// Redirects to what a client must not follow blindly, and a page that
+/// shows the request headers a redirect may have to drop.
+fn redirect_edges() -> impl Application {
+    fn_app(|env| async move {
+        let show = |name: &str| {
+            env.headers()
+                .get(name)
+                .map_or("-".to_owned(), |v| v.to_str().unwrap_or("?").to_owned())
+        };
+        match env.path_info() {
+            "/space" => start(302, [("location", "/a b")]).empty(),
+            "/ftp" => start(302, [("location", "ftp://files.example/x")]).empty(),
+            "/downgrade" => start(302, [("location", "http://localhost/d")]).empty(),
+            "/away" => start(307, [("location", "http://other.example:8080/d")]).empty(),
+            "/see-other" => start(303, [("location", "/d")]).empty(),
+            _ => start(200, NO_HEADERS).body(format!(
+                "{} {} host={} auth={} type={} encoding={}",
+                env.method(),
+                env.uri(),
+                show("host"),
+                show("authorization"),
+                show("content-type"),
+                show("content-encoding"),
+            )),
+        }
+    })
+}
+
+#[tokio::test]
+async fn a_redirect_to_no_valid_http_url_is_returned_as_it_is() {
+    let c = TestClient::new(redirect_edges()).follow_redirects(5);
+    let res = c.get("/space").send().await;
+    assert_eq!(res.status(), StatusCode::FOUND);
+    assert_eq!(res.header("location"), Some("/a b"));
+    let res = c.get("/ftp").send().await;
+    assert_eq!(res.status(), StatusCode::FOUND);
+    assert_eq!(res.header("location"), Some("ftp://files.example/x"));
+}
+
+#[tokio::test]
+async fn a_redirect_from_https_to_http_drops_credentials() {
+    let c = TestClient::new(redirect_edges())
+        .with_base_url("https://localhost")
+        .follow_redirects(1);
+    let res = c
+        .get("/downgrade")
+        .header("authorization", "Bearer t")
+        .send()
+        .await;
+    assert_eq!(
+        res.text(),
+        "GET http://localhost/d host=localhost auth=- type=- encoding=-"
+    );
+}
+
+#[tokio::test]
+async fn a_redirect_to_another_host_sends_that_host() {
+    let c = TestClient::new(redirect_edges()).follow_redirects(1);
+    let res = c.post("/away").body("x").send().await;
+    assert_eq!(
+        res.text(),
+        "POST http://other.example:8080/d host=other.example:8080 auth=- type=- encoding=-"
+    );
+}
+
+#[tokio::test]
+async fn a_redirect_that_drops_the_body_drops_its_description() {
+    let c = TestClient::new(redirect_edges()).follow_redirects(1);
+    let res = c
+        .post("/see-other")
+        .header("content-type", "application/json")
+        .header("content-encoding", "gzip")
+        .header("authorization", "Bearer t")
+        .body("{}")
+        .send()
+        .await;
+    assert_eq!(
+        res.text(),
+        "GET /d host=localhost auth=Bearer t type=- encoding=-"
+    );
 }

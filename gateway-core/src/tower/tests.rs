@@ -105,7 +105,7 @@ fn mounted_env(target: &str) -> Environ {
 /// What an application saw, as one line.
 fn describe(env: &Environ) -> String {
     format!(
-        "{} {} {} {} {} {} facts:{}",
+        "{} {} {} {} {} {} context:{}",
         env.script_name(),
         env.path_info(),
         env.query(),
@@ -141,7 +141,7 @@ async fn a_layer_round_trip_loses_nothing() {
     let res = commit(&app, mounted_env("/app/a%2Fb?x=1&y")).await;
     assert_eq!(
         text(res).await,
-        "/outer/app /a%2Fb x=1&y 10.0.0.1:1234 10.0.0.2:443 https facts:false"
+        "/outer/app /a%2Fb x=1&y 10.0.0.1:1234 10.0.0.2:443 https context:false"
     );
     assert_eq!(
         seen.lock().unwrap().as_slice(),
@@ -166,7 +166,7 @@ async fn a_rewriting_layer_rewrites_below_the_mount_point() {
     let res = commit(&app, mounted_env("/app/x")).await;
     assert_eq!(
         text(res).await,
-        "/outer/app /rewritten z 10.0.0.1:1234 10.0.0.2:443 https facts:false /app/rewritten?z"
+        "/outer/app /rewritten z 10.0.0.1:1234 10.0.0.2:443 https context:false /app/rewritten?z"
     );
 }
 
