@@ -521,7 +521,7 @@ impl<R: Read + Unpin> http_body::Body for Stdin<R> {
         let mut buf = vec![0; want];
         let n = loop {
             match self.reader.read(&mut buf) {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) | Ok(0) => {
                     // The host closed stdin before CONTENT_LENGTH bytes.
                     self.remaining = 0;

@@ -53,6 +53,15 @@ pub struct Request<S = ()> {
     body_limit: usize,
 }
 
+impl<S> std::fmt::Debug for Request<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Request")
+            .field("env", &self.env)
+            .field("params", &self.params)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<S> Request<S> {
     pub(super) fn new(env: Environ, params: Params, state: Arc<S>, body_limit: usize) -> Self {
         Request {

@@ -242,6 +242,15 @@ pub struct MethodRouter<S = ()> {
     handlers: Vec<(Method, BoxHandler<S>)>,
 }
 
+impl<S> std::fmt::Debug for MethodRouter<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let methods: Vec<&Method> = self.handlers.iter().map(|(m, _)| m).collect();
+        f.debug_struct("MethodRouter")
+            .field("methods", &methods)
+            .finish()
+    }
+}
+
 impl<S: Send + Sync + 'static> MethodRouter<S> {
     /// Adds `handler` for `method`, replacing an earlier one.
     pub fn on(mut self, method: Method, handler: impl Handler<S>) -> MethodRouter<S> {

@@ -140,7 +140,6 @@
 //! future is how it tells the application the client is gone. The
 //! [`adapter_guide`] says it all in full.
 #![cfg_attr(docsrs, feature(doc_cfg))]
-#![warn(missing_debug_implementations)]
 
 pub mod adapter_guide;
 mod app;

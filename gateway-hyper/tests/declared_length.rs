@@ -71,7 +71,7 @@ impl Fixture {
         let mut buf = [0u8; 4096];
         let closed = loop {
             match tokio::time::timeout(LIMIT, tcp.read(&mut buf)).await {
-                Ok(Ok(0)) | Ok(Err(_)) => break true,
+                Ok(Ok(0) | Err(_)) => break true,
                 Ok(Ok(n)) => seen.extend_from_slice(&buf[..n]),
                 Err(_) => break false,
             }

@@ -326,7 +326,7 @@ impl Body {
                     Err(payload) => Poll::Ready(Some(Err(Error::panicked(&*payload)))),
                 };
                 match polled {
-                    Poll::Ready(None) | Poll::Ready(Some(Err(_))) => {
+                    Poll::Ready(None | Some(Err(_))) => {
                         this.kind = Kind::Empty;
                         polled
                     }

@@ -134,6 +134,10 @@ fn parse_forwarded_line<'a>(line: &'a str, mut each: impl FnMut(Element<'a>)) ->
 
 /// One `forwarded-element` (`forwarded-pair *( ";" forwarded-pair )`):
 /// `None` on a syntax error, `Some(None)` when it holds no pair.
+#[allow(
+    clippy::option_option,
+    reason = "syntax error and empty element differ"
+)]
 fn parse_element(element: &[u8]) -> Option<Option<Element<'_>>> {
     let mut parsed = Element::default();
     let mut pairs = 0usize;
@@ -166,6 +170,10 @@ fn parse_element(element: &[u8]) -> Option<Option<Element<'_>>> {
 
 /// A pair's value: a token (with `:`, `[` and `]`) or a quoted-string.
 /// `Some(None)` for a quoted-string with an escape in it.
+#[allow(
+    clippy::option_option,
+    reason = "syntax error and unusable value differ"
+)]
 fn pair_value(value: &[u8]) -> Option<Option<&str>> {
     let text = if value.starts_with(b"\"") {
         match header_list::quoted_string(value)? {

@@ -176,20 +176,17 @@ pub(super) fn load(
             let Ok(path) = path::resolve(opts.root, &sibling, opts.symlinks_outside_root) else {
                 continue;
             };
-            match load_variant(path, opts.max_file, now) {
-                Ok(v) => {
-                    match encoding {
-                        Encoding::Brotli => available.br = true,
-                        Encoding::Zstd => available.zstd = true,
-                        Encoding::Gzip => available.gzip = true,
-                        Encoding::Identity => {}
-                    }
-                    variants[slot(*encoding)] = Some(v);
-                }
-                // A sibling that is not a readable regular file is not
-                // offered.
-                Err(_) => continue,
+            // A sibling that is not a readable regular file is not offered.
+            let Ok(v) = load_variant(path, opts.max_file, now) else {
+                continue;
+            };
+            match encoding {
+                Encoding::Brotli => available.br = true,
+                Encoding::Zstd => available.zstd = true,
+                Encoding::Gzip => available.gzip = true,
+                Encoding::Identity => {}
             }
+            variants[slot(*encoding)] = Some(v);
         }
     }
     let vary = available != Available::default();
