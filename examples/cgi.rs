@@ -637,7 +637,7 @@ mod tests {
                 env.url(),
                 env.conn().peer(),
             );
-            gateway_core::start(200, gateway_core::NO_HEADERS).body(text)
+            gateway_core::start(200, gateway_core::response::NO_HEADERS).body(text)
         });
         let mut out = Vec::new();
         let list = vars(&[

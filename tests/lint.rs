@@ -5,7 +5,8 @@
 
 use bytes::Bytes;
 use gateway_core::lint::{Lint, Rule, Violation};
-use gateway_core::{Application, ApplicationExt, Identity, fn_app, start};
+use gateway_core::middleware::Identity;
+use gateway_core::{Application, ApplicationExt, fn_app, start};
 use gateway_examples::hello::{GREETING, app as hello};
 use gateway_tests::{
     Proto, TestServer, assert_response, channel_body, full, read_at_least, read_body, within,

@@ -4,8 +4,9 @@
 //! as documented, and `Lint` reports nothing.
 
 use bytes::Bytes;
+use gateway_core::ApplicationExt;
 use gateway_core::lint::{Lint, Violations};
-use gateway_core::{ApplicationExt, Identity};
+use gateway_core::middleware::Identity;
 use gateway_examples::mini_framework::app;
 use gateway_examples::mini_framework::notes::{BODY_LIMIT, INDEX};
 use gateway_tests::{

@@ -17,10 +17,9 @@ use axum::extract::ws::{WebSocket, WebSocketUpgrade};
 use axum::extract::{Extension, Path};
 use axum::routing::get;
 use futures_util::{SinkExt, StreamExt};
+use gateway_core::environ::GatewayContext;
 use gateway_core::tower::{from_layer, from_service};
-use gateway_core::{
-    Application, ApplicationExt, Environ, Error, GatewayContext, RootPath, fn_app, start,
-};
+use gateway_core::{Application, ApplicationExt, Environ, Error, RootPath, fn_app, start};
 use gateway_middleware::Mount;
 use gateway_tests::{Client, Proto, TestServer, empty, read_body, within};
 use http::{HeaderValue, Method, StatusCode, Uri};

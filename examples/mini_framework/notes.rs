@@ -17,7 +17,8 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use gateway_core::http::StatusCode;
 use gateway_core::http::header::{HeaderValue, LOCATION};
-use gateway_core::{Error, NO_HEADERS, Response, start};
+use gateway_core::response::NO_HEADERS;
+use gateway_core::{Error, Response, start};
 use serde::{Deserialize, Serialize};
 
 use super::{AppError, FORM, Request, Router, get, json, text};

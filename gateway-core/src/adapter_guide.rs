@@ -75,7 +75,7 @@
 //!   `/` becomes a real one).
 //! - **`parts.extensions`**: leave them empty. An adapter never inserts an
 //!   extension: they are for middleware, and an insert allocates on every
-//!   request. [`GatewayContext`](crate::GatewayContext) is inserted only when
+//!   request. [`GatewayContext`](crate::environ::GatewayContext) is inserted only when
 //!   an environ is converted for a tower service.
 //! - **`conn`**: a [`ConnInfo`], built once per connection and copied into
 //!   each request (it is `Copy`):
@@ -161,7 +161,7 @@
 //!   (HTTP/2, chunked HTTP/1.1 when the client sent `TE: trailers`), drop
 //!   them otherwise.
 //! - **Files.** A body built with [`Body::file`] carries a
-//!   [`FileHint`](crate::FileHint); an adapter able to send a file range
+//!   [`FileHint`](crate::body::FileHint); an adapter able to send a file range
 //!   more cheaply may use it instead of polling the body.
 //!
 //! # Errors after the commit
@@ -196,9 +196,8 @@
 //! use gateway_core::host::is_valid_host;
 //! use gateway_core::http::header::{CONTENT_LENGTH, HOST, UPGRADE};
 //! use gateway_core::http::{Method, Request, StatusCode, Version};
-//! use gateway_core::{
-//!     Addr, Application, Body, BodyError, ConnInfo, Environ, Error, NO_HEADERS, fn_app, start,
-//! };
+//! use gateway_core::response::NO_HEADERS;
+//! use gateway_core::{Addr, Application, Body, BodyError, ConnInfo, Environ, Error, fn_app, start};
 //! use http_body::Body as _;
 //! use http_body_util::BodyExt as _;
 //!

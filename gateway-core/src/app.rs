@@ -14,9 +14,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use crate::environ::Environ;
+use crate::environ_impl::Environ;
 use crate::error::Error;
-use crate::response::Response;
+use crate::response_impl::Response;
 
 /// A web application: given a request, produce exactly one response.
 ///

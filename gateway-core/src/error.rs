@@ -218,7 +218,7 @@ impl Error {
             if let Some(body) = err.downcast_ref::<BodyError>() {
                 return body.status();
             }
-            if let Some(path) = err.downcast_ref::<crate::environ::InvalidPath>() {
+            if let Some(path) = err.downcast_ref::<crate::environ_impl::InvalidPath>() {
                 return path.status();
             }
             if let Some(status) = err.downcast_ref::<ErrorSource>().and_then(|e| e.status) {

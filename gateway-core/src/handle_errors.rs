@@ -3,7 +3,8 @@
 //!
 //! ```
 //! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-//! use gateway_core::{driver, fn_app, start, ApplicationExt, Body, Environ, Error, FailedRequest, HandleErrors, Response};
+//! use gateway_core::middleware::FailedRequest;
+//! use gateway_core::{driver, fn_app, start, ApplicationExt, Body, Environ, Error, HandleErrors, Response};
 //!
 //! let app = fn_app(|_| async { Err::<Response, _>(Error::new("db down")) })
 //!     .with(HandleErrors::new(|err: &Error, _req: &FailedRequest| {
@@ -33,13 +34,13 @@ use futures_util::FutureExt as _;
 use http::header::{ACCEPT, CONTENT_TYPE};
 use http::{HeaderName, HeaderValue, Method, StatusCode, Uri};
 
-use crate::app::Application;
+use crate::app_impl::Application;
 use crate::driver::fields::is_connection_specific;
 use crate::driver::{add_error_headers, error_status, log_failure};
-use crate::environ::Environ;
+use crate::environ_impl::Environ;
 use crate::error::Error;
-use crate::middleware::Middleware;
-use crate::response::{Response, ResponseExt};
+use crate::middleware_impl::Middleware;
+use crate::response_impl::{Response, ResponseExt};
 
 /// Builds the response for an error: the customisation point of
 /// [`HandleErrors`]. Implemented for every
@@ -56,7 +57,8 @@ use crate::response::{Response, ResponseExt};
 /// goes on up, to the driver's page if nothing else handles it.
 ///
 /// ```
-/// use gateway_core::{start, Error, FailedRequest, RenderError, Response};
+/// use gateway_core::middleware::{FailedRequest, RenderError};
+/// use gateway_core::{start, Error, Response};
 ///
 /// /// A JSON body `{"status": 404}`, for an API.
 /// struct JsonErrors;
@@ -118,7 +120,8 @@ impl FailedRequest {
     /// what to choose the page's format by.
     ///
     /// ```
-    /// use gateway_core::{start, Error, FailedRequest, Response};
+    /// use gateway_core::middleware::FailedRequest;
+    /// use gateway_core::{start, Error, Response};
     ///
     /// fn render(err: &Error, req: &FailedRequest) -> Result<Response, Error> {
     ///     let status = err.status();
@@ -179,7 +182,8 @@ impl FailedRequest {
 ///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-/// use gateway_core::{driver, fn_app, start, ApplicationExt, Body, Environ, Error, FailedRequest, HandleErrors, Response};
+/// use gateway_core::middleware::FailedRequest;
+/// use gateway_core::{driver, fn_app, start, ApplicationExt, Body, Environ, Error, HandleErrors, Response};
 /// use gateway_core::http::{header, StatusCode};
 ///
 /// let app = fn_app(|env| async move {

@@ -74,14 +74,31 @@
 //!   external prefix ([`RootPath`]) and typed extensions.
 //! - [`Response`] (= `http::Response<Body>`), [`start`] / [`StartResponse`]
 //!   (WSGI's `start_response` as a builder) and [`ResponseExt`].
-//! - [`Body`]: empty, full, stream, push-style [`BodyWriter`], file
-//!   ([`FileHint`]); trailers; [`Body::on_finish`] ([`Finished`]) for
-//!   access logs.
-//! - [`Middleware`], [`ApplicationExt::with`], [`from_fn`] with [`Next`],
-//!   [`Identity`]: composition.
+//! - [`Body`]: empty, full, stream, push-style [`BodyWriter`], file;
+//!   trailers; [`Body::on_finish`] for access logs.
+//! - [`Middleware`], [`ApplicationExt::with`], [`from_fn`] with [`Next`]:
+//!   composition.
 //! - [`Error`]: `?` from any error, with an optional HTTP status and
-//!   response headers; [`BodyError`], [`InvalidPrefix`]: the library's own
-//!   failures; [`HandleErrors`]: your own error pages, inside the stack.
+//!   response headers; [`BodyError`]: a body's failures; [`BoxError`]:
+//!   the ecosystem's type-erased error; [`HandleErrors`]: your own error
+//!   pages, inside the stack.
+//!
+//! Each concept's secondary names — the types its functions return, its
+//! helpers and its narrower errors — live in a namespace of the same name,
+//! never also at the root:
+//!
+//! - [`app`] — [`FnApp`](app::FnApp).
+//! - [`environ`] — [`GatewayContext`](environ::GatewayContext),
+//!   [`QueryPairs`](environ::QueryPairs),
+//!   [`InvalidPrefix`](environ::InvalidPrefix),
+//!   [`InvalidPath`](environ::InvalidPath).
+//! - [`response`] — [`NO_HEADERS`](response::NO_HEADERS).
+//! - [`body`] — [`FileHint`](body::FileHint), [`Finished`](body::Finished).
+//! - [`middleware`] — [`Identity`](middleware::Identity),
+//!   [`FromFn`](middleware::FromFn), [`FromFnApp`](middleware::FromFnApp),
+//!   [`HandleErrorsApp`](middleware::HandleErrorsApp),
+//!   [`RenderError`](middleware::RenderError),
+//!   [`FailedRequest`](middleware::FailedRequest).
 //!
 //! In namespaces, what the other roles need:
 //!
@@ -97,7 +114,8 @@
 //! - `tower` (feature `tower`): every application is a `tower::Service`,
 //!   every `Clone + Send + Sync` tower service (an axum `Router`) an
 //!   application, every `tower::Layer` (tower-http's) a middleware; the
-//!   [`GatewayContext`] crosses over losslessly in one extension.
+//!   [`GatewayContext`](environ::GatewayContext) crosses over losslessly
+//!   in one extension.
 //!
 //! # How errors are reported
 //!
@@ -142,16 +160,21 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod adapter_guide;
-mod app;
-mod body;
+#[path = "app.rs"]
+mod app_impl;
+#[path = "body/mod.rs"]
+mod body_impl;
 pub mod driver;
-mod environ;
+#[path = "environ/mod.rs"]
+mod environ_impl;
 mod error;
 mod handle_errors;
 pub mod host;
 pub mod lint;
-mod middleware;
-mod response;
+#[path = "middleware.rs"]
+mod middleware_impl;
+#[path = "response.rs"]
+mod response_impl;
 #[cfg(feature = "test-client")]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-client")))]
 pub mod test_client;
@@ -159,16 +182,149 @@ pub mod test_client;
 #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
 pub mod tower;
 
-pub use app::{Application, BoxApplication, FnApp, fn_app};
-pub use body::{Body, BodyWriter, FileHint, Finished};
-pub use environ::{
-    Addr, ConnInfo, Environ, GatewayContext, InvalidPath, InvalidPrefix, QueryPairs, RootPath,
-    Scheme,
-};
+pub use app_impl::{Application, BoxApplication, fn_app};
+pub use body_impl::{Body, BodyWriter};
+pub use environ_impl::{Addr, ConnInfo, Environ, RootPath, Scheme};
 pub use error::{BodyError, BoxError, Error};
-pub use handle_errors::{FailedRequest, HandleErrors, HandleErrorsApp, RenderError};
-pub use middleware::{ApplicationExt, FromFn, FromFnApp, Identity, Middleware, Next, from_fn};
-pub use response::{NO_HEADERS, Response, ResponseExt, StartResponse, start};
+pub use handle_errors::HandleErrors;
+pub use middleware_impl::{ApplicationExt, Middleware, Next, from_fn};
+pub use response_impl::{Response, ResponseExt, StartResponse, start};
+
+pub mod app {
+    //! The application's secondary names: [`FnApp`], the type [`fn_app`]
+    //! returns.
+    //!
+    //! ```
+    //! use gateway_core::app::FnApp;
+    //! use gateway_core::{fn_app, start};
+    //!
+    //! // Naming the type keeps a closure application in a struct field.
+    //! struct Site<F> {
+    //!     home: FnApp<F>,
+    //! }
+    //! let site = Site { home: fn_app(|_| async { start(200, [("content-type", "text/plain")]).body("hi") }) };
+    //! # let _ = site.home;
+    //! ```
+    //!
+    //! The contract itself is at the root: [`Application`], [`fn_app`] and
+    //! [`BoxApplication`].
+    //!
+    //! [`Application`]: crate::Application
+    //! [`fn_app`]: crate::fn_app
+    //! [`BoxApplication`]: crate::BoxApplication
+
+    pub use crate::app_impl::FnApp;
+}
+
+pub mod body {
+    //! The body's secondary names: [`FileHint`] for [`Body::file`] and
+    //! [`Finished`], what [`Body::on_finish`] reports.
+    //!
+    //! ```
+    //! use gateway_core::Body;
+    //! use gateway_core::body::Finished;
+    //!
+    //! // An access log's view of how a response body ended.
+    //! let body = Body::from("hello").on_finish(|done: Finished| {
+    //!     println!("sent {} bytes, completed: {}", done.bytes(), done.is_completed());
+    //! });
+    //! # let _ = body;
+    //! ```
+    //!
+    //! The body type and its push-style writer are at the root: [`Body`]
+    //! and [`BodyWriter`].
+    //!
+    //! [`Body`]: crate::Body
+    //! [`Body::file`]: crate::Body::file
+    //! [`Body::on_finish`]: crate::Body::on_finish
+    //! [`BodyWriter`]: crate::BodyWriter
+
+    pub use crate::body_impl::{FileHint, Finished};
+}
+
+pub mod environ {
+    //! The request's secondary names: the [`GatewayContext`] extension of
+    //! the tower bridge, the query iterator [`QueryPairs`], and the errors
+    //! [`InvalidPrefix`] and [`InvalidPath`].
+    //!
+    //! ```
+    //! use gateway_core::environ::{InvalidPrefix, QueryPairs};
+    //! use gateway_core::{Body, Environ, RootPath};
+    //!
+    //! let req = http::Request::get("/search?q=rust&page=2").body(Body::empty()).unwrap();
+    //! let env = Environ::from_request(req);
+    //! let pairs: QueryPairs<'_> = env.query_pairs();
+    //! assert_eq!(pairs.count(), 2);
+    //! let bad: Result<RootPath, InvalidPrefix> = RootPath::new("/a/../b");
+    //! assert!(bad.is_err());
+    //! ```
+    //!
+    //! The request and what it is made of are at the root: [`Environ`],
+    //! [`ConnInfo`] ([`Addr`], [`Scheme`]) and [`RootPath`].
+    //!
+    //! [`Environ`]: crate::Environ
+    //! [`ConnInfo`]: crate::ConnInfo
+    //! [`Addr`]: crate::Addr
+    //! [`Scheme`]: crate::Scheme
+    //! [`RootPath`]: crate::RootPath
+
+    pub use crate::environ_impl::{GatewayContext, InvalidPath, InvalidPrefix, QueryPairs};
+}
+
+pub mod middleware {
+    //! Composition's secondary names: the types [`from_fn`] and
+    //! [`HandleErrors`] build ([`FromFn`], [`FromFnApp`], [`HandleErrorsApp`]),
+    //! the do-nothing middleware [`Identity`], and [`HandleErrors`]'
+    //! [`RenderError`] and [`FailedRequest`].
+    //!
+    //! ```
+    //! use gateway_core::middleware::{FailedRequest, Identity};
+    //! use gateway_core::{ApplicationExt, Error, HandleErrors, fn_app, start};
+    //!
+    //! let app = fn_app(|_| async { start(200, [("content-type", "text/plain")]).body("hi") })
+    //!     .with(Identity) // changes nothing: a placeholder in a stack
+    //!     .with(HandleErrors::new(|err: &Error, req: &FailedRequest| {
+    //!         start(err.status(), [("content-type", "text/plain")]).body(format!("{} failed", req.uri()))
+    //!     }));
+    //! # let _ = app;
+    //! ```
+    //!
+    //! Composition itself is at the root: [`Middleware`],
+    //! [`ApplicationExt`], [`from_fn`] with [`Next`], and [`HandleErrors`].
+    //!
+    //! [`Middleware`]: crate::Middleware
+    //! [`ApplicationExt`]: crate::ApplicationExt
+    //! [`from_fn`]: crate::from_fn
+    //! [`Next`]: crate::Next
+    //! [`HandleErrors`]: crate::HandleErrors
+
+    pub use crate::handle_errors::{FailedRequest, HandleErrorsApp, RenderError};
+    pub use crate::middleware_impl::{FromFn, FromFnApp, Identity};
+}
+
+pub mod response {
+    //! The response's secondary name: [`NO_HEADERS`], the empty header
+    //! list for [`start`].
+    //!
+    //! ```
+    //! use gateway_core::response::NO_HEADERS;
+    //! use gateway_core::start;
+    //!
+    //! let res = start(204, NO_HEADERS).empty()?;
+    //! assert!(res.headers().is_empty());
+    //! # Ok::<_, gateway_core::Error>(())
+    //! ```
+    //!
+    //! The response and its builder are at the root: [`Response`],
+    //! [`start`] / [`StartResponse`] and [`ResponseExt`].
+    //!
+    //! [`Response`]: crate::Response
+    //! [`start`]: crate::start
+    //! [`StartResponse`]: crate::StartResponse
+    //! [`ResponseExt`]: crate::ResponseExt
+
+    pub use crate::response_impl::NO_HEADERS;
+}
 
 pub use bytes;
 pub use http;

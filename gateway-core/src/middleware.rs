@@ -16,10 +16,10 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use crate::app::{Application, BoxApplication};
-use crate::environ::Environ;
+use crate::app_impl::{Application, BoxApplication};
+use crate::environ_impl::Environ;
 use crate::error::Error;
-use crate::response::Response;
+use crate::response_impl::Response;
 
 /// Wraps an application `A`, producing another application: the gateway's
 /// `tower::Layer`.

@@ -19,7 +19,7 @@ use std::future::Future;
 use http::header::{HeaderName, HeaderValue};
 use http::{HeaderMap, StatusCode};
 
-use crate::body::{Body, BodyWriter};
+use crate::body_impl::{Body, BodyWriter};
 use crate::error::{Error, InvalidResponse};
 
 /// A response: `http::Response` with a [`Body`]. Converting to and from the

@@ -7,8 +7,9 @@
 
 use std::sync::{Arc, Mutex};
 
+use gateway_core::body::Finished;
 use gateway_core::test_client::{TestClient, TestResponse};
-use gateway_core::{Body, Environ, Error, Finished, fn_app, start};
+use gateway_core::{Body, Environ, Error, fn_app, start};
 use http::StatusCode;
 
 /// `GET /` (or `HEAD /`) from an application that announces `length` and

@@ -10,10 +10,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use gateway_core::lint::{Lint, Rule, Severity, Violation, Violations};
+use gateway_core::middleware::Identity;
 use gateway_core::test_client::{TestClient, TestResponse};
 use gateway_core::{
-    Application, ApplicationExt, Body, Environ, Error, Identity, Response, ResponseExt, fn_app,
-    from_fn, start,
+    Application, ApplicationExt, Body, Environ, Error, Response, ResponseExt, fn_app, from_fn,
+    start,
 };
 use http::{HeaderMap, Method, StatusCode};
 use http_body::{Frame, SizeHint};

@@ -1,8 +1,7 @@
 //! [`Mount`]: applications under path prefixes.
 
-use gateway_core::{
-    Application, BoxApplication, Environ, Error, InvalidPrefix, Response, RootPath, start,
-};
+use gateway_core::environ::InvalidPrefix;
+use gateway_core::{Application, BoxApplication, Environ, Error, Response, RootPath, start};
 use http::Method;
 
 use crate::redirect;
@@ -177,7 +176,7 @@ impl Mount {
     /// use gateway_core::fn_app;
     /// use gateway_middleware::{Mount, MountError};
     ///
-    /// let app = || fn_app(|_| async { gateway_core::start(204, gateway_core::NO_HEADERS).empty() });
+    /// let app = || fn_app(|_| async { gateway_core::start(204, gateway_core::response::NO_HEADERS).empty() });
     /// assert!(matches!(
     ///     Mount::new().try_mount("/a/../b", app()),
     ///     Err(MountError::InvalidPrefix { .. })
@@ -221,7 +220,8 @@ impl Mount {
     /// The mounted prefixes, longest first, without a trailing `/`.
     ///
     /// ```
-    /// use gateway_core::{NO_HEADERS, fn_app, start};
+    /// use gateway_core::response::NO_HEADERS;
+    /// use gateway_core::{fn_app, start};
     /// use gateway_middleware::Mount;
     ///
     /// let app = || fn_app(|_| async { start(204, NO_HEADERS).empty() });

@@ -344,7 +344,7 @@ async fn startup_and_shutdown_are_forwarded() {
 
     impl Application for Lifecycle {
         async fn call(&self, _env: Environ) -> Result<Response, Error> {
-            start(204, gateway_core::NO_HEADERS).empty()
+            start(204, gateway_core::response::NO_HEADERS).empty()
         }
         async fn startup(&self) -> Result<(), Error> {
             self.0.fetch_add(1, Ordering::SeqCst);

@@ -3,7 +3,8 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use gateway_core::{Body, FileHint};
+//! use gateway_core::body::FileHint;
+//! use gateway_core::Body;
 //! use http_body::Body as _;
 //!
 //! # let path = std::env::current_exe().unwrap(); // any file will do

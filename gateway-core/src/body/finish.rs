@@ -1,7 +1,8 @@
 //! [`Body::on_finish`]: learning how a body ended, as an access log does.
 //!
 //! ```
-//! use gateway_core::{Body, Finished};
+//! use gateway_core::body::Finished;
+//! use gateway_core::Body;
 //!
 //! fn log(done: Finished) {
 //!     println!("sent {} bytes, completed: {}", done.bytes(), done.is_completed());

@@ -21,7 +21,7 @@ use http::HeaderMap;
 use http::header::CONTENT_LENGTH;
 
 use crate::error::Error;
-use crate::response::Response;
+use crate::response_impl::Response;
 
 /// The error (or panic) an error response was made from: a response
 /// extension, inserted by the [driver](super) into the error responses it
@@ -41,7 +41,8 @@ use crate::response::Response;
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// use gateway_core::driver::{self, ErrorCause};
-/// use gateway_core::{fn_app, start, Body, Environ, NO_HEADERS};
+/// use gateway_core::response::NO_HEADERS;
+/// use gateway_core::{fn_app, start, Body, Environ};
 ///
 /// let app = fn_app(|env| async move {
 ///     if env.path_info() == "/" {

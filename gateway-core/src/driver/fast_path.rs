@@ -27,11 +27,11 @@ use std::future::Future;
 use http::{Method, Uri};
 
 use super::{Commit, CommitHints};
-use crate::app::Application;
-pub use crate::body::Route;
-use crate::environ::Environ;
+use crate::app_impl::Application;
+pub use crate::body_impl::Route;
+use crate::environ_impl::Environ;
 use crate::error::Error;
-use crate::response::Response;
+use crate::response_impl::Response;
 
 /// The hints from what an adapter already knows: the method, and whether
 /// the request is HTTP/1.1 with an `Upgrade` header (an adapter that scans

@@ -12,7 +12,7 @@
 use http::header::UPGRADE;
 use http::{HeaderMap, Method, Version};
 
-use crate::environ::Environ;
+use crate::environ_impl::Environ;
 
 /// The commit hints from the request head: what the driver needs to know
 /// about the request after the environ has been moved into the

@@ -99,11 +99,11 @@ use http::StatusCode;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
 use http_body::Body as _;
 
-use crate::app::Application;
-use crate::body::{Body, Route};
-use crate::environ::Environ;
+use crate::app_impl::Application;
+use crate::body_impl::{Body, Route};
+use crate::environ_impl::Environ;
 use crate::error::Error;
-use crate::response::Response;
+use crate::response_impl::Response;
 
 mod cause;
 #[doc(hidden)]

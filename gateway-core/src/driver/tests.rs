@@ -1,7 +1,7 @@
 use super::fields::parse_content_length;
 use super::*;
-use crate::app::fn_app;
-use crate::response::start;
+use crate::app_impl::fn_app;
+use crate::response_impl::start;
 use bytes::Bytes;
 use http::header::HeaderName;
 use http::{Method, Request};

@@ -2,7 +2,8 @@
 //! has no place for, and the conversions that use it.
 //!
 //! ```
-//! use gateway_core::{Body, Environ, GatewayContext};
+//! use gateway_core::environ::GatewayContext;
+//! use gateway_core::{Body, Environ};
 //!
 //! let mut env = Environ::from_request(http::Request::get("/api/users").body(Body::empty()).unwrap());
 //! env.mount("/api");
@@ -21,7 +22,7 @@ use std::borrow::Cow;
 use http::{Request, Uri};
 
 use super::{ConnInfo, Environ, RootPath};
-use crate::body::Body;
+use crate::body_impl::Body;
 
 impl Environ {
     /// Builds an environ from an `http::Request`. If the request carries a
@@ -105,7 +106,8 @@ impl Environ {
     /// allocation for the rewritten URI. Adapters never call it.
     ///
     /// ```
-    /// use gateway_core::{Body, Environ, GatewayContext, RootPath};
+    /// use gateway_core::environ::GatewayContext;
+    /// use gateway_core::{Body, Environ, RootPath};
     ///
     /// let req = http::Request::get("/app/a%2Fb?x=1").body(Body::empty()).unwrap();
     /// let mut env = Environ::from_request(req);
@@ -217,7 +219,8 @@ fn path_and_query(path: &str, query: Option<&str>) -> Option<http::uri::PathAndQ
 /// prefix here, since its URI is only `path_info?query`:
 ///
 /// ```
-/// use gateway_core::{Body, Environ, GatewayContext};
+/// use gateway_core::environ::GatewayContext;
+/// use gateway_core::{Body, Environ};
 ///
 /// let mut env = Environ::from_request(http::Request::get("/api/users").body(Body::empty()).unwrap());
 /// env.mount("/api");

@@ -24,7 +24,8 @@ use http::StatusCode;
 /// the status however the error is wrapped.
 ///
 /// ```
-/// use gateway_core::{Body, Environ, InvalidPath};
+/// use gateway_core::environ::InvalidPath;
+/// use gateway_core::{Body, Environ};
 ///
 /// let env = Environ::from_request(http::Request::get("/a%zz").body(Body::empty()).unwrap());
 /// assert_eq!(env.path_info_decoded(), Err(InvalidPath::Escape { offset: 2 }));

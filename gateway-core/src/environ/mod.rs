@@ -22,7 +22,7 @@ use http::header::HOST;
 use http::{Extensions, HeaderMap, Method, Uri, Version};
 use sync_wrapper::SyncWrapper;
 
-use crate::body::Body;
+use crate::body_impl::Body;
 use crate::host::{is_valid_host, split_host_port};
 
 mod conn;

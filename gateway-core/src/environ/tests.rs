@@ -273,7 +273,7 @@ fn query_is_raw_and_pairs_are_decoded() {
 fn query_pairs_are_a_type_of_this_crate() {
     let e = env(Method::GET, "/?a=1&a=2");
     // Nameable without depending on `form_urlencoded`.
-    let pairs: crate::QueryPairs<'_> = e.query_pairs();
+    let pairs: crate::environ::QueryPairs<'_> = e.query_pairs();
     assert!(format!("{pairs:?}").contains("a=1&a=2"));
     let again = pairs.clone();
     assert_eq!(pairs.count(), 2);

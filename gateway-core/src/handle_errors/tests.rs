@@ -4,11 +4,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use http::header::{ALLOW, CONNECTION, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 
 use super::*;
-use crate::app::fn_app;
+use crate::app_impl::fn_app;
 use crate::driver::ErrorCause;
 use crate::lint::Lint;
-use crate::middleware::{ApplicationExt, from_fn};
-use crate::response::{NO_HEADERS, start};
+use crate::middleware_impl::{ApplicationExt, from_fn};
+use crate::response_impl::{NO_HEADERS, start};
 use crate::test_client::TestClient;
 
 /// What the renderer was given, per call: status, message, panic message.

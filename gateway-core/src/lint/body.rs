@@ -30,7 +30,7 @@ use bytes::Bytes;
 use http_body::{Frame, SizeHint};
 
 use super::{Lint, Rule, Violation};
-use crate::body::{Body, DynBody};
+use crate::body_impl::{Body, DynBody};
 use crate::error::Error;
 
 /// The state two `Lint`s around one middleware share for one request:

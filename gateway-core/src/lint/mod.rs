@@ -113,12 +113,12 @@ use std::sync::Arc;
 
 use http::StatusCode;
 
-use crate::app::Application;
+use crate::app_impl::Application;
 use crate::driver::CommitHints;
-use crate::environ::{Environ, Scheme};
+use crate::environ_impl::{Environ, Scheme};
 use crate::error::Error;
-use crate::middleware::Middleware;
-use crate::response::Response;
+use crate::middleware_impl::Middleware;
+use crate::response_impl::Response;
 
 mod body;
 mod rules;

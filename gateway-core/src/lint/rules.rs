@@ -14,12 +14,12 @@ use http::{HeaderMap, Method, StatusCode};
 use http_body::Body as _;
 
 use super::{Lint, Severity, Violation};
-use crate::body::Body;
+use crate::body_impl::Body;
 use crate::driver::CommitHints;
 use crate::driver::fields::{is_connection_specific, parse_content_length};
 use crate::driver::status_refusal;
-use crate::environ::Environ;
-use crate::response::Response;
+use crate::environ_impl::Environ;
+use crate::response_impl::Response;
 
 /// The rules [`Lint`] checks; the [`lint` module docs](super#the-rules)
 /// describe each.

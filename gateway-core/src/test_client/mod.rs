@@ -38,10 +38,10 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, Vers
 use http_body::Body as _;
 use http_body_util::BodyExt;
 
-use crate::app::Application;
-use crate::body::Body;
+use crate::app_impl::Application;
+use crate::body_impl::Body;
 use crate::driver::{self, CommitHints};
-use crate::environ::{ConnInfo, Environ, Scheme};
+use crate::environ_impl::{ConnInfo, Environ, Scheme};
 
 mod redirect;
 mod response;
@@ -107,7 +107,8 @@ impl<A: Application> TestClient<A> {
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
     /// use gateway_core::test_client::TestClient;
-    /// use gateway_core::{fn_app, start, NO_HEADERS};
+    /// use gateway_core::response::NO_HEADERS;
+    /// use gateway_core::{fn_app, start};
     ///
     /// let app = fn_app(|env| async move {
     ///     match env.path_info() {
@@ -288,7 +289,8 @@ impl<A: Application> TestRequest<'_, A> {
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
     /// use gateway_core::test_client::TestClient;
-    /// use gateway_core::{fn_app, start, NO_HEADERS};
+    /// use gateway_core::response::NO_HEADERS;
+    /// use gateway_core::{fn_app, start};
     /// use http_body_util::BodyExt;
     ///
     /// let echo = fn_app(|mut env| async move {
@@ -325,7 +327,8 @@ impl<A: Application> TestRequest<'_, A> {
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
     /// use gateway_core::test_client::TestClient;
-    /// use gateway_core::{fn_app, start, NO_HEADERS};
+    /// use gateway_core::response::NO_HEADERS;
+    /// use gateway_core::{fn_app, start};
     /// use http_body_util::BodyExt;
     ///
     /// #[derive(serde::Serialize)]

@@ -4,7 +4,8 @@
 //! ```
 //! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 //! use gateway_core::test_client::TestClient;
-//! use gateway_core::{fn_app, start, NO_HEADERS};
+//! use gateway_core::response::NO_HEADERS;
+//! use gateway_core::{fn_app, start};
 //!
 //! let app = fn_app(|env| async move {
 //!     match env.path_info() {
@@ -25,7 +26,7 @@ use http::uri::Authority;
 use http::{HeaderMap, Method, StatusCode, Uri, Version};
 
 use super::TestResponse;
-use crate::environ::Scheme;
+use crate::environ_impl::Scheme;
 
 /// One request of a redirect chain: all of a request but its body.
 #[derive(Clone, Debug)]

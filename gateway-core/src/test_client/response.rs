@@ -36,7 +36,8 @@ const SHOWN: usize = 1024;
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// use gateway_core::test_client::TestClient;
-/// use gateway_core::{fn_app, start, NO_HEADERS};
+/// use gateway_core::response::NO_HEADERS;
+/// use gateway_core::{fn_app, start};
 ///
 /// let app = fn_app(|env| async move {
 ///     let n: u8 = env.query().parse()?;
@@ -139,7 +140,8 @@ impl TestResponse {
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
     /// use gateway_core::test_client::TestClient;
-    /// use gateway_core::{fn_app, start, NO_HEADERS};
+    /// use gateway_core::response::NO_HEADERS;
+    /// use gateway_core::{fn_app, start};
     ///
     /// let app = fn_app(|env| async move {
     ///     let id: u32 = env.query().parse()?; // `?` on a ParseIntError: 500

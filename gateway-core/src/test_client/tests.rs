@@ -1,9 +1,9 @@
 use http::header::SET_COOKIE;
 
 use super::*;
-use crate::app::fn_app;
+use crate::app_impl::fn_app;
 use crate::error::Error;
-use crate::response::{NO_HEADERS, start};
+use crate::response_impl::{NO_HEADERS, start};
 
 fn cookie_app() -> impl Application {
     fn_app(|env| async move {
@@ -115,7 +115,7 @@ async fn reads_trailers_and_content_length() {
 #[tokio::test]
 async fn connect_tunnel_gets_no_content_length() {
     let c = TestClient::new(fn_app(|_| async {
-        start(200, crate::NO_HEADERS).body("ignored")
+        start(200, crate::response::NO_HEADERS).body("ignored")
     }));
     let res = c.request(Method::CONNECT, "example.com:443").send().await;
     assert_eq!(res.status(), StatusCode::OK);

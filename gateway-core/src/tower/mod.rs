@@ -7,7 +7,8 @@
 //! use std::convert::Infallible;
 //!
 //! use gateway_core::tower::{from_layer, from_service};
-//! use gateway_core::{driver, fn_app, start, ApplicationExt, Body, Environ, GatewayContext, Response};
+//! use gateway_core::environ::GatewayContext;
+//! use gateway_core::{driver, fn_app, start, ApplicationExt, Body, Environ, Response};
 //! use http::{HeaderValue, StatusCode};
 //! use tower::util::{BoxCloneSyncService, MapResponseLayer};
 //! use tower::ServiceExt as _;
@@ -143,9 +144,9 @@
 //! WebSocket route behind `gateway-hyper`, and a gateway application
 //! served by `axum::serve`.
 //!
-//! [`GatewayContext`]: crate::GatewayContext
-//! [`GatewayContext::script_name`]: crate::GatewayContext::script_name
-//! [`GatewayContext::original_uri`]: crate::GatewayContext::original_uri
+//! [`GatewayContext`]: crate::environ::GatewayContext
+//! [`GatewayContext::script_name`]: crate::environ::GatewayContext::script_name
+//! [`GatewayContext::original_uri`]: crate::environ::GatewayContext::original_uri
 //! [`ApplicationExt::into_service`]: crate::ApplicationExt::into_service
 
 use std::convert::Infallible;
@@ -160,13 +161,13 @@ use http::StatusCode;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::app::Application;
-use crate::body::Body;
+use crate::app_impl::Application;
+use crate::body_impl::Body;
 use crate::driver;
-use crate::environ::Environ;
+use crate::environ_impl::Environ;
 use crate::error::{BoxError, Error};
-use crate::middleware::Middleware;
-use crate::response::Response;
+use crate::middleware_impl::Middleware;
+use crate::response_impl::Response;
 
 /// An [`Application`] as a `tower::Service<http::Request<B>>`, for any
 /// request body `B`. See the [module docs](self).
@@ -253,7 +254,7 @@ pub fn from_service<S>(service: S) -> ServiceApp<S> {
 
 /// A `tower::Service<http::Request<Body>>` as an [`Application`]. See the
 /// [module docs](self): the request is [`Environ::into_request`]'s
-/// (`path_info?query` as its URI, [`GatewayContext`](crate::GatewayContext)
+/// (`path_info?query` as its URI, [`GatewayContext`](crate::environ::GatewayContext)
 /// as an extension), a
 /// timeout or overload error answers 503, another error 500.
 ///

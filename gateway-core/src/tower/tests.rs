@@ -8,7 +8,8 @@ use http_body::Body as _;
 use http_body_util::BodyExt as _;
 
 use super::*;
-use crate::{Addr, ConnInfo, GatewayContext, RootPath, Scheme};
+use crate::environ::GatewayContext;
+use crate::{Addr, ConnInfo, RootPath, Scheme};
 use crate::{ApplicationExt, fn_app, start};
 
 async fn text(res: Response) -> String {
@@ -175,7 +176,7 @@ async fn layer_middleware_forwards_startup_and_shutdown() {
     struct Counted(Arc<AtomicUsize>);
     impl Application for Counted {
         async fn call(&self, _env: Environ) -> Result<Response, Error> {
-            start(204, crate::NO_HEADERS).empty()
+            start(204, crate::response::NO_HEADERS).empty()
         }
         async fn startup(&self) -> Result<(), Error> {
             self.0.fetch_add(1, Ordering::SeqCst);

@@ -93,7 +93,7 @@
 //!         let current = Validators { etag: Some(&doc.etag), last_modified: None };
 //!         // Before acting: a stale If-Match refuses the write.
 //!         if let Some(status) = evaluate(env.method(), env.headers(), current).status() {
-//!             return start(status, gateway_core::NO_HEADERS).empty();
+//!             return start(status, gateway_core::response::NO_HEADERS).empty();
 //!         }
 //!         let version: u32 = doc.etag.to_str()?.trim_matches('"').parse()?;
 //!         doc.text = String::from_utf8(body.to_vec())?;

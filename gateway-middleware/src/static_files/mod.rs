@@ -18,7 +18,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use gateway_core::{Application, Environ, Error, InvalidPrefix, Middleware, Response, RootPath};
+use gateway_core::environ::InvalidPrefix;
+use gateway_core::{Application, Environ, Error, Middleware, Response, RootPath};
 use http::{HeaderValue, StatusCode};
 
 use cache::Cache;
