@@ -30,14 +30,14 @@ use crate::error::Error;
 /// body that breaks its declared length logs (commit rule 8).
 ///
 /// Captured only when that warning would be logged: without a `tracing`
-/// subscriber at `warn` or finer, a request pays one level check for it
-/// and the commit future one pointer; with one, a small box. An adapter
-/// captures it from the request head before building the environ:
-/// borrowing the environ for it before the application takes it costs a
-/// copy of the environ on every request.
-pub struct Route(Box<RouteInner>);
-
-struct RouteInner {
+/// subscriber at `warn` or finer, a request pays one level check for it.
+/// With one, the method and the path are cloned without allocating: a
+/// standard method is a tag, and the path shares the request's bytes (a
+/// reference count, or nothing for a static `/`). An adapter captures it
+/// from the request head before building the environ: borrowing the
+/// environ for it before the application takes it costs a copy of the
+/// environ on every request.
+pub struct Route {
     method: Method,
     path: Option<PathAndQuery>,
 }
@@ -56,18 +56,18 @@ impl Route {
     #[cold]
     #[inline(never)]
     fn of(method: &Method, uri: &Uri) -> Route {
-        Route(Box::new(RouteInner {
+        Route {
             method: method.clone(),
             path: uri.path_and_query().cloned(),
-        }))
+        }
     }
 
     fn method(&self) -> &str {
-        self.0.method.as_str()
+        self.method.as_str()
     }
 
     fn path(&self) -> &str {
-        self.0.path.as_ref().map_or("", PathAndQuery::path)
+        self.path.as_ref().map_or("", PathAndQuery::path)
     }
 }
 
