@@ -167,9 +167,9 @@ impl Cgi {
         let result = runtime.block_on(async {
             if let Err(e) = app.startup().await {
                 eprintln!("cgi: application startup failed: {e}");
-                let facts = hints(&Method::GET);
+                let hints = cgi_hints(&Method::GET);
                 let err = Error::with_status(StatusCode::INTERNAL_SERVER_ERROR, e.into_inner());
-                write_response(driver::error_response(&err, facts), facts, stdout).await?;
+                write_response(driver::error_response(&err, hints), hints, stdout).await?;
                 return Err(io::Error::other("application startup failed"));
             }
             let result = self
@@ -213,19 +213,19 @@ impl Cgi {
         R: Read + Send + Unpin + 'static,
         W: Write,
     {
-        let (response, facts) = match self.environ(vars, stdin) {
-            Ok((env, facts)) => {
+        let (response, hints) = match self.environ(vars, stdin) {
+            Ok((env, hints)) => {
                 let Ok(response) = driver::commit(app, env).await;
-                (response, facts)
+                (response, hints)
             }
             // The response the driver itself gives a failed request.
-            Err((err, facts)) => (driver::error_response(&err, facts), facts),
+            Err((err, hints)) => (driver::error_response(&err, hints), hints),
         };
-        write_response(response, facts, stdout).await
+        write_response(response, hints, stdout).await
     }
 
-    /// The environ and the facts the driver needs, or the error to answer
-    /// with (and the facts for its response).
+    /// The environ and the hints the driver needs, or the error to answer
+    /// with (and the hints for its response).
     fn environ<I, R>(
         self,
         vars: I,
@@ -237,21 +237,21 @@ impl Cgi {
     {
         let meta = Meta::collect(vars);
         let Some(method) = meta.method.as_deref() else {
-            let facts = hints(&Method::GET);
+            let hints = cgi_hints(&Method::GET);
             eprintln!("cgi: REQUEST_METHOD is not set: not started by a CGI host");
-            return Err((Error::new("not a CGI request"), facts));
+            return Err((Error::new("not a CGI request"), hints));
         };
         let method = match Method::from_bytes(method.as_encoded_bytes()) {
             Ok(method) => method,
             Err(_) => {
-                return Err((bad("invalid REQUEST_METHOD"), hints(&Method::GET)));
+                return Err((bad("invalid REQUEST_METHOD"), cgi_hints(&Method::GET)));
             }
         };
         // A CGI response cannot switch protocols: no request is an
         // upgrade (its `Upgrade` field is dropped below), so the driver
         // turns a 101 into a 500.
-        let facts = hints(&method);
-        let reject = |err: Error| Err((err, facts));
+        let hints = cgi_hints(&method);
+        let reject = |err: Error| Err((err, hints));
 
         let mut headers = HeaderMap::new();
         for (name, value) in &meta.http {
@@ -339,7 +339,7 @@ impl Cgi {
             // an empty segment stays in path_info rather than being lost.
             eprintln!("cgi: SCRIPT_NAME {script:?} cannot be mounted; left in PATH_INFO");
         }
-        Ok((env, facts))
+        Ok((env, hints))
     }
 }
 
@@ -546,7 +546,7 @@ impl<R: Read + Unpin> http_body::Body for Stdin<R> {
 
 /// The commit hints of a CGI request: a CGI response cannot switch
 /// protocols, so no request counts as an upgrade.
-fn hints(method: &Method) -> CommitHints {
+fn cgi_hints(method: &Method) -> CommitHints {
     CommitHints::from_head(method, Version::HTTP_11, &HeaderMap::new())
 }
 
@@ -554,11 +554,11 @@ fn hints(method: &Method) -> CommitHints {
 /// fields, a blank line, the body unless the request or status has none.
 async fn write_response<W: Write>(
     mut response: Response,
-    facts: CommitHints,
+    hints: CommitHints,
     mut out: W,
 ) -> io::Result<()> {
     let status = response.status();
-    let no_body = facts.is_head()
+    let no_body = hints.is_head()
         || status == StatusCode::NO_CONTENT
         || status == StatusCode::NOT_MODIFIED
         || status.is_informational();

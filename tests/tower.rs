@@ -159,36 +159,35 @@ async fn tower_http_layers_wrap_a_gateway_app() {
 
 /// An axum `Router`, unmodified, hosted as a gateway application and
 /// mounted at `/api` behind the root path `/outer`: it routes on
-/// `path_info`, reads its prefix from the gateway facts, and answers 404
+/// `path_info`, reads its prefix from the gateway context, and answers 404
 /// for its own misses.
 #[tokio::test]
 async fn axum_router_hosted_and_mounted() {
-    let router =
-        axum::Router::new()
-            .route("/", get(|| async { "api root" }))
-            .route(
-                "/users/{id}",
-                get(
-                    |Path(id): Path<String>,
-                     Extension(facts): Extension<GatewayContext>,
-                     uri: Uri| async move {
-                        format!(
-                            "user {id}; uri {uri}; script_name {}; original {}; peer {}",
-                            facts.script_name(),
-                            facts
-                                .original_uri()
-                                .path_and_query()
-                                .map_or("", |pq| pq.as_str()),
-                            facts
-                                .conn()
-                                .peer()
-                                .ip()
-                                .map(|ip| ip.to_string())
-                                .unwrap_or_default(),
-                        )
-                    },
-                ),
-            );
+    let router = axum::Router::new()
+        .route("/", get(|| async { "api root" }))
+        .route(
+            "/users/{id}",
+            get(
+                |Path(id): Path<String>,
+                 Extension(context): Extension<GatewayContext>,
+                 uri: Uri| async move {
+                    format!(
+                        "user {id}; uri {uri}; script_name {}; original {}; peer {}",
+                        context.script_name(),
+                        context
+                            .original_uri()
+                            .path_and_query()
+                            .map_or("", |pq| pq.as_str()),
+                        context
+                            .conn()
+                            .peer()
+                            .ip()
+                            .map(|ip| ip.to_string())
+                            .unwrap_or_default(),
+                    )
+                },
+            ),
+        );
     let app = Mount::new()
         .mount("/api", from_service(router))
         .fallback(fn_app(|env: Environ| async move {

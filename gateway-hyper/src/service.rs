@@ -67,7 +67,7 @@ pub(crate) fn handle<'s, A: Application>(
         Ok(upgrade) => upgrade,
         Err(refusal) => return reject(&parts, refusal, in_flight),
     };
-    let facts = fast_path::hints(&parts.method, upgrade);
+    let hints = fast_path::hints(&parts.method, upgrade);
     // From the head, not the environ: borrowing the environ before the
     // application takes it would copy it.
     let route = fast_path::route(&parts.method, &parts.uri);
@@ -113,7 +113,7 @@ pub(crate) fn handle<'s, A: Application>(
             deadline: state
                 .request_timeout
                 .map(|t| Box::pin(tokio::time::sleep(t))),
-            facts,
+            hints,
         }))
     } else {
         None
@@ -127,7 +127,7 @@ pub(crate) fn handle<'s, A: Application>(
         env.set_root_path(root_path);
     }
     RequestFuture {
-        inner: fast_path::commit_with_route(&state.app, env, facts, route),
+        inner: fast_path::commit_with_route(&state.app, env, hints, route),
         guard,
         in_flight: Some(in_flight),
     }
@@ -154,9 +154,9 @@ fn reject<'s, F>(
     refusal: Refusal,
     in_flight: InFlight,
 ) -> RequestFuture<'s, F> {
-    let facts = CommitHints::from_head(&parts.method, parts.version, &parts.headers);
+    let hints = CommitHints::from_head(&parts.method, parts.version, &parts.headers);
     let err = Error::with_status(refusal.status, refusal.reason);
-    let mut response = driver::error_response(&err, facts);
+    let mut response = driver::error_response(&err, hints);
     if refusal.close {
         // hyper closes an HTTP/1 connection after a response that says so
         // (HTTP/2 has no such field, nor any need of it).
@@ -165,7 +165,7 @@ fn reject<'s, F>(
             .insert(CONNECTION, HeaderValue::from_static("close"));
     }
     RequestFuture {
-        inner: fast_path::ready(response, facts),
+        inner: fast_path::ready(response, hints),
         guard: None,
         in_flight: Some(in_flight),
     }
@@ -190,7 +190,7 @@ struct Guard<'s> {
     _permit: Option<SemaphorePermit<'s>>,
     deadline: Option<Pin<Box<tokio::time::Sleep>>>,
     /// Whether the request asks for an upgrade (see [`CommitHints`]).
-    facts: CommitHints,
+    hints: CommitHints,
 }
 
 impl<F> Future for RequestFuture<'_, F>
@@ -213,7 +213,7 @@ where
         if let Poll::Ready(Ok(response)) = this.inner.poll(cx) {
             // Committed: the concurrency permit goes with the guard.
             let guard = this.guard.take();
-            if guard.as_ref().is_some_and(|guard| guard.facts.is_upgrade())
+            if guard.as_ref().is_some_and(|guard| guard.hints.is_upgrade())
                 && response.status() == StatusCode::SWITCHING_PROTOCOLS
             {
                 if let Some(in_flight) = this.in_flight.as_ref() {
@@ -231,7 +231,7 @@ where
         }
         if let Some(Guard {
             deadline: Some(sleep),
-            facts,
+            hints,
             ..
         }) = this.guard.as_deref_mut()
         {
@@ -242,7 +242,7 @@ where
                 StatusCode::SERVICE_UNAVAILABLE,
                 "the request timed out before its response started",
             );
-            let response = driver::error_response(&err, *facts);
+            let response = driver::error_response(&err, *hints);
             return Poll::Ready(Ok(ResponseBody::wrap(response, this.in_flight.take())));
         }
         Poll::Pending

@@ -52,7 +52,7 @@ pub fn field(res: &TestResponse, key: &str) -> String {
         .unwrap_or_else(|| panic!("no {key} in {text:?}"))
 }
 
-/// Connection facts with a TCP peer.
+/// Connection info with a TCP peer.
 pub fn tcp_peer(addr: &str) -> ConnInfo {
     ConnInfo::new(
         Addr::Tcp(addr.parse().expect("a socket address")),
@@ -60,7 +60,7 @@ pub fn tcp_peer(addr: &str) -> ConnInfo {
     )
 }
 
-/// Connection facts with a Unix socket peer.
+/// Connection info with a Unix socket peer.
 pub fn unix_peer() -> ConnInfo {
     ConnInfo::new(Addr::Unix(None), Addr::None)
 }
