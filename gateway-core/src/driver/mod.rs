@@ -76,7 +76,10 @@
 //!    `Content-Length` is held to that length: its size hint becomes
 //!    exactly the length, so the server frames the response by it, and
 //!    it fails rather than end short or yield a byte past it — an abort,
-//!    as in rule 7, logged at `warn` with the request's method and path.
+//!    as in rule 7, logged at `warn` (with the request's method and path
+//!    from gateway-hyper, `TestClient` and the tower bridge, which read
+//!    them from the request head; [`commit`] itself does not read them,
+//!    so that requests that keep the rule pay nothing for the warning).
 //!    The last announced bytes are held back until the body is known to
 //!    end there: the server would otherwise complete the response at the
 //!    length, and the client would take it as whole. A first chunk
@@ -149,15 +152,18 @@ pub fn commit<A: Application>(
     commit_with_hints(app, env, hints)
 }
 
-/// [`commit`] with the hints the caller already has.
+/// [`commit`] with the hints the caller already has. Rule 8's warning
+/// names no route: reading it from the environ here would make the
+/// compiler keep and copy the environ before the application takes it
+/// (about 260 instructions per request). Callers that hold the request
+/// head read it from there ([`commit_with_route`]).
 #[inline(always)]
 pub(crate) fn commit_with_hints<A: Application>(
     app: &A,
     env: Environ,
     hints: CommitHints,
 ) -> Commit<impl Future<Output = Result<Response, Error>> + Send + '_> {
-    let route = Route::capture(env.method(), env.uri());
-    commit_with_route(app, env, hints, route)
+    commit_with_route(app, env, hints, None)
 }
 
 /// [`commit`] with the hints and the route the caller already has.

@@ -491,8 +491,9 @@ impl<A: Application> TestClient<A> {
             }
         }
         let hints = CommitHints::from_head(&parts.method, parts.version, &parts.headers);
+        let route = driver::fast_path::route(&parts.method, &parts.uri);
         let env = Environ::from_parts(parts, body, client.conn);
-        let Ok(res) = driver::commit_with_hints(&client.app, env, hints).await;
+        let Ok(res) = driver::fast_path::commit_with_route(&client.app, env, hints, route).await;
         let (mut parts, body) = res.into_parts();
 
         // What hyper adds on the wire: Content-Length from the exact size

@@ -240,9 +240,14 @@ where
     }
 
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        // The route for rule 8's warning, from the request head.
+        let route = driver::fast_path::route(req.method(), req.uri());
         let env = Environ::from_request(req.map(into_body));
+        let hints = driver::CommitHints::of(&env);
         let app = self.app.clone();
-        Box::pin(async move { driver::commit(&*app, env).await })
+        Box::pin(
+            async move { driver::fast_path::commit_with_route(&*app, env, hints, route).await },
+        )
     }
 }
 
