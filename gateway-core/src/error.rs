@@ -87,7 +87,7 @@ pub struct Error {
 }
 
 /// What [`Error::headers`] shows for an error without headers.
-static NO_HEADERS: LazyLock<HeaderMap> = LazyLock::new(HeaderMap::new);
+static EMPTY_HEADER_MAP: LazyLock<HeaderMap> = LazyLock::new(HeaderMap::new);
 
 impl Error {
     /// Wraps any error (or message) with no explicit status.
@@ -190,7 +190,7 @@ impl Error {
     /// The headers the error response will carry (empty unless added with
     /// [`Error::with_header`] or [`Error::headers_mut`]).
     pub fn headers(&self) -> &HeaderMap {
-        self.headers.as_deref().unwrap_or(&NO_HEADERS)
+        self.headers.as_deref().unwrap_or(&EMPTY_HEADER_MAP)
     }
 
     /// The headers the error response will carry, to edit in place.
@@ -215,13 +215,7 @@ impl Error {
         }
         let mut next: Option<&(dyn std::error::Error + 'static)> = Some(&*self.source);
         while let Some(err) = next {
-            if let Some(body) = err.downcast_ref::<BodyError>() {
-                return body.status();
-            }
-            if let Some(path) = err.downcast_ref::<crate::environ_impl::InvalidPath>() {
-                return path.status();
-            }
-            if let Some(status) = err.downcast_ref::<ErrorSource>().and_then(|e| e.status) {
+            if let Some(status) = typed_status(err) {
                 return status;
             }
             // io::Error::source() skips the error it wraps; look inside.
@@ -435,6 +429,17 @@ pub(crate) enum InvalidResponse {
         name: http::HeaderName,
         source: http::Error,
     },
+}
+
+/// The status one of this crate's typed errors maps to, if `err` is one.
+fn typed_status(err: &(dyn std::error::Error + 'static)) -> Option<StatusCode> {
+    err.downcast_ref::<BodyError>()
+        .map(BodyError::status)
+        .or_else(|| {
+            err.downcast_ref::<crate::environ_impl::InvalidPath>()
+                .map(crate::environ_impl::InvalidPath::status)
+        })
+        .or_else(|| err.downcast_ref::<ErrorSource>().and_then(|e| e.status))
 }
 
 #[cfg(test)]

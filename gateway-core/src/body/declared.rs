@@ -95,8 +95,15 @@ impl LengthMismatch {
     /// it the error the body yields.
     #[cold]
     pub(super) fn report(self, route: Option<&Route>) -> Error {
-        let (method, path) = route.map_or(("", ""), |r| (r.method(), r.path()));
-        tracing::warn!(%method, %path, error = %self, "response aborted: wrong Content-Length");
+        match route {
+            Some(r) => tracing::warn!(
+                method = %r.method(),
+                path = %r.path(),
+                error = %self,
+                "response aborted: wrong Content-Length"
+            ),
+            None => tracing::warn!(error = %self, "response aborted: wrong Content-Length"),
+        }
         Error::new(self)
     }
 }

@@ -17,7 +17,9 @@
 //! let req = http::Request::head("/").body(Body::empty()).unwrap();
 //! // The adapter saw no `Upgrade` header while reading the request.
 //! let hints = fast_path::hints(req.method(), false);
-//! let Ok(res) = fast_path::commit_with_hints(&app, Environ::from_request(req), hints).await;
+//! let route = fast_path::route(req.method(), req.uri());
+//! let Ok(res) =
+//!     fast_path::commit_with_route(&app, Environ::from_request(req), hints, route).await;
 //! assert_eq!(res.headers()["content-length"], "2");
 //! # });
 //! ```
@@ -39,19 +41,6 @@ use crate::response_impl::Response;
 #[inline]
 pub fn hints(method: &Method, upgrade: bool) -> CommitHints {
     CommitHints::new(method, upgrade)
-}
-
-/// [`commit`](super::commit) with the hints the adapter already has: they
-/// must be those of `env` (in particular, `upgrade` only for an HTTP/1.1
-/// request with an `Upgrade` header). The [`Route`] is read from `env`;
-/// [`commit_with_route`] spares that.
-#[inline(always)]
-pub fn commit_with_hints<A: Application>(
-    app: &A,
-    env: Environ,
-    hints: CommitHints,
-) -> Commit<impl Future<Output = Result<Response, Error>> + Send + '_> {
-    super::commit_with_hints(app, env, hints)
 }
 
 /// The request's [`Route`] for commit rule 8's warning: `None` unless

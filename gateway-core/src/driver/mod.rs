@@ -149,24 +149,15 @@ pub fn commit<A: Application>(
     env: Environ,
 ) -> Commit<impl Future<Output = Result<Response, Error>> + Send + '_> {
     let hints = CommitHints::of(&env);
-    commit_with_hints(app, env, hints)
-}
-
-/// [`commit`] with the hints the caller already has. Rule 8's warning
-/// names no route: reading it from the environ here would make the
-/// compiler keep and copy the environ before the application takes it
-/// (about 260 instructions per request). Callers that hold the request
-/// head read it from there ([`commit_with_route`]).
-#[inline(always)]
-pub(crate) fn commit_with_hints<A: Application>(
-    app: &A,
-    env: Environ,
-    hints: CommitHints,
-) -> Commit<impl Future<Output = Result<Response, Error>> + Send + '_> {
+    // Rule 8's warning names no route here: reading it from the environ
+    // would make the compiler keep and copy the environ before the
+    // application takes it (about 260 instructions per request). Callers
+    // that hold the request head read it from there.
     commit_with_route(app, env, hints, None)
 }
 
-/// [`commit`] with the hints and the route the caller already has.
+/// [`commit`] with the hints and the route the caller already has, both
+/// read from the request head.
 #[inline(always)]
 pub(crate) fn commit_with_route<A: Application>(
     app: &A,

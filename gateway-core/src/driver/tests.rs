@@ -1,9 +1,8 @@
 use super::fields::parse_content_length;
 use super::*;
 use crate::app_impl::fn_app;
-use crate::response_impl::start;
+use crate::response_impl::{NO_HEADERS, start};
 use bytes::Bytes;
-use http::header::HeaderName;
 use http::{Method, Request};
 use http_body_util::BodyExt;
 use std::sync::Arc;
@@ -66,25 +65,23 @@ async fn panic_before_commit_becomes_500() {
         if env.path_info() == "/" {
             panic!("boom");
         }
-        start(200, NO_HEADERS_T).empty()
+        start(200, NO_HEADERS).empty()
     })
     .await;
     assert_eq!(parts.status, StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(body.unwrap(), "Internal Server Error");
 }
 
-const NO_HEADERS_T: [(HeaderName, HeaderValue); 0] = [];
-
 #[tokio::test]
 async fn informational_final_status_becomes_500() {
     for code in [100, 102, 103] {
         let (parts, _) = run(Method::GET, move |_| async move {
-            start(code, NO_HEADERS_T).empty()
+            start(code, NO_HEADERS).empty()
         })
         .await;
         assert_eq!(parts.status, StatusCode::INTERNAL_SERVER_ERROR, "{code}");
     }
-    let (parts, _) = run(Method::GET, |_| async { start(600, NO_HEADERS_T).empty() }).await;
+    let (parts, _) = run(Method::GET, |_| async { start(600, NO_HEADERS).empty() }).await;
     assert_eq!(parts.status, StatusCode::INTERNAL_SERVER_ERROR);
 }
 
@@ -163,7 +160,7 @@ async fn head_keeps_gets_length_and_never_polls() {
     assert!(!polled.load(Ordering::SeqCst));
 
     let (parts, body) = run(Method::HEAD, |_| async {
-        start(200, NO_HEADERS_T).body("hello")
+        start(200, NO_HEADERS).body("hello")
     })
     .await;
     assert_eq!(parts.headers["content-length"], "5");
@@ -196,7 +193,7 @@ async fn exact_size_wins_over_a_wrong_content_length() {
     assert_eq!(body.unwrap(), "hello");
     // Missing: left to the server (it has the exact size hint).
     let (parts, _) = run(Method::GET, |_| async {
-        start(200, NO_HEADERS_T).body("hello")
+        start(200, NO_HEADERS).body("hello")
     })
     .await;
     assert!(!parts.headers.contains_key("content-length"));
@@ -205,7 +202,7 @@ async fn exact_size_wins_over_a_wrong_content_length() {
 #[tokio::test]
 async fn error_in_first_chunk_is_a_clean_error_response() {
     let (parts, body) = run(Method::GET, |_| async {
-        start(200, NO_HEADERS_T).writer(|mut w| async move {
+        start(200, NO_HEADERS).writer(|mut w| async move {
             w.write("").await?;
             Err(Error::with_status(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -221,7 +218,7 @@ async fn error_in_first_chunk_is_a_clean_error_response() {
 #[tokio::test]
 async fn panic_in_first_chunk_is_a_clean_500() {
     let (parts, _) = run(Method::GET, |_| async {
-        start(200, NO_HEADERS_T).body(Body::from_stream(futures_util::stream::poll_fn(
+        start(200, NO_HEADERS).body(Body::from_stream(futures_util::stream::poll_fn(
             |_| -> std::task::Poll<Option<Result<Bytes, std::io::Error>>> { panic!("in body") },
         )))
     })
@@ -232,7 +229,7 @@ async fn panic_in_first_chunk_is_a_clean_500() {
 #[tokio::test]
 async fn error_after_commit_aborts_the_body() {
     let (parts, body) = run(Method::GET, |_| async {
-        start(200, NO_HEADERS_T).writer(|mut w| async move {
+        start(200, NO_HEADERS).writer(|mut w| async move {
             w.write("partial").await?;
             Err(Error::new("late"))
         })
@@ -262,7 +259,7 @@ async fn single_chunk_stream_gets_an_exact_size() {
 #[tokio::test]
 async fn flush_headers_commits_before_data() {
     let app = fn_app(|_| async {
-        start(200, NO_HEADERS_T).writer(|mut w| async move {
+        start(200, NO_HEADERS).writer(|mut w| async move {
             w.flush_headers().await?;
             std::future::pending::<()>().await;
             Ok(())
@@ -283,7 +280,7 @@ async fn the_rules_apply_to_a_ready_made_response() {
     assert_eq!(res.headers()["content-length"], "5");
     assert!(!res.headers().contains_key("connection"));
     let app = fn_app(|_| async {
-        start(200, NO_HEADERS_T).body(Body::writer(|_w| async {
+        start(200, NO_HEADERS).body(Body::writer(|_w| async {
             Err(Error::new("first chunk failed"))
         }))
     });
@@ -294,7 +291,7 @@ async fn the_rules_apply_to_a_ready_made_response() {
 #[tokio::test]
 async fn empty_stream_commits_as_empty() {
     let (parts, body) = run(Method::GET, |_| async {
-        start(200, NO_HEADERS_T).body(Body::writer(|_w| async { Ok(()) }))
+        start(200, NO_HEADERS).body(Body::writer(|_w| async { Ok(()) }))
     })
     .await;
     assert_eq!(parts.status, StatusCode::OK);
@@ -322,7 +319,7 @@ async fn switching_protocols_keeps_the_upgrade_option_among_others() {
 #[tokio::test]
 async fn connect_success_has_no_body_or_length() {
     let (parts, body) = run(Method::CONNECT, |_| async {
-        start(200, NO_HEADERS_T).body("hello")
+        start(200, NO_HEADERS).body("hello")
     })
     .await;
     assert_eq!(parts.status, StatusCode::OK);
@@ -330,7 +327,7 @@ async fn connect_success_has_no_body_or_length() {
     assert!(body.unwrap().is_empty());
     // A refused CONNECT is an ordinary response.
     let (parts, body) = run(Method::CONNECT, |_| async {
-        start(403, NO_HEADERS_T).body("no")
+        start(403, NO_HEADERS).body("no")
     })
     .await;
     assert_eq!(parts.status, StatusCode::FORBIDDEN);
@@ -340,7 +337,7 @@ async fn connect_success_has_no_body_or_length() {
 #[tokio::test]
 async fn polling_after_completion_does_not_poll_the_app_again() {
     use futures_util::FutureExt;
-    let app = fn_app(|_| async { start(200, NO_HEADERS_T).body("once") });
+    let app = fn_app(|_| async { start(200, NO_HEADERS).body("once") });
     let mut fut = Box::pin(commit(&app, env(Method::GET)));
     let Ok(first) = (&mut fut).now_or_never().unwrap();
     assert_eq!(first.status(), StatusCode::OK);
@@ -467,7 +464,7 @@ async fn error_responses_carry_their_cause_and_others_none() {
         if env.path_info() == "/" {
             panic!("slot {} is empty", 3);
         }
-        start(200, NO_HEADERS_T).empty()
+        start(200, NO_HEADERS).empty()
     })
     .await;
     let cause = parts.extensions.get::<ErrorCause>().expect("a cause");
@@ -476,17 +473,14 @@ async fn error_responses_carry_their_cause_and_others_none() {
     // A body failing before its first data (rule 6), and a refused status
     // (rule 2).
     let (parts, _) = run(Method::GET, |_| async {
-        start(200, NO_HEADERS_T).writer(|_w| async { Err(Error::new("disk gone")) })
+        start(200, NO_HEADERS).writer(|_w| async { Err(Error::new("disk gone")) })
     })
     .await;
     let cause = parts.extensions.get::<ErrorCause>().expect("a cause");
     assert_eq!(cause.error().to_string(), "disk gone");
-    let (parts, _) = run(Method::GET, |_| async { start(103, NO_HEADERS_T).empty() }).await;
+    let (parts, _) = run(Method::GET, |_| async { start(103, NO_HEADERS).empty() }).await;
     assert!(parts.extensions.get::<ErrorCause>().is_some());
 
-    let (parts, _) = run(Method::GET, |_| async {
-        start(200, NO_HEADERS_T).body("ok")
-    })
-    .await;
+    let (parts, _) = run(Method::GET, |_| async { start(200, NO_HEADERS).body("ok") }).await;
     assert!(parts.extensions.get::<ErrorCause>().is_none());
 }

@@ -240,10 +240,11 @@ where
     }
 
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
-        // The route for rule 8's warning, from the request head.
+        // The hints and rule 8's route from the request head: read from
+        // the environ, they would cost a copy of it.
+        let hints = driver::CommitHints::from_head(req.method(), req.version(), req.headers());
         let route = driver::fast_path::route(req.method(), req.uri());
         let env = Environ::from_request(req.map(into_body));
-        let hints = driver::CommitHints::of(&env);
         let app = self.app.clone();
         Box::pin(
             async move { driver::fast_path::commit_with_route(&*app, env, hints, route).await },

@@ -69,6 +69,16 @@ pub(super) struct Variant {
     pub(super) headers: HeaderMap,
 }
 
+impl Variant {
+    /// Its validators, for preconditions and `If-Range`.
+    pub(super) fn validators(&self) -> crate::conditional::Validators<'_> {
+        crate::conditional::Validators {
+            etag: Some(&self.etag),
+            last_modified: Some(self.stamp.mtime),
+        }
+    }
+}
+
 /// The fields of a `200` for `variant`. `Content-Length` is left to the
 /// body's exact size.
 fn ready_headers(
@@ -270,11 +280,6 @@ pub(super) fn still_valid(entry: &FileEntry) -> bool {
         })
 }
 
-// FNV-1a for the maps of files that exist: only paths that name a file
-// under the root become keys, so clients cannot fill a map with colliding
-// keys, and a path hashes in a fraction of SipHash's time. (The map of
-// misses, whose keys clients choose, keeps std's SipHash.)
-
 /// The longest path remembered as missing, in bytes: 16,384 of them are
 /// then at most 16 MiB of keys.
 const MAX_MISSING_KEY: usize = 1024;
@@ -297,7 +302,9 @@ pub(super) struct Cache {
 
 #[derive(Debug, Default)]
 struct Maps {
-    /// Files by their decoded path below the root.
+    /// Files by their decoded path below the root. FNV-1a, not SipHash:
+    /// only paths naming a file under the root become keys, so clients
+    /// cannot choose colliding keys (the map of misses keeps SipHash).
     files: HashMap<Box<str>, Arc<FileEntry>, BuildHasherDefault<Fnv>>,
     /// Directory index files by the directory's decoded path.
     indexes: HashMap<Box<str>, Arc<FileEntry>, BuildHasherDefault<Fnv>>,

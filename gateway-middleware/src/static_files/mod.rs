@@ -425,7 +425,7 @@ impl StaticFiles {
     /// What `startup` checks: a tokio runtime, and a root that is a
     /// directory (made canonical on the way).
     async fn start(&self) -> Result<(), Error> {
-        runtime::current()?;
+        // `blocking` fails first, with a clear error, outside a runtime.
         let files = self.clone();
         runtime::blocking(move || files.check_root()).await?
     }

@@ -25,7 +25,7 @@ use super::path::{self, PathError};
 use super::range::{self, Multipart, Ranges, Segment};
 use super::runtime;
 use super::stream::{FileStream, Piece};
-use crate::conditional::{self, Validators};
+use crate::conditional;
 use crate::redirect;
 
 /// How a request relates to the files.
@@ -284,10 +284,7 @@ fn representation<'e>(entry: &'e FileEntry, request: &HeaderMap, asks: Asks) -> 
 /// `304` or `412` instead of the representation, when a precondition
 /// says so (RFC 9110 §13.2.2).
 fn precondition(method: &Method, request: &HeaderMap, variant: &Variant) -> Option<StatusCode> {
-    let validators = Validators {
-        etag: Some(&variant.etag),
-        last_modified: Some(variant.stamp.mtime),
-    };
+    let validators = variant.validators();
     conditional::evaluate(method, request, validators).status()
 }
 
@@ -310,10 +307,7 @@ fn requested_ranges(request: &HeaderMap, variant: &Variant) -> Ranges {
     let Some(value) = request.get(RANGE) else {
         return Ranges::Full;
     };
-    let validators = Validators {
-        etag: Some(&variant.etag),
-        last_modified: Some(variant.stamp.mtime),
-    };
+    let validators = variant.validators();
     let strong = conditional::is_strong_last_modified(variant.stamp.mtime, SystemTime::now());
     if conditional::if_range(request, validators, strong) {
         range::parse(value, variant.stamp.len)
