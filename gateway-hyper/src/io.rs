@@ -105,9 +105,19 @@ impl<I: Write> Write for Noted<I> {
         self.io.is_write_vectored()
     }
 
+    /// Timed too: a buffering layer (TLS) takes every write into its own
+    /// buffer and waits for the socket only here, so a client that stops
+    /// reading would otherwise never be timed.
     #[inline]
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.project().io.poll_flush(cx)
+        let this = self.project();
+        let polled = this.io.poll_flush(cx);
+        match this.clock {
+            Some(clock) => clock
+                .track(polled.map_ok(|()| 0), cx, this.activity, || 0)
+                .map_ok(|_| ()),
+            None => polled,
+        }
     }
 
     #[inline]
@@ -254,6 +264,51 @@ mod tests {
 
     fn timed_out(polled: Poll<io::Result<usize>>) -> bool {
         matches!(polled, Poll::Ready(Err(err)) if err.kind() == io::ErrorKind::TimedOut)
+    }
+
+    /// Takes every write into a buffer and never gets it out, as TLS over
+    /// a socket whose peer stopped reading does.
+    struct Buffering;
+
+    impl Write for Buffering {
+        fn poll_write(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            Poll::Ready(Ok(buf.len()))
+        }
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Pending
+        }
+        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Pending
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_flush_that_never_ends_is_timed_like_a_write() {
+        let registry = Arc::new(Registry::new());
+        let registered = registry.register();
+        let mut noted = Noted::new(
+            Buffering,
+            registered.activity().clone(),
+            Some(MinDataRate::new(240, Duration::from_secs(5))),
+        );
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut flush = |noted: &mut Noted<Buffering>| Pin::new(noted).poll_flush(&mut cx);
+        assert!(matches!(
+            Pin::new(&mut noted).poll_write(&mut Context::from_waker(Waker::noop()), b"body"),
+            Poll::Ready(Ok(4))
+        ));
+        assert!(flush(&mut noted).is_pending());
+        tokio::time::advance(Duration::from_millis(4900)).await;
+        assert!(flush(&mut noted).is_pending());
+        tokio::time::advance(Duration::from_millis(200)).await;
+        assert!(matches!(
+            flush(&mut noted),
+            Poll::Ready(Err(err)) if err.kind() == io::ErrorKind::TimedOut
+        ));
     }
 
     #[tokio::test(start_paused = true)]

@@ -376,7 +376,21 @@ impl Server {
     ///
     /// On HTTP/2 this times the connection as a whole: a client that keeps
     /// reading but withholds a stream's flow-control window is bounded by
-    /// [`request_timeout`](Server::request_timeout) only.
+    /// [`request_timeout`](Server::request_timeout) only. Over TLS the
+    /// flushes that push the TLS buffer to the socket are timed too.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// use std::time::Duration;
+    /// use gateway_hyper::MinDataRate;
+    /// let server = gateway_hyper::Server::bind("127.0.0.1:0").await?
+    ///     .min_response_rate(MinDataRate::new(1024, Duration::from_secs(10)));
+    /// // Or not at all:
+    /// let server = server.min_response_rate(None);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn min_response_rate(mut self, rate: impl Into<Option<MinDataRate>>) -> Server {
         self.config.min_response_rate = rate.into();
         self
@@ -460,7 +474,8 @@ impl Server {
     }
 
     /// HTTP/2: the most bytes buffered per stream for sending. Defaults to
-    /// 400 KiB.
+    /// 400 KiB. A `u32`, not hyper's `usize`: hyper panics above
+    /// `u32::MAX`.
     pub fn http2_max_send_buf_size(mut self, bytes: u32) -> Server {
         self.config.h2_max_send_buf_size = bytes;
         self
