@@ -146,6 +146,7 @@ where
         TokioIo::new(io),
         activity.clone(),
         protocols.min_response_rate,
+        conn.is_tls(),
     );
     match protocol {
         // hyper polls HTTP/1 requests in this task: they borrow the state

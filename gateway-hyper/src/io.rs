@@ -40,15 +40,25 @@ pin_project_lite::pin_project! {
         activity: Arc<Activity>,
         // `None` without a minimum response rate.
         clock: Option<WriteClock>,
+        // Whether flushes are timed too: TLS takes writes into its own
+        // buffer and waits for the socket only when flushed; a plain
+        // socket's flush never waits.
+        time_flush: bool,
     }
 }
 
 impl<I> Noted<I> {
-    pub(crate) fn new(io: I, activity: Arc<Activity>, min_rate: Option<MinDataRate>) -> Noted<I> {
+    pub(crate) fn new(
+        io: I,
+        activity: Arc<Activity>,
+        min_rate: Option<MinDataRate>,
+        time_flush: bool,
+    ) -> Noted<I> {
         Noted {
             io,
             activity,
             clock: min_rate.map(WriteClock::new),
+            time_flush,
         }
     }
 }
@@ -112,6 +122,9 @@ impl<I: Write> Write for Noted<I> {
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.project();
         let polled = this.io.poll_flush(cx);
+        if !*this.time_flush {
+            return polled;
+        }
         match this.clock {
             Some(clock) => clock
                 .track(polled.map_ok(|()| 0), cx, this.activity, || 0)
@@ -251,6 +264,7 @@ mod tests {
             TokioIo::new(ours),
             registered.activity().clone(),
             Some(rate),
+            false,
         );
         // The registry entry may go: the activity lives on in `noted`.
         drop(registered);
@@ -294,6 +308,7 @@ mod tests {
             Buffering,
             registered.activity().clone(),
             Some(MinDataRate::new(240, Duration::from_secs(5))),
+            true,
         );
         let mut cx = Context::from_waker(Waker::noop());
         let mut flush = |noted: &mut Noted<Buffering>| Pin::new(noted).poll_flush(&mut cx);
