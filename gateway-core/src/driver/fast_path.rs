@@ -50,8 +50,10 @@ pub fn route(method: &Method, uri: &Uri) -> Option<Route> {
     Route::capture(method, uri)
 }
 
-/// [`commit_with_hints`] with the route too, read from the request head
-/// with [`route`].
+/// [`commit`](super::commit) with the hints and the route the adapter
+/// already has, read from the request head with [`hints`] and [`route`]:
+/// they must be those of `env` (in particular, `upgrade` only for an
+/// HTTP/1.1 request with an `Upgrade` header).
 #[inline(always)]
 pub fn commit_with_route<A: Application>(
     app: &A,
