@@ -147,6 +147,8 @@ mod mount;
 mod proxy;
 #[cfg(any(feature = "mount", feature = "static-files"))]
 mod redirect;
+#[cfg(feature = "sessions")]
+pub mod sessions;
 #[cfg(feature = "static-files")]
 mod static_files;
 
@@ -157,5 +159,7 @@ pub use gateway_core::{Application, Middleware};
 pub use mount::{Mount, MountError};
 #[cfg(feature = "proxy")]
 pub use proxy::{InvalidProxyAddr, ProxyHeaders, ProxyHeadersApp, ProxyOriginal};
+#[cfg(feature = "sessions")]
+pub use sessions::{Session, Sessions};
 #[cfg(feature = "static-files")]
 pub use static_files::{StaticFiles, StaticFilesApp};
