@@ -3,9 +3,11 @@
 //!
 //! (Module docs with a first example: written by the middleware's owner.)
 
+mod cookie_store;
 mod id;
 mod store;
 
+pub use cookie_store::{CookieStore, CookieTooLarge, Key, KeyError};
 pub use id::SessionId;
 pub use store::{Created, Record, Save, Saved, SessionStore, StoreError};
 
