@@ -3,6 +3,7 @@
 
 use std::time::SystemTime;
 
+use super::cookie_store::CookieStore;
 use super::handle::{Loaded, Plan};
 use super::id::SessionId;
 use super::store::{Created, Record, Save, Saved, SessionStore, StoreError};
@@ -22,6 +23,8 @@ use super::store::{Created, Record, Save, Saved, SessionStore, StoreError};
 pub trait Backend: sealed::Sealed {}
 
 impl<S: SessionStore> Backend for S {}
+
+impl Backend for CookieStore {}
 
 /// What the request's cookie should become.
 #[derive(Debug, PartialEq, Eq)]
@@ -46,8 +49,6 @@ pub(crate) struct Outcome {
 #[derive(Debug)]
 pub(crate) enum CommitError {
     Store(StoreError),
-    // Built by the cookie store.
-    #[allow(dead_code)]
     /// The application's bug: the sealed cookie is over the browsers'
     /// limit. The message says by how much.
     TooLarge(String),
@@ -62,8 +63,6 @@ impl From<StoreError> for CommitError {
 /// What a commit needs besides the plan.
 #[derive(Debug)]
 pub(crate) struct Context<'a> {
-    // Read by the cookie store.
-    #[allow(dead_code)]
     pub(crate) cookie_name: &'a str,
     pub(crate) now: SystemTime,
     /// The record's expiry after this request (idle and absolute).
@@ -197,6 +196,79 @@ impl<S: SessionStore> sealed::Sealed for S {
     async fn seed(&self, record: &Record, _cookie_name: &str) -> Result<String, CommitError> {
         Ok(create(self, record).await?.to_string())
     }
+}
+
+#[allow(private_interfaces, private_bounds)]
+impl sealed::Sealed for CookieStore {
+    async fn load(
+        &self,
+        values: &[String],
+        cookie_name: &str,
+        now: SystemTime,
+    ) -> Result<Option<Loaded>, StoreError> {
+        // The first value that opens: authenticated, so a tossed cookie
+        // of the same name cannot pass for ours.
+        Ok(values
+            .iter()
+            .find_map(|v| self.open(cookie_name, v, now))
+            .map(|opened| Loaded {
+                id: None,
+                record: opened.record,
+                reissue: !opened.primary,
+            }))
+    }
+
+    async fn commit(&self, plan: &Plan, cx: &Context<'_>) -> Result<Outcome, CommitError> {
+        let data = plan.data();
+        let created = match &plan.loaded {
+            None if data.is_empty() => return Ok(keep()),
+            None => cx.now,
+            Some(_) if plan.destroyed => {
+                if data.is_empty() {
+                    return Ok(outcome(CookieAction::Remove));
+                }
+                cx.now
+            }
+            Some(l) if plan.changed() || plan.cycle || cx.refresh || l.reissue => {
+                if data.is_empty() {
+                    return Ok(outcome(CookieAction::Remove));
+                }
+                l.record.created
+            }
+            Some(_) => return Ok(keep()),
+        };
+        let mut record = Record::new(created, cx.expires);
+        record.data = data;
+        self.seal(cx.cookie_name, &record)
+            .map(|value| outcome(CookieAction::Set(value)))
+            .map_err(|e| CommitError::TooLarge(too_large(&e)))
+    }
+
+    async fn seed(&self, record: &Record, cookie_name: &str) -> Result<String, CommitError> {
+        self.seal(cookie_name, record)
+            .map_err(|e| CommitError::TooLarge(too_large(&e)))
+    }
+
+    fn old_key_uses(&self) -> Vec<(u8, u64)> {
+        CookieStore::old_key_uses(self)
+    }
+}
+
+fn keep() -> Outcome {
+    outcome(CookieAction::Keep)
+}
+
+fn outcome(cookie: CookieAction) -> Outcome {
+    Outcome {
+        cookie,
+        conflicts: Vec::new(),
+    }
+}
+
+fn too_large(e: &super::cookie_store::CookieTooLarge) -> String {
+    format!(
+        "the session no longer fits in its cookie: {e}; keep less in it, or use a server-side store"
+    )
 }
 
 /// Creates `record` under a fresh id, drawing again on a collision.

@@ -5,6 +5,7 @@
 
 mod backend;
 mod cookie;
+mod cookie_store;
 mod handle;
 mod hold;
 mod id;
@@ -14,6 +15,7 @@ mod store;
 
 pub use backend::Backend;
 pub use cookie::{SameSite, Secure};
+pub use cookie_store::{CookieStore, CookieTooLarge, Key, KeyError};
 pub use handle::{Session, SessionError};
 pub use hold::Hold;
 pub use id::SessionId;
