@@ -200,3 +200,17 @@ async fn bad_cookies_get_a_fresh_empty_session() {
         assert_eq!(record.data.len(), 1, "never the old data");
     }
 }
+
+#[tokio::test]
+async fn logout_with_a_cookie_naming_nothing_drops_it() {
+    let store = MemoryStore::new();
+    let client = TestClient::new(app().with(Sessions::new(store.clone())));
+    client.add_cookie("session", &SessionId::generate().to_string());
+    let res = client.get("/destroy").send().await;
+    assert_eq!(
+        attribute(&set_cookie(&res, "session").unwrap(), "Max-Age"),
+        Some("0")
+    );
+    assert!(client.cookies().is_empty());
+    assert_eq!(store.stats().creates, 0);
+}
