@@ -36,7 +36,10 @@ use super::store::Record;
 /// # let _ = sessions;
 /// ```
 ///
-/// Clones share the backend, the configuration and the counters.
+/// Clones share the backend, the configuration and the counters:
+/// configure first, then clone (a builder method called on a `Sessions`
+/// that has been cloned or has wrapped an application panics, rather than
+/// configure one copy and not the others).
 pub struct Sessions<B> {
     shared: Arc<Shared<B>>,
 }

@@ -75,3 +75,42 @@ async fn too_large_is_a_500_not_a_dropped_cookie() {
     let error = res.error().expect("the error behind the 500").to_string();
     assert!(error.contains("bytes"), "{error}");
 }
+
+#[tokio::test]
+async fn mutated_cookies_are_all_refused_through_the_middleware() {
+    let sessions = Sessions::new(CookieStore::new(Key::generate(1)));
+    let (name, value) = sessions.seed([("user", "ada")]).await.unwrap();
+    let client = TestClient::new(app().with(sessions));
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for _ in 0..2000 {
+        let mut bytes = value.clone().into_bytes();
+        let i = (next() % bytes.len() as u64) as usize;
+        match next() % 3 {
+            0 => {
+                let c = alphabet[(next() % 64) as usize];
+                if bytes[i] == c {
+                    continue;
+                }
+                bytes[i] = c;
+            }
+            1 => bytes.truncate(i),
+            _ => bytes.insert(i, alphabet[(next() % 64) as usize]),
+        }
+        let mutated = String::from_utf8(bytes).unwrap();
+        let res = client
+            .get("/get/user")
+            .without_cookies()
+            .header("cookie", format!("{name}={mutated}"))
+            .send()
+            .await;
+        assert_eq!(res.status(), 200);
+        assert_eq!(json(&res), json!(null), "accepted {mutated}");
+    }
+}
