@@ -366,9 +366,9 @@ impl<B: Backend> Sessions<B> {
 impl<B> Shared<B> {
     /// `min(now + idle, created + absolute)`.
     fn deadline(&self, created: SystemTime, now: SystemTime) -> SystemTime {
-        let idle = now + self.config.idle;
+        let idle = later(now, self.config.idle);
         match self.config.absolute {
-            Some(absolute) => idle.min(created + absolute),
+            Some(absolute) => idle.min(later(created, absolute)),
             None => idle,
         }
     }
@@ -544,6 +544,14 @@ impl<B: Backend> Shared<B> {
         )
         .body("Service Unavailable: the session store did not answer; try again shortly.\n")
     }
+}
+
+/// `t + d`, or ten years after `t` where that would overflow (a timeout
+/// of `Duration::MAX` means "as long as possible", not a panic).
+fn later(t: SystemTime, d: Duration) -> SystemTime {
+    const TEN_YEARS: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+    t.checked_add(d)
+        .unwrap_or_else(|| t.checked_add(TEN_YEARS).unwrap_or(t))
 }
 
 /// Appends `Cookie` to `Vary` unless it is there already (or `*`).

@@ -182,3 +182,14 @@ async fn an_expired_record_never_loads_even_when_replayed() {
     let new = cookie_value(&set_cookie(&res, "session").unwrap());
     assert_ne!(new, id.to_string());
 }
+
+#[tokio::test]
+async fn huge_timeouts_do_not_overflow() {
+    let sessions = Sessions::new(MemoryStore::new())
+        .idle_timeout(Duration::MAX)
+        .absolute_timeout(Duration::MAX);
+    let client = TestClient::new(app().with(sessions));
+    let res = client.get("/set/a/1").send().await;
+    assert_eq!(res.status(), 200);
+    assert!(max_age(&set_cookie(&res, "session").unwrap()) > 0);
+}
