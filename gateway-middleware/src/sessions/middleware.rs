@@ -406,7 +406,17 @@ impl<A: Application, B: Backend> Middleware<A> for Sessions<B> {
     }
 }
 
-/// The application [`Sessions`] produces.
+/// The application [`Sessions`] produces: the wrapped application, with a
+/// [`Session`] in every request's extensions.
+///
+/// ```
+/// use gateway_core::{ApplicationExt, fn_app, start};
+/// use gateway_middleware::sessions::{MemoryStore, Sessions, SessionsApp};
+///
+/// let app = fn_app(|_| async { start(200, [("content-type", "text/plain")]).body("hi") });
+/// let app: SessionsApp<_, MemoryStore> = app.with(Sessions::new(MemoryStore::new()));
+/// # let _ = app;
+/// ```
 pub struct SessionsApp<A, B> {
     app: A,
     shared: Arc<Shared<B>>,
@@ -584,5 +594,39 @@ impl<A: fmt::Debug, B> fmt::Debug for SessionsApp<A, B> {
             .field("app", &self.app)
             .field("config", &self.shared.config)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vary_cookie_is_added_once() {
+        let mut h = HeaderMap::new();
+        add_vary_cookie(&mut h);
+        add_vary_cookie(&mut h);
+        assert_eq!(h.get_all(VARY).iter().collect::<Vec<_>>(), ["Cookie"]);
+        let mut h = HeaderMap::new();
+        h.append(VARY, HeaderValue::from_static("Accept-Encoding, cookie"));
+        add_vary_cookie(&mut h);
+        assert_eq!(h.get_all(VARY).iter().count(), 1);
+        let mut h = HeaderMap::new();
+        h.append(VARY, HeaderValue::from_static("*"));
+        add_vary_cookie(&mut h);
+        assert_eq!(h.get_all(VARY).iter().collect::<Vec<_>>(), ["*"]);
+    }
+
+    #[test]
+    fn deadlines() {
+        let sessions = Sessions::new(crate::sessions::MemoryStore::new())
+            .idle_timeout(Duration::from_secs(100))
+            .absolute_timeout(Duration::from_secs(150));
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let d = |created, now| sessions.shared.deadline(created, now);
+        assert_eq!(d(t0, t0), t0 + Duration::from_secs(100));
+        let later_now = t0 + Duration::from_secs(100);
+        assert_eq!(d(t0, later_now), t0 + Duration::from_secs(150));
+        assert_eq!(sessions.shared.threshold(), Duration::from_secs(10));
     }
 }
