@@ -303,8 +303,8 @@ impl<B: Backend> Sessions<B> {
     ///
     /// let (name, value) = sessions.seed([("user", "ada")]).await?;
     /// let client = TestClient::new(app);
-    /// let res = client.get("/").header("cookie", format!("{name}={value}")).send().await;
-    /// assert_eq!(res.text(), "ada");
+    /// client.add_cookie(&name, &value);
+    /// assert_eq!(client.get("/").send().await.text(), "ada");
     ///
     /// let record = sessions.peek(&value).await?.expect("stored");
     /// assert_eq!(record.data["user"], "ada");
