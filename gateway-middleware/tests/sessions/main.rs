@@ -1,0 +1,11 @@
+//! The `Sessions` middleware, the `Session` handle and `MemoryStore`,
+//! in-process through `TestClient`.
+
+mod support;
+
+mod basics;
+mod cookie_store;
+mod cookies;
+mod expiry;
+mod outage;
+mod races;
