@@ -3,9 +3,15 @@
 //!
 //! (Module docs with a first example: written by the middleware's owner.)
 
+#[cfg(feature = "session-conformance")]
+pub mod conformance;
 mod id;
+#[cfg(feature = "redis")]
+mod redis;
 mod store;
 
+#[cfg(feature = "redis")]
+pub use self::redis::{RedisStore, RedisStoreBuilder};
 pub use id::SessionId;
 pub use store::{Created, Record, Save, Saved, SessionStore, StoreError};
 
