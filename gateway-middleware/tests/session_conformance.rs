@@ -1,6 +1,7 @@
-//! The conformance kit itself: it refuses stores that break the contract
-//! (a last-writer-wins store, a store that resurrects deleted sessions,
-//! one that returns expired records), naming the rule.
+//! The conformance kit against `MemoryStore`, and the kit itself: it
+//! refuses stores that break the contract (a last-writer-wins store, a
+//! store that resurrects deleted sessions, one that returns expired
+//! records), naming the rule. (`RedisStore` runs it in `sessions_redis`.)
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -116,4 +117,13 @@ async fn the_flawed_store_passes_the_rules_it_keeps() {
     conformance::delete_idempotent(&store).await;
     conformance::gone_after_delete(&store).await;
     conformance::values_and_keys(&store).await;
+}
+
+#[tokio::test]
+async fn memory_store_conforms() {
+    use gateway_middleware::sessions::MemoryStore;
+    conformance::check_all(&MemoryStore::new()).await;
+    // Bounded: a small store that evicts still keeps the rules for the
+    // records it holds.
+    conformance::check_all(&MemoryStore::with_capacity(64)).await;
 }
