@@ -23,6 +23,7 @@ mod lint;
 mod mini_framework;
 mod nginx;
 mod server;
+mod sessions;
 mod static_files;
 mod static_traversal;
 mod tower;

@@ -125,6 +125,8 @@
 //! runs, to play out a race deterministically.
 
 mod backend;
+#[cfg(feature = "session-conformance")]
+pub mod conformance;
 mod cookie;
 mod cookie_store;
 mod handle;
@@ -132,8 +134,12 @@ mod hold;
 mod id;
 mod memory;
 mod middleware;
+#[cfg(feature = "redis")]
+mod redis;
 mod store;
 
+#[cfg(feature = "redis")]
+pub use self::redis::{RedisStore, RedisStoreBuilder};
 pub use backend::Backend;
 pub use cookie::{SameSite, Secure};
 pub use cookie_store::{CookieStore, CookieTooLarge, Key, KeyError};
