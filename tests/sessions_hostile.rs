@@ -24,7 +24,7 @@ use gateway_core::{Application, ApplicationExt, Environ, fn_app, start};
 use gateway_middleware::sessions::{
     Backend, CookieStore, Key, MemoryStore, RedisStore, Session, Sessions,
 };
-use gateway_tests::{Client, Proto, TestServer, empty, read_body, split_head, within};
+use gateway_tests::{Proto, TestServer, empty, read_body, split_head, within};
 use http::header::{COOKIE, SET_COOKIE};
 use http::{HeaderValue, Method};
 use redis_server::RedisServer;
@@ -220,7 +220,11 @@ fn cases(t: &Target) -> Vec<Case> {
     use Expect::{Fresh, FreshOr431, Refused, Valid};
     let v = t.valid.as_bytes();
     let mut cases = vec![
-        case("the valid cookie (control)", vec![line(&[b"session=", v])], Valid),
+        case(
+            "the valid cookie (control)",
+            vec![line(&[b"session=", v])],
+            Valid,
+        ),
         case(
             "obs-text bytes as the value",
             vec![b"session=\xff\xfe\x80\xc3\xa9abc".to_vec()],
@@ -280,7 +284,12 @@ fn cases(t: &Target) -> Vec<Case> {
         ),
         case(
             "the valid cookie, then the name 49 more times",
-            vec![line(&[b"session=", v, b"; ", &b"session=AAAA; ".repeat(49)])],
+            vec![line(&[
+                b"session=",
+                v,
+                b"; ",
+                &b"session=AAAA; ".repeat(49),
+            ])],
             Valid,
         ),
         case(
@@ -379,9 +388,7 @@ fn cases(t: &Target) -> Vec<Case> {
         ),
     ];
     // The standard alphabet alone differs only when the value has '-' or '_'.
-    let standard: String = standard_padded(&t.valid)
-        .trim_end_matches('=')
-        .to_owned();
+    let standard: String = standard_padded(&t.valid).trim_end_matches('=').to_owned();
     if standard != t.valid {
         cases.push(case(
             "the valid value in standard base64 without padding",
@@ -414,8 +421,8 @@ struct Answer {
 }
 
 fn http1_request(path: &str, lines: &[Vec<u8>]) -> Vec<u8> {
-    let mut req = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n")
-        .into_bytes();
+    let mut req =
+        format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n").into_bytes();
     for l in lines {
         req.extend_from_slice(b"Cookie: ");
         req.extend_from_slice(l);
@@ -504,7 +511,11 @@ fn check(t: &Target, case: &Case, how: &str, answer: &Answer, write: bool) {
     match expect {
         Expect::Refused(status) => {
             assert_eq!(answer.status, status, "{ctx}: {}", answer.body);
-            assert!(answer.set_cookies.is_empty(), "{ctx}: {:?}", answer.set_cookies);
+            assert!(
+                answer.set_cookies.is_empty(),
+                "{ctx}: {:?}",
+                answer.set_cookies
+            );
         }
         Expect::Valid => {
             assert_eq!(answer.status, 200, "{ctx}: {}", answer.body);
@@ -518,7 +529,12 @@ fn check(t: &Target, case: &Case, how: &str, answer: &Answer, write: bool) {
         Expect::Fresh if write => {
             assert_eq!(answer.status, 200, "{ctx}: {}", answer.body);
             assert_eq!(answer.body, "ok", "{ctx}");
-            assert_eq!(answer.set_cookies.len(), 1, "{ctx}: {:?}", answer.set_cookies);
+            assert_eq!(
+                answer.set_cookies.len(),
+                1,
+                "{ctx}: {:?}",
+                answer.set_cookies
+            );
             let value = session_value(&answer.set_cookies[0]);
             assert!(!value.is_empty(), "{ctx}: a new session's cookie");
             assert_ne!(value, t.valid, "{ctx}: never the seeded session");
@@ -611,7 +627,12 @@ async fn attack(t: &Target) {
         Write::Whole,
     )
     .await;
-    assert_eq!((answer.status, answer.body.as_str()), (200, USER), "{}", t.what);
+    assert_eq!(
+        (answer.status, answer.body.as_str()),
+        (200, USER),
+        "{}",
+        t.what
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -641,7 +662,8 @@ async fn hostile_cookies_redis_store() {
     // Only the sessions the writing requests made, each under our prefix.
     let keys = redis.command(&["KEYS", "*"]);
     assert!(
-        keys.lines().all(|k| k.starts_with("session:") || k.starts_with("elsewhere:")),
+        keys.lines()
+            .all(|k| k.starts_with("session:") || k.starts_with("elsewhere:")),
         "{keys}"
     );
 }
@@ -656,11 +678,17 @@ async fn replay_after_logout(server: &TestServer, what: &str) {
     let with_cookie = || vec![format!("session={cookie}").into_bytes()];
     let answer = http1(addr, &http1_request("/get", &with_cookie()), Write::Whole).await;
     assert_eq!(answer.body, "grace-hopper", "{what}: logged in");
-    let answer = http1(addr, &http1_request("/logout", &with_cookie()), Write::Whole).await;
+    let answer = http1(
+        addr,
+        &http1_request("/logout", &with_cookie()),
+        Write::Whole,
+    )
+    .await;
     assert_eq!(answer.status, 200, "{what}");
     assert_eq!(answer.set_cookies.len(), 1, "{what}: the removal cookie");
     assert!(
-        answer.set_cookies[0].starts_with("session=;") && answer.set_cookies[0].contains("Max-Age=0"),
+        answer.set_cookies[0].starts_with("session=;")
+            && answer.set_cookies[0].contains("Max-Age=0"),
         "{what}: {:?}",
         answer.set_cookies
     );
@@ -671,7 +699,11 @@ async fn replay_after_logout(server: &TestServer, what: &str) {
             (200, "none"),
             "{what}: the replayed cookie after logout"
         );
-        assert!(answer.set_cookies.is_empty(), "{what}: {:?}", answer.set_cookies);
+        assert!(
+            answer.set_cookies.is_empty(),
+            "{what}: {:?}",
+            answer.set_cookies
+        );
         // A write under the replayed cookie starts a new session, never
         // the old id.
         let answer = http1(addr, &http1_request("/set/x", &with_cookie()), how).await;
@@ -702,15 +734,30 @@ async fn a_cookie_store_cookie_replayed_after_its_expiry_is_refused() {
     let short = serve(Sessions::new(store()).idle_timeout(Duration::from_secs(1))).await;
     let long = serve(Sessions::new(store()).idle_timeout(Duration::from_secs(3600))).await;
     let issued = SystemTime::now();
-    let answer = http1(short.addr, &http1_request("/set/short-lived", &[]), Write::Whole).await;
+    let answer = http1(
+        short.addr,
+        &http1_request("/set/short-lived", &[]),
+        Write::Whole,
+    )
+    .await;
     let short_cookie = session_value(&answer.set_cookies[0]).to_owned();
-    let answer = http1(long.addr, &http1_request("/set/long-lived", &[]), Write::Whole).await;
+    let answer = http1(
+        long.addr,
+        &http1_request("/set/long-lived", &[]),
+        Write::Whole,
+    )
+    .await;
     let long_cookie = session_value(&answer.set_cookies[0]).to_owned();
     let lines = |c: &str| vec![format!("session={c}").into_bytes()];
 
     // Control: the servers accept each other's cookies (same key, same
     // name), so only the expiry inside the cookie can refuse it below.
-    let answer = http1(short.addr, &http1_request("/get", &lines(&long_cookie)), Write::Whole).await;
+    let answer = http1(
+        short.addr,
+        &http1_request("/get", &lines(&long_cookie)),
+        Write::Whole,
+    )
+    .await;
     assert_eq!(answer.body, "long-lived");
 
     // Past the short cookie's expiry (waiting, not timing anything).
@@ -720,12 +767,22 @@ async fn a_cookie_store_cookie_replayed_after_its_expiry_is_refused() {
     }
     for server in [&short, &long] {
         for how in [Write::Whole, Write::Pieces] {
-            let answer = http1(server.addr, &http1_request("/get", &lines(&short_cookie)), how).await;
+            let answer = http1(
+                server.addr,
+                &http1_request("/get", &lines(&short_cookie)),
+                how,
+            )
+            .await;
             assert_eq!((answer.status, answer.body.as_str()), (200, "none"));
             assert!(answer.set_cookies.is_empty(), "{:?}", answer.set_cookies);
         }
     }
-    let answer = http1(long.addr, &http1_request("/get", &lines(&long_cookie)), Write::Whole).await;
+    let answer = http1(
+        long.addr,
+        &http1_request("/get", &lines(&long_cookie)),
+        Write::Whole,
+    )
+    .await;
     assert_eq!(answer.body, "long-lived", "the long one still loads");
     short.stop().await;
     long.stop().await;

@@ -532,7 +532,10 @@ async fn a_change_after_the_commit_logs_no_value() {
     secrets.assert_none_in(&capture);
 }
 
-async fn change_late<A: Application>(client: &TestClient<A>, secrets: &mut Secrets) -> TestResponse {
+async fn change_late<A: Application>(
+    client: &TestClient<A>,
+    secrets: &mut Secrets,
+) -> TestResponse {
     let res = client
         .get("/set/user")
         .header("x-value", secrets.value("before"))
