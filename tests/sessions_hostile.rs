@@ -14,6 +14,9 @@
 //! Without `redis-server` the Redis half prints why it skipped; with `CI`
 //! set it fails.
 
+// The same fixture `sessions` loads (private there); a second copy keeps
+// this module self-contained.
+#[allow(clippy::duplicate_mod)]
 #[path = "../gateway-middleware/tests/redis_server/mod.rs"]
 mod redis_server;
 
