@@ -24,6 +24,7 @@ mod mini_framework;
 mod nginx;
 mod server;
 mod sessions;
+mod sessions_hostile;
 mod static_files;
 mod static_traversal;
 mod tower;
