@@ -3,10 +3,10 @@
 //!
 //! The record holds one value (`"user": "ada"`) and the cookie is named
 //! `id`. Each iteration seals the record under the primary key and opens
-//! the value it made (so the encrypted mode draws one 24-byte nonce from the
+//! the value it made (so the encrypted mode draws one 12-byte nonce from the
 //! operating system per iteration, as a real seal does):
 //!
-//! - `cookie_store/round_trip/encrypted`: XChaCha20-Poly1305
+//! - `cookie_store/round_trip/encrypted`: AES-256-GCM-SIV
 //!   ([`CookieStore::new`]).
 //! - `cookie_store/round_trip/signed`: HMAC-SHA256
 //!   ([`CookieStore::signed`]).

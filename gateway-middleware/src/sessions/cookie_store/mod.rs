@@ -1,5 +1,5 @@
 //! The cookie store: the whole session inside the cookie, encrypted and
-//! authenticated (XChaCha20-Poly1305) by default, or authenticated only
+//! authenticated (AES-256-GCM-SIV) by default, or authenticated only
 //! (HMAC-SHA256) as an option, with key ids for rotation.
 //!
 //! ```
@@ -24,10 +24,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use aes_gcm_siv::aead::{AeadInOut, KeyInit};
+use aes_gcm_siv::{Aes256GcmSiv, Nonce, Tag as AeadTag};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chacha20poly1305::aead::{AeadInOut, KeyInit};
-use chacha20poly1305::{Tag as AeadTag, XChaCha20Poly1305, XNonce};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
@@ -44,17 +44,20 @@ const MAX_COOKIE: usize = 4096;
 /// The least secret [`Key::from_secret`] accepts.
 const MIN_SECRET: usize = 32;
 
-const FORMAT_ENCRYPTED: u8 = 1;
+/// AES-256-GCM-SIV with a 12-byte nonce. Format 1 was XChaCha20-Poly1305
+/// with a 24-byte nonce: no longer written nor opened, such a cookie is
+/// refused as an unknown format (a fresh session, like any bad cookie).
+const FORMAT_ENCRYPTED: u8 = 3;
 const FORMAT_SIGNED: u8 = 2;
 
 const HEADER: usize = 2;
-const NONCE: usize = 24;
+const NONCE: usize = 12;
 const AEAD_TAG: usize = 16;
 const MAC_TAG: usize = 32;
 /// Creation and expiry times, each a big-endian `u64` of unix milliseconds.
 const TIMES: usize = 16;
 
-const AEAD_LABEL: &[u8] = b"gateway-middleware sessions cookie-store v1: xchacha20poly1305 key";
+const AEAD_LABEL: &[u8] = b"gateway-middleware sessions cookie-store v1: aes-256-gcm-siv key";
 const MAC_LABEL: &[u8] = b"gateway-middleware sessions cookie-store v1: hmac-sha256 key";
 
 /// A key of a [`CookieStore`]: a one-byte id, written into every cookie it
@@ -78,7 +81,7 @@ const MAC_LABEL: &[u8] = b"gateway-middleware sessions cookie-store v1: hmac-sha
 #[derive(Clone)]
 pub struct Key {
     id: u8,
-    aead: XChaCha20Poly1305,
+    aead: Aes256GcmSiv,
     /// HMAC-SHA256 already keyed with the MAC subkey; cloned per use.
     mac: Hmac<Sha256>,
 }
@@ -152,7 +155,7 @@ impl Key {
         let mac_key = subkey(secret, MAC_LABEL);
         Key {
             id,
-            aead: XChaCha20Poly1305::new(&aead_key.into()),
+            aead: Aes256GcmSiv::new(&aead_key.into()),
             mac: hmac_sha256(&mac_key),
         }
     }
@@ -297,7 +300,7 @@ impl Mode {
 impl fmt::Debug for CookieStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mode = match self.inner.mode {
-            Mode::Encrypted => "encrypted (XChaCha20-Poly1305)",
+            Mode::Encrypted => "encrypted (AES-256-GCM-SIV)",
             Mode::Signed => "signed (HMAC-SHA256)",
         };
         let old: Vec<u8> = self.inner.old.iter().map(|o| o.key.id).collect();
@@ -313,7 +316,8 @@ impl fmt::Debug for CookieStore {
 /// on the server, so any instance with the same keys serves any request.
 ///
 /// [`new`](Self::new) encrypts and authenticates the cookie
-/// (XChaCha20-Poly1305 with a random 24-byte nonce);
+/// (AES-256-GCM-SIV with a random 12-byte nonce; see
+/// [why](#the-cipher-and-its-nonces));
 /// [`signed`](Self::signed) only authenticates it (HMAC-SHA256), and the
 /// client can read the session. See [below](#what-it-protects-and-what-it-cannot)
 /// for what the store protects and what it cannot (no server-side
@@ -328,7 +332,7 @@ impl fmt::Debug for CookieStore {
 /// let store = CookieStore::new(Key::generate(1));
 /// assert_eq!(
 ///     format!("{store:?}"),
-///     r#"CookieStore { mode: "encrypted (XChaCha20-Poly1305)", primary_key: 1, old_keys: [] }"#,
+///     r#"CookieStore { mode: "encrypted (AES-256-GCM-SIV)", primary_key: 1, old_keys: [] }"#,
 /// );
 /// ```
 ///
@@ -377,12 +381,27 @@ impl fmt::Debug for CookieStore {
 /// # The cookie's format
 ///
 /// Unpadded base64url of `format || key id || nonce || ciphertext || tag`
-/// (encrypted: format 1, a random 24-byte nonce, a 16-byte Poly1305 tag) or
-/// of `format || key id || payload || tag` (signed: format 2, a 32-byte
-/// HMAC-SHA256 tag). The payload is the session's creation and expiry
-/// times (unix milliseconds, big-endian `u64`s) followed by its data as a
-/// JSON object. The AEAD and the HMAC use separate subkeys, derived from
-/// the key's secret with HMAC-SHA256 under distinct labels.
+/// (encrypted: format 3, a random 12-byte nonce, a 16-byte AES-GCM-SIV
+/// tag) or of `format || key id || payload || tag` (signed: format 2, a
+/// 32-byte HMAC-SHA256 tag). The payload is the session's creation and
+/// expiry times (unix milliseconds, big-endian `u64`s) followed by its data
+/// as a JSON object. The AEAD's associated data is the format, the key id
+/// and the cookie's name. The AEAD and the HMAC use separate subkeys,
+/// derived from the key's secret with HMAC-SHA256 under distinct labels.
+///
+/// # The cipher and its nonces
+///
+/// AES-256-GCM-SIV (RFC 8452) is nonce-misuse resistant: it derives fresh
+/// per-nonce subkeys, and the tag, computed over the whole plaintext, sets
+/// the counter. So random 12-byte nonces are sound at any cookie volume: a
+/// key can seal far more than the 2<sup>32</sup> cookies that bound
+/// AES-GCM or ChaCha20-Poly1305 with random 96-bit nonces, and even a
+/// repeated nonce would only show that two cookies carry identical bytes,
+/// never the key, the data, nor a way to forge. The nonce comes from the
+/// operating system's CSPRNG on every seal (no state in the process that a
+/// fork could copy). With AES-NI it costs well under a microsecond for a
+/// small session; CPUs without AES instructions get the `aes` crate's
+/// constant-time software implementation.
 #[derive(Clone)]
 pub struct CookieStore {
     inner: Arc<Inner>,
@@ -436,7 +455,7 @@ pub(crate) enum Refused {
 
 impl CookieStore {
     /// A store that encrypts and authenticates its cookies with
-    /// XChaCha20-Poly1305, sealing with `primary`. This is the default and
+    /// AES-256-GCM-SIV, sealing with `primary`. This is the default and
     /// the recommended mode: the client can neither read nor change the
     /// session.
     ///
@@ -619,7 +638,7 @@ impl CookieStore {
             Mode::Encrypted => {
                 let (head, plaintext) = buf.split_at_mut(payload);
                 let header = &head[..HEADER];
-                let nonce = XNonce::try_from(&head[HEADER..]).unwrap_or_default();
+                let nonce = Nonce::try_from(&head[HEADER..]).unwrap_or_default();
                 let aad = associated_data(header, cookie_name);
                 let tag = match key
                     .aead
@@ -688,7 +707,7 @@ impl CookieStore {
             Mode::Encrypted => {
                 let (head, rest) = bytes.split_at_mut(HEADER + NONCE);
                 let (ciphertext, tag) = rest.split_at_mut(rest.len() - AEAD_TAG);
-                let nonce = XNonce::try_from(&head[HEADER..]).map_err(|_| Refused::TooShort)?;
+                let nonce = Nonce::try_from(&head[HEADER..]).map_err(|_| Refused::TooShort)?;
                 let tag = AeadTag::try_from(&*tag).map_err(|_| Refused::TooShort)?;
                 let aad = associated_data(&head[..HEADER], cookie_name);
                 key.aead
@@ -861,6 +880,29 @@ mod unit {
         assert_ne!(
             encrypted.seal(NAME, &record).unwrap(),
             encrypted.seal(NAME, &record).unwrap()
+        );
+    }
+
+    #[test]
+    fn encrypted_layout_and_the_retired_format() {
+        let now = SystemTime::now();
+        let [encrypted, _] = stores(1, 1);
+        let record = record(now);
+        let json = serde_json::to_vec(&record.data).unwrap();
+        let bytes = URL_SAFE_NO_PAD
+            .decode(encrypted.seal(NAME, &record).unwrap())
+            .unwrap();
+        // format 3 || key id || 12-byte nonce || ciphertext || 16-byte tag.
+        assert_eq!(&bytes[..HEADER], &[3, 1]);
+        assert_eq!(bytes.len(), HEADER + 12 + TIMES + json.len() + 16);
+        // Format 1 (XChaCha20-Poly1305, retired) is an unknown format now.
+        let mut retired = bytes.clone();
+        retired[0] = 1;
+        assert_eq!(
+            encrypted
+                .try_open(NAME, &URL_SAFE_NO_PAD.encode(&retired), now)
+                .map(|_| ()),
+            Err(Refused::Format)
         );
     }
 

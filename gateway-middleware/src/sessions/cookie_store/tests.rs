@@ -12,7 +12,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 use serde_json::json;
 
-use super::{CookieStore, Key, Refused};
+use super::{CookieStore, FORMAT_ENCRYPTED, FORMAT_SIGNED, Key, Refused};
 use crate::sessions::Record;
 
 const MUTATIONS: usize = 100_000;
@@ -204,7 +204,7 @@ fn mutate(rng: &mut Rng, value: &str, other: &str) -> (&'static str, String) {
             // Format byte changed (to the other mode, or anything).
             let mut b = bytes;
             b[0] = if rng.below(2) == 0 {
-                b[0] ^ 3
+                b[0] ^ (FORMAT_ENCRYPTED ^ FORMAT_SIGNED)
             } else {
                 rng.byte()
             };
