@@ -356,11 +356,6 @@ fn cases(t: &Target) -> Vec<Case> {
             Fresh,
         ),
         case(
-            "the valid value in standard base64 with padding",
-            vec![format!("session={}", standard_padded(&t.valid)).into_bytes()],
-            Fresh,
-        ),
-        case(
             "another Sessions' cookie",
             vec![format!("session={}", t.foreign).into_bytes()],
             Fresh,
@@ -390,6 +385,17 @@ fn cases(t: &Target) -> Vec<Case> {
             Fresh,
         ),
     ];
+    // The standard alphabet with padding is another spelling only when
+    // the value has '-' or '_', or a length that takes padding; otherwise
+    // it is the valid value itself.
+    let padded = standard_padded(&t.valid);
+    if padded != t.valid {
+        cases.push(case(
+            "the valid value in standard base64 with padding",
+            vec![format!("session={padded}").into_bytes()],
+            Fresh,
+        ));
+    }
     // The standard alphabet alone differs only when the value has '-' or '_'.
     let standard: String = standard_padded(&t.valid).trim_end_matches('=').to_owned();
     if standard != t.valid {

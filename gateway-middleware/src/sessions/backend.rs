@@ -192,7 +192,13 @@ impl<S: SessionStore> sealed::Sealed for S {
                         conflicts: refused, ..
                     } => {
                         conflicts = refused;
-                        CookieAction::Set(id.to_string())
+                        // The id is the same; the cookie is sent again only
+                        // when its expiry moved.
+                        if cx.refresh {
+                            CookieAction::Set(id.to_string())
+                        } else {
+                            CookieAction::Keep
+                        }
                     }
                     // Logout wins: deleted or replaced meanwhile.
                     Saved::Gone => CookieAction::Keep,

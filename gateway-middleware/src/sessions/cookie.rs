@@ -1,8 +1,7 @@
 //! The session cookie on the wire: finding it in `Cookie` fields and
 //! writing `Set-Cookie`.
 
-use std::fmt::Write as _;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use http::header::COOKIE;
 use http::{HeaderMap, HeaderValue};
@@ -109,15 +108,21 @@ impl Attributes {
         now: SystemTime,
         https: bool,
     ) -> Option<HeaderValue> {
-        let mut s = format!("{}={value}", self.name);
+        // One buffer sized for the whole field, no `format!`: this is on
+        // every request that sets the cookie.
+        let mut s = String::with_capacity(self.name.len() + value.len() + 120);
+        s.push_str(&self.name);
+        s.push('=');
+        s.push_str(value);
         if let Some(expires) = expires {
-            let max_age = expires.duration_since(now).unwrap_or(Duration::ZERO);
-            let secs = max_age.as_secs();
-            let _ = write!(
-                s,
-                "; Max-Age={secs}; Expires={}",
-                http_date(now + Duration::from_secs(secs))
-            );
+            let secs = expires
+                .duration_since(now)
+                .unwrap_or(Duration::ZERO)
+                .as_secs();
+            s.push_str("; Max-Age=");
+            push_u64(&mut s, secs);
+            s.push_str("; Expires=");
+            push_http_date(&mut s, now + Duration::from_secs(secs));
         }
         self.finish(s, https)
     }
@@ -125,71 +130,74 @@ impl Attributes {
     /// The removal cookie: the same name, Path, Domain, Secure and
     /// SameSite, `Max-Age=0` and an `Expires` in the past.
     pub(crate) fn remove(&self, https: bool) -> Option<HeaderValue> {
-        let s = format!(
-            "{}=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT",
-            self.name
-        );
+        let mut s = String::with_capacity(self.name.len() + 120);
+        s.push_str(&self.name);
+        s.push_str("=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT");
         self.finish(s, https)
     }
 
     fn finish(&self, mut s: String, https: bool) -> Option<HeaderValue> {
         s.push_str("; Path=/");
         if let (Some(domain), false) = (&self.domain, self.host_prefix) {
-            let _ = write!(s, "; Domain={domain}");
+            s.push_str("; Domain=");
+            s.push_str(domain);
         }
         if self.is_secure(https) {
             s.push_str("; Secure");
         }
-        let _ = write!(s, "; HttpOnly; SameSite={}", self.same_site.as_str());
+        s.push_str("; HttpOnly; SameSite=");
+        s.push_str(self.same_site.as_str());
         HeaderValue::try_from(s).ok()
     }
 }
 
-/// IMF-fixdate (RFC 9110 §5.6.7) of `t`, whole seconds.
-pub(crate) fn http_date(t: SystemTime) -> String {
-    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let days = secs / 86_400;
-    let rem = secs % 86_400;
-    let (year, month, day) = civil_from_days(days);
-    const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    format!(
-        "{}, {day:02} {} {year} {:02}:{:02}:{:02} GMT",
-        WEEKDAYS[(days % 7) as usize],
-        MONTHS[(month - 1) as usize],
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-    )
+/// Appends `n` in decimal.
+fn push_u64(s: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in &digits[i..] {
+        s.push(char::from(d));
+    }
 }
 
-/// Howard Hinnant's days-to-civil, for days since 1970-01-01.
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    (year, month, day)
+/// Appends the IMF-fixdate (RFC 9110 §5.6.7) of `t`, in whole seconds.
+fn push_http_date(s: &mut String, t: SystemTime) {
+    use std::fmt::Write as _;
+    // Writing into a String cannot fail.
+    let _ = write!(s, "{}", httpdate::HttpDate::from(t));
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::UNIX_EPOCH;
+
     use super::*;
 
     #[test]
-    fn dates() {
-        assert_eq!(http_date(UNIX_EPOCH), "Thu, 01 Jan 1970 00:00:00 GMT");
+    fn dates_and_numbers() {
+        let date = |t| {
+            let mut s = String::new();
+            push_http_date(&mut s, t);
+            s
+        };
+        assert_eq!(date(UNIX_EPOCH), "Thu, 01 Jan 1970 00:00:00 GMT");
         let t = UNIX_EPOCH + Duration::from_secs(784_111_777);
-        assert_eq!(http_date(t), "Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(date(t), "Sun, 06 Nov 1994 08:49:37 GMT");
         let t = UNIX_EPOCH + Duration::from_secs(951_782_400); // leap day
-        assert_eq!(http_date(t), "Tue, 29 Feb 2000 00:00:00 GMT");
+        assert_eq!(date(t), "Tue, 29 Feb 2000 00:00:00 GMT");
+        for n in [0, 7, 10, 1_209_600, u64::MAX] {
+            let mut s = String::new();
+            push_u64(&mut s, n);
+            assert_eq!(s, n.to_string());
+        }
     }
 
     #[test]

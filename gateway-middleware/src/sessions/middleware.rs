@@ -523,12 +523,21 @@ impl<B: Backend> Shared<B> {
             Some(l) if !plan.destroyed => (l.record.created, Some(l.record.expires)),
             _ => (now, None),
         };
-        let expires = self.deadline(created, now);
-        let refresh = old_expires.is_some_and(|old| {
-            expires
-                .duration_since(old)
-                .is_ok_and(|moved| moved > self.threshold())
+        let deadline = self.deadline(created, now);
+        // Due when the deadline moved later by more than the threshold, or
+        // earlier at all (the timeouts were shortened since: the record
+        // must not outlive them).
+        let refresh = old_expires.is_some_and(|old| match deadline.duration_since(old) {
+            Ok(moved) => moved > self.threshold(),
+            Err(_) => true,
         }) || plan.loaded.as_ref().is_some_and(|l| l.reissue);
+        // A change with no refresh due keeps the record's expiry: the
+        // cookie the client holds still agrees with the store, so a server
+        // store need not send it again.
+        let expires = match old_expires {
+            Some(old) if !refresh => old,
+            _ => deadline,
+        };
         let cx = Context {
             cookie_name: &self.config.attributes.name,
             now,
