@@ -44,6 +44,7 @@
 //! | `size-hint` | error | a body yields more bytes than its `size_hint` allowed, or ends before its lower bound |
 //! | `end-stream` | error | a body yields a frame after `is_end_stream()` said it had ended |
 //! | `held-back-frame` | error | a middleware between two `Lint`s kept a frame of the body it wraps (see [`Lint::around`]) |
+//! | `changed-after-commit` | error | a middleware's per-request state (a session) changed after the middleware had decided the response head — inside a streaming body, say — so the change can reach neither the client nor the store; the middleware reports it through the [`Reporter`] `Lint` puts in the environ's extensions |
 //! | `missing-content-type` | warning | a 2xx response with content and no `Content-Type` |
 //! | `cookie-without-secure` | warning | `Set-Cookie` without `Secure` in answer to an https request |
 //! | `samesite-none-without-secure` | warning | `Set-Cookie` with `SameSite=None` and without `Secure` (browsers drop it) |
@@ -107,6 +108,8 @@
 //! a body answered with an in-memory body and nothing to report; a
 //! streaming request or response body is wrapped in one more box, and
 //! [`Lint::around`] adds one `Arc` and one request extension per request.
+//! Every request also carries a [`Reporter`] in its extensions (one
+//! extension map allocation).
 
 use std::fmt;
 use std::sync::Arc;
@@ -278,6 +281,55 @@ impl Lint {
     }
 }
 
+/// How a middleware reports a broken rule to the [`Lint`] around it:
+/// `Lint` puts one in the environ's extensions before calling the
+/// application it wraps. A middleware that keeps per-request state —
+/// [`Sessions`](https://docs.rs/gateway-middleware) — takes it from there
+/// and reports a change it can no longer honour
+/// ([`Rule::ChangedAfterCommit`]); without a `Lint` there is no
+/// `Reporter`, and the middleware only logs.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// use gateway_core::lint::{Lint, Reporter, Rule};
+/// use gateway_core::{driver, fn_app, start, ApplicationExt, Body, Environ};
+///
+/// let app = fn_app(|env: Environ| async move {
+///     if let Some(reporter) = env.extensions().get::<Reporter>() {
+///         reporter.report(Rule::ChangedAfterCommit, "the session changed after the response head");
+///     }
+///     start(200, [("content-type", "text/plain")]).body("ok")
+/// });
+/// let (lint, violations) = Lint::collecting();
+/// let env = Environ::from_request(http::Request::get("/").body(Body::empty()).unwrap());
+/// let Ok(res) = driver::commit(&app.with(lint), env).await;
+/// assert_eq!(res.status(), 200); // reporting does not fail the request by itself
+/// assert_eq!(violations.take()[0].rule(), Rule::ChangedAfterCommit);
+/// # });
+/// ```
+///
+/// Reporting logs the violation (`tracing::error!` or `warn!` by the
+/// rule's severity) and hands it to the `Lint`'s observer; it does not
+/// fail the request — the middleware decides what the request gets (a
+/// session returns an error to the caller of the change).
+#[derive(Clone)]
+pub struct Reporter {
+    lint: Lint,
+}
+
+impl Reporter {
+    /// Reports that `rule` was broken, in `message`'s words.
+    pub fn report(&self, rule: Rule, message: impl Into<String>) {
+        self.lint.report(&Violation::new(rule, message.into()));
+    }
+}
+
+impl fmt::Debug for Reporter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Reporter").finish_non_exhaustive()
+    }
+}
+
 impl fmt::Debug for Lint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Lint")
@@ -363,6 +415,11 @@ impl<A: Application> Application for LintApp<A> {
             hints: CommitHints::of(&env),
             https: env.scheme() == Scheme::Https,
         };
+        if self.role != Role::Inner {
+            env.extensions_mut().insert(Reporter {
+                lint: self.lint.clone(),
+            });
+        }
         let pair = match self.role {
             Role::Alone => None,
             Role::Outer => {

@@ -65,6 +65,11 @@ pub enum Rule {
     /// `set-cookie-on-not-modified` (warning): `Set-Cookie` on a 304 Not Modified,
     /// which a shared cache merges into the response it stored.
     SetCookieOnNotModified,
+    /// `changed-after-commit`: a middleware's per-request state (a
+    /// session, say) changed after the middleware had made its decision
+    /// for the response head, so the change cannot reach the client or the
+    /// store. Reported by that middleware through a [`Reporter`](super::Reporter).
+    ChangedAfterCommit,
 }
 
 impl Rule {
@@ -86,6 +91,7 @@ impl Rule {
             Rule::SameSiteNoneWithoutSecure => "samesite-none-without-secure",
             Rule::DuplicateContentType => "duplicate-content-type",
             Rule::SetCookieOnNotModified => "set-cookie-on-not-modified",
+            Rule::ChangedAfterCommit => "changed-after-commit",
         }
     }
 

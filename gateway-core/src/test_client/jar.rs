@@ -41,6 +41,22 @@ impl CookieJar {
             .collect()
     }
 
+    /// Adds a host-only cookie for `host` at `Path=/`, replacing one of the
+    /// same name, as if `host` had set it.
+    pub(super) fn add(&self, host: &str, name: &str, value: &str) {
+        let mut jar = self.lock();
+        jar.retain(|c| !(c.name == name && c.path == "/" && c.domain.is_none()));
+        jar.push(StoredCookie {
+            name: name.to_owned(),
+            value: value.to_owned(),
+            path: "/".to_owned(),
+            domain: None,
+            host: host.to_ascii_lowercase(),
+            secure: false,
+            expires: None,
+        });
+    }
+
     /// Empties the jar.
     pub(super) fn clear(&self) {
         self.lock().clear();

@@ -34,7 +34,7 @@ use std::fmt;
 use bytes::BytesMut;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, COOKIE, HOST};
 use http::uri::Authority;
-use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, Version};
+use http::{Extensions, HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, Version};
 use http_body::Body as _;
 use http_body_util::BodyExt;
 
@@ -176,6 +176,7 @@ impl<A: Application> TestClient<A> {
             body: Body::empty(),
             cookies: true,
             max_redirects: self.max_redirects,
+            extensions: Extensions::new(),
         }
     }
 
@@ -213,6 +214,29 @@ impl<A: Application> TestClient<A> {
     pub fn clear_cookies(&self) {
         self.jar.clear();
     }
+
+    /// Puts a cookie into the jar, as if the client's host had set it with
+    /// `Path=/` and no expiry: how a test starts from a state a browser
+    /// would have (a session cookie made by a session store's test helper,
+    /// say). Replaces a cookie of the same name.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// use gateway_core::test_client::TestClient;
+    /// use gateway_core::{Environ, fn_app, start};
+    ///
+    /// let app = fn_app(|env: Environ| async move {
+    ///     let cookie = env.headers().get("cookie").map(|v| v.to_str().unwrap_or("").to_owned());
+    ///     start(200, [("content-type", "text/plain")]).body(cookie.unwrap_or_default())
+    /// });
+    /// let client = TestClient::new(app);
+    /// client.add_cookie("theme", "dark");
+    /// assert_eq!(client.get("/").send().await.text(), "theme=dark");
+    /// # });
+    /// ```
+    pub fn add_cookie(&self, name: &str, value: &str) {
+        self.jar.add(self.authority.host(), name, value);
+    }
 }
 
 /// A request being built by a [`TestClient`]; finish with
@@ -227,6 +251,7 @@ pub struct TestRequest<'a, A> {
     body: Body,
     cookies: bool,
     max_redirects: usize,
+    extensions: Extensions,
 }
 
 impl<A> fmt::Debug for TestRequest<'_, A> {
@@ -379,6 +404,34 @@ impl<A: Application> TestRequest<'_, A> {
         self
     }
 
+    /// Puts `value` into the request's extensions, where the application
+    /// finds it with [`Environ::extensions`](crate::Environ::extensions) —
+    /// what a server or an outer middleware would have inserted, or a test
+    /// hook a middleware looks for. Every hop of a followed redirect gets a
+    /// clone.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// use gateway_core::test_client::TestClient;
+    /// use gateway_core::{Environ, fn_app, start};
+    ///
+    /// #[derive(Clone)]
+    /// struct User(&'static str);
+    ///
+    /// let app = fn_app(|env: Environ| async move {
+    ///     let user = env.extensions().get::<User>().map_or("anonymous", |u| u.0);
+    ///     start(200, [("content-type", "text/plain")]).body(user)
+    /// });
+    /// let client = TestClient::new(app);
+    /// assert_eq!(client.get("/").extension(User("ada")).send().await.text(), "ada");
+    /// assert_eq!(client.get("/").send().await.text(), "anonymous");
+    /// # });
+    /// ```
+    pub fn extension<T: Clone + Send + Sync + 'static>(mut self, value: T) -> Self {
+        self.extensions.insert(value);
+        self
+    }
+
     /// Sends no cookies from the jar with this request, and stores none it
     /// receives.
     pub fn without_cookies(mut self) -> Self {
@@ -405,6 +458,7 @@ impl<A: Application> TestRequest<'_, A> {
             body,
             cookies,
             max_redirects,
+            extensions,
         } = self;
         let mut hop = Hop {
             method,
@@ -413,7 +467,7 @@ impl<A: Application> TestRequest<'_, A> {
             headers,
         };
         if max_redirects == 0 {
-            return client.send_once(hop, body, cookies).await;
+            return client.send_once(hop, body, cookies, extensions).await;
         }
         let mut bytes = match body.collect().await {
             Ok(collected) => collected.to_bytes(),
@@ -426,7 +480,12 @@ impl<A: Application> TestRequest<'_, A> {
         let mut followed = 0;
         loop {
             let res = client
-                .send_once(hop.clone(), Body::from(bytes.clone()), cookies)
+                .send_once(
+                    hop.clone(),
+                    Body::from(bytes.clone()),
+                    cookies,
+                    extensions.clone(),
+                )
                 .await;
             if followed == max_redirects {
                 return res;
@@ -445,7 +504,13 @@ impl<A: Application> TestRequest<'_, A> {
 
 impl<A: Application> TestClient<A> {
     /// Sends one request through the driver and reads the whole response.
-    async fn send_once(&self, hop: Hop, body: Body, cookies: bool) -> TestResponse {
+    async fn send_once(
+        &self,
+        hop: Hop,
+        body: Body,
+        cookies: bool,
+        extensions: Extensions,
+    ) -> TestResponse {
         let client = self;
         let mut builder = Request::builder()
             .method(hop.method)
@@ -459,6 +524,7 @@ impl<A: Application> TestClient<A> {
             Err(e) => panic!("invalid test request target {:?}: {e}", hop.target),
         };
         let (mut parts, body) = req.into_parts();
+        parts.extensions = extensions;
         if !parts.headers.contains_key(HOST) {
             // RFC 9112 §3.2: an absolute-form request names its host in
             // `Host` too (without userinfo), as a real client sends it.

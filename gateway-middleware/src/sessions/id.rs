@@ -92,7 +92,10 @@ mod tests {
         }
         assert_ne!(SessionId::generate(), SessionId::generate());
         assert_eq!(SessionId::parse(""), None);
-        assert_eq!(SessionId::parse("AAAAAAAAAAAAAAAAAAAAAA"), Some(SessionId([0; 16])));
+        assert_eq!(
+            SessionId::parse("AAAAAAAAAAAAAAAAAAAAAA"),
+            Some(SessionId([0; 16]))
+        );
         // Non-zero trailing bits: a second spelling of the same id.
         assert_eq!(SessionId::parse("AAAAAAAAAAAAAAAAAAAAAB"), None);
         assert_eq!(SessionId::parse("AAAAAAAAAAAAAAAAAAAAA="), None);

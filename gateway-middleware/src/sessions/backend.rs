@@ -1,0 +1,285 @@
+//! [`Backend`]: what [`Sessions`](super::Sessions) keeps sessions in —
+//! any [`SessionStore`], or the cookie store.
+
+use std::time::SystemTime;
+
+use super::cookie_store::CookieStore;
+use super::handle::{Loaded, Plan};
+use super::id::SessionId;
+use super::store::{Created, Record, Save, Saved, SessionStore, StoreError};
+
+/// Where [`Sessions`](super::Sessions) keeps sessions: implemented for
+/// every [`SessionStore`] (the record on the server, its id in the cookie)
+/// and for the cookie store (the whole record, sealed, in the cookie).
+/// Sealed: implement [`SessionStore`] to bring a store of your own.
+///
+/// ```
+/// use gateway_middleware::sessions::{Backend, MemoryStore, Sessions};
+/// fn sessions<B: Backend>(backend: B) -> Sessions<B> {
+///     Sessions::new(backend)
+/// }
+/// let _ = sessions(MemoryStore::new());
+/// ```
+pub trait Backend: sealed::Sealed {}
+
+impl<S: SessionStore> Backend for S {}
+
+impl Backend for CookieStore {}
+
+/// What the request's cookie should become.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum CookieAction {
+    /// Leave the client's cookie as it is (or send none).
+    Keep,
+    /// Set the cookie to this value.
+    Set(String),
+    /// Tell the client to drop its cookie.
+    Remove,
+}
+
+/// The outcome of a commit.
+#[derive(Debug)]
+pub(crate) struct Outcome {
+    pub(crate) cookie: CookieAction,
+    /// Keys refused by first-writer-wins.
+    pub(crate) conflicts: Vec<String>,
+}
+
+/// Why a commit failed.
+#[derive(Debug)]
+pub(crate) enum CommitError {
+    Store(StoreError),
+    /// The application's bug: the sealed cookie is over the browsers'
+    /// limit. The message says by how much.
+    TooLarge(String),
+}
+
+impl From<StoreError> for CommitError {
+    fn from(e: StoreError) -> CommitError {
+        CommitError::Store(e)
+    }
+}
+
+/// What a commit needs besides the plan.
+#[derive(Debug)]
+pub(crate) struct Context<'a> {
+    pub(crate) cookie_name: &'a str,
+    pub(crate) now: SystemTime,
+    /// The record's expiry after this request (idle and absolute).
+    pub(crate) expires: SystemTime,
+    /// Whether a rolling refresh is due even without a change.
+    pub(crate) refresh: bool,
+    /// Whether the client sent a cookie of the session's name.
+    pub(crate) sent_cookie: bool,
+}
+
+/// How many times `create` draws a new id after [`Created::Exists`]. With
+/// 128-bit random ids one retry is already a sign of a broken store.
+const CREATE_ATTEMPTS: usize = 4;
+
+// The sealed trait's methods use crate-private types: nobody outside the
+// crate can name, call or implement them, which is the point.
+#[allow(private_interfaces, private_bounds)]
+pub(crate) mod sealed {
+    use std::future::Future;
+    use std::time::SystemTime;
+
+    use super::{CommitError, Context, Outcome};
+    use crate::sessions::handle::{Loaded, Plan};
+    use crate::sessions::store::{Record, StoreError};
+
+    pub trait Sealed: Send + Sync + 'static {
+        /// The session named by the first usable cookie value.
+        fn load(
+            &self,
+            values: &[String],
+            cookie_name: &str,
+            now: SystemTime,
+        ) -> impl Future<Output = Result<Option<Loaded>, StoreError>> + Send;
+
+        /// Writes what the request did.
+        fn commit(
+            &self,
+            plan: &Plan,
+            cx: &Context<'_>,
+        ) -> impl Future<Output = Result<Outcome, CommitError>> + Send;
+
+        /// Stores a new session (tests' seeding); the cookie value.
+        fn seed(
+            &self,
+            record: &Record,
+            cookie_name: &str,
+        ) -> impl Future<Output = Result<String, CommitError>> + Send;
+
+        /// Verifications by each non-primary key (cookie store only).
+        fn old_key_uses(&self) -> Vec<(u8, u64)> {
+            Vec::new()
+        }
+    }
+}
+
+#[allow(private_interfaces, private_bounds)]
+impl<S: SessionStore> sealed::Sealed for S {
+    async fn load(
+        &self,
+        values: &[String],
+        _cookie_name: &str,
+        now: SystemTime,
+    ) -> Result<Option<Loaded>, StoreError> {
+        // The first value that is an id at all; a cookie tossed in by a
+        // sibling domain with junk in it does not hide ours.
+        let Some(id) = values.iter().find_map(|v| SessionId::parse(v)) else {
+            return Ok(None);
+        };
+        let record = self.load(&id).await?;
+        Ok(record.filter(|r| !r.is_expired(now)).map(|record| Loaded {
+            id: Some(id),
+            record,
+            reissue: false,
+        }))
+    }
+
+    async fn commit(&self, plan: &Plan, cx: &Context<'_>) -> Result<Outcome, CommitError> {
+        let mut conflicts = Vec::new();
+        let loaded = plan.loaded.as_ref().and_then(|l| Some((l.id?, &l.record)));
+        let cookie = match loaded {
+            None => {
+                let data = plan.data();
+                if data.is_empty() {
+                    CookieAction::Keep
+                } else {
+                    let mut record = Record::new(cx.now, cx.expires);
+                    record.data = data;
+                    CookieAction::Set(create(self, &record).await?.to_string())
+                }
+            }
+            Some((id, _)) if plan.destroyed => {
+                self.delete(&id).await?;
+                let data = plan.data();
+                if data.is_empty() {
+                    CookieAction::Remove
+                } else {
+                    let mut record = Record::new(cx.now, cx.expires);
+                    record.data = data;
+                    CookieAction::Set(create(self, &record).await?.to_string())
+                }
+            }
+            Some((id, old)) if plan.cycle => {
+                let mut record = Record::new(old.created, cx.expires);
+                record.data = plan.data();
+                let new = create(self, &record).await?;
+                self.delete(&id).await?;
+                CookieAction::Set(new.to_string())
+            }
+            Some((id, old)) if plan.changed() || cx.refresh => {
+                let save = Save {
+                    changes: plan.changes.clone(),
+                    clear: plan.cleared,
+                    ..Save::new(old.version, cx.expires)
+                };
+                match self.save(&id, &save).await? {
+                    Saved::Applied {
+                        conflicts: refused, ..
+                    } => {
+                        conflicts = refused;
+                        CookieAction::Set(id.to_string())
+                    }
+                    // Logout wins: deleted or replaced meanwhile.
+                    Saved::Gone => CookieAction::Keep,
+                }
+            }
+            Some(_) => CookieAction::Keep,
+        };
+        Ok(Outcome { cookie, conflicts })
+    }
+
+    async fn seed(&self, record: &Record, _cookie_name: &str) -> Result<String, CommitError> {
+        Ok(create(self, record).await?.to_string())
+    }
+}
+
+#[allow(private_interfaces, private_bounds)]
+impl sealed::Sealed for CookieStore {
+    async fn load(
+        &self,
+        values: &[String],
+        cookie_name: &str,
+        now: SystemTime,
+    ) -> Result<Option<Loaded>, StoreError> {
+        // The first value that opens: authenticated, so a tossed cookie
+        // of the same name cannot pass for ours.
+        Ok(values
+            .iter()
+            .find_map(|v| self.open(cookie_name, v, now))
+            .map(|opened| Loaded {
+                id: None,
+                record: opened.record,
+                reissue: !opened.primary,
+            }))
+    }
+
+    async fn commit(&self, plan: &Plan, cx: &Context<'_>) -> Result<Outcome, CommitError> {
+        let data = plan.data();
+        let created = match &plan.loaded {
+            None if data.is_empty() => return Ok(keep()),
+            None => cx.now,
+            Some(_) if plan.destroyed => {
+                if data.is_empty() {
+                    return Ok(outcome(CookieAction::Remove));
+                }
+                cx.now
+            }
+            Some(l) if plan.changed() || plan.cycle || cx.refresh || l.reissue => {
+                if data.is_empty() {
+                    return Ok(outcome(CookieAction::Remove));
+                }
+                l.record.created
+            }
+            Some(_) => return Ok(keep()),
+        };
+        let mut record = Record::new(created, cx.expires);
+        record.data = data;
+        self.seal(cx.cookie_name, &record)
+            .map(|value| outcome(CookieAction::Set(value)))
+            .map_err(|e| CommitError::TooLarge(too_large(&e)))
+    }
+
+    async fn seed(&self, record: &Record, cookie_name: &str) -> Result<String, CommitError> {
+        self.seal(cookie_name, record)
+            .map_err(|e| CommitError::TooLarge(too_large(&e)))
+    }
+
+    fn old_key_uses(&self) -> Vec<(u8, u64)> {
+        CookieStore::old_key_uses(self)
+    }
+}
+
+fn keep() -> Outcome {
+    outcome(CookieAction::Keep)
+}
+
+fn outcome(cookie: CookieAction) -> Outcome {
+    Outcome {
+        cookie,
+        conflicts: Vec::new(),
+    }
+}
+
+fn too_large(e: &super::cookie_store::CookieTooLarge) -> String {
+    format!(
+        "the session no longer fits in its cookie: {e}; keep less in it, or use a server-side store"
+    )
+}
+
+/// Creates `record` under a fresh id, drawing again on a collision.
+async fn create<S: SessionStore>(store: &S, record: &Record) -> Result<SessionId, StoreError> {
+    for _ in 0..CREATE_ATTEMPTS {
+        let id = SessionId::generate();
+        if store.create(&id, record).await? == Created::Inserted {
+            return Ok(id);
+        }
+    }
+    Err(StoreError::new(format!(
+        "session store reported {CREATE_ATTEMPTS} fresh random ids as existing"
+    )))
+}

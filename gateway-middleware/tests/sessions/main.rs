@@ -1,0 +1,10 @@
+//! The `Sessions` middleware, the `Session` handle and `MemoryStore`,
+//! in-process through `TestClient`.
+
+mod support;
+
+mod basics;
+mod cookies;
+mod expiry;
+mod outage;
+mod races;
