@@ -106,6 +106,20 @@ pub enum Kind {
     /// `gateway_middleware::StaticFiles::new($STATIC_DIR)` as the
     /// application, served like `Gateway`.
     StaticGateway,
+    /// The gateway server with [`SessionHello`] (the session counter read
+    /// and written back) inside `gateway_middleware::Sessions` with the
+    /// cookie store (`CookieStore::new(Key::generate(1))`: the session
+    /// sealed into the cookie with XChaCha20-Poly1305). Sessions'
+    /// defaults: cookie `session`, `HttpOnly`, `SameSite=Lax`, `Path=/`,
+    /// `Secure` only on https, rolling idle expiry of 14 days.
+    SessionCookie,
+    /// [`Kind::SessionCookie`] with `gateway_middleware::sessions::MemoryStore`
+    /// (defaults) instead of the cookie store.
+    SessionMemory,
+    /// [`Kind::Gateway`]'s hello application inside `Sessions` with a
+    /// `MemoryStore`, never touching its session: what `Sessions` costs a
+    /// request that does not use it (no store call, no cookie).
+    SessionUntouched,
     /// [`Kind::Axum`]'s router with tower-sessions 0.15's
     /// `SessionManagerLayer` over its `MemoryStore`, answering `GET /`
     /// with [`axum_session_hello`]: the session counter read and written
@@ -122,7 +136,7 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind with its command-line name.
-    pub const ALL: [(&'static str, Kind); 15] = [
+    pub const ALL: [(&'static str, Kind); 18] = [
         ("gateway", Kind::Gateway),
         ("raw", Kind::Raw),
         ("raw-minimal", Kind::RawMinimal),
@@ -137,6 +151,9 @@ impl Kind {
         ("gateway-root", Kind::GatewayRoot),
         ("static-gateway", Kind::StaticGateway),
         ("static-servedir", Kind::StaticServeDir),
+        ("session-cookie", Kind::SessionCookie),
+        ("session-memory", Kind::SessionMemory),
+        ("session-untouched", Kind::SessionUntouched),
         ("axum-sessions", Kind::AxumSessions),
     ];
 }
@@ -212,6 +229,24 @@ pub async fn serve(
         Kind::Axum => {
             let router = axum::Router::new().route("/", axum::routing::get(axum_hello));
             serve_axum(listener, shutdown, router).await
+        }
+        Kind::SessionCookie => {
+            use gateway_core::ApplicationExt;
+            use gateway_middleware::sessions::{CookieStore, Key, Sessions};
+            let app = SessionHello.with(Sessions::new(CookieStore::new(Key::generate(1))));
+            serve_gateway(listener, shutdown, app).await
+        }
+        Kind::SessionMemory => {
+            use gateway_core::ApplicationExt;
+            use gateway_middleware::sessions::{MemoryStore, Sessions};
+            let app = SessionHello.with(Sessions::new(MemoryStore::new()));
+            serve_gateway(listener, shutdown, app).await
+        }
+        Kind::SessionUntouched => {
+            use gateway_core::ApplicationExt;
+            use gateway_middleware::sessions::{MemoryStore, Sessions};
+            let app = gateway_examples::hello::app().with(Sessions::new(MemoryStore::new()));
+            serve_gateway(listener, shutdown, app).await
         }
         Kind::AxumSessions => {
             use tower_sessions::cookie::{SameSite, time};
@@ -386,6 +421,42 @@ async fn axum_hello() -> ([(http::header::HeaderName, &'static str); 1], &'stati
 
 /// The session counter's key in every session kind.
 pub const COUNTER: &str = "n";
+
+/// The gateway session kinds' application: `GET /` (and `HEAD /`) reads
+/// the session's counter (0 when absent), writes it back incremented and
+/// answers the new value in decimal with a newline (`text/plain`), as
+/// [`axum_session_hello`] does; other methods on `/` get a 405, other
+/// paths a 404. A session error propagates (`Sessions` answers a store
+/// outage with a 503).
+#[derive(Clone, Copy, Debug)]
+pub struct SessionHello;
+
+impl gateway_core::Application for SessionHello {
+    async fn call(
+        &self,
+        env: gateway_core::Environ,
+    ) -> Result<gateway_core::Response, gateway_core::Error> {
+        use gateway_core::Error;
+        use http::StatusCode;
+        match hello_route(env.method(), env.path_info()) {
+            None => {}
+            Some(405) => {
+                return Err(Error::with_status(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "method not allowed",
+                ));
+            }
+            Some(_) => return Err(Error::with_status(StatusCode::NOT_FOUND, "no such page")),
+        }
+        let session = gateway_middleware::Session::of(&env).ok_or_else(|| {
+            Error::with_status(StatusCode::INTERNAL_SERVER_ERROR, "no Sessions middleware")
+        })?;
+        let n = session.get::<u64>(COUNTER).await?.unwrap_or(0) + 1;
+        session.insert(COUNTER, n).await?;
+        gateway_core::start(200, [("content-type", "text/plain; charset=utf-8")])
+            .body(format!("{n}\n"))
+    }
+}
 
 /// [`Kind::AxumSessions`]' handler: reads the session's counter (0 when
 /// absent), writes it back incremented and answers the new value in

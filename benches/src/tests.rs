@@ -65,12 +65,12 @@ fn with_server(kind: Kind, f: impl FnOnce(SocketAddr)) {
 }
 
 /// Sends `GET /` `n` times on one connection through a [`Jar`], returning
-/// each response's body.
-fn bodies(addr: SocketAddr, n: usize) -> Vec<String> {
+/// each response's body and how many responses changed the jar.
+fn bodies(addr: SocketAddr, n: usize) -> (Vec<String>, usize) {
     let mut stream = TcpStream::connect(addr).expect("connect");
     let head = b"GET / HTTP/1.1\r\nhost: bench\r\n";
     let (mut jar, mut request) = (Jar::default(), Vec::new());
-    let mut out = Vec::new();
+    let (mut out, mut cookies_set) = (Vec::new(), 0);
     for _ in 0..n {
         jar.request(head, &mut request);
         stream.write_all(&request).expect("write");
@@ -92,21 +92,35 @@ fn bodies(addr: SocketAddr, n: usize) -> Vec<String> {
             "{}",
             String::from_utf8_lossy(&buf)
         );
-        jar.update(&buf[..end]);
+        if jar.update(&buf[..end]) {
+            cookies_set += 1;
+        }
         out.push(String::from_utf8_lossy(&buf[end + 4..end + 4 + len]).into_owned());
     }
-    out
+    (out, cookies_set)
 }
 
 /// Each session kind counts 1, 2, 3 for one client, and a second client
 /// starts its own count: the load client carries the session cookie.
 #[test]
 fn session_kinds_count_per_client() {
-    for kind in [Kind::AxumSessions] {
+    for kind in [Kind::SessionCookie, Kind::SessionMemory, Kind::AxumSessions] {
         with_server(kind, |addr| {
             let expected: Vec<String> = (1..=3).map(|n| format!("{n}\n")).collect();
-            assert_eq!(bodies(addr, 3), expected, "{kind:?}, first client");
-            assert_eq!(bodies(addr, 3), expected, "{kind:?}, second client");
+            for client in ["first", "second"] {
+                let (bodies, cookies_set) = bodies(addr, 3);
+                assert_eq!(bodies, expected, "{kind:?}, {client} client");
+                assert!(cookies_set >= 1, "{kind:?} set no cookie");
+            }
         });
     }
+}
+
+/// Sessions around an application that never touches its session sets no
+/// cookie: the untouched kind's requests stay cookieless.
+#[test]
+fn untouched_sessions_set_no_cookie() {
+    with_server(Kind::SessionUntouched, |addr| {
+        assert_eq!(bodies(addr, 3), (vec!["Hello, world!\n".to_owned(); 3], 0));
+    });
 }
