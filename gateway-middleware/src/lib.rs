@@ -70,12 +70,15 @@
 //! | [`ProxyHeaders`] | `proxy` | the client's address, scheme, host and prefix from a trusted reverse proxy's `Forwarded` / `X-Forwarded-*` headers; outermost, so everything else sees the corrected request | any |
 //! | [`Mount`] | `mount` | several applications under path prefixes, longest prefix first, with a fallback | any |
 //! | [`StaticFiles`] | `static-files` | files from a directory, as correct as nginx (preconditions, ranges, precompressed variants, caching headers, no path escapes) and close to it in speed; an application of its own, or a middleware in front of one | **tokio** (file I/O on its blocking pool) |
+//! | [`Sessions`] | `sessions` (`redis` for `RedisStore`) | a [`Session`] in every request's extensions: lazy, saved once before the commit and only when changed, never for anonymous traffic or on a 5xx; kept in [`MemoryStore`](sessions::MemoryStore), Redis (per-key merge, logout wins) or an encrypted [`CookieStore`](sessions::CookieStore); `503` when the store is down — see [`sessions`] | any (`RedisStore`: **tokio**) |
 //! | [`ConditionalGet`] | `conditional` | `304 Not Modified` / `412 Precondition Failed` for dynamic `GET`/`HEAD` responses that carry `ETag` or `Last-Modified`; the evaluator itself, for handlers, is in [`conditional`] (RFC 9110 §13) | any |
 //!
 //! **Features.** Each middleware has its cargo feature, all on by default;
 //! `default-features = false` and a list of them compiles only those and
 //! their dependencies (`ipnet` for `proxy`; `httpdate` for `conditional`;
-//! `mime_guess`, `tokio` and `conditional` for `static-files`).
+//! `mime_guess`, `tokio` and `conditional` for `static-files`; `serde`,
+//! `serde_json`, the RustCrypto AEAD and HMAC crates, `getrandom` and
+//! tokio's `sync` for `sessions`; `redis` for `redis`).
 //!
 //! **Runtime.** "any" runs on whatever executor polls it: no timers, no
 //! spawning. [`StaticFiles`] needs to run inside a tokio runtime (either

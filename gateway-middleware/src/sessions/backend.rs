@@ -146,7 +146,12 @@ impl<S: SessionStore> sealed::Sealed for S {
             None => {
                 let data = plan.data();
                 if data.is_empty() {
-                    CookieAction::Keep
+                    // Logout with a cookie that named nothing: drop it too.
+                    if plan.destroyed {
+                        CookieAction::Remove
+                    } else {
+                        CookieAction::Keep
+                    }
                 } else {
                     let mut record = Record::new(cx.now, cx.expires);
                     record.data = data;
@@ -221,6 +226,9 @@ impl sealed::Sealed for CookieStore {
     async fn commit(&self, plan: &Plan, cx: &Context<'_>) -> Result<Outcome, CommitError> {
         let data = plan.data();
         let created = match &plan.loaded {
+            None if data.is_empty() && plan.destroyed => {
+                return Ok(outcome(CookieAction::Remove));
+            }
             None if data.is_empty() => return Ok(keep()),
             None => cx.now,
             Some(_) if plan.destroyed => {

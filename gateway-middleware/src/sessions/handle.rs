@@ -58,7 +58,9 @@ use super::store::{Record, StoreError};
 /// change can no longer be saved: the call returns
 /// [`SessionError::is_after_commit`], logs an error and, under
 /// [`Lint`](gateway_core::lint::Lint), is reported as a violation. Reads of a
-/// session that was loaded before still work.
+/// session that was loaded before still work; a first use after the
+/// commit is refused the same way (the response went out without
+/// `Vary: Cookie`).
 #[derive(Clone)]
 pub struct Session {
     inner: Arc<Inner>,
@@ -395,6 +397,27 @@ impl Session {
     /// # Errors
     ///
     /// The store is unavailable, or the response was already committed.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// # use gateway_core::test_client::TestClient;
+    /// # use gateway_core::{ApplicationExt, Environ, fn_app, start};
+    /// # use gateway_middleware::sessions::{MemoryStore, Session, Sessions};
+    /// let app = fn_app(|env: Environ| async move {
+    ///     let session = Session::of(&env).unwrap();
+    ///     match env.path_info() {
+    ///         "/fill" => session.insert("a", 1).await?,
+    ///         _ => session.clear().await?,
+    ///     }
+    ///     let a: Option<u8> = session.get("a").await?;
+    ///     start(200, [("content-type", "text/plain")]).body(format!("{a:?}"))
+    /// })
+    /// .with(Sessions::new(MemoryStore::new()));
+    /// let client = TestClient::new(app);
+    /// assert_eq!(client.get("/fill").send().await.text(), "Some(1)");
+    /// assert_eq!(client.get("/clear").send().await.text(), "None");
+    /// # });
+    /// ```
     pub async fn clear(&self) -> Result<(), SessionError> {
         let base = self.base().await?;
         let mut state = self.changeable("cleared")?;
@@ -457,6 +480,26 @@ impl Session {
     /// # Errors
     ///
     /// The store is unavailable, or the response was already committed.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// # use gateway_core::test_client::TestClient;
+    /// # use gateway_core::{ApplicationExt, Environ, fn_app, start};
+    /// # use gateway_middleware::sessions::{MemoryStore, Session, Sessions};
+    /// let app = fn_app(|env: Environ| async move {
+    ///     let session = Session::of(&env).unwrap();
+    ///     session.cycle_id().await?;
+    ///     session.insert("user", "ada").await?;
+    ///     start(204, gateway_core::response::NO_HEADERS).empty()
+    /// })
+    /// .with(Sessions::new(MemoryStore::new()));
+    /// let client = TestClient::new(app);
+    /// client.get("/login").send().await;
+    /// let first = client.cookies();
+    /// client.get("/login").send().await;
+    /// assert_ne!(client.cookies(), first); // a new id each time
+    /// # });
+    /// ```
     pub async fn cycle_id(&self) -> Result<(), SessionError> {
         self.base().await?;
         let mut state = self.changeable("given a new id")?;
@@ -472,6 +515,24 @@ impl Session {
     /// # Errors
     ///
     /// The store is unavailable.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// # use gateway_core::test_client::TestClient;
+    /// # use gateway_core::{ApplicationExt, Environ, fn_app, start};
+    /// # use gateway_middleware::sessions::{MemoryStore, Session, Sessions};
+    /// let app = fn_app(|env: Environ| async move {
+    ///     let session = Session::of(&env).unwrap();
+    ///     let expires = session.expires().await?;
+    ///     session.insert("seen", true).await?;
+    ///     start(200, [("content-type", "text/plain")]).body(expires.is_some().to_string())
+    /// })
+    /// .with(Sessions::new(MemoryStore::new()));
+    /// let client = TestClient::new(app);
+    /// assert_eq!(client.get("/").send().await.text(), "false");
+    /// assert_eq!(client.get("/").send().await.text(), "true");
+    /// # });
+    /// ```
     pub async fn expires(&self) -> Result<Option<SystemTime>, SessionError> {
         let base = self.base().await?;
         Ok(base.loaded.as_ref().map(|l| l.record.expires))

@@ -15,26 +15,36 @@ use tokio::sync::Notify;
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// use gateway_core::test_client::TestClient;
-/// use gateway_core::{ApplicationExt, Environ, fn_app, from_fn, start};
+/// use gateway_core::{ApplicationExt, Environ, fn_app, start};
 /// use gateway_middleware::sessions::{Hold, MemoryStore, Session, Sessions};
 ///
+/// // Sets the key named by the path to true.
+/// let sessions = Sessions::new(MemoryStore::new());
 /// let app = fn_app(|env: Environ| async move {
-///     let session = Session::of(&env).unwrap();
 ///     let key = env.path_info().trim_start_matches('/').to_owned();
-///     session.insert(&key, true).await?;
+///     Session::of(&env).unwrap().insert(&key, true).await?;
 ///     start(204, gateway_core::response::NO_HEADERS).empty()
 /// })
-/// .with(Sessions::new(MemoryStore::new()));
+/// .with(sessions.clone());
 /// let client = TestClient::new(app);
 /// client.get("/first").send().await; // the session exists now
 ///
+/// // `/slow` loads the session, then waits before saving while `/fast`
+/// // runs from start to end.
 /// let hold = Hold::new();
-/// let slow = async {
-///     // (with gateway-core's TestRequest::extension, `.extension(hold.clone())`)
-///     # let _ = &hold;
+/// let slow = client.get("/slow").extension(hold.clone()).send();
+/// let fast = async {
+///     hold.reached().await;
+///     client.get("/fast").send().await;
+///     hold.release();
 /// };
-/// # let _ = slow;
-/// # });
+/// tokio::join!(slow, fast);
+/// // Different keys: both kept.
+/// let (_, cookie) = client.cookies().remove(0);
+/// let data = sessions.peek(&cookie).await?.expect("saved").data;
+/// assert!(data.contains_key("slow") && data.contains_key("fast"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
 /// ```
 ///
 /// A test starts the held request and, concurrently, awaits

@@ -11,8 +11,8 @@ use super::store::{Created, Record, Save, Saved, SessionStore, StoreError};
 
 /// A [`SessionStore`] in this process's memory: for one instance, for
 /// development and for tests. Sessions do not survive a restart and are
-/// not shared between instances (use [`RedisStore`](super::RedisStore)
-/// for that).
+/// not shared between instances (use `RedisStore`, feature `redis`, for
+/// that).
 ///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {

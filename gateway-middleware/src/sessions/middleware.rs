@@ -36,7 +36,10 @@ use super::store::Record;
 /// # let _ = sessions;
 /// ```
 ///
-/// Clones share the backend, the configuration and the counters.
+/// Clones share the backend, the configuration and the counters:
+/// configure first, then clone (a builder method called on a `Sessions`
+/// that has been cloned or has wrapped an application panics, rather than
+/// configure one copy and not the others).
 pub struct Sessions<B> {
     shared: Arc<Shared<B>>,
 }
@@ -300,8 +303,8 @@ impl<B: Backend> Sessions<B> {
     ///
     /// let (name, value) = sessions.seed([("user", "ada")]).await?;
     /// let client = TestClient::new(app);
-    /// let res = client.get("/").header("cookie", format!("{name}={value}")).send().await;
-    /// assert_eq!(res.text(), "ada");
+    /// client.add_cookie(&name, &value);
+    /// assert_eq!(client.get("/").send().await.text(), "ada");
     ///
     /// let record = sessions.peek(&value).await?.expect("stored");
     /// assert_eq!(record.data["user"], "ada");
@@ -363,9 +366,9 @@ impl<B: Backend> Sessions<B> {
 impl<B> Shared<B> {
     /// `min(now + idle, created + absolute)`.
     fn deadline(&self, created: SystemTime, now: SystemTime) -> SystemTime {
-        let idle = now + self.config.idle;
+        let idle = later(now, self.config.idle);
         match self.config.absolute {
-            Some(absolute) => idle.min(created + absolute),
+            Some(absolute) => idle.min(later(created, absolute)),
             None => idle,
         }
     }
@@ -403,7 +406,17 @@ impl<A: Application, B: Backend> Middleware<A> for Sessions<B> {
     }
 }
 
-/// The application [`Sessions`] produces.
+/// The application [`Sessions`] produces: the wrapped application, with a
+/// [`Session`] in every request's extensions.
+///
+/// ```
+/// use gateway_core::{ApplicationExt, fn_app, start};
+/// use gateway_middleware::sessions::{MemoryStore, Sessions, SessionsApp};
+///
+/// let app = fn_app(|_| async { start(200, [("content-type", "text/plain")]).body("hi") });
+/// let app: SessionsApp<_, MemoryStore> = app.with(Sessions::new(MemoryStore::new()));
+/// # let _ = app;
+/// ```
 pub struct SessionsApp<A, B> {
     app: A,
     shared: Arc<Shared<B>>,
@@ -543,6 +556,14 @@ impl<B: Backend> Shared<B> {
     }
 }
 
+/// `t + d`, or ten years after `t` where that would overflow (a timeout
+/// of `Duration::MAX` means "as long as possible", not a panic).
+fn later(t: SystemTime, d: Duration) -> SystemTime {
+    const TEN_YEARS: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+    t.checked_add(d)
+        .unwrap_or_else(|| t.checked_add(TEN_YEARS).unwrap_or(t))
+}
+
 /// Appends `Cookie` to `Vary` unless it is there already (or `*`).
 fn add_vary_cookie(headers: &mut HeaderMap) {
     let present = headers
@@ -573,5 +594,39 @@ impl<A: fmt::Debug, B> fmt::Debug for SessionsApp<A, B> {
             .field("app", &self.app)
             .field("config", &self.shared.config)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vary_cookie_is_added_once() {
+        let mut h = HeaderMap::new();
+        add_vary_cookie(&mut h);
+        add_vary_cookie(&mut h);
+        assert_eq!(h.get_all(VARY).iter().collect::<Vec<_>>(), ["Cookie"]);
+        let mut h = HeaderMap::new();
+        h.append(VARY, HeaderValue::from_static("Accept-Encoding, cookie"));
+        add_vary_cookie(&mut h);
+        assert_eq!(h.get_all(VARY).iter().count(), 1);
+        let mut h = HeaderMap::new();
+        h.append(VARY, HeaderValue::from_static("*"));
+        add_vary_cookie(&mut h);
+        assert_eq!(h.get_all(VARY).iter().collect::<Vec<_>>(), ["*"]);
+    }
+
+    #[test]
+    fn deadlines() {
+        let sessions = Sessions::new(crate::sessions::MemoryStore::new())
+            .idle_timeout(Duration::from_secs(100))
+            .absolute_timeout(Duration::from_secs(150));
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let d = |created, now| sessions.shared.deadline(created, now);
+        assert_eq!(d(t0, t0), t0 + Duration::from_secs(100));
+        let later_now = t0 + Duration::from_secs(100);
+        assert_eq!(d(t0, later_now), t0 + Duration::from_secs(150));
+        assert_eq!(sessions.shared.threshold(), Duration::from_secs(10));
     }
 }

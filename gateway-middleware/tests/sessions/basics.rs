@@ -166,3 +166,42 @@ async fn the_handle_is_shared_by_tasks_of_a_request() {
     let record = sessions.peek(&value).await.unwrap().unwrap();
     assert_eq!(record.data.len(), 8);
 }
+
+#[tokio::test]
+async fn inserting_after_destroy_starts_a_new_session() {
+    use crate::support::cookie_value;
+    let sessions = Sessions::new(MemoryStore::new());
+    let client = TestClient::new(app().with(sessions.clone()));
+    let old =
+        cookie_value(&set_cookie(&client.get("/set/user/ada").send().await, "session").unwrap());
+    client.get("/set/cart/3").send().await;
+    let res = client.get("/relogin/user/bob").send().await;
+    let new = cookie_value(&set_cookie(&res, "session").unwrap());
+    assert_ne!(old, new);
+    assert_eq!(sessions.peek(&old).await.unwrap(), None);
+    let record = sessions.peek(&new).await.unwrap().unwrap();
+    assert_eq!(
+        record.data.len(),
+        1,
+        "nothing of the old session: {record:?}"
+    );
+    assert_eq!(record.data["user"], json!("bob"));
+}
+
+#[tokio::test]
+async fn lint_finds_nothing_wrong_in_a_session_round_trip() {
+    let (lint, violations) = Lint::collecting();
+    let client = TestClient::new(app().with(Sessions::new(MemoryStore::new())).with(lint))
+        .with_base_url("https://localhost");
+    for path in [
+        "/set/a/1",
+        "/get/a",
+        "/cycle",
+        "/remove/a",
+        "/plain",
+        "/destroy",
+    ] {
+        assert_eq!(client.get(path).send().await.status(), 200, "{path}");
+    }
+    violations.assert_none();
+}

@@ -4,6 +4,7 @@
 mod support;
 
 mod basics;
+mod cookie_store;
 mod cookies;
 mod expiry;
 mod outage;

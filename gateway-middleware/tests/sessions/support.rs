@@ -15,6 +15,7 @@ use serde_json::Value;
 
 /// An application driven by its path:
 /// `/get/k`, `/set/k/v`, `/remove/k`, `/clear`, `/destroy`, `/cycle`,
+/// `/relogin/k/v` (destroy, then set),
 /// `/plain` (never touches the session), `/fail/k/v` (sets, then 500),
 /// `/late/k/v` (sets inside the streaming body, after the commit).
 /// Answers the JSON of what it read (or `null`).
@@ -40,6 +41,10 @@ pub fn app() -> impl Application {
             }
             "clear" => session.clear().await?,
             "destroy" => session.destroy().await?,
+            "relogin" => {
+                session.destroy().await?;
+                session.insert(part(1), part(2)).await?;
+            }
             "cycle" => session.cycle_id().await?,
             "fail" => {
                 session.insert(part(1), part(2)).await?;

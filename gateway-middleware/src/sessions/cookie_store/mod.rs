@@ -17,36 +17,7 @@
 //! # Ok::<(), gateway_middleware::sessions::KeyError>(())
 //! ```
 //!
-//! # What it protects, and what it cannot
-//!
-//! - **Confidentiality** (the default, [`CookieStore::new`]): the client
-//!   sees only ciphertext; it learns the cookie's length and nothing else.
-//!   A [`CookieStore::signed`] cookie is *readable by the client*: keep
-//!   nothing secret in such a session.
-//! - **Integrity**: a cookie that this store did not seal with one of its
-//!   keys — any changed, cut, extended or re-encoded byte — is refused, and
-//!   the request gets a fresh empty session. The cookie's name, format and
-//!   key id are authenticated too, so a value cannot be moved to another
-//!   cookie name or from the signed mode to the encrypted one.
-//! - **Expiry** is inside the authenticated payload: a cookie is refused
-//!   from its expiry on, whatever the browser was told.
-//! - **No revocation.** Nothing is kept on the server, so a copy of a
-//!   cookie stays valid until it expires: logging out removes the cookie
-//!   from the browser but cannot stop a copy taken earlier from being
-//!   replayed, nor can an older cookie be told from a newer one. Keep
-//!   expiries short, or use a server-side store
-//!   ([`SessionStore`](super::SessionStore)) where logout (and "log out
-//!   everywhere") must be final.
-//!
-//! # The cookie's format
-//!
-//! Unpadded base64url of `format || key id || nonce || ciphertext || tag`
-//! (encrypted: format 1, a random 24-byte nonce, a 16-byte Poly1305 tag) or
-//! of `format || key id || payload || tag` (signed: format 2, a 32-byte
-//! HMAC-SHA256 tag). The payload is the session's creation and expiry
-//! times (unix milliseconds, big-endian `u64`s) followed by its data as a
-//! JSON object. The AEAD and the HMAC use separate subkeys, derived from
-//! the key's secret with HMAC-SHA256 under distinct labels.
+//! See [`CookieStore`] for what the store protects and what it cannot.
 
 use std::fmt;
 use std::sync::Arc;
@@ -344,8 +315,9 @@ impl fmt::Debug for CookieStore {
 /// [`new`](Self::new) encrypts and authenticates the cookie
 /// (XChaCha20-Poly1305 with a random 24-byte nonce);
 /// [`signed`](Self::signed) only authenticates it (HMAC-SHA256), and the
-/// client can read the session. See the [module docs](self) for what the
-/// store protects and what it cannot (no server-side revocation).
+/// client can read the session. See [below](#what-it-protects-and-what-it-cannot)
+/// for what the store protects and what it cannot (no server-side
+/// revocation).
 ///
 /// Cloning is cheap (the keys are shared). [`Debug`](fmt::Debug) shows the
 /// mode and the key ids, never key bytes.
@@ -379,6 +351,38 @@ impl fmt::Debug for CookieStore {
 /// assert_eq!(store.old_key_uses(), vec![(1, 0)]);
 /// # Ok::<(), gateway_middleware::sessions::KeyError>(())
 /// ```
+///
+/// # What it protects, and what it cannot
+///
+/// - **Confidentiality** (the default, [`CookieStore::new`]): the client
+///   sees only ciphertext: it learns the cookie's length and the key id,
+///   nothing of the data.
+///   A [`CookieStore::signed`] cookie is *readable by the client*: keep
+///   nothing secret in such a session.
+/// - **Integrity**: a cookie that this store did not seal with one of its
+///   keys — any changed, cut, extended or re-encoded byte — is refused, and
+///   the request gets a fresh empty session. The cookie's name, format and
+///   key id are authenticated too, so a value cannot be moved to another
+///   cookie name or from the signed mode to the encrypted one.
+/// - **Expiry** is inside the authenticated payload: a cookie is refused
+///   from its expiry on, whatever the browser was told.
+/// - **No revocation.** Nothing is kept on the server, so a copy of a
+///   cookie stays valid until it expires: logging out removes the cookie
+///   from the browser but cannot stop a copy taken earlier from being
+///   replayed, nor can an older cookie be told from a newer one. Keep
+///   expiries short, or use a server-side store
+///   ([`SessionStore`](super::SessionStore)) where logout (and "log out
+///   everywhere") must be final.
+///
+/// # The cookie's format
+///
+/// Unpadded base64url of `format || key id || nonce || ciphertext || tag`
+/// (encrypted: format 1, a random 24-byte nonce, a 16-byte Poly1305 tag) or
+/// of `format || key id || payload || tag` (signed: format 2, a 32-byte
+/// HMAC-SHA256 tag). The payload is the session's creation and expiry
+/// times (unix milliseconds, big-endian `u64`s) followed by its data as a
+/// JSON object. The AEAD and the HMAC use separate subkeys, derived from
+/// the key's secret with HMAC-SHA256 under distinct labels.
 #[derive(Clone)]
 pub struct CookieStore {
     inner: Arc<Inner>,

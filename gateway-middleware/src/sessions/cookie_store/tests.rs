@@ -318,9 +318,16 @@ fn a_hundred_thousand_mutations_are_all_refused() {
         }
         done += 1;
         *by_kind.entry(kind).or_default() += 1;
-        // Opened by both modes' stores, under the right name and another.
+        // Opened by both modes' stores under the right name; every eighth
+        // also under another name (that costs a second tag check, and
+        // debug builds are slow at crypto).
+        let names: &[&str] = if done % 8 == 0 {
+            &[NAME, "other"]
+        } else {
+            &[NAME]
+        };
         for store in &stores {
-            for name in [NAME, "other"] {
+            for &name in names {
                 match store.try_open(name, &mutated, now) {
                     Ok(opened) => panic!(
                         "seed {seed}: a {kind} mutation was accepted (primary: {}): {mutated:?} from {value:?}",
