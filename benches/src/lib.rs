@@ -1,9 +1,10 @@
 //! Benchmark servers and a deterministic load client.
 //!
-//! Every server kind ([`Kind::ALL`]) answers `GET /` with the same bytes
-//! (`content-type: text/plain; charset=utf-8`, `Hello, world!\n`) and,
-//! except [`Kind::RawMinimal`], routes alike (other paths 404, other
-//! methods 405). The main ones:
+//! Every hello server kind ([`Kind::ALL`] less the session and static-file
+//! kinds below) answers `GET /` with the same bytes (`content-type:
+//! text/plain; charset=utf-8`, `Hello, world!\n`) and, except
+//! [`Kind::RawMinimal`], routes alike (other paths 404, other methods
+//! 405). The main ones:
 //!
 //! - [`Kind::Gateway`]: the `hello` example application through
 //!   `gateway_hyper::Server`;
@@ -24,6 +25,19 @@
 //! - [`Kind::GatewayMw5`] and [`Kind::GatewayMw5Async`]: the gateway
 //!   server with the hello application wrapped in 5 no-op middleware
 //!   layers, to measure what a stack of middleware costs.
+//!
+//! Four kinds keep a session (see [`COUNTER`]): `GET /` reads the
+//! session's counter, writes it back incremented and answers the new
+//! value, so every request after a client's first loads and saves its
+//! session ([`load`] carries the session cookie):
+//!
+//! - [`Kind::SessionCookie`] and [`Kind::SessionMemory`]: [`SessionHello`]
+//!   inside `gateway_middleware::Sessions` with the cookie store or the
+//!   memory store;
+//! - [`Kind::AxumSessions`]: the same in axum with tower-sessions'
+//!   `MemoryStore`, cookie attributes and expiry configured alike;
+//! - [`Kind::SessionUntouched`]: the hello application inside `Sessions`,
+//!   never touching its session (no store call, no cookie).
 //!
 //! Two more kinds serve files instead of the greeting, from the directory
 //! named by the [`STATIC_DIR`] environment variable (`benches/static.sh`
