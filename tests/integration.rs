@@ -23,6 +23,8 @@ mod lint;
 mod mini_framework;
 mod nginx;
 mod server;
+mod sessions;
+mod sessions_hostile;
 mod static_files;
 mod static_traversal;
 mod tower;

@@ -128,15 +128,20 @@ impl<S: SessionStore> sealed::Sealed for S {
     ) -> Result<Option<Loaded>, StoreError> {
         // The first value that is an id at all; a cookie tossed in by a
         // sibling domain with junk in it does not hide ours.
-        let Some(id) = values.iter().find_map(|v| SessionId::parse(v)) else {
-            return Ok(None);
-        };
-        let record = self.load(&id).await?;
-        Ok(record.filter(|r| !r.is_expired(now)).map(|record| Loaded {
-            id: Some(id),
-            record,
-            reissue: false,
-        }))
+        // Every candidate that is an id, in order, until one names a live
+        // record: an unknown id tossed in ahead of the real cookie (by a
+        // sibling subdomain, say) does not hide it. The middleware passes
+        // at most a few candidates, so this is bounded.
+        for id in values.iter().filter_map(|v| SessionId::parse(v)) {
+            if let Some(record) = self.load(&id).await?.filter(|r| !r.is_expired(now)) {
+                return Ok(Some(Loaded {
+                    id: Some(id),
+                    record,
+                    reissue: false,
+                }));
+            }
+        }
+        Ok(None)
     }
 
     async fn commit(&self, plan: &Plan, cx: &Context<'_>) -> Result<Outcome, CommitError> {

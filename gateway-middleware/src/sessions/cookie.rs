@@ -9,15 +9,16 @@ use http::{HeaderMap, HeaderValue};
 
 /// Every value of the cookie called `name`, in the order the client sent
 /// them, across every `Cookie` field line (HTTP/2 sends one per cookie).
-/// Malformed pairs and non-UTF-8 lines are skipped. At most `limit` values.
+/// Malformed and non-UTF-8 pairs are skipped — pairs, not lines: browsers
+/// send other cookies' non-ASCII values on the same line as ours, and they
+/// must not hide it. At most `limit` values.
 pub(crate) fn values<'h>(headers: &'h HeaderMap, name: &str, limit: usize) -> Vec<&'h str> {
     headers
         .get_all(COOKIE)
         .iter()
-        .filter_map(|line| line.to_str().ok())
-        .flat_map(|line| line.split(';'))
+        .flat_map(|line| line.as_bytes().split(|&b| b == b';'))
         .filter_map(|pair| {
-            let (n, v) = pair.trim().split_once('=')?;
+            let (n, v) = std::str::from_utf8(pair).ok()?.trim().split_once('=')?;
             (n.trim() == name).then(|| v.trim().trim_matches('"'))
         })
         .take(limit)
@@ -197,7 +198,12 @@ mod tests {
         h.append(COOKIE, HeaderValue::from_static("a=1; session=one; junk"));
         h.append(COOKIE, HeaderValue::from_static("session=\"two\""));
         h.append(COOKIE, HeaderValue::from_bytes(b"session=\xff").unwrap());
-        assert_eq!(values(&h, "session", 8), ["one", "two"]);
+        // Another cookie's non-ASCII value does not hide ours on its line.
+        h.append(
+            COOKIE,
+            HeaderValue::from_bytes(b"pref=caf\xc3\xa9; session=three; x=\xff").unwrap(),
+        );
+        assert_eq!(values(&h, "session", 8), ["one", "two", "three"]);
         assert_eq!(values(&h, "session", 1), ["one"]);
         assert!(values(&h, "other", 8).is_empty());
     }

@@ -602,8 +602,9 @@ impl fmt::Debug for Session {
 
 /// Why a [`Session`] method failed.
 ///
-/// Converts into [`gateway_core::Error`] with `?`; when the store was
-/// unavailable, [`Sessions`](super::Sessions) answers `503 Service
+/// Its message names the key, never a session value (a failed request's
+/// error is logged). Converts into [`gateway_core::Error`] with `?`; when
+/// the store was unavailable, [`Sessions`](super::Sessions) answers `503 Service
 /// Unavailable` whatever the application returned (fail-closed, the
 /// default).
 ///
@@ -621,7 +622,7 @@ impl fmt::Debug for Session {
 /// })
 /// .with(Sessions::new(MemoryStore::new()));
 /// let text = TestClient::new(app).get("/").send().await.text();
-/// assert!(text.starts_with("session value `n` did not deserialize"), "{text}");
+/// assert_eq!(text, "session value `n` did not deserialize: expected u32");
 /// # });
 /// ```
 pub struct SessionError {
@@ -683,7 +684,21 @@ impl fmt::Display for SessionError {
             ),
             Kind::Serialize(key, e) => write!(f, "session value `{key}` did not serialize: {e}"),
             Kind::Deserialize(key, e) => {
-                write!(f, "session value `{key}` did not deserialize: {e}")
+                // serde's message quotes the stored value ("invalid type:
+                // string \"…\", expected u32"), and this error is logged
+                // (the driver logs a failed request's error): keep only
+                // what the code expected, never the session's data.
+                let message = e.to_string();
+                match message.rsplit_once(", expected ") {
+                    Some((_, expected)) => write!(
+                        f,
+                        "session value `{key}` did not deserialize: expected {expected}"
+                    ),
+                    None => write!(
+                        f,
+                        "session value `{key}` did not deserialize as the requested type"
+                    ),
+                }
             }
             Kind::TooLarge(message) => f.write_str(message),
         }
@@ -693,8 +708,11 @@ impl fmt::Display for SessionError {
 impl std::error::Error for SessionError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match &self.kind {
-            Kind::Serialize(_, e) | Kind::Deserialize(_, e) => Some(e),
-            Kind::Unavailable | Kind::AfterCommit | Kind::TooLarge(_) => None,
+            Kind::Serialize(_, e) => Some(e),
+            // Its message holds the stored value (see `Display`).
+            Kind::Deserialize(..) | Kind::Unavailable | Kind::AfterCommit | Kind::TooLarge(_) => {
+                None
+            }
         }
     }
 }

@@ -18,7 +18,7 @@ use std::fmt;
 /// [`Debug`](fmt::Debug) shows only a short prefix, so an id printed in a
 /// log line cannot be replayed; [`Display`](fmt::Display) writes it whole,
 /// for the cookie and for store keys.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SessionId([u8; 16]);
 
 const ENCODED_LEN: usize = 22;

@@ -1,6 +1,6 @@
 //! [`MemoryStore`]: sessions in this process's memory, bounded and expiring.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -35,10 +35,12 @@ use super::store::{Created, Record, Save, Saved, SessionStore, StoreError};
 /// records (100,000 by default). A `create` that finds it full first drops
 /// every expired record; if none had expired, it evicts the record that
 /// would expire soonest — the session closest to its end anyway — and
-/// counts it in [`MemoryStats::evictions`]. Eviction scans every record,
-/// so a full store costs O(n) per new session; size it so it is rarely
-/// full. Expired records are never returned, whether or not they have been
-/// dropped yet.
+/// counts it in [`MemoryStats::evictions`]. Records are indexed by expiry,
+/// so dropping and evicting cost O(log n) each, however full the store —
+/// a client that creates sessions as fast as it can does not make the
+/// next create scan the store. Every `create` also drops the records that
+/// have expired by then. Expired records are never returned, whether or
+/// not they have been dropped yet.
 ///
 /// Clones share the records and the counters. Every call takes one
 /// short-lived lock and never waits on anything else, so it is bounded.
@@ -48,13 +50,53 @@ pub struct MemoryStore {
 }
 
 struct Inner {
-    records: Mutex<HashMap<SessionId, Entry>>,
+    records: Mutex<Records>,
     capacity: usize,
     loads: AtomicU64,
     creates: AtomicU64,
     saves: AtomicU64,
     deletes: AtomicU64,
     evictions: AtomicU64,
+}
+
+/// The records, and an index of them by expiry (soonest first).
+#[derive(Default)]
+struct Records {
+    map: HashMap<SessionId, Entry>,
+    by_expiry: BTreeSet<(SystemTime, SessionId)>,
+}
+
+impl Records {
+    fn insert(&mut self, id: SessionId, entry: Entry) {
+        self.by_expiry.insert((entry.record.expires, id));
+        if let Some(old) = self.map.insert(id, entry) {
+            self.by_expiry.remove(&(old.record.expires, id));
+        }
+    }
+
+    fn remove(&mut self, id: &SessionId) {
+        if let Some(old) = self.map.remove(id) {
+            self.by_expiry.remove(&(old.record.expires, *id));
+        }
+    }
+
+    /// Removes and returns the id of the record that expires soonest.
+    fn pop_soonest(&mut self) -> Option<SessionId> {
+        let (_, id) = self.by_expiry.pop_first()?;
+        self.map.remove(&id);
+        Some(id)
+    }
+
+    /// Drops every record expired at `now`.
+    fn drop_expired(&mut self, now: SystemTime) {
+        while let Some(&(expires, id)) = self.by_expiry.first() {
+            if expires > now {
+                break;
+            }
+            self.by_expiry.pop_first();
+            self.map.remove(&id);
+        }
+    }
 }
 
 struct Entry {
@@ -110,7 +152,7 @@ impl MemoryStore {
     pub fn with_capacity(capacity: usize) -> MemoryStore {
         MemoryStore {
             inner: Arc::new(Inner {
-                records: Mutex::new(HashMap::new()),
+                records: Mutex::new(Records::default()),
                 capacity: capacity.max(1),
                 loads: AtomicU64::new(0),
                 creates: AtomicU64::new(0),
@@ -130,11 +172,11 @@ impl MemoryStore {
             saves: i.saves.load(Ordering::Relaxed),
             deletes: i.deletes.load(Ordering::Relaxed),
             evictions: i.evictions.load(Ordering::Relaxed),
-            records: self.lock().len(),
+            records: self.lock().map.len(),
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<SessionId, Entry>> {
+    fn lock(&self) -> MutexGuard<'_, Records> {
         // A panic while holding the lock cannot leave a record half
         // changed in a way later calls could misread (each change is a
         // few assignments), so a poisoned lock is used as it is.
@@ -144,20 +186,12 @@ impl MemoryStore {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn make_room(&self, records: &mut HashMap<SessionId, Entry>, now: SystemTime) {
-        if records.len() < self.inner.capacity {
-            return;
-        }
-        records.retain(|_, e| !e.record.is_expired(now));
-        while records.len() >= self.inner.capacity {
-            let Some(soonest) = records
-                .iter()
-                .min_by_key(|(_, e)| e.record.expires)
-                .map(|(id, _)| *id)
-            else {
+    fn make_room(&self, records: &mut Records, now: SystemTime) {
+        records.drop_expired(now);
+        while records.map.len() >= self.inner.capacity {
+            if records.pop_soonest().is_none() {
                 return;
-            };
-            records.remove(&soonest);
+            }
             self.inner.evictions.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -165,14 +199,18 @@ impl MemoryStore {
     fn load_now(&self, id: &SessionId, now: SystemTime) -> Option<Record> {
         self.inner.loads.fetch_add(1, Ordering::Relaxed);
         let records = self.lock();
-        let entry = records.get(id)?;
+        let entry = records.map.get(id)?;
         (!entry.record.is_expired(now)).then(|| entry.record.clone())
     }
 
     fn create_now(&self, id: &SessionId, record: &Record, now: SystemTime) -> Created {
         self.inner.creates.fetch_add(1, Ordering::Relaxed);
         let mut records = self.lock();
-        if records.get(id).is_some_and(|e| !e.record.is_expired(now)) {
+        if records
+            .map
+            .get(id)
+            .is_some_and(|e| !e.record.is_expired(now))
+        {
             return Created::Exists;
         }
         records.remove(id);
@@ -195,14 +233,21 @@ impl MemoryStore {
     fn save_now(&self, id: &SessionId, save: &Save, now: SystemTime) -> Saved {
         self.inner.saves.fetch_add(1, Ordering::Relaxed);
         let mut records = self.lock();
-        let Some(entry) = records.get_mut(id) else {
+        let Some(entry) = records.map.get_mut(id) else {
             return Saved::Gone;
         };
         if entry.record.is_expired(now) {
             records.remove(id);
             return Saved::Gone;
         }
-        entry.apply(save)
+        let old_expires = entry.record.expires;
+        let saved = entry.apply(save);
+        let new_expires = entry.record.expires;
+        if new_expires != old_expires {
+            records.by_expiry.remove(&(old_expires, *id));
+            records.by_expiry.insert((new_expires, *id));
+        }
+        saved
     }
 }
 
@@ -405,5 +450,49 @@ mod tests {
         assert_eq!(store.load_now(&b, later), None);
         assert!(store.load_now(&a, later).is_some());
         assert!(store.load_now(&c, later).is_some());
+    }
+
+    #[test]
+    fn eviction_follows_expiries_moved_by_saves_and_the_index_stays_whole() {
+        let store = MemoryStore::with_capacity(3);
+        let now = SystemTime::now();
+        let ids: Vec<SessionId> = (0..3).map(|_| SessionId::generate()).collect();
+        for (i, id) in ids.iter().enumerate() {
+            store.create_now(id, &record(now, 10 + i as u64), now);
+        }
+        // The soonest (ids[0]) is refreshed past the others: ids[1] is now
+        // the one to go.
+        let refresh = Save::new(0, now + Duration::from_secs(100));
+        assert!(matches!(
+            store.save_now(&ids[0], &refresh, now),
+            Saved::Applied { .. }
+        ));
+        store.create_now(&SessionId::generate(), &record(now, 50), now);
+        assert_eq!(store.load_now(&ids[1], now), None);
+        assert!(store.load_now(&ids[0], now).is_some());
+        assert!(store.load_now(&ids[2], now).is_some());
+
+        // Many creates, saves and deletes: the index names exactly the
+        // records held, at their expiries.
+        let store = MemoryStore::with_capacity(50);
+        let mut held = Vec::new();
+        for i in 0..500u64 {
+            let id = SessionId::generate();
+            store.create_now(&id, &record(now, 1 + i % 37), now);
+            held.push(id);
+            if i % 3 == 0 {
+                let moved = Save::new(0, now + Duration::from_secs(i % 53 + 1));
+                store.save_now(&held[(i as usize * 7) % held.len()], &moved, now);
+            }
+            if i % 5 == 0 {
+                store.lock().remove(&held[(i as usize * 11) % held.len()]);
+            }
+        }
+        let records = store.lock();
+        assert!(records.map.len() <= 50);
+        assert_eq!(records.by_expiry.len(), records.map.len());
+        for (expires, id) in &records.by_expiry {
+            assert_eq!(records.map[id].record.expires, *expires);
+        }
     }
 }

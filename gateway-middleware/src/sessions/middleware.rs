@@ -10,12 +10,12 @@ use std::time::{Duration, SystemTime};
 use gateway_core::lint::Reporter;
 use gateway_core::{Application, Environ, Error, Middleware, Response, Scheme, start};
 use http::header::{CACHE_CONTROL, RETRY_AFTER, SET_COOKIE, VARY};
-use http::{HeaderMap, HeaderValue};
+use http::{HeaderMap, HeaderValue, StatusCode};
 use serde::Serialize;
 
 use super::backend::{Backend, CommitError, Context, CookieAction};
 use super::cookie::{self, Attributes, SameSite, Secure};
-use super::handle::{LoadFuture, Loader, Session, SessionError, Taken};
+use super::handle::{LoadFuture, Loader, Plan, Session, SessionError, Taken};
 use super::hold::Hold;
 use super::store::Record;
 
@@ -474,11 +474,49 @@ impl<B: Backend> Shared<B> {
             Taken::Failed => return self.unavailable(),
             Taken::Used(plan) => plan,
         };
-        // An application error saves nothing.
-        let mut res = result?;
-        add_vary_cookie(res.headers_mut());
-        if res.status().is_server_error() || !plan.saveable {
-            return Ok(res);
+        match result {
+            Ok(mut res) => {
+                let status = res.status();
+                match self
+                    .decide(plan, status, res.headers_mut(), session, https)
+                    .await
+                {
+                    Decision::Done => Ok(res),
+                    Decision::Unavailable => self.unavailable(),
+                    Decision::Failed(e) => Err(e),
+                }
+            }
+            // An error the driver answers with a 4xx (a refused login, a
+            // form to fill in again) keeps the session's changes as a
+            // response would: the cookie goes in the error's headers, which
+            // the driver's error page carries. A 5xx saves nothing.
+            Err(mut err) => {
+                let status = err.status();
+                match self
+                    .decide(plan, status, err.headers_mut(), session, https)
+                    .await
+                {
+                    Decision::Done => Err(err),
+                    Decision::Unavailable => self.unavailable(),
+                    Decision::Failed(e) => Err(e),
+                }
+            }
+        }
+    }
+
+    /// Saves what `plan` changed and writes the session's fields into
+    /// `headers`, the head of a response (or error) with `status`.
+    async fn decide(
+        &self,
+        plan: Plan,
+        status: StatusCode,
+        headers: &mut HeaderMap,
+        session: &Session,
+        https: bool,
+    ) -> Decision {
+        add_vary_cookie(headers);
+        if status.is_server_error() || !plan.saveable {
+            return Decision::Done;
         }
         let now = SystemTime::now();
         let (created, old_expires) = match &plan.loaded {
@@ -504,13 +542,13 @@ impl<B: Backend> Shared<B> {
                 self.store_errors.fetch_add(1, Ordering::Relaxed);
                 tracing::error!(error = %e, "session store failed to save a session");
                 return match self.config.on_store_error {
-                    OnStoreError::FailClosed => self.unavailable(),
-                    OnStoreError::FailOpen => Ok(res),
+                    OnStoreError::FailClosed => Decision::Unavailable,
+                    OnStoreError::FailOpen => Decision::Done,
                 };
             }
             Err(CommitError::TooLarge(message)) => {
                 tracing::error!("{message}");
-                return Err(Error::new(SessionError::too_large(message)));
+                return Decision::Failed(Error::new(SessionError::too_large(message)));
             }
         };
         if !outcome.conflicts.is_empty() {
@@ -520,23 +558,22 @@ impl<B: Backend> Shared<B> {
                 "session keys changed by a concurrent request kept its value (first writer wins)");
         }
         let header = match outcome.cookie {
-            CookieAction::Keep => return Ok(res),
+            CookieAction::Keep => return Decision::Done,
             CookieAction::Set(value) => {
                 let expires = (!self.config.browser_session).then_some(expires);
                 self.config.attributes.set(&value, expires, now, https)
             }
             CookieAction::Remove if cx.sent_cookie => self.config.attributes.remove(https),
-            CookieAction::Remove => return Ok(res),
+            CookieAction::Remove => return Decision::Done,
         };
         let Some(header) = header else {
-            return Err(Error::new("the session cookie is not a valid header value"));
+            return Decision::Failed(Error::new("the session cookie is not a valid header value"));
         };
-        let headers = res.headers_mut();
         headers.append(SET_COOKIE, header);
         if !headers.contains_key(CACHE_CONTROL) {
             headers.insert(CACHE_CONTROL, HeaderValue::from_static("private"));
         }
-        Ok(res)
+        Decision::Done
     }
 
     fn unavailable(&self) -> Result<Response, Error> {
@@ -562,6 +599,16 @@ fn later(t: SystemTime, d: Duration) -> SystemTime {
     const TEN_YEARS: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
     t.checked_add(d)
         .unwrap_or_else(|| t.checked_add(TEN_YEARS).unwrap_or(t))
+}
+
+/// What [`Shared::decide`] leaves the request with.
+enum Decision {
+    /// The head carries the session's fields; send it.
+    Done,
+    /// The store failed under fail-closed: answer 503.
+    Unavailable,
+    /// The session cannot be sent (too large for a cookie): fail.
+    Failed(Error),
 }
 
 /// Appends `Cookie` to `Vary` unless it is there already (or `*`).

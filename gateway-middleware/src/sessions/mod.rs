@@ -59,8 +59,10 @@
 //! The middleware decides the cookie after the application returns and
 //! before the driver commits the response: it saves the keys the request
 //! changed (nothing if nothing changed), once, and sets the cookie. A
-//! response with a 5xx status, or an `Err` from the application, saves
-//! nothing. When it sets a cookie it adds `Cache-Control: private` unless
+//! response with a 5xx status saves nothing, and neither does an `Err`
+//! the driver answers with a 5xx; an `Err` with a 4xx status (a refused
+//! login that counts the attempt) saves like a response, its cookie in
+//! the error's headers, which the driver's error page carries. When it sets a cookie it adds `Cache-Control: private` unless
 //! the application chose a `Cache-Control`. A change after that decision —
 //! from a streaming body still holding a `Session` — is refused with
 //! [`SessionError::is_after_commit`], logged as an error, and reported as
@@ -125,6 +127,8 @@
 //! runs, to play out a race deterministically.
 
 mod backend;
+#[cfg(feature = "session-conformance")]
+pub mod conformance;
 mod cookie;
 mod cookie_store;
 mod handle;
@@ -132,8 +136,12 @@ mod hold;
 mod id;
 mod memory;
 mod middleware;
+#[cfg(feature = "redis")]
+mod redis;
 mod store;
 
+#[cfg(feature = "redis")]
+pub use self::redis::{RedisStore, RedisStoreBuilder};
 pub use backend::Backend;
 pub use cookie::{SameSite, Secure};
 pub use cookie_store::{CookieStore, CookieTooLarge, Key, KeyError};

@@ -82,6 +82,28 @@ async fn nothing_is_saved_on_a_5xx() {
 }
 
 #[tokio::test]
+async fn an_error_with_a_4xx_keeps_the_change_and_one_with_a_5xx_does_not() {
+    let store = MemoryStore::new();
+    let client = TestClient::new(app().with(Sessions::new(store.clone())));
+    // A new session, changed before a 403 `Err`: created, and the cookie
+    // rides on the driver's error page.
+    let res = client.get("/refuse/attempts/1").send().await;
+    assert_eq!(res.status(), 403);
+    assert!(set_cookie(&res, "session").is_some());
+    assert_eq!(res.header("vary"), Some("Cookie"));
+    assert_eq!(res.header("cache-control"), Some("private"));
+    assert_eq!(json(&client.get("/get/attempts").send().await), json!("1"));
+
+    // A changed session before an `Err` without a status (500): nothing.
+    let writes = store.stats().writes();
+    let res = client.get("/crash/attempts/2").send().await;
+    assert_eq!(res.status(), 500);
+    assert!(res.header("set-cookie").is_none());
+    assert_eq!(store.stats().writes(), writes);
+    assert_eq!(json(&client.get("/get/attempts").send().await), json!("1"));
+}
+
+#[tokio::test]
 async fn vary_and_cache_control() {
     let store = MemoryStore::new();
     let app = app().with(gateway_core::from_fn(|env, next| async move {

@@ -159,6 +159,23 @@ async fn every_cookie_line_is_read() {
 }
 
 #[tokio::test]
+async fn an_unknown_id_tossed_in_first_does_not_hide_the_real_one() {
+    let sessions = Sessions::new(MemoryStore::new());
+    let (name, value) = sessions.seed([("user", "ada")]).await.unwrap();
+    let client = TestClient::new(app().with(sessions));
+    // What a sibling subdomain can plant ahead of the real cookie: a
+    // well-formed id that names nothing.
+    let tossed = SessionId::generate();
+    let res = client
+        .get("/get/user")
+        .header("cookie", format!("{name}={tossed}; {name}={value}"))
+        .send()
+        .await;
+    assert_eq!(json(&res), json!("ada"));
+    assert!(set_cookie(&res, "session").is_none());
+}
+
+#[tokio::test]
 async fn bad_cookies_get_a_fresh_empty_session() {
     let store = MemoryStore::new();
     let sessions = Sessions::new(store.clone());

@@ -7,5 +7,6 @@ mod basics;
 mod cookie_store;
 mod cookies;
 mod expiry;
+mod logs;
 mod outage;
 mod races;

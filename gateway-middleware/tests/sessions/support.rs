@@ -17,7 +17,9 @@ use serde_json::Value;
 /// `/get/k`, `/set/k/v`, `/remove/k`, `/clear`, `/destroy`, `/cycle`,
 /// `/relogin/k/v` (destroy, then set),
 /// `/plain` (never touches the session), `/fail/k/v` (sets, then 500),
-/// `/late/k/v` (sets inside the streaming body, after the commit).
+/// `/late/k/v` (sets inside the streaming body, after the commit),
+/// `/refuse/k/v` (sets, then returns an `Err` with 403),
+/// `/crash/k/v` (sets, then returns an `Err` without a status: 500).
 /// Answers the JSON of what it read (or `null`).
 pub fn app() -> impl Application {
     fn_app(|env: Environ| async move {
@@ -49,6 +51,17 @@ pub fn app() -> impl Application {
             "fail" => {
                 session.insert(part(1), part(2)).await?;
                 return start(500, [("content-type", "text/plain")]).body("failed");
+            }
+            "refuse" => {
+                session.insert(part(1), part(2)).await?;
+                return Err(Error::with_status(
+                    http::StatusCode::FORBIDDEN,
+                    "refused after a session change",
+                ));
+            }
+            "crash" => {
+                session.insert(part(1), part(2)).await?;
+                return Err(Error::new("failed after a session change"));
             }
             "late" => {
                 let (k, v) = (part(1).to_owned(), part(2).to_owned());
