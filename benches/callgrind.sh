@@ -58,6 +58,10 @@ ratio axum raw-direct "axum / raw hyper connecting alike"
 ratio gateway axum "gateway / axum"
 ratio gateway-mw5 gateway "gateway with 5 forwarding middleware / gateway"
 ratio gateway-mw5-async gateway "gateway with 5 async fn middleware / gateway"
+ratio session-cookie axum-sessions "gateway + Sessions, cookie store / axum + tower-sessions (target <= 0.8)"
+ratio session-memory axum-sessions "gateway + Sessions, memory store / axum + tower-sessions (target <= 0.8)"
+ratio axum-sessions axum "axum + tower-sessions / axum"
+ratio session-untouched gateway "gateway + Sessions never touched / gateway (target <= 1.02)"
 for kind in gateway-mw5 gateway-mw5-async; do
   if [ -n "${PER[$kind]:-}" ] && [ -n "${PER[gateway]:-}" ]; then
     echo "$kind - gateway: $(( PER[$kind] - PER[gateway] )) Ir/request ($(( (PER[$kind] - PER[gateway]) / 5 )) per layer)"

@@ -1,9 +1,10 @@
 //! Benchmark servers and a deterministic load client.
 //!
-//! Every server kind ([`Kind::ALL`]) answers `GET /` with the same bytes
-//! (`content-type: text/plain; charset=utf-8`, `Hello, world!\n`) and,
-//! except [`Kind::RawMinimal`], routes alike (other paths 404, other
-//! methods 405). The main ones:
+//! Every hello server kind ([`Kind::ALL`] less the session and static-file
+//! kinds below) answers `GET /` with the same bytes (`content-type:
+//! text/plain; charset=utf-8`, `Hello, world!\n`) and, except
+//! [`Kind::RawMinimal`], routes alike (other paths 404, other methods
+//! 405). The main ones:
 //!
 //! - [`Kind::Gateway`]: the `hello` example application through
 //!   `gateway_hyper::Server`;
@@ -24,6 +25,19 @@
 //! - [`Kind::GatewayMw5`] and [`Kind::GatewayMw5Async`]: the gateway
 //!   server with the hello application wrapped in 5 no-op middleware
 //!   layers, to measure what a stack of middleware costs.
+//!
+//! Four kinds keep a session (see [`COUNTER`]): `GET /` reads the
+//! session's counter, writes it back incremented and answers the new
+//! value, so every request after a client's first loads and saves its
+//! session ([`load`] carries the session cookie):
+//!
+//! - [`Kind::SessionCookie`] and [`Kind::SessionMemory`]: [`SessionHello`]
+//!   inside `gateway_middleware::Sessions` with the cookie store or the
+//!   memory store;
+//! - [`Kind::AxumSessions`]: the same in axum with tower-sessions'
+//!   `MemoryStore`, cookie attributes and expiry configured alike;
+//! - [`Kind::SessionUntouched`]: the hello application inside `Sessions`,
+//!   never touching its session (no store call, no cookie).
 //!
 //! Two more kinds serve files instead of the greeting, from the directory
 //! named by the [`STATIC_DIR`] environment variable (`benches/static.sh`
@@ -106,6 +120,27 @@ pub enum Kind {
     /// `gateway_middleware::StaticFiles::new($STATIC_DIR)` as the
     /// application, served like `Gateway`.
     StaticGateway,
+    /// The gateway server with [`SessionHello`] (the session counter read
+    /// and written back) inside `gateway_middleware::Sessions` with the
+    /// cookie store (`CookieStore::new(Key::generate(1))`: the session
+    /// sealed into the cookie with XChaCha20-Poly1305). Sessions'
+    /// defaults: cookie `session`, `HttpOnly`, `SameSite=Lax`, `Path=/`,
+    /// `Secure` only on https, rolling idle expiry of 14 days.
+    SessionCookie,
+    /// [`Kind::SessionCookie`] with `gateway_middleware::sessions::MemoryStore`
+    /// (defaults) instead of the cookie store.
+    SessionMemory,
+    /// [`Kind::Gateway`]'s hello application inside `Sessions` with a
+    /// `MemoryStore`, never touching its session: what `Sessions` costs a
+    /// request that does not use it (no store call, no cookie).
+    SessionUntouched,
+    /// [`Kind::Axum`]'s router with tower-sessions 0.15's
+    /// `SessionManagerLayer` over its `MemoryStore`, answering `GET /`
+    /// with [`axum_session_hello`]: the session counter read and written
+    /// back incremented. Cookie `session`, `HttpOnly`, `SameSite=Lax`,
+    /// `Path=/`, not `Secure` (plain http), rolling expiry
+    /// (`Expiry::OnInactivity`, 14 days), as the gateway session kinds.
+    AxumSessions,
     /// tower-http's `ServeDir::new($STATIC_DIR).precompressed_br()` (and
     /// `.precompressed_gzip()`) on raw hyper configured like `Raw`
     /// (hyper-util's `auto` connection; the service cloned per request, as
@@ -115,7 +150,7 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind with its command-line name.
-    pub const ALL: [(&'static str, Kind); 14] = [
+    pub const ALL: [(&'static str, Kind); 18] = [
         ("gateway", Kind::Gateway),
         ("raw", Kind::Raw),
         ("raw-minimal", Kind::RawMinimal),
@@ -130,6 +165,10 @@ impl Kind {
         ("gateway-root", Kind::GatewayRoot),
         ("static-gateway", Kind::StaticGateway),
         ("static-servedir", Kind::StaticServeDir),
+        ("session-cookie", Kind::SessionCookie),
+        ("session-memory", Kind::SessionMemory),
+        ("session-untouched", Kind::SessionUntouched),
+        ("axum-sessions", Kind::AxumSessions),
     ];
 }
 
@@ -201,7 +240,45 @@ pub async fn serve(
                 .with(NoopAsync);
             serve_gateway(listener, shutdown, app).await
         }
-        Kind::Axum => serve_axum(listener, shutdown).await,
+        Kind::Axum => {
+            let router = axum::Router::new().route("/", axum::routing::get(axum_hello));
+            serve_axum(listener, shutdown, router).await
+        }
+        Kind::SessionCookie => {
+            use gateway_core::ApplicationExt;
+            use gateway_middleware::sessions::{CookieStore, Key, Sessions};
+            let app = SessionHello.with(Sessions::new(CookieStore::new(Key::generate(1))));
+            serve_gateway(listener, shutdown, app).await
+        }
+        Kind::SessionMemory => {
+            use gateway_core::ApplicationExt;
+            use gateway_middleware::sessions::{MemoryStore, Sessions};
+            let app = SessionHello.with(Sessions::new(MemoryStore::new()));
+            serve_gateway(listener, shutdown, app).await
+        }
+        Kind::SessionUntouched => {
+            use gateway_core::ApplicationExt;
+            use gateway_middleware::sessions::{MemoryStore, Sessions};
+            let app = gateway_examples::hello::app().with(Sessions::new(MemoryStore::new()));
+            serve_gateway(listener, shutdown, app).await
+        }
+        Kind::AxumSessions => {
+            use tower_sessions::cookie::{SameSite, time};
+            let layer =
+                tower_sessions::SessionManagerLayer::new(tower_sessions::MemoryStore::default())
+                    .with_name("session")
+                    .with_http_only(true)
+                    .with_same_site(SameSite::Lax)
+                    .with_path("/")
+                    .with_secure(false)
+                    .with_expiry(tower_sessions::Expiry::OnInactivity(time::Duration::days(
+                        14,
+                    )));
+            let router = axum::Router::new()
+                .route("/", axum::routing::get(axum_session_hello))
+                .layer(layer);
+            serve_axum(listener, shutdown, router).await
+        }
         Kind::StaticGateway => {
             let mut files = gateway_middleware::StaticFiles::new(static_dir()?);
             if let Some(block) = std::env::var_os(STATIC_BLOCK_SIZE) {
@@ -356,14 +433,74 @@ async fn axum_hello() -> ([(http::header::HeaderName, &'static str); 1], &'stati
     )
 }
 
-/// Serves the hello routes with axum: `GET /` (and `HEAD /`) answer the
-/// greeting, other methods on `/` get axum's own 405, other paths its 404.
+/// The session counter's key in every session kind.
+pub const COUNTER: &str = "n";
+
+/// The gateway session kinds' application: `GET /` (and `HEAD /`) reads
+/// the session's counter (0 when absent), writes it back incremented and
+/// answers the new value in decimal with a newline (`text/plain`), as
+/// [`axum_session_hello`] does; other methods on `/` get a 405, other
+/// paths a 404. A session error propagates (`Sessions` answers a store
+/// outage with a 503).
+#[derive(Clone, Copy, Debug)]
+pub struct SessionHello;
+
+impl gateway_core::Application for SessionHello {
+    async fn call(
+        &self,
+        env: gateway_core::Environ,
+    ) -> Result<gateway_core::Response, gateway_core::Error> {
+        use gateway_core::Error;
+        use http::StatusCode;
+        match hello_route(env.method(), env.path_info()) {
+            None => {}
+            Some(405) => {
+                return Err(Error::with_status(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "method not allowed",
+                ));
+            }
+            Some(_) => return Err(Error::with_status(StatusCode::NOT_FOUND, "no such page")),
+        }
+        let session = gateway_middleware::Session::of(&env).ok_or_else(|| {
+            Error::with_status(StatusCode::INTERNAL_SERVER_ERROR, "no Sessions middleware")
+        })?;
+        let n = session.get::<u64>(COUNTER).await?.unwrap_or(0) + 1;
+        session.insert(COUNTER, n).await?;
+        gateway_core::start(200, [("content-type", "text/plain; charset=utf-8")])
+            .body(format!("{n}\n"))
+    }
+}
+
+/// [`Kind::AxumSessions`]' handler: reads the session's counter (0 when
+/// absent), writes it back incremented and answers the new value in
+/// decimal with a newline (`text/plain`); a store error is a 500, as a
+/// real handler would answer it.
+async fn axum_session_hello(session: tower_sessions::Session) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let n = match session.get::<u64>(COUNTER).await {
+        Ok(n) => n.unwrap_or(0) + 1,
+        Err(_) => return http::StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    };
+    if session.insert(COUNTER, n).await.is_err() {
+        return http::StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    }
+    (
+        [(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        format!("{n}\n"),
+    )
+        .into_response()
+}
+
+/// Serves an axum `router` (the hello routes: `GET /` (and `HEAD /`)
+/// answer the greeting, other methods on `/` get axum's own 405, other
+/// paths its 404).
 async fn serve_axum(
     listener: TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send,
+    router: axum::Router,
 ) -> io::Result<()> {
     use axum::serve::ListenerExt;
-    let router = axum::Router::new().route("/", axum::routing::get(axum_hello));
     let listener = listener.tap_io(|tcp| {
         // As the other servers do; a failure only costs latency.
         let _ = tcp.set_nodelay(true);
@@ -654,8 +791,9 @@ async fn serve_bare(
 
 /// Sends `requests` keep-alive `GET /` requests over each of `conns`
 /// connections (one thread each, one request in flight per connection) and
-/// checks every response is a 200 with a body. Allocates nothing per
-/// request.
+/// checks every response is a 200 with a body. Each connection keeps the
+/// cookies its responses set and sends them back (see [`load_path`]).
+/// Allocates nothing per request unless a response sets a cookie.
 pub fn load(addr: SocketAddr, conns: usize, requests: usize) -> io::Result<()> {
     load_path(addr, conns, requests, "/", &[])
 }
@@ -663,6 +801,15 @@ pub fn load(addr: SocketAddr, conns: usize, requests: usize) -> io::Result<()> {
 /// [`load`] for `GET path` with extra request `headers` (each a full
 /// `name: value` line without its CRLF). Every response must be a 200
 /// with a `content-length`; bodies of any size are read and dropped.
+///
+/// Each connection is one client with its own cookie jar, as a browser
+/// tab is: every `Set-Cookie` response field stores its `name=value`
+/// (replacing a cookie of the same name; `Max-Age=0` or an empty value
+/// removes it), and every later request on that connection carries the
+/// stored cookies in one `cookie` field, in the order first set. Other
+/// attributes (`Path`, `Domain`, `Secure`, expiry) are ignored: the
+/// benchmark servers set one cookie on `/`. Servers that set no cookie
+/// get exactly the same bytes on every request.
 pub fn load_path(
     addr: SocketAddr,
     conns: usize,
@@ -670,17 +817,16 @@ pub fn load_path(
     path: &str,
     headers: &[String],
 ) -> io::Result<()> {
-    let mut request = format!("GET {path} HTTP/1.1\r\nhost: bench\r\n");
+    let mut head = format!("GET {path} HTTP/1.1\r\nhost: bench\r\n");
     for header in headers {
-        request.push_str(header);
-        request.push_str("\r\n");
+        head.push_str(header);
+        head.push_str("\r\n");
     }
-    request.push_str("\r\n");
-    let request: std::sync::Arc<[u8]> = request.into_bytes().into();
+    let head: std::sync::Arc<[u8]> = head.into_bytes().into();
     let threads: Vec<_> = (0..conns)
         .map(|_| {
-            let request = request.clone();
-            std::thread::spawn(move || load_one(addr, requests, &request))
+            let head = head.clone();
+            std::thread::spawn(move || load_one(addr, requests, &head))
         })
         .collect();
     for t in threads {
@@ -690,21 +836,85 @@ pub fn load_path(
     Ok(())
 }
 
-fn load_one(addr: SocketAddr, requests: usize, request: &[u8]) -> io::Result<()> {
+/// One connection's cookies: `(name, value)` in the order first set.
+#[derive(Default)]
+struct Jar(Vec<(Vec<u8>, Vec<u8>)>);
+
+impl Jar {
+    /// Applies every `set-cookie` field of a response `head`; true if the
+    /// jar changed.
+    fn update(&mut self, head: &[u8]) -> bool {
+        let mut changed = false;
+        for line in head.split(|&b| b == b'\n') {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            let Some(colon) = line.iter().position(|&b| b == b':') else {
+                continue;
+            };
+            let (name, value) = line.split_at(colon);
+            if !name.eq_ignore_ascii_case(b"set-cookie") {
+                continue;
+            }
+            let mut parts = value[1..].split(|&b| b == b';');
+            let Some(pair) = parts.next() else { continue };
+            let Some(eq) = pair.iter().position(|&b| b == b'=') else {
+                continue;
+            };
+            let (cookie, value) = (pair[..eq].trim_ascii(), pair[eq + 1..].trim_ascii());
+            let removed = value.is_empty()
+                || parts.any(|attr| attr.trim_ascii().eq_ignore_ascii_case(b"max-age=0"));
+            let slot = self.0.iter().position(|(n, _)| n == cookie);
+            match (slot, removed) {
+                (Some(i), true) => {
+                    self.0.remove(i);
+                }
+                (Some(i), false) => value.clone_into(&mut self.0[i].1),
+                (None, false) => self.0.push((cookie.to_vec(), value.to_vec())),
+                (None, true) => continue,
+            }
+            changed = true;
+        }
+        changed
+    }
+
+    /// `head`, then a `cookie` field with the jar's cookies (if any), then
+    /// the blank line ending the request head, into `request`.
+    fn request(&self, head: &[u8], request: &mut Vec<u8>) {
+        request.clear();
+        request.extend_from_slice(head);
+        for (i, (name, value)) in self.0.iter().enumerate() {
+            request.extend_from_slice(if i == 0 { b"cookie: " } else { b"; " });
+            request.extend_from_slice(name);
+            request.push(b'=');
+            request.extend_from_slice(value);
+        }
+        if !self.0.is_empty() {
+            request.extend_from_slice(b"\r\n");
+        }
+        request.extend_from_slice(b"\r\n");
+    }
+}
+
+fn load_one(addr: SocketAddr, requests: usize, head: &[u8]) -> io::Result<()> {
     let mut stream = TcpStream::connect(addr)?;
     stream.set_nodelay(true)?;
     stream.set_read_timeout(Some(Duration::from_secs(60)))?;
     let mut buf = vec![0u8; 64 * 1024];
+    let mut jar = Jar::default();
+    let mut request = Vec::with_capacity(head.len() + 2);
+    jar.request(head, &mut request);
     for _ in 0..requests {
-        stream.write_all(request)?;
-        read_response(&mut stream, &mut buf)?;
+        stream.write_all(&request)?;
+        if read_response(&mut stream, &mut buf, &mut jar)? {
+            jar.request(head, &mut request);
+        }
     }
     Ok(())
 }
 
 /// Reads one response with a `content-length` body (one request is in
-/// flight, so nothing past its end has been sent yet).
-fn read_response(stream: &mut TcpStream, buf: &mut [u8]) -> io::Result<()> {
+/// flight, so nothing past its end has been sent yet) and stores the
+/// cookies it sets in `jar`; true if the jar changed.
+fn read_response(stream: &mut TcpStream, buf: &mut [u8], jar: &mut Jar) -> io::Result<bool> {
     let mut filled = 0;
     loop {
         let n = stream.read(&mut buf[filled..])?;
@@ -730,6 +940,7 @@ fn read_response(stream: &mut TcpStream, buf: &mut [u8]) -> io::Result<()> {
             )));
         }
         let len = content_length(head).ok_or_else(|| io::Error::other("no content-length"))?;
+        let changed = jar.update(head);
         let mut left = (end + 4 + len).saturating_sub(filled);
         while left > 0 {
             let want = left.min(buf.len());
@@ -739,7 +950,7 @@ fn read_response(stream: &mut TcpStream, buf: &mut [u8]) -> io::Result<()> {
             }
             left -= n;
         }
-        return Ok(());
+        return Ok(changed);
     }
 }
 
@@ -757,3 +968,6 @@ fn content_length(head: &[u8]) -> Option<usize> {
         std::str::from_utf8(&value[1..]).ok()?.trim().parse().ok()
     })
 }
+
+#[cfg(test)]
+mod tests;

@@ -13,6 +13,16 @@
 //! dispatch allocates nothing. axum (`Kind::Axum`) is reported for
 //! comparison.
 //!
+//! Sessions (`Kind::SessionUntouched`): the hello application inside
+//! `Sessions` that never touches its session allocates at most 4 more per
+//! request than gateway alone — today's figure, a regression guard: the
+//! handle's shared state (an `Arc`) and the environ's extensions map (its
+//! box, its table and the boxed handle). BENCHMARKS.md has the figures. The session
+//! kinds that read and write one value per request (the cookie store, the
+//! memory store, and axum with tower-sessions) are reported: each load
+//! client connection keeps its session cookie, so every request after the
+//! first loads and saves an existing session.
+//!
 //! With a `tracing` subscriber at `warn` installed (as the examples do),
 //! gateway allocates no more than without one: the driver then keeps each
 //! request's route for commit rule 8's warning, and must do so without a
@@ -158,6 +168,10 @@ fn gateway_allocates_no_more_than_raw_hyper() {
     let (mw5_async, mw5_async_bytes) = measure(Kind::GatewayMw5Async);
     let (axum, axum_bytes) = measure(Kind::Axum);
     let (root, root_bytes) = measure(Kind::GatewayRoot);
+    let (untouched, untouched_bytes) = measure(Kind::SessionUntouched);
+    let (cookie, cookie_bytes) = measure(Kind::SessionCookie);
+    let (memory, memory_bytes) = measure(Kind::SessionMemory);
+    let (axum_sessions, axum_sessions_bytes) = measure(Kind::AxumSessions);
     // Last: the maximum level a subscriber raises may outlive it.
     let (logging, logging_bytes) = measure_with(Kind::Gateway, true);
     println!(
@@ -168,6 +182,15 @@ fn gateway_allocates_no_more_than_raw_hyper() {
     );
     println!(
         "gateway with a root path {root:.3} ({root_bytes:.0}), minimal raw hyper {minimal:.3} ({minimal_bytes:.0}), gateway with a warn subscriber {logging:.3} ({logging_bytes:.0})"
+    );
+    println!(
+        "sessions: untouched {untouched:.3} ({untouched_bytes:.0}), cookie store {cookie:.3} ({cookie_bytes:.0}), memory store {memory:.3} ({memory_bytes:.0}), axum + tower-sessions {axum_sessions:.3} ({axum_sessions_bytes:.0})"
+    );
+    // A session never touched costs no store call and no cookie: at most
+    // the handle (1) and the extensions map it lives in (3).
+    assert!(
+        untouched <= gateway + 4.01,
+        "Sessions never touched allocates {untouched:.3} per request, gateway alone {gateway:.3}"
     );
     // The route kept for rule 8's warning is not boxed.
     assert!(

@@ -1,6 +1,8 @@
 //! `bench-server KIND ADDR`: runs one of the hello servers (`gateway`,
 //! `raw-minimal`, `bare`, `raw`, `raw-direct`, `axum`, `gateway-mw5`,
-//! `gateway-mw5-async`, or an ablation; see `gateway_benches::Kind`), or
+//! `gateway-mw5-async`, the session kinds `session-cookie`,
+//! `session-memory`, `session-untouched`, `axum-sessions`, or an ablation;
+//! see `gateway_benches::Kind`), or
 //! one of the static-file servers (`static-gateway`, `static-servedir`: the
 //! directory named by `STATIC_DIR`), on a current-thread runtime until
 //! SIGINT or SIGTERM, then exits cleanly (so `valgrind --tool=callgrind`
