@@ -443,8 +443,11 @@ impl<A: Application, B: Backend> Application for SessionsApp<A, B> {
             reporter,
         );
         env.extensions_mut().insert(session.clone());
+        // The inner future is made here, so that the environ moves into it
+        // once instead of waiting in this future's state first.
+        let inner = self.app.call(env);
         async move {
-            let result = self.app.call(env).await;
+            let result = inner.await;
             if let Some(hold) = hold {
                 hold.wait().await;
             }

@@ -87,9 +87,13 @@
 //! [`Sessions::absolute_timeout`], none by default). The cookie's
 //! `Max-Age`/`Expires` and the store's expiry are the same instant (the
 //! cookie's rounded down, never negative), whether or not the request
-//! changed anything. A request that only reads moves the deadline (and
-//! re-sends the cookie) once it would move by more than
-//! [`Sessions::refresh_threshold`] — so not every request writes.
+//! changed anything. A request moves the deadline (and re-sends the
+//! cookie) only once it would move by more than
+//! [`Sessions::refresh_threshold`]: a request that only reads writes
+//! nothing until then, and one that changes a value saves it under the
+//! record's current expiry — so with a server-side store its response
+//! carries no `Set-Cookie` (the client's cookie still agrees), and with
+//! [`CookieStore`] the re-sealed cookie keeps the same lifetime.
 //! [`Sessions::browser_session`] sends the cookie without a lifetime; the
 //! server still expires it. An expired record never loads, even when its
 //! cookie is replayed.
@@ -101,8 +105,10 @@
 //! which [`ProxyHeaders`](crate::ProxyHeaders) corrects; see [`Secure`]);
 //! optional `Domain`, or the `__Host-` prefix ([`Sessions::host_prefix`]).
 //! Every `Cookie` field line is read (HTTP/2 sends one per cookie); of
-//! several cookies of the session's name, the first that is a well-formed
-//! id (server-side stores) or that opens (cookie store) is used. A bad
+//! several cookies of the session's name (up to four are considered), the
+//! first that names a live record (server-side stores) or that opens
+//! (cookie store) is used, so an unknown id planted ahead of the real
+//! cookie does not hide it. A bad
 //! cookie — tampered, truncated, unknown, expired — gives a fresh empty
 //! session: never an error page, never old data, and its value is never
 //! logged. Logout's removal cookie repeats `Path`, `Domain`, `Secure` and
