@@ -17,8 +17,14 @@ pub(crate) fn values<'h>(headers: &'h HeaderMap, name: &str, limit: usize) -> Ve
         .iter()
         .flat_map(|line| line.as_bytes().split(|&b| b == b';'))
         .filter_map(|pair| {
-            let (n, v) = std::str::from_utf8(pair).ok()?.trim().split_once('=')?;
-            (n.trim() == name).then(|| v.trim().trim_matches('"'))
+            // The name is compared as bytes first: only our cookie's value
+            // is checked for UTF-8 (other cookies' values are not read).
+            let eq = pair.iter().position(|&b| b == b'=')?;
+            if pair[..eq].trim_ascii() != name.as_bytes() {
+                return None;
+            }
+            let value = std::str::from_utf8(&pair[eq + 1..]).ok()?;
+            Some(value.trim().trim_matches('"'))
         })
         .take(limit)
         .collect()
