@@ -136,7 +136,7 @@ pub enum Kind {
     SessionUntouched,
     /// [`Kind::Axum`]'s router with tower-sessions 0.15's
     /// `SessionManagerLayer` over its `MemoryStore`, answering `GET /`
-    /// with [`axum_session_hello`]: the session counter read and written
+    /// with `axum_session_hello`: the session counter read and written
     /// back incremented. Cookie `session`, `HttpOnly`, `SameSite=Lax`,
     /// `Path=/`, not `Secure` (plain http), rolling expiry
     /// (`Expiry::OnInactivity`, 14 days), as the gateway session kinds.
@@ -439,7 +439,7 @@ pub const COUNTER: &str = "n";
 /// The gateway session kinds' application: `GET /` (and `HEAD /`) reads
 /// the session's counter (0 when absent), writes it back incremented and
 /// answers the new value in decimal with a newline (`text/plain`), as
-/// [`axum_session_hello`] does; other methods on `/` get a 405, other
+/// `axum_session_hello` does; other methods on `/` get a 405, other
 /// paths a 404. A session error propagates (`Sessions` answers a store
 /// outage with a 503).
 #[derive(Clone, Copy, Debug)]
