@@ -296,6 +296,11 @@ fn cases(t: &Target) -> Vec<Case> {
             Valid,
         ),
         case(
+            "50 junk values of the name before the valid one",
+            vec![line(&[&b"session=x; ".repeat(50), b"session=", v])],
+            Valid,
+        ),
+        case(
             "junk of the name before the valid one",
             vec![line(&[b"session=junk; session=; session=", v])],
             Valid,

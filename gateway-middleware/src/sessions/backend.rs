@@ -111,6 +111,10 @@ pub(crate) mod sealed {
             cookie_name: &str,
         ) -> impl Future<Output = Result<String, CommitError>> + Send;
 
+        /// Whether a cookie value could be this backend's at all (a cheap
+        /// check of its form, before any store call or decryption).
+        fn plausible(&self, value: &str) -> bool;
+
         /// Verifications by each non-primary key (cookie store only).
         fn old_key_uses(&self) -> Vec<(u8, u64)> {
             Vec::new()
@@ -212,6 +216,10 @@ impl<S: SessionStore> sealed::Sealed for S {
     async fn seed(&self, record: &Record, _cookie_name: &str) -> Result<String, CommitError> {
         Ok(create(self, record).await?.to_string())
     }
+
+    fn plausible(&self, value: &str) -> bool {
+        SessionId::parse(value).is_some()
+    }
 }
 
 #[allow(private_interfaces, private_bounds)]
@@ -266,6 +274,10 @@ impl sealed::Sealed for CookieStore {
     async fn seed(&self, record: &Record, cookie_name: &str) -> Result<String, CommitError> {
         self.seal(cookie_name, record)
             .map_err(|e| CommitError::TooLarge(too_large(&e)))
+    }
+
+    fn plausible(&self, value: &str) -> bool {
+        CookieStore::plausible(value)
     }
 
     fn old_key_uses(&self) -> Vec<(u8, u64)> {

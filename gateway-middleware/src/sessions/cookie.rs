@@ -10,8 +10,14 @@ use http::{HeaderMap, HeaderValue};
 /// them, across every `Cookie` field line (HTTP/2 sends one per cookie).
 /// Malformed and non-UTF-8 pairs are skipped — pairs, not lines: browsers
 /// send other cookies' non-ASCII values on the same line as ours, and they
-/// must not hide it. At most `limit` values.
-pub(crate) fn values<'h>(headers: &'h HeaderMap, name: &str, limit: usize) -> Vec<&'h str> {
+/// must not hide it. Only values `plausible` accepts count (junk planted
+/// ahead of the real cookie does not use up the limit); at most `limit`.
+pub(crate) fn values<'h>(
+    headers: &'h HeaderMap,
+    name: &str,
+    limit: usize,
+    plausible: impl Fn(&str) -> bool,
+) -> Vec<&'h str> {
     headers
         .get_all(COOKIE)
         .iter()
@@ -26,6 +32,7 @@ pub(crate) fn values<'h>(headers: &'h HeaderMap, name: &str, limit: usize) -> Ve
             let value = std::str::from_utf8(&pair[eq + 1..]).ok()?;
             Some(value.trim().trim_matches('"'))
         })
+        .filter(|value| plausible(value))
         .take(limit)
         .collect()
 }
@@ -217,9 +224,12 @@ mod tests {
             COOKIE,
             HeaderValue::from_bytes(b"pref=caf\xc3\xa9; session=three; x=\xff").unwrap(),
         );
-        assert_eq!(values(&h, "session", 8), ["one", "two", "three"]);
-        assert_eq!(values(&h, "session", 1), ["one"]);
-        assert!(values(&h, "other", 8).is_empty());
+        let any = |_: &str| true;
+        assert_eq!(values(&h, "session", 8, any), ["one", "two", "three"]);
+        assert_eq!(values(&h, "session", 1, any), ["one"]);
+        assert!(values(&h, "other", 8, any).is_empty());
+        // Implausible values do not use up the limit.
+        assert_eq!(values(&h, "session", 1, |v| v.starts_with('t')), ["two"]);
     }
 
     #[test]

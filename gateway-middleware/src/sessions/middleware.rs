@@ -119,7 +119,8 @@ pub struct SessionStats {
     pub old_key_uses: Vec<(u8, u64)>,
 }
 
-/// At most this many cookies of the session's name are considered.
+/// At most this many plausible cookies of the session's name are
+/// considered.
 const MAX_CANDIDATES: usize = 4;
 
 impl<B: Backend> Sessions<B> {
@@ -390,7 +391,15 @@ impl<B: Backend> Loader for Shared<B> {
             if result.is_err() {
                 self.store_errors.fetch_add(1, Ordering::Relaxed);
             }
-            result
+            // Past the absolute timeout as configured now (it may have been
+            // shortened since the record was saved): the session is over.
+            result.map(|loaded| {
+                loaded.filter(|l| {
+                    self.config
+                        .absolute
+                        .is_none_or(|absolute| now < l.record.created + absolute)
+                })
+            })
         })
     }
 }
@@ -429,6 +438,7 @@ impl<A: Application, B: Backend> Application for SessionsApp<A, B> {
             env.headers(),
             &shared.config.attributes.name,
             MAX_CANDIDATES,
+            |value| shared.backend.plausible(value),
         )
         .into_iter()
         .map(str::to_owned)

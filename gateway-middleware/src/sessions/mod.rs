@@ -105,10 +105,11 @@
 //! which [`ProxyHeaders`](crate::ProxyHeaders) corrects; see [`Secure`]);
 //! optional `Domain`, or the `__Host-` prefix ([`Sessions::host_prefix`]).
 //! Every `Cookie` field line is read (HTTP/2 sends one per cookie); of
-//! several cookies of the session's name (up to four are considered), the
-//! first that names a live record (server-side stores) or that opens
-//! (cookie store) is used, so an unknown id planted ahead of the real
-//! cookie does not hide it. A bad
+//! several cookies of the session's name, the first four of the right
+//! form (an id for server-side stores, a sealed value's alphabet and
+//! length for the cookie store) are candidates, and the first that names
+//! a live record or that opens is used — so junk, or an unknown id,
+//! planted ahead of the real cookie does not hide it. A bad
 //! cookie — tampered, truncated, unknown, expired — gives a fresh empty
 //! session: never an error page, never old data, and its value is never
 //! logged. Logout's removal cookie repeats `Path`, `Domain`, `Secure` and

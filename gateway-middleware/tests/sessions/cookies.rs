@@ -176,6 +176,33 @@ async fn an_unknown_id_tossed_in_first_does_not_hide_the_real_one() {
 }
 
 #[tokio::test]
+async fn junk_of_the_name_ahead_of_the_real_cookie_does_not_hide_it() {
+    let junk = "session=x; session=not-an-id; session=\"q\"; ".repeat(20);
+    // A server-side store: only well-formed ids are candidates.
+    let sessions = Sessions::new(MemoryStore::new());
+    let (name, value) = sessions.seed([("user", "ada")]).await.unwrap();
+    let client = TestClient::new(app().with(sessions));
+    let res = client
+        .get("/get/user")
+        .header("cookie", format!("{junk}{name}={value}"))
+        .send()
+        .await;
+    assert_eq!(json(&res), json!("ada"));
+    // The cookie store: only values of a sealed cookie's form.
+    let sessions = Sessions::new(gateway_middleware::sessions::CookieStore::new(
+        gateway_middleware::sessions::Key::generate(1),
+    ));
+    let (name, value) = sessions.seed([("user", "ada")]).await.unwrap();
+    let client = TestClient::new(app().with(sessions));
+    let res = client
+        .get("/get/user")
+        .header("cookie", format!("{junk}{name}={value}"))
+        .send()
+        .await;
+    assert_eq!(json(&res), json!("ada"));
+}
+
+#[tokio::test]
 async fn bad_cookies_get_a_fresh_empty_session() {
     let store = MemoryStore::new();
     let sessions = Sessions::new(store.clone());

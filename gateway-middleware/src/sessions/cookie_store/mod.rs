@@ -44,10 +44,11 @@ pub use key::{Key, KeyError};
 /// more).
 const MAX_COOKIE: usize = 4096;
 
-/// AES-256-GCM-SIV with a 12-byte nonce. Format 1 was XChaCha20-Poly1305
-/// with a 24-byte nonce: no longer written nor opened, such a cookie is
-/// refused as an unknown format (a fresh session, like any bad cookie).
-const FORMAT_ENCRYPTED: u8 = 3;
+/// The first byte of a sealed cookie: its mode. A later change of cipher
+/// or layout takes a new number, and cookies of a format a store does not
+/// know are refused like any bad cookie (a fresh session).
+const FORMAT_ENCRYPTED: u8 = 1;
+/// HMAC-SHA256 over the readable payload.
 const FORMAT_SIGNED: u8 = 2;
 
 const HEADER: usize = 2;
@@ -226,7 +227,7 @@ impl fmt::Debug for CookieStore {
 /// # The cookie's format
 ///
 /// Unpadded base64url of `format || key id || nonce || ciphertext || tag`
-/// (encrypted: format 3, a random 12-byte nonce, a 16-byte AES-GCM-SIV
+/// (encrypted: format 1, a random 12-byte nonce, a 16-byte AES-GCM-SIV
 /// tag) or of `format || key id || payload || tag` (signed: format 2, a
 /// 32-byte HMAC-SHA256 tag). The payload is the session's creation and
 /// expiry times (unix milliseconds, big-endian `u64`s) followed by its data
@@ -586,6 +587,16 @@ impl CookieStore {
             record,
             primary: uses.is_none(),
         })
+    }
+
+    /// Whether `value` has the form of a sealed cookie: unpadded base64url
+    /// of a length `open` would try. Checked before a value counts as a
+    /// candidate, so junk planted ahead of the real cookie is skipped.
+    pub(crate) fn plausible(value: &str) -> bool {
+        (HEADER + AEAD_TAG..=MAX_COOKIE).contains(&value.len())
+            && value
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     }
 
     /// Not part of the API: [`seal`](Self::seal) for this crate's benches

@@ -75,7 +75,7 @@ fn encrypted_hides_the_data_signed_shows_it() {
 }
 
 #[test]
-fn encrypted_layout_and_the_retired_format() {
+fn encrypted_layout_and_an_unknown_format() {
     let now = SystemTime::now();
     let [encrypted, _] = stores(1, 1);
     let record = record(now);
@@ -83,15 +83,15 @@ fn encrypted_layout_and_the_retired_format() {
     let bytes = URL_SAFE_NO_PAD
         .decode(encrypted.seal(NAME, &record).unwrap())
         .unwrap();
-    // format 3 || key id || 12-byte nonce || ciphertext || 16-byte tag.
-    assert_eq!(&bytes[..HEADER], &[3, 1]);
+    // format 1 || key id || 12-byte nonce || ciphertext || 16-byte tag.
+    assert_eq!(&bytes[..HEADER], &[1, 1]);
     assert_eq!(bytes.len(), HEADER + 12 + TIMES + json.len() + 16);
-    // Format 1 (XChaCha20-Poly1305, retired) is an unknown format now.
-    let mut retired = bytes.clone();
-    retired[0] = 1;
+    // A format no store writes is refused before any key is tried.
+    let mut unknown = bytes.clone();
+    unknown[0] = 3;
     assert_eq!(
         encrypted
-            .try_open(NAME, &URL_SAFE_NO_PAD.encode(&retired), now)
+            .try_open(NAME, &URL_SAFE_NO_PAD.encode(&unknown), now)
             .map(|_| ()),
         Err(Refused::Format)
     );
