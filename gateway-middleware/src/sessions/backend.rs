@@ -218,7 +218,7 @@ impl<S: SessionStore> sealed::Sealed for S {
     }
 
     fn plausible(&self, value: &str) -> bool {
-        SessionId::parse(value).is_some()
+        SessionId::has_form(value)
     }
 }
 

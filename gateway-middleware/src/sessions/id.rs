@@ -56,6 +56,15 @@ impl SessionId {
         (n == 16 && SessionId(bytes).to_string() == text).then_some(SessionId(bytes))
     }
 
+    /// Whether `text` has the form [`parse`](Self::parse) accepts —
+    /// length and alphabet — without decoding it (a cheap first filter).
+    pub(crate) fn has_form(text: &str) -> bool {
+        text.len() == ENCODED_LEN
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    }
+
     /// The raw 16 bytes.
     pub fn as_bytes(&self) -> &[u8; 16] {
         &self.0
@@ -102,5 +111,9 @@ mod tests {
         assert_eq!(SessionId::parse("AAAAAAAAAAAAAAAAAAAAA+"), None);
         assert_eq!(SessionId::parse("AAAAAAAAAAAAAAAAAAAAAAA"), None);
         assert!(!format!("{:?}", SessionId::generate()).contains(&"A".repeat(22)));
+        // The cheap filter accepts every id and refuses other forms.
+        assert!(SessionId::has_form(&SessionId::generate().to_string()));
+        assert!(!SessionId::has_form("AAAAAAAAAAAAAAAAAAAAA="));
+        assert!(!SessionId::has_form("AAAAAAAAAAAAAAAAAAAAA"));
     }
 }

@@ -82,13 +82,26 @@ impl tracing::Subscriber for Capture {
 }
 
 impl Capture {
-    /// Captures this thread's events until the guard is dropped.
-    fn install(&self) -> tracing::subscriber::DefaultGuard {
+    /// Captures this thread's events until the guard is dropped. The
+    /// tests that capture run one at a time: tracing's global interest
+    /// cache and max level are rebuilt whenever a subscriber is installed,
+    /// and two installs racing on two threads can leave one of them
+    /// filtered out (seen: a capture that received nothing).
+    fn install(
+        &self,
+    ) -> (
+        std::sync::MutexGuard<'static, ()>,
+        tracing::subscriber::DefaultGuard,
+    ) {
+        static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let serial = ONE_AT_A_TIME
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let guard = tracing::subscriber::set_default(self.clone());
         // A call site another test's thread (with no subscriber) reached
         // first may have cached "never": ask every call site again.
         tracing::callsite::rebuild_interest_cache();
-        guard
+        (serial, guard)
     }
 
     fn events(&self) -> Vec<String> {
