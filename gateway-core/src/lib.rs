@@ -89,7 +89,7 @@
 //!
 //! - [`app`] — [`FnApp`](app::FnApp).
 //! - [`environ`] — [`GatewayContext`](environ::GatewayContext),
-//!   [`QueryPairs`](environ::QueryPairs),
+//!   [`Locals`](environ::Locals), [`QueryPairs`](environ::QueryPairs),
 //!   [`InvalidPrefix`](environ::InvalidPrefix),
 //!   [`InvalidPath`](environ::InvalidPath).
 //! - [`response`] — [`NO_HEADERS`](response::NO_HEADERS).
@@ -244,8 +244,9 @@ pub mod body {
 
 pub mod environ {
     //! The request's secondary names: the [`GatewayContext`] extension of
-    //! the tower bridge, the query iterator [`QueryPairs`], and the errors
-    //! [`InvalidPrefix`] and [`InvalidPath`].
+    //! the tower bridge, the request-local values [`Locals`], the query
+    //! iterator [`QueryPairs`], and the errors [`InvalidPrefix`] and
+    //! [`InvalidPath`].
     //!
     //! ```
     //! use gateway_core::environ::{InvalidPrefix, QueryPairs};
@@ -268,7 +269,7 @@ pub mod environ {
     //! [`Scheme`]: crate::Scheme
     //! [`RootPath`]: crate::RootPath
 
-    pub use crate::environ_impl::{GatewayContext, InvalidPath, InvalidPrefix, QueryPairs};
+    pub use crate::environ_impl::{GatewayContext, InvalidPath, InvalidPrefix, Locals, QueryPairs};
 }
 
 pub mod middleware {

@@ -21,7 +21,7 @@ use std::borrow::Cow;
 
 use http::{Request, Uri};
 
-use super::{ConnInfo, Environ, RootPath};
+use super::{ConnInfo, Environ, Locals, RootPath};
 use crate::body_impl::Body;
 
 impl Environ {
@@ -75,6 +75,7 @@ impl Environ {
             root,
             original_uri,
             mount,
+            locals,
         } = context;
         let mut env_mount = 0;
         if mount > 0 {
@@ -86,6 +87,7 @@ impl Environ {
         let mut env = Environ::from_parts(parts, body, conn);
         env.script.mount = env_mount;
         env.script.root = root;
+        env.locals = locals;
         env
     }
 
@@ -140,6 +142,7 @@ impl Environ {
             body,
             conn,
             script,
+            locals,
         } = self;
         let original_uri = parts.uri.clone();
         let mut mount = script.mount;
@@ -156,6 +159,7 @@ impl Environ {
             root: script.root,
             original_uri,
             mount,
+            locals,
         };
         (parts, body.into_inner(), context)
     }
@@ -237,6 +241,7 @@ pub struct GatewayContext {
     /// How many bytes of `original_uri`'s path are the mounted part of
     /// `script_name`.
     mount: usize,
+    locals: Locals,
 }
 
 impl GatewayContext {
@@ -265,6 +270,25 @@ impl GatewayContext {
             Some(root) if self.mount == 0 => Cow::Borrowed(root.as_str()),
             Some(root) => Cow::Owned([root.as_str(), self.mounted()].concat()),
         }
+    }
+
+    /// The environ's [`Locals`] (a session handle put there by a
+    /// middleware in front of the bridge).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use gateway_core::environ::GatewayContext;
+    /// use gateway_core::{Body, Environ};
+    ///
+    /// let mut env = Environ::from_request(http::Request::get("/").body(Body::empty()).unwrap());
+    /// env.locals_mut().insert(Arc::new("shared"));
+    /// let req = env.into_request();
+    /// let context = req.extensions().get::<GatewayContext>().unwrap();
+    /// assert_eq!(context.locals().get::<&str>(), Some(&"shared"));
+    /// assert_eq!(Environ::from_request(req).locals().get::<&str>(), Some(&"shared"));
+    /// ```
+    pub fn locals(&self) -> &Locals {
+        &self.locals
     }
 
     /// The request-target as the client sent it (axum's `OriginalUri`):

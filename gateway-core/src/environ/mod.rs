@@ -28,12 +28,14 @@ use crate::host::{is_valid_host, split_host_port};
 mod conn;
 mod context;
 mod decoded;
+mod locals;
 mod query;
 mod root_path;
 
 pub use conn::{Addr, ConnInfo, Scheme};
 pub use context::GatewayContext;
 pub use decoded::InvalidPath;
+pub use locals::Locals;
 pub use query::QueryPairs;
 pub use root_path::{InvalidPrefix, RootPath};
 
@@ -67,7 +69,7 @@ pub use root_path::{InvalidPrefix, RootPath};
 /// | `REMOTE_ADDR` | [`conn`](Environ::conn)`.peer()` |
 /// | `wsgi.url_scheme` | [`scheme`](Environ::scheme) |
 /// | `wsgi.input` | [`body_mut`](Environ::body_mut), [`take_body`](Environ::take_body) |
-/// | anything a middleware adds | [`extensions`](Environ::extensions) (typed) |
+/// | anything a middleware adds | [`extensions`](Environ::extensions) (typed), [`locals`](Environ::locals) (shared, allocation-free) |
 ///
 /// # The path invariant
 ///
@@ -89,6 +91,7 @@ pub struct Environ {
     body: SyncWrapper<Body>,
     conn: ConnInfo,
     script: Script,
+    locals: Locals,
 }
 
 /// Where `script_name` ends: an optional external prefix, then the first
@@ -115,6 +118,7 @@ impl Environ {
             body: SyncWrapper::new(body),
             conn,
             script: Script::default(),
+            locals: Locals::new(),
         }
     }
 
@@ -180,8 +184,9 @@ impl Environ {
         &mut self.parts.headers
     }
 
-    /// Typed values added by the adapter or by middleware (a session, an
-    /// identity, a request id).
+    /// Typed values added by the adapter or by middleware (an identity, a
+    /// request id). A middleware that adds a value to every request uses
+    /// the [`locals`](Environ::locals) instead, which do not allocate.
     #[inline]
     pub fn extensions(&self) -> &Extensions {
         &self.parts.extensions
@@ -191,6 +196,28 @@ impl Environ {
     #[inline]
     pub fn extensions_mut(&mut self) -> &mut Extensions {
         &mut self.parts.extensions
+    }
+
+    /// Request-local values shared by reference count (a session handle):
+    /// see [`Locals`] for when to use them rather than the extensions.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use gateway_core::{Body, Environ};
+    ///
+    /// let mut env = Environ::from_request(http::Request::get("/").body(Body::empty()).unwrap());
+    /// env.locals_mut().insert(Arc::new(42u64));
+    /// assert_eq!(env.locals().get::<u64>(), Some(&42));
+    /// ```
+    #[inline]
+    pub fn locals(&self) -> &Locals {
+        &self.locals
+    }
+
+    /// Mutable access to the locals.
+    #[inline]
+    pub fn locals_mut(&mut self) -> &mut Locals {
+        &mut self.locals
     }
 
     /// The request body (`wsgi.input`).
@@ -473,6 +500,7 @@ impl fmt::Debug for Environ {
             .field("path_info", &self.path_info())
             .field("headers", self.headers())
             .field("conn", &self.conn)
+            .field("locals", &self.locals)
             .finish_non_exhaustive()
     }
 }

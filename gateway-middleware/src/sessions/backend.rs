@@ -92,7 +92,7 @@ pub(crate) mod sealed {
         /// The session named by the first usable cookie value.
         fn load(
             &self,
-            values: &[String],
+            values: &[&str],
             cookie_name: &str,
             now: SystemTime,
         ) -> impl Future<Output = Result<Option<Loaded>, StoreError>> + Send;
@@ -126,7 +126,7 @@ pub(crate) mod sealed {
 impl<S: SessionStore> sealed::Sealed for S {
     async fn load(
         &self,
-        values: &[String],
+        values: &[&str],
         _cookie_name: &str,
         now: SystemTime,
     ) -> Result<Option<Loaded>, StoreError> {
@@ -226,7 +226,7 @@ impl<S: SessionStore> sealed::Sealed for S {
 impl sealed::Sealed for CookieStore {
     async fn load(
         &self,
-        values: &[String],
+        values: &[&str],
         cookie_name: &str,
         now: SystemTime,
     ) -> Result<Option<Loaded>, StoreError> {

@@ -10,14 +10,13 @@ use http::{HeaderMap, HeaderValue};
 /// them, across every `Cookie` field line (HTTP/2 sends one per cookie).
 /// Malformed and non-UTF-8 pairs are skipped — pairs, not lines: browsers
 /// send other cookies' non-ASCII values on the same line as ours, and they
-/// must not hide it. Only values `plausible` accepts count (junk planted
-/// ahead of the real cookie does not use up the limit); at most `limit`.
+/// must not hide it. Only values `plausible` accepts are given (junk
+/// planted ahead of the real cookie does not use up the caller's limit).
 pub(crate) fn values<'h>(
     headers: &'h HeaderMap,
-    name: &str,
-    limit: usize,
+    name: &'h str,
     plausible: impl Fn(&str) -> bool,
-) -> Vec<&'h str> {
+) -> impl Iterator<Item = &'h str> {
     headers
         .get_all(COOKIE)
         .iter()
@@ -32,9 +31,7 @@ pub(crate) fn values<'h>(
             let value = std::str::from_utf8(&pair[eq + 1..]).ok()?;
             Some(value.trim().trim_matches('"'))
         })
-        .filter(|value| plausible(value))
-        .take(limit)
-        .collect()
+        .filter(move |value| plausible(value))
 }
 
 /// SameSite, for the session cookie. Defaults to `Lax`.
@@ -225,11 +222,12 @@ mod tests {
             HeaderValue::from_bytes(b"pref=caf\xc3\xa9; session=three; x=\xff").unwrap(),
         );
         let any = |_: &str| true;
-        assert_eq!(values(&h, "session", 8, any), ["one", "two", "three"]);
-        assert_eq!(values(&h, "session", 1, any), ["one"]);
-        assert!(values(&h, "other", 8, any).is_empty());
-        // Implausible values do not use up the limit.
-        assert_eq!(values(&h, "session", 1, |v| v.starts_with('t')), ["two"]);
+        let found =
+            |name, plausible: fn(&str) -> bool| values(&h, name, plausible).collect::<Vec<_>>();
+        assert_eq!(found("session", any), ["one", "two", "three"]);
+        assert!(found("other", any).is_empty());
+        // Implausible values are skipped.
+        assert_eq!(found("session", |v| v.starts_with('t')), ["two", "three"]);
     }
 
     #[test]

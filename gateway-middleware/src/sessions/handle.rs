@@ -5,22 +5,27 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::SystemTime;
 
 use gateway_core::Environ;
+use gateway_core::environ::GatewayContext;
 use gateway_core::lint::{Reporter, Rule};
+use http::HeaderMap;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio::sync::OnceCell;
 
+use super::cookie;
+
 use super::id::SessionId;
 use super::store::{Record, StoreError};
 
 /// The session of the current request. [`Sessions`](super::Sessions) puts
-/// one in the environ's extensions; find it with [`Session::of`] (or
-/// `env.extensions().get::<Session>()`).
+/// one in the environ's [locals](gateway_core::environ::Locals); find it
+/// with [`Session::of`].
 ///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
@@ -42,11 +47,12 @@ use super::store::{Record, StoreError};
 /// # });
 /// ```
 ///
-/// **Lazy.** Creating the handle costs nothing: the store (or the cookie
+/// **Lazy.** Creating the handle costs nothing: the session cookie is
+/// read from the environ by [`Session::of`], and the store (or the cookie
 /// store's decryption) is reached on the first call that needs the
-/// session, once, and every clone of the handle — in any task of the
-/// request — shares what was loaded. A request that never calls a method
-/// costs no store round trip, gets no `Vary: Cookie` and no cookie.
+/// session, once; every clone of the handle — in any task of the request —
+/// shares what was loaded. A request that never calls a method costs no
+/// store round trip, gets no `Vary: Cookie` and no cookie.
 ///
 /// **Changes** are kept in the handle and saved once, by the middleware,
 /// after the application returned its response and before the driver
@@ -71,7 +77,60 @@ pub(crate) type LoadFuture<'a> =
 
 /// How a `Session` reaches its backend without naming its type.
 pub(crate) trait Loader: Send + Sync + 'static {
-    fn load<'a>(&'a self, values: &'a [String], now: SystemTime) -> LoadFuture<'a>;
+    /// The session cookie's candidate values in `headers`.
+    fn candidates(&self, headers: &HeaderMap) -> Candidates;
+
+    /// Whether a failed load serves the request as anonymous.
+    fn fail_open(&self) -> bool;
+
+    fn load<'a>(&'a self, values: &'a [&'a str], now: SystemTime) -> LoadFuture<'a>;
+}
+
+/// At most this many plausible cookies of the session's name are
+/// considered.
+pub(crate) const MAX_CANDIDATES: usize = 4;
+
+/// The session cookie's plausible values the client sent, first first,
+/// copied out of the request head into one buffer (one allocation, none
+/// when there is no such cookie).
+#[derive(Default)]
+pub(crate) struct Candidates {
+    text: String,
+    ends: [usize; MAX_CANDIDATES],
+    len: usize,
+}
+
+impl Candidates {
+    /// The values of the cookie `name` in `headers` that `plausible`
+    /// accepts, at most [`MAX_CANDIDATES`].
+    pub(crate) fn read(
+        headers: &HeaderMap,
+        name: &str,
+        plausible: impl Fn(&str) -> bool,
+    ) -> Candidates {
+        let mut candidates = Candidates::default();
+        for value in cookie::values(headers, name, plausible).take(MAX_CANDIDATES) {
+            candidates.text.push_str(value);
+            candidates.ends[candidates.len] = candidates.text.len();
+            candidates.len += 1;
+        }
+        candidates
+    }
+
+    /// The values, in order.
+    pub(crate) fn values(&self) -> ([&str; MAX_CANDIDATES], usize) {
+        let mut values = [""; MAX_CANDIDATES];
+        let mut start = 0;
+        for (value, &end) in values.iter_mut().zip(&self.ends[..self.len]) {
+            *value = &self.text[start..end];
+            start = end;
+        }
+        (values, self.len)
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
 }
 
 /// A session as loaded from the backend.
@@ -84,16 +143,28 @@ pub(crate) struct Loaded {
     pub(crate) reissue: bool,
 }
 
-struct Inner {
+/// What a request's handles share; the value [`Sessions`](super::Sessions)
+/// puts in the environ's locals. Small: a request that never asks for its
+/// session allocates only this.
+pub(crate) struct Inner {
     loader: Arc<dyn Loader>,
-    /// The values of the session cookie the client sent, first first.
-    cookies: Vec<String>,
+    /// [`TOUCHED`] and [`COMMITTED`]: the middleware's check of an untouched
+    /// session is one atomic operation, no lock.
+    flags: AtomicU8,
+    /// Made by the first [`Session::of`].
+    used: OnceLock<Box<Used>>,
+}
+
+/// The session of a request that asked for it.
+struct Used {
+    /// The values of the session cookie the client sent.
+    cookies: Candidates,
     fail_open: bool,
+    reporter: Option<Reporter>,
     /// `Some(loaded)` once loaded (`loaded` is `None` for a new session);
     /// `None` once loading failed with fail-closed.
     base: OnceCell<Option<Base>>,
     state: Mutex<State>,
-    reporter: Option<Reporter>,
 }
 
 #[derive(Debug)]
@@ -103,11 +174,14 @@ struct Base {
     saveable: bool,
 }
 
+/// A method needed the session.
+const TOUCHED: u8 = 1;
+/// The middleware made its cookie decision.
+const COMMITTED: u8 = 2;
+
 #[derive(Default)]
 struct State {
-    touched: bool,
     failed: bool,
-    committed: bool,
     cleared: bool,
     destroyed: bool,
     cycle: bool,
@@ -165,26 +239,20 @@ impl Plan {
 }
 
 impl Session {
-    pub(crate) fn new(
-        loader: Arc<dyn Loader>,
-        cookies: Vec<String>,
-        fail_open: bool,
-        reporter: Option<Reporter>,
-    ) -> Session {
+    pub(crate) fn new(loader: Arc<dyn Loader>) -> Session {
         Session {
             inner: Arc::new(Inner {
                 loader,
-                cookies,
-                fail_open,
-                base: OnceCell::new(),
-                state: Mutex::new(State::default()),
-                reporter,
+                flags: AtomicU8::new(0),
+                used: OnceLock::new(),
             }),
         }
     }
 
-    /// The session handle in `env`'s extensions, if a
-    /// [`Sessions`](super::Sessions) middleware put one there.
+    /// The session handle in `env`, if a [`Sessions`](super::Sessions)
+    /// middleware put one there. The first call reads the session cookie
+    /// from `env`'s headers (and finds [`Lint`](gateway_core::lint::Lint)'s
+    /// reporter in its extensions).
     ///
     /// ```
     /// use gateway_core::{Body, Environ};
@@ -193,13 +261,72 @@ impl Session {
     /// assert!(Session::of(&env).is_none());
     /// ```
     pub fn of(env: &Environ) -> Option<Session> {
-        env.extensions().get::<Session>().cloned()
+        let inner = env.locals().get_arc::<Inner>()?;
+        Some(Session::with_head(inner, env.headers(), env.extensions()))
+    }
+
+    /// The session handle of a request a tower service (an axum `Router`)
+    /// receives through the tower bridge behind
+    /// [`Sessions`](super::Sessions): the bridge carries the environ's
+    /// locals in the request's
+    /// [`GatewayContext`](gateway_core::environ::GatewayContext).
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// use gateway_core::test_client::TestClient;
+    /// use gateway_core::{ApplicationExt, Body, Response};
+    /// use gateway_middleware::sessions::{MemoryStore, Session, Sessions};
+    ///
+    /// let service = tower::service_fn(|req: http::Request<Body>| async move {
+    ///     let session = Session::of_request(&req).expect("behind Sessions");
+    ///     let visits: u32 = session.get("visits").await?.unwrap_or(0) + 1;
+    ///     session.insert("visits", visits).await?;
+    ///     Ok::<_, gateway_middleware::sessions::SessionError>(Response::new(Body::from(visits.to_string())))
+    /// });
+    /// let app = gateway_core::tower::from_service(service).with(Sessions::new(MemoryStore::new()));
+    /// let client = TestClient::new(app);
+    /// assert_eq!(client.get("/").send().await.text(), "1");
+    /// assert_eq!(client.get("/").send().await.text(), "2");
+    /// # });
+    /// ```
+    pub fn of_request<T>(req: &http::Request<T>) -> Option<Session> {
+        let context = req.extensions().get::<GatewayContext>()?;
+        let inner = context.locals().get_arc::<Inner>()?;
+        Some(Session::with_head(inner, req.headers(), req.extensions()))
+    }
+
+    fn with_head(inner: Arc<Inner>, headers: &HeaderMap, extensions: &http::Extensions) -> Session {
+        inner.used.get_or_init(|| {
+            Box::new(Used {
+                cookies: inner.loader.candidates(headers),
+                fail_open: inner.loader.fail_open(),
+                reporter: extensions.get::<Reporter>().cloned(),
+                base: OnceCell::new(),
+                state: Mutex::new(State::default()),
+            })
+        });
+        Session { inner }
+    }
+
+    /// What this request's handles share once one was asked for. Every
+    /// handle an application holds came from [`Session::of`], which made
+    /// it; the middleware's own handle reads it only once touched.
+    fn used(&self) -> &Used {
+        match self.inner.used.get() {
+            Some(used) => used,
+            None => unreachable!("a Session reached the application only through Session::of"),
+        }
+    }
+
+    /// The value the middleware puts in the environ's locals.
+    pub(crate) fn local(&self) -> Arc<Inner> {
+        Arc::clone(&self.inner)
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
         // Every change under this lock is a single assignment or insert,
         // so a panic elsewhere cannot leave it inconsistent.
-        self.inner
+        self.used()
             .state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -207,34 +334,31 @@ impl Session {
 
     /// Loads the session once; later calls, from any clone, share it.
     async fn base(&self) -> Result<&Base, SessionError> {
-        {
-            let mut state = self.state();
-            if state.committed && !self.inner.base.initialized() {
-                drop(state);
-                return Err(self.after_commit("loaded"));
-            }
-            state.touched = true;
+        let flags = self.inner.flags.fetch_or(TOUCHED, Ordering::AcqRel);
+        let used = self.used();
+        if flags & COMMITTED != 0 && !used.base.initialized() {
+            return Err(self.after_commit("loaded"));
         }
-        let base = self
-            .inner
+        let base = used
             .base
             .get_or_init(|| async {
                 let now = SystemTime::now();
-                if self.inner.cookies.is_empty() {
+                if used.cookies.is_empty() {
                     return Some(Base {
                         loaded: None,
                         saveable: true,
                     });
                 }
-                match self.inner.loader.load(&self.inner.cookies, now).await {
+                let (values, n) = used.cookies.values();
+                match self.inner.loader.load(&values[..n], now).await {
                     Ok(loaded) => Some(Base {
                         loaded,
                         saveable: true,
                     }),
                     Err(e) => {
-                        tracing::warn!(error = %e, fail_open = self.inner.fail_open,
+                        tracing::warn!(error = %e, fail_open = used.fail_open,
                             "session store failed to load a session");
-                        if self.inner.fail_open {
+                        if used.fail_open {
                             Some(Base {
                                 loaded: None,
                                 saveable: false,
@@ -258,7 +382,7 @@ impl Session {
              streaming body?); the change cannot be saved"
         );
         // The reporter logs it at error itself.
-        match &self.inner.reporter {
+        match &self.used().reporter {
             Some(reporter) => reporter.report(Rule::ChangedAfterCommit, message),
             None => tracing::error!("{message}"),
         }
@@ -540,7 +664,9 @@ impl Session {
 
     fn changeable(&self, what: &str) -> Result<MutexGuard<'_, State>, SessionError> {
         let state = self.state();
-        if state.committed {
+        // Read under the lock: `take` sets the flag before it locks, so a
+        // change either lands before `take` reads the changes or fails.
+        if self.committed() {
             drop(state);
             return Err(self.after_commit(what));
         }
@@ -549,15 +675,15 @@ impl Session {
 
     /// Marks the handle committed and takes what the request did.
     pub(crate) fn take(&self) -> Taken {
+        let flags = self.inner.flags.fetch_or(COMMITTED, Ordering::AcqRel);
+        if flags & TOUCHED == 0 {
+            return Taken::Untouched;
+        }
         let mut state = self.state();
-        state.committed = true;
         if state.failed {
             return Taken::Failed;
         }
-        if !state.touched {
-            return Taken::Untouched;
-        }
-        let Some(Some(base)) = self.inner.base.get() else {
+        let Some(Some(base)) = self.used().base.get() else {
             // Touched, but the load has not finished: the application
             // returned while another task still waits on it.
             return Taken::Used(Plan {
@@ -581,21 +707,31 @@ impl Session {
 
     /// Whether the client sent a cookie of the session's name.
     pub(crate) fn sent_cookie(&self) -> bool {
-        !self.inner.cookies.is_empty()
+        self.inner.used.get().is_some_and(|u| !u.cookies.is_empty())
+    }
+
+    fn committed(&self) -> bool {
+        self.inner.flags.load(Ordering::Acquire) & COMMITTED != 0
     }
 }
 
 impl fmt::Debug for Session {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Never the cookie or the values.
+        let Some(used) = self.inner.used.get() else {
+            return f
+                .debug_struct("Session")
+                .field("committed", &self.committed())
+                .finish_non_exhaustive();
+        };
         let state = self.state();
         f.debug_struct("Session")
-            .field("loaded", &self.inner.base.initialized())
+            .field("loaded", &used.base.initialized())
             .field("changed_keys", &state.changes.keys().collect::<Vec<_>>())
             .field("cleared", &state.cleared)
             .field("destroyed", &state.destroyed)
             .field("cycle_id", &state.cycle)
-            .field("committed", &state.committed)
+            .field("committed", &self.committed())
             .finish_non_exhaustive()
     }
 }

@@ -3,19 +3,20 @@
 
 use std::fmt;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context as TaskContext, Poll, ready};
 use std::time::{Duration, SystemTime};
 
-use gateway_core::lint::Reporter;
 use gateway_core::{Application, Environ, Error, Middleware, Response, Scheme, start};
 use http::header::{CACHE_CONTROL, RETRY_AFTER, SET_COOKIE, VARY};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use serde::Serialize;
 
 use super::backend::{Backend, CommitError, Context, CookieAction};
-use super::cookie::{self, Attributes, SameSite, Secure};
-use super::handle::{LoadFuture, Loader, Plan, Session, SessionError, Taken};
+use super::cookie::{Attributes, SameSite, Secure};
+use super::handle::{Candidates, LoadFuture, Loader, Plan, Session, SessionError, Taken};
 use super::hold::Hold;
 use super::store::Record;
 
@@ -118,10 +119,6 @@ pub struct SessionStats {
     /// be dropped.
     pub old_key_uses: Vec<(u8, u64)>,
 }
-
-/// At most this many plausible cookies of the session's name are
-/// considered.
-const MAX_CANDIDATES: usize = 4;
 
 impl<B: Backend> Sessions<B> {
     /// Sessions kept in `backend`: a [`SessionStore`](super::SessionStore)
@@ -344,7 +341,7 @@ impl<B: Backend> Sessions<B> {
     ///
     /// The store failed.
     pub async fn peek(&self, value: &str) -> Result<Option<Record>, SessionError> {
-        let values = [value.to_owned()];
+        let values = [value];
         match self
             .shared
             .backend
@@ -382,7 +379,17 @@ impl<B> Shared<B> {
 }
 
 impl<B: Backend> Loader for Shared<B> {
-    fn load<'a>(&'a self, values: &'a [String], now: SystemTime) -> LoadFuture<'a> {
+    fn candidates(&self, headers: &HeaderMap) -> Candidates {
+        Candidates::read(headers, &self.config.attributes.name, |value| {
+            self.backend.plausible(value)
+        })
+    }
+
+    fn fail_open(&self) -> bool {
+        self.config.on_store_error == OnStoreError::FailOpen
+    }
+
+    fn load<'a>(&'a self, values: &'a [&'a str], now: SystemTime) -> LoadFuture<'a> {
         Box::pin(async move {
             let result = self
                 .backend
@@ -432,36 +439,24 @@ pub struct SessionsApp<A, B> {
 }
 
 impl<A: Application, B: Backend> Application for SessionsApp<A, B> {
+    #[inline]
     fn call(&self, mut env: Environ) -> impl Future<Output = Result<Response, Error>> + Send {
         let shared = &self.shared;
-        let cookies: Vec<String> = cookie::values(
-            env.headers(),
-            &shared.config.attributes.name,
-            MAX_CANDIDATES,
-            |value| shared.backend.plausible(value),
-        )
-        .into_iter()
-        .map(str::to_owned)
-        .collect();
+        // Nothing is read from the head here but the scheme: the cookie is
+        // read by the first `Session::of`, so a request that never asks for
+        // its session pays one small allocation and no parsing.
         let https = env.scheme() == Scheme::Https;
         let hold = env.extensions().get::<Hold>().cloned();
-        let reporter = env.extensions().get::<Reporter>().cloned();
-        let session = Session::new(
-            Arc::clone(shared) as Arc<dyn Loader>,
-            cookies,
-            shared.config.on_store_error == OnStoreError::FailOpen,
-            reporter,
-        );
-        env.extensions_mut().insert(session.clone());
-        // The inner future is made here, so that the environ moves into it
-        // once instead of waiting in this future's state first.
-        let inner = self.app.call(env);
-        async move {
-            let result = inner.await;
-            if let Some(hold) = hold {
-                hold.wait().await;
-            }
-            shared.finish(result, &session, https).await
+        let session = Session::new(Arc::clone(shared) as Arc<dyn Loader>);
+        env.locals_mut().insert(session.local());
+        Finish {
+            app: self.app.call(env),
+            shared,
+            stage: Stage::App {
+                session,
+                hold,
+                https,
+            },
         }
     }
 
@@ -474,15 +469,91 @@ impl<A: Application, B: Backend> Application for SessionsApp<A, B> {
     }
 }
 
+pin_project_lite::pin_project! {
+    /// [`SessionsApp`]'s future: the application's, then — only for a
+    /// request that used its session — the save, boxed so that the
+    /// untouched path (and every move of this future before it is polled)
+    /// carries none of the save's state.
+    struct Finish<'a, F, B> {
+        #[pin]
+        app: F,
+        shared: &'a Shared<B>,
+        stage: Stage<'a>,
+    }
+}
+
+type Saving<'a> = Pin<Box<dyn Future<Output = Result<Response, Error>> + Send + 'a>>;
+
+enum Stage<'a> {
+    App {
+        session: Session,
+        hold: Option<Hold>,
+        https: bool,
+    },
+    Saving(Saving<'a>),
+    Done,
+}
+
+impl<'a, F, B> Future for Finish<'a, F, B>
+where
+    F: Future<Output = Result<Response, Error>>,
+    B: Backend,
+{
+    type Output = Result<Response, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        loop {
+            match this.stage {
+                Stage::App { .. } => {
+                    let result = ready!(this.app.as_mut().poll(cx));
+                    let Stage::App {
+                        session,
+                        hold,
+                        https,
+                    } = std::mem::replace(this.stage, Stage::Done)
+                    else {
+                        unreachable!("matched above")
+                    };
+                    let shared: &'a Shared<B> = this.shared;
+                    let saving: Saving<'a> = match hold {
+                        // The test hook: wait, then decide.
+                        Some(hold) => Box::pin(async move {
+                            hold.wait().await;
+                            let taken = session.take();
+                            shared.finish(result, taken, &session, https).await
+                        }),
+                        None => match session.take() {
+                            Taken::Untouched => return Poll::Ready(result),
+                            Taken::Failed => return Poll::Ready(shared.unavailable()),
+                            taken @ Taken::Used(_) => Box::pin(async move {
+                                shared.finish(result, taken, &session, https).await
+                            }),
+                        },
+                    };
+                    *this.stage = Stage::Saving(saving);
+                }
+                Stage::Saving(saving) => {
+                    let result = ready!(saving.as_mut().poll(cx));
+                    *this.stage = Stage::Done;
+                    return Poll::Ready(result);
+                }
+                Stage::Done => panic!("SessionsApp's future polled after it completed"),
+            }
+        }
+    }
+}
+
 impl<B: Backend> Shared<B> {
     /// The cookie decision, made before the driver commits.
     async fn finish(
         &self,
         result: Result<Response, Error>,
+        taken: Taken,
         session: &Session,
         https: bool,
     ) -> Result<Response, Error> {
-        let plan = match session.take() {
+        let plan = match taken {
             Taken::Untouched => return result,
             Taken::Failed => return self.unavailable(),
             Taken::Used(plan) => plan,

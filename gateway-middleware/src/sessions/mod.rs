@@ -34,7 +34,8 @@
 //! ```
 //!
 //! [`Sessions`] is the middleware; it puts a [`Session`] handle in every
-//! request's extensions ([`Session::of`]). Values are anything serde can
+//! request's locals ([`Session::of`]; [`Session::of_request`] in a tower
+//! service behind the tower bridge). Values are anything serde can
 //! turn into JSON, by string key.
 //!
 //! # Where sessions are kept
