@@ -135,6 +135,8 @@
 //! # });
 //! ```
 
+#[cfg(feature = "auth")]
+pub mod auth;
 #[cfg(feature = "conditional")]
 pub mod conditional;
 // Each middleware uses part of it.
