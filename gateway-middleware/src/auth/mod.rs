@@ -11,6 +11,31 @@
 //! assert_eq!(Identity::of(&env).map(Identity::id), Some("ada"));
 //! ```
 
+//!
+//! # Login through the session
+//!
+//! [`login`] logs a user in on the request's [`Session`](crate::sessions::Session)
+//! once the application has checked the credentials: it clears another
+//! user's data, always gives the session a new id (fixation defence),
+//! stores the user's id and a keyed hash ([`AuthKey`]) of the user's
+//! [auth hash](User::auth_hash), and drops the CSRF secret so that a new
+//! one is made. [`logout`] destroys the session. [`SessionAuth`] turns the
+//! stored login into the request's [`Identity`] on later requests —
+//! touching the session only when the client sent a session cookie — and
+//! ends the session when the user's auth hash changed (a password change
+//! logs out every other session). [`RequireLogin`] sends anonymous
+//! browsers to the login page with a `next` parameter and answers other
+//! clients 401; [`safe_next_path`] accepts `next` only as a same-site
+//! relative path, and [`redirect_after_login`] re-validates it.
+
 mod identity;
+mod login;
+mod next;
+mod require_login;
+mod session_auth;
 
 pub use identity::{Identity, User, Via};
+pub use login::{AUTH_HASH_KEY, AUTH_USER_KEY, AuthKey, AuthKeyError, CSRF_KEY, login, logout};
+pub use next::{MAX_NEXT_LEN, next_from_query, redirect_after_login, safe_next_path};
+pub use require_login::{InvalidLoginUrl, RequireLogin, RequireLoginApp};
+pub use session_auth::{SessionAuth, SessionAuthApp, UserLoader};
