@@ -214,8 +214,39 @@ impl std::error::Error for AuthKeyError {}
 /// 4. the CSRF secret ([`CSRF_KEY`]) is removed, so the next form gets a
 ///    token made after the login.
 ///
-/// The response of this request carries the new cookie. The example in
-/// the [module docs](self) shows a whole login.
+/// The response of this request carries the new cookie.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// use gateway_core::test_client::TestClient;
+/// use gateway_core::{ApplicationExt, Environ, fn_app, start};
+/// use gateway_middleware::auth::{AuthKey, login, logout};
+/// use gateway_middleware::sessions::{MemoryStore, Session, Sessions};
+///
+/// let key = AuthKey::generate();
+/// let app = fn_app(move |env: Environ| {
+///     let key = key.clone();
+///     async move {
+///         let session = Session::of(&env).expect("inside Sessions");
+///         match env.path_info() {
+///             // (check the password first)
+///             "/login" => login(&session, &String::from("ada"), &key).await?,
+///             "/logout" => logout(&session).await?,
+///             _ => {}
+///         }
+///         let user: Option<String> = session.get("_auth_user").await?;
+///         start(200, [("content-type", "text/plain")]).body(user.unwrap_or_default())
+///     }
+/// })
+/// .with(Sessions::new(MemoryStore::new()));
+///
+/// let client = TestClient::new(app);
+/// assert_eq!(client.get("/login").send().await.text(), "ada");
+/// assert_eq!(client.get("/").send().await.text(), "ada");
+/// assert_eq!(client.get("/logout").send().await.text(), "");
+/// assert!(client.cookies().is_empty());
+/// # });
+/// ```
 ///
 /// # Errors
 ///

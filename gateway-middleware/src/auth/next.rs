@@ -204,10 +204,9 @@ fn is_safe_path(path: &[u8]) -> bool {
     if path.first() != Some(&b'/') || matches!(path.get(1), Some(b'/' | b'\\')) {
         return false;
     }
-    if path
-        .iter()
-        .any(|&b| b.is_ascii_control() || b == b'\\' || b == b' ')
-    {
+    // Controls (tab, CR, LF, NUL, DEL…) and backslashes, raw or
+    // decoded; a decoded space (`%20`) is a name like any other.
+    if path.iter().any(|&b| b.is_ascii_control() || b == b'\\') {
         return false;
     }
     if path.windows(2).any(|w| w == b"//") {

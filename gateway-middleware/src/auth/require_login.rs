@@ -34,7 +34,29 @@ use super::next::{encode_query_value, safe_next_path};
 
 /// The middleware that lets only requests with an [`Identity`] (put there
 /// by [`SessionAuth`](super::SessionAuth) or another auth middleware)
-/// reach the application. Any other request is answered here:
+/// reach the application.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// use gateway_core::test_client::TestClient;
+/// use gateway_core::{ApplicationExt, fn_app, start};
+/// use gateway_middleware::auth::RequireLogin;
+///
+/// let app = fn_app(|_| async { start(200, [("content-type", "text/plain")]).body("secret") })
+///     .with(RequireLogin::new("/login")?);
+/// let client = TestClient::new(app);
+///
+/// let res = client.get("/orders?page=2").header("accept", "text/html").send().await;
+/// assert_eq!(res.status(), 303);
+/// assert_eq!(res.header("location"), Some("/login?next=/orders%3Fpage%3D2"));
+///
+/// let res = client.get("/orders").header("accept", "application/json").send().await;
+/// assert_eq!(res.status(), 401);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
+///
+/// Any other request is answered here:
 ///
 /// - a browser — its `Accept` lists `text/html` with a non-zero `q` — gets
 ///   `303 See Other` to the login URL with `next=` the
@@ -47,6 +69,8 @@ use super::next::{encode_query_value, safe_next_path};
 ///
 /// Both carry `Cache-Control: no-store` and `Vary: Accept`: a cache must
 /// never serve them to someone logged in.
+///
+/// The login URL is validated when it is configured:
 ///
 /// ```
 /// use gateway_middleware::auth::RequireLogin;

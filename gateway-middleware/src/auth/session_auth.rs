@@ -97,6 +97,37 @@ where
 /// session into the request's [`Identity`] (with [`Via::Session`]). Goes
 /// inside [`Sessions`](crate::sessions::Sessions).
 ///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// use gateway_core::test_client::TestClient;
+/// use gateway_core::{ApplicationExt, Environ, Error, fn_app, start};
+/// use gateway_middleware::auth::{AuthKey, Identity, SessionAuth, login};
+/// use gateway_middleware::sessions::{MemoryStore, Session, Sessions};
+///
+/// let key = AuthKey::generate();
+/// let login_key = key.clone();
+/// let app = fn_app(move |env: Environ| {
+///     let key = login_key.clone();
+///     async move {
+///         if env.path_info() == "/login" {
+///             // (check the password first)
+///             login(&Session::of(&env).unwrap(), &String::from("ada"), &key).await?;
+///         }
+///         let who = Identity::of(&env).map_or("anonymous", Identity::id);
+///         start(200, [("content-type", "text/plain")]).body(who.to_owned())
+///     }
+/// })
+/// // The loader finds the user by id (a database query, typically).
+/// .with(SessionAuth::new(|id: String| async move { Ok::<_, Error>(Some(id)) }, key))
+/// .with(Sessions::new(MemoryStore::new()));
+///
+/// let client = TestClient::new(app);
+/// assert_eq!(client.get("/").send().await.text(), "anonymous");
+/// client.get("/login").send().await;
+/// assert_eq!(client.get("/").send().await.text(), "ada");
+/// # });
+/// ```
+///
 /// Per request:
 ///
 /// - without a session cookie, it does nothing at all: anonymous,
@@ -117,16 +148,6 @@ where
 ///
 /// A request whose session store is unavailable fails as
 /// [`Sessions`](crate::sessions::Sessions) decides (503 by default).
-///
-/// ```
-/// use gateway_core::Error;
-/// use gateway_middleware::auth::{AuthKey, SessionAuth};
-///
-/// let key = AuthKey::from_secret(b"the same 32+ byte secret on every instance")?;
-/// let auth = SessionAuth::new(|id: String| async move { Ok::<_, Error>(Some(id)) }, key);
-/// # let _ = auth;
-/// # Ok::<(), gateway_middleware::auth::AuthKeyError>(())
-/// ```
 pub struct SessionAuth<L> {
     loader: Arc<L>,
     key: AuthKey,
