@@ -209,14 +209,22 @@ pub struct SessionAuthApp<A, L> {
 
 impl<A: Application, L: UserLoader> Application for SessionAuthApp<A, L> {
     async fn call(&self, mut env: Environ) -> Result<Response, Error> {
-        let Some(session) = Session::of(&env) else {
-            return Err(Error::new(
-                "SessionAuth found no session: wrap it in Sessions (`.with(SessionAuth…).with(Sessions…)`)",
-            ));
-        };
-        if session.sent_cookie() {
-            if let Some(user) = self.auth.user(&session).await? {
-                Identity::new(user, Via::Session).insert(&mut env);
+        // Cookieless traffic: the head is scanned once, no handle is made
+        // and the session is never loaded.
+        match Session::cookie_in(&env) {
+            None => {
+                return Err(Error::new(
+                    "SessionAuth found no session: wrap it in Sessions \
+                     (`.with(SessionAuth…).with(Sessions…)`)",
+                ));
+            }
+            Some(false) => {}
+            Some(true) => {
+                if let Some(session) = Session::of(&env) {
+                    if let Some(user) = self.auth.user(&session).await? {
+                        Identity::new(user, Via::Session).insert(&mut env);
+                    }
+                }
             }
         }
         self.app.call(env).await

@@ -705,6 +705,18 @@ impl Session {
         })
     }
 
+    /// Whether the request in `env` carries a plausible session cookie;
+    /// `None` outside [`Sessions`](super::Sessions). Reads the head without
+    /// making a handle (no allocation when there is no such cookie), for a
+    /// middleware that needs the session only when the client has one.
+    pub(crate) fn cookie_in(env: &Environ) -> Option<bool> {
+        let inner = env.locals().get::<Inner>()?;
+        Some(match inner.used.get() {
+            Some(used) => !used.cookies.is_empty(),
+            None => !inner.loader.candidates(env.headers()).is_empty(),
+        })
+    }
+
     /// Whether the client sent a cookie of the session's name.
     pub(crate) fn sent_cookie(&self) -> bool {
         self.inner.used.get().is_some_and(|u| !u.cookies.is_empty())

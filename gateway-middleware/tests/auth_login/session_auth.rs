@@ -15,6 +15,8 @@ use crate::support::{default_site, session_cookie, set_cookie};
 async fn cookieless_traffic_never_touches_the_store() {
     let site = default_site();
     let client = TestClient::new(Arc::clone(&site.app));
+    // Other cookies are no session cookie.
+    client.add_cookie("theme", "dark");
     for _ in 0..3 {
         let res = client.get("/whoami").send().await;
         assert_eq!(res.text(), "anonymous");
