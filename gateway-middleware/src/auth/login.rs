@@ -48,9 +48,9 @@ pub const AUTH_USER_KEY: &str = "_auth_user";
 /// The session key holding the keyed hash of the user's
 /// [auth hash](User::auth_hash).
 pub const AUTH_HASH_KEY: &str = "_auth_hash";
-/// The session key of the CSRF secret, removed at login so that a new one
-/// is made.
-pub const CSRF_KEY: &str = "_csrf";
+/// The session key of the CSRF secret (the `Csrf` middleware's), removed
+/// at login so that a new one is made.
+pub(crate) const CSRF_KEY: &str = "_csrf";
 
 /// The least secret [`AuthKey::from_secret`] accepts.
 const MIN_SECRET: usize = 32;
@@ -211,7 +211,7 @@ impl std::error::Error for AuthKeyError {}
 /// 3. the user's id goes under [`AUTH_USER_KEY`] and, when the user has
 ///    an [auth hash](User::auth_hash), its keyed hash under
 ///    [`AUTH_HASH_KEY`] (see [`AuthKey`]);
-/// 4. the CSRF secret ([`CSRF_KEY`]) is removed, so the next form gets a
+/// 4. the CSRF secret (session key `"_csrf"`) is removed, so the next form gets a
 ///    token made after the login.
 ///
 /// The response of this request carries the new cookie.

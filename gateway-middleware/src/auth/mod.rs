@@ -10,7 +10,6 @@
 //! Identity::new(String::from("ada"), Via::Session).insert(&mut env);
 //! assert_eq!(Identity::of(&env).map(Identity::id), Some("ada"));
 //! ```
-
 //!
 //! # Login through the session
 //!
@@ -35,7 +34,7 @@ mod require_login;
 mod session_auth;
 
 pub use identity::{Identity, User, Via};
-pub use login::{AUTH_HASH_KEY, AUTH_USER_KEY, AuthKey, AuthKeyError, CSRF_KEY, login, logout};
+pub use login::{AUTH_HASH_KEY, AUTH_USER_KEY, AuthKey, AuthKeyError, login, logout};
 pub use next::{MAX_NEXT_LEN, next_from_query, redirect_after_login, safe_next_path};
 pub use require_login::{InvalidLoginUrl, RequireLogin, RequireLoginApp};
 pub use session_auth::{SessionAuth, SessionAuthApp, UserLoader};

@@ -70,6 +70,11 @@ use super::next::{encode_query_value, safe_next_path};
 /// Both carry `Cache-Control: no-store` and `Vary: Accept`: a cache must
 /// never serve them to someone logged in.
 ///
+/// Wrap only what needs a login: the login page itself must stay outside
+/// (or every visit to it is sent back to it), and so must anything that
+/// answers requests browsers send without cookies, such as CORS
+/// preflights.
+///
 /// The login URL is validated when it is configured:
 ///
 /// ```
