@@ -4,12 +4,15 @@
 #![allow(dead_code, unreachable_pub)]
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use gateway_core::test_client::{TestClient, TestResponse};
 use gateway_core::{Application, ApplicationExt, Environ, fn_app, start};
 use gateway_middleware::auth::{Csrf, CsrfRejection, CsrfToken};
-use gateway_middleware::sessions::{MemoryStore, Session, Sessions};
+use gateway_middleware::sessions::{
+    Created, MemoryStore, Record, Save, Saved, Session, SessionId, SessionStore, Sessions,
+    StoreError,
+};
 
 /// The fixed body of a 403 refusal.
 pub const FORBIDDEN_BODY: &str = "Forbidden: the request failed the cross-site request check.\n";
@@ -110,4 +113,53 @@ pub fn assert_refused(res: &TestResponse, why: CsrfRejection) {
 pub fn assert_passed(res: &TestResponse) {
     assert_eq!(res.status(), 200, "{res:?}");
     assert!(res.extensions().get::<CsrfRejection>().is_none());
+}
+
+/// A `MemoryStore` that can be taken down: every call fails while down.
+#[derive(Clone, Default)]
+pub struct Flaky {
+    store: MemoryStore,
+    down: Arc<AtomicBool>,
+}
+
+impl Flaky {
+    pub fn set_down(&self, down: bool) {
+        self.down.store(down, Ordering::SeqCst);
+    }
+
+    fn check(&self) -> Result<(), StoreError> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(StoreError::new("connection refused (test store is down)"));
+        }
+        Ok(())
+    }
+}
+
+impl SessionStore for Flaky {
+    async fn load(&self, id: &SessionId) -> Result<Option<Record>, StoreError> {
+        self.check()?;
+        self.store.load(id).await
+    }
+    async fn create(&self, id: &SessionId, record: &Record) -> Result<Created, StoreError> {
+        self.check()?;
+        self.store.create(id, record).await
+    }
+    async fn save(&self, id: &SessionId, save: &Save) -> Result<Saved, StoreError> {
+        self.check()?;
+        self.store.save(id, save).await
+    }
+    async fn delete(&self, id: &SessionId) -> Result<(), StoreError> {
+        self.check()?;
+        self.store.delete(id).await
+    }
+}
+
+/// `inner` behind the default `Csrf` and `Sessions` on a [`Flaky`] store.
+pub fn flaky_client() -> (TestClient<impl Application>, Reached, Flaky) {
+    let reached = Reached::default();
+    let store = Flaky::default();
+    let app = inner(reached.clone())
+        .with(Csrf::new())
+        .with(Sessions::new(store.clone()));
+    (TestClient::new(app), reached, store)
 }

@@ -17,7 +17,7 @@ use gateway_middleware::auth::{Csrf, CsrfRejection, CsrfToken};
 use gateway_middleware::sessions::{MemoryStore, Sessions};
 
 use crate::support::{
-    assert_passed, assert_refused, client, client_and_sessions, client_with, token,
+    assert_passed, assert_refused, client, client_and_sessions, client_with, flaky_client, token,
 };
 
 const FORM: &str = "application/x-www-form-urlencoded";
@@ -349,6 +349,29 @@ async fn forms_are_read_up_to_the_limit() {
         .await;
     assert_eq!(res.status(), 400, "{res:?}");
     assert_eq!(reached.count(), 2);
+}
+
+#[tokio::test]
+async fn a_store_outage_fails_closed() {
+    let (client, reached, store) = flaky_client();
+    let good = token(&client).await;
+    store.set_down(true);
+    // The secret cannot be read: 503 from `Sessions`, not a pass.
+    let res = client.post("/").header("x-csrf-token", &good).send().await;
+    assert_eq!(res.status(), 503, "{res:?}");
+    assert!(res.extensions().get::<CsrfRejection>().is_none());
+    let res = client.get("/token").send().await;
+    assert_eq!(res.status(), 503, "{res:?}");
+    // A request the headers decide never touches the store.
+    let res = client
+        .post("/")
+        .header("sec-fetch-site", "same-origin")
+        .send()
+        .await;
+    assert_passed(&res);
+    assert_eq!(reached.count(), 3);
+    store.set_down(false);
+    assert_passed(&client.post("/").header("x-csrf-token", &good).send().await);
 }
 
 #[tokio::test]

@@ -124,8 +124,8 @@ const TOKEN_HEADER_NAME: HeaderName = HeaderName::from_static("x-csrf-token");
 ///    `same-site` (a sibling subdomain is another origin), an unknown or
 ///    unreadable one, or the field repeated — is refused unless the
 ///    `Origin` is [trusted](Csrf::trusted_origins).
-/// 2. No `Sec-Fetch-Site` (browsers before 2023, plain http on some), but
-///    an `Origin`: allowed if its `host[:port]` is byte for byte the
+/// 2. No `Sec-Fetch-Site` (older browsers, and plain http to a host other
+///    than `localhost`, where browsers do not send it), but an `Origin`: allowed if its `host[:port]` is byte for byte the
 ///    request's [host](gateway_core::Environ::host), or if the whole
 ///    `Origin` is trusted. `Origin: null`, an `Origin` with userinfo or a
 ///    path, or a repeated one is refused. The scheme is not compared (an
@@ -157,7 +157,8 @@ const TOKEN_HEADER_NAME: HeaderName = HeaderName::from_static("x-csrf-token");
 /// working (a token planted by an attacker before the login is useless),
 /// and logging out ends the session with its secret. A form posted as
 /// `multipart/form-data` is not parsed: such a client sends the token in
-/// the header (browsers send `Origin` with every such post anyway).
+/// the header (current browsers send `Origin` with every such post
+/// anyway, so the header check decides).
 ///
 /// The first token of a session inserts the secret; two concurrent first
 /// requests of one session each make one, and the session's
@@ -257,8 +258,8 @@ impl Csrf {
     /// Whether a request with an unsafe method and neither
     /// `Sec-Fetch-Site` nor `Origin` must carry a valid token (`true`, the
     /// default) or passes (`false`, Go's behaviour: such a request comes
-    /// from a browser too old to send either header — before 2020 — or
-    /// from a program, which CSRF does not concern).
+    /// from a browser too old to send either header, or from a program,
+    /// which CSRF does not concern).
     pub fn token_fallback(mut self, on: bool) -> Csrf {
         Arc::make_mut(&mut self.config).token_fallback = on;
         self
