@@ -2,14 +2,17 @@
 //! `Sessions` (memory store) and `Csrf` in front of an application that
 //! hands out tokens and echoes request bodies, driven with raw HTTP/1.1
 //! bytes — the browser headers, a token posted in a form (also chunked),
-//! an oversized form, a non-UTF-8 `Origin`.
+//! an oversized form, a non-UTF-8 `Origin` — and with hyper's client over
+//! HTTP/1.1 and HTTP/2.
 
 use std::net::SocketAddr;
 
 use gateway_core::{ApplicationExt, Environ, fn_app, start};
 use gateway_middleware::auth::{Csrf, CsrfToken};
 use gateway_middleware::sessions::{MemoryStore, Sessions};
-use gateway_tests::{TestServer, exchange, split_head};
+use gateway_tests::{Client, Proto, TestServer, exchange, full, read_body, split_head};
+use http::Method;
+use http::header::{CACHE_CONTROL, SET_COOKIE};
 
 const FORBIDDEN: &[u8] = b"Forbidden: the request failed the cross-site request check.\n";
 
@@ -279,5 +282,72 @@ async fn csrf_over_a_real_socket() {
     .await;
     assert_eq!(reply.status, 200, "{}", reply.head);
 
+    server.stop().await;
+}
+
+/// A request's extra header fields, its body, the status expected.
+type Case<'a> = (Vec<(&'a str, &'a str)>, &'a str, u16);
+
+/// The same checks over HTTP/1.1 and HTTP/2 with hyper's client: on
+/// HTTP/2 the request's host is its `:authority`.
+#[tokio::test]
+async fn csrf_over_both_protocols() {
+    let server = server().await;
+    for proto in [Proto::Http1, Proto::Http2] {
+        let mut client = server.client(proto).await;
+        let (parts, token) = client.fetch(Method::GET, "/token").await;
+        assert_eq!(parts.status, 200);
+        let token = String::from_utf8(token.to_vec()).unwrap();
+        let set_cookie = parts.headers[SET_COOKIE].to_str().unwrap();
+        let cookie = set_cookie.split(';').next().unwrap().to_owned();
+
+        let post = |client: &Client, headers: &[(&str, &str)], body: &str| {
+            let mut req = client.request(Method::POST, "/", full(body.to_owned()));
+            for (name, value) in headers {
+                req.headers_mut().append(
+                    http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                    value.parse().unwrap(),
+                );
+            }
+            req
+        };
+        let origin = format!("http://{}", server.addr);
+        let form = format!("csrf_token={token}&n=1");
+        let cases: Vec<Case<'_>> = vec![
+            (vec![("sec-fetch-site", "cross-site")], "x", 403),
+            (vec![("sec-fetch-site", "same-origin")], "x", 200),
+            (vec![("origin", origin.as_str())], "x", 200),
+            (vec![("origin", "http://127.0.0.1:1")], "x", 403),
+            (vec![("cookie", cookie.as_str())], "x", 403),
+            (
+                vec![
+                    ("cookie", cookie.as_str()),
+                    ("content-type", "application/x-www-form-urlencoded"),
+                ],
+                form.as_str(),
+                200,
+            ),
+            (
+                vec![
+                    ("cookie", cookie.as_str()),
+                    ("x-csrf-token", token.as_str()),
+                ],
+                "x",
+                200,
+            ),
+        ];
+        for (headers, body, status) in cases {
+            let res = client.send(post(&client, &headers, body)).await;
+            let (parts, bytes) = res.into_parts();
+            let bytes = read_body(bytes).await;
+            assert_eq!(parts.status, status, "{proto:?} {headers:?}");
+            if status == 200 {
+                assert_eq!(bytes, body.as_bytes(), "{proto:?} {headers:?}");
+            } else {
+                assert_eq!(bytes, FORBIDDEN, "{proto:?} {headers:?}");
+                assert_eq!(parts.headers[CACHE_CONTROL], "no-store");
+            }
+        }
+    }
     server.stop().await;
 }
