@@ -63,8 +63,9 @@ pub(crate) type Secret = [u8; SECRET_LEN];
 ///
 /// [`Display`](fmt::Display) writes the token (that is what a template
 /// wants); [`Debug`](fmt::Debug) does not, so a token printed in a log
-/// line cannot be replayed.
-#[derive(Clone, PartialEq, Eq)]
+/// line cannot be replayed. There is no `==`: a token from a request is
+/// checked by [`Csrf`](super::Csrf), in constant time, not compared.
+#[derive(Clone)]
 pub struct CsrfToken {
     text: String,
 }
