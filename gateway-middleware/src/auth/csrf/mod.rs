@@ -41,7 +41,7 @@ pub use token::{CsrfError, CsrfToken};
 /// `Sec-Fetch-Site` (Fetch Metadata Request Headers).
 const SEC_FETCH_SITE: HeaderName = HeaderName::from_static("sec-fetch-site");
 /// The header a script sends the token in.
-const TOKEN_HEADER_NAME: HeaderName = HeaderName::from_static("x-csrf-token");
+const TOKEN_HEADER_NAME: HeaderName = HeaderName::from_static(Csrf::TOKEN_HEADER);
 
 /// The CSRF middleware: refuses cross-site requests with unsafe methods.
 ///
