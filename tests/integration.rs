@@ -8,6 +8,7 @@
 //! `cargo test -p gateway-tests -- hostile::`.
 
 mod adapter;
+mod auth_csrf;
 mod auth_login;
 mod axum_router;
 mod bad_input;

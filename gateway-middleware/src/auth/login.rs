@@ -48,9 +48,6 @@ pub const AUTH_USER_KEY: &str = "_auth_user";
 /// The session key holding the keyed hash of the user's
 /// [auth hash](User::auth_hash).
 pub const AUTH_HASH_KEY: &str = "_auth_hash";
-/// The session key of the CSRF secret (the `Csrf` middleware's), removed
-/// at login so that a new one is made.
-pub(crate) const CSRF_KEY: &str = "_csrf";
 
 /// The least secret [`AuthKey::from_secret`] accepts.
 const MIN_SECRET: usize = 32;
@@ -276,7 +273,7 @@ pub async fn login<U: User + ?Sized>(
             session.remove::<Value>(AUTH_HASH_KEY).await?;
         }
     }
-    session.remove::<Value>(CSRF_KEY).await?;
+    session.remove::<Value>(super::Csrf::SESSION_KEY).await?;
     Ok(())
 }
 

@@ -26,13 +26,24 @@
 //! browsers to the login page with a `next` parameter and answers other
 //! clients 401; [`safe_next_path`] accepts `next` only as a same-site
 //! relative path, and [`redirect_after_login`] re-validates it.
+//!
+//! # CSRF
+//!
+//! [`Csrf`] refuses cross-site requests with unsafe methods: by
+//! `Sec-Fetch-Site` and `Origin` as Go 1.25's `CrossOriginProtection`
+//! does, with [trusted origins](Csrf::trusted_origins), and — for clients
+//! that send neither header — by a per-session token masked afresh for
+//! every page ([`CsrfToken`]), rotated at login (the secret under
+//! [`Csrf::SESSION_KEY`] is removed). Refusals are a bare `403`.
 
+mod csrf;
 mod identity;
 mod login;
 mod next;
 mod require_login;
 mod session_auth;
 
+pub use csrf::{Csrf, CsrfApp, CsrfError, CsrfRejection, CsrfToken, InvalidOrigin};
 pub use identity::{Identity, User, Via};
 pub use login::{AUTH_HASH_KEY, AUTH_USER_KEY, AuthKey, AuthKeyError, login, logout};
 pub use next::{MAX_NEXT_LEN, next_from_query, redirect_after_login, safe_next_path};

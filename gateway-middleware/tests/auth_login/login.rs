@@ -7,7 +7,7 @@ use gateway_core::test_client::TestClient;
 use gateway_middleware::auth::{AUTH_HASH_KEY, AUTH_USER_KEY};
 
 /// The CSRF secret's session key, reserved for the `Csrf` middleware.
-const CSRF_KEY: &str = "_csrf";
+const CSRF_KEY: &str = gateway_middleware::auth::Csrf::SESSION_KEY;
 use gateway_middleware::sessions::{MemoryStore, Sessions};
 
 use crate::support::{Users, default_site, scope_attributes, session_cookie, set_cookie, site};
