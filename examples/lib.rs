@@ -168,7 +168,9 @@ pub mod hello {
     }
 }
 
-// A directory module: `mini_framework.rs` beside this file is the example
-// binary that serves it.
+// Directory modules: `login.rs` and `mini_framework.rs` beside this file
+// are the example binaries that serve them.
+#[path = "login/mod.rs"]
+pub mod login;
 #[path = "mini_framework/mod.rs"]
 pub mod mini_framework;

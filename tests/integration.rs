@@ -22,6 +22,7 @@ mod hello;
 mod hostile;
 mod idle;
 mod lint;
+mod login_example;
 mod mini_framework;
 mod nginx;
 mod server;

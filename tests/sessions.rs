@@ -8,7 +8,7 @@
 //! set they fail.
 
 #[path = "../gateway-middleware/tests/redis_server/mod.rs"]
-mod redis_server;
+pub(crate) mod redis_server;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
