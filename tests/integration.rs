@@ -8,6 +8,7 @@
 //! `cargo test -p gateway-tests -- hostile::`.
 
 mod adapter;
+mod auth_headers;
 mod axum_router;
 mod bad_input;
 mod cgi;
