@@ -33,17 +33,26 @@ pub(super) fn credentials<'a>(headers: &'a HeaderMap, scheme: &str) -> Credentia
         return Credentials::Several;
     }
     let value = trim_ows(value.as_bytes());
-    let name_len = value.iter().take_while(|&&b| is_tchar(b)).count();
-    let (name, rest) = value.split_at(name_len);
-    if !name.eq_ignore_ascii_case(scheme.as_bytes()) {
+    let scheme = scheme.as_bytes();
+    let Some((name, rest)) = value.split_at_checked(scheme.len()) else {
+        return Credentials::Absent;
+    };
+    if !name.eq_ignore_ascii_case(scheme) {
         return Credentials::Absent;
     }
+    match rest.first() {
+        Some(b' ') => {}
+        // A longer scheme name (`Basicx`).
+        Some(&b) if is_tchar(b) => return Credentials::Absent,
+        // The scheme alone (trailing spaces were trimmed), or followed by
+        // a tab or another separator.
+        _ => return Credentials::Malformed,
+    }
+    // Spaces, then at least one other byte: the trimmed value does not
+    // end with a space.
     match rest.iter().position(|&b| b != b' ') {
-        // At least one space, then something.
-        Some(start) if start > 0 => Credentials::Token(&rest[start..]),
-        // The scheme alone (`rest` empty: trailing spaces were trimmed),
-        // or not followed by a space.
-        _ => Credentials::Malformed,
+        Some(start) => Credentials::Token(&rest[start..]),
+        None => Credentials::Malformed,
     }
 }
 

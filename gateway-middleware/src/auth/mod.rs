@@ -35,6 +35,7 @@ mod basic;
 mod bearer;
 mod header;
 mod identity;
+mod siphash;
 
 pub use basic::{BasicAuth, BasicAuthApp, BasicVerifier, MAX_BASIC_TOKEN, StaticCredentials};
 pub use bearer::{BearerAuth, BearerAuthApp, BearerError, BearerVerifier, MAX_BEARER_TOKEN};
