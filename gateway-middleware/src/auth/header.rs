@@ -72,8 +72,9 @@ fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
-/// Whether `realm` can be a challenge's `realm`: no control characters
-/// (`%x00-1F`, `%x7F`). Everything else is sent in a quoted-string.
+/// `realm` as a challenge's quoted-string (`"` and `\` escaped with a
+/// backslash), or `None` if it has a control character (`%x00-1F`,
+/// `%x7F`), which no escaping makes safe in a header.
 pub(super) fn quoted(realm: &str) -> Option<String> {
     if realm.bytes().any(|b| b < 0x20 || b == 0x7f) {
         return None;
