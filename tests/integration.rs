@@ -9,6 +9,7 @@
 
 mod adapter;
 mod auth_csrf;
+mod auth_headers;
 mod auth_login;
 mod axum_router;
 mod bad_input;

@@ -36,13 +36,40 @@
 //! every page ([`CsrfToken`]), rotated at login (the secret under
 //! [`Csrf::SESSION_KEY`] is removed). Refusals are a bare `403`.
 
+//!
+//! # Basic and Bearer
+//!
+//! [`BasicAuth`] (RFC 7617) and [`BearerAuth`] (RFC 6750) guard an
+//! application with the `Authorization` header: the credentials go to an
+//! async verifier ([`BasicVerifier`], [`BearerVerifier`]; closures are
+//! verifiers), whose user becomes the request's [`Identity`]; anything
+//! else is refused with the scheme's `WWW-Authenticate` challenge (401,
+//! or 400/403 as the RFCs say), never a 500, and never echoes the
+//! credentials. [`BasicAuth::single`] checks one static user-id and
+//! password in constant time ([`StaticCredentials`]).
+//!
+//! ```
+//! use gateway_core::{ApplicationExt, fn_app, start};
+//! use gateway_middleware::auth::BasicAuth;
+//!
+//! let app = fn_app(|_| async { start(200, [("content-type", "text/plain")]).body("metrics") })
+//!     .with(BasicAuth::single("metrics", "prometheus", "a long random password"));
+//! # let _ = app;
+//! ```
+
+mod basic;
+mod bearer;
 mod csrf;
+mod header;
 mod identity;
 mod login;
 mod next;
 mod require_login;
 mod session_auth;
+mod siphash;
 
+pub use basic::{BasicAuth, BasicAuthApp, BasicVerifier, MAX_BASIC_TOKEN, StaticCredentials};
+pub use bearer::{BearerAuth, BearerAuthApp, BearerError, BearerVerifier, MAX_BEARER_TOKEN};
 pub use csrf::{Csrf, CsrfApp, CsrfError, CsrfRejection, CsrfToken, InvalidOrigin};
 pub use identity::{Identity, User, Via};
 pub use login::{AUTH_HASH_KEY, AUTH_USER_KEY, AuthKey, AuthKeyError, login, logout};
