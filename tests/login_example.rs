@@ -9,11 +9,11 @@
 
 use std::time::Duration;
 
+use crate::sessions::redis_server::RedisServer;
 use gateway_examples::login;
 use gateway_middleware::auth::AuthKey;
 use gateway_middleware::sessions::{Backend, MemoryStore, RedisStore, Sessions};
 use gateway_tests::{TempDir, TestServer, curl, curl_available, parse_curl, within};
-use crate::sessions::redis_server::RedisServer;
 
 /// A curl "browser": one cookie jar, one protocol.
 struct Browser {

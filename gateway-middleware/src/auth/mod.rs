@@ -35,7 +35,6 @@
 //! that send neither header — by a per-session token masked afresh for
 //! every page ([`CsrfToken`]), rotated at login (the secret under
 //! [`Csrf::SESSION_KEY`] is removed). Refusals are a bare `403`.
-
 //!
 //! # Basic and Bearer
 //!
@@ -66,7 +65,6 @@ mod login;
 mod next;
 mod require_login;
 mod session_auth;
-mod siphash;
 
 pub use basic::{BasicAuth, BasicAuthApp, BasicVerifier, MAX_BASIC_TOKEN, StaticCredentials};
 pub use bearer::{BearerAuth, BearerAuthApp, BearerError, BearerVerifier, MAX_BEARER_TOKEN};
