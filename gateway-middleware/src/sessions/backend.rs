@@ -1,7 +1,10 @@
 //! [`Backend`]: what [`Sessions`](super::Sessions) keeps sessions in —
 //! any [`SessionStore`], or the cookie store.
 
+use std::collections::BTreeMap;
 use std::time::SystemTime;
+
+use serde_json::Value;
 
 use super::cookie_store::CookieStore;
 use super::handle::{Loaded, Plan};
@@ -92,7 +95,7 @@ pub(crate) mod sealed {
         /// The session named by the first usable cookie value.
         fn load(
             &self,
-            values: &[String],
+            values: &[&str],
             cookie_name: &str,
             now: SystemTime,
         ) -> impl Future<Output = Result<Option<Loaded>, StoreError>> + Send;
@@ -100,7 +103,7 @@ pub(crate) mod sealed {
         /// Writes what the request did.
         fn commit(
             &self,
-            plan: &Plan,
+            plan: Plan,
             cx: &Context<'_>,
         ) -> impl Future<Output = Result<Outcome, CommitError>> + Send;
 
@@ -126,7 +129,7 @@ pub(crate) mod sealed {
 impl<S: SessionStore> sealed::Sealed for S {
     async fn load(
         &self,
-        values: &[String],
+        values: &[&str],
         _cookie_name: &str,
         now: SystemTime,
     ) -> Result<Option<Loaded>, StoreError> {
@@ -148,48 +151,44 @@ impl<S: SessionStore> sealed::Sealed for S {
         Ok(None)
     }
 
-    async fn commit(&self, plan: &Plan, cx: &Context<'_>) -> Result<Outcome, CommitError> {
+    async fn commit(&self, plan: Plan, cx: &Context<'_>) -> Result<Outcome, CommitError> {
         let mut conflicts = Vec::new();
-        let loaded = plan.loaded.as_ref().and_then(|l| Some((l.id?, &l.record)));
+        let loaded = plan
+            .loaded
+            .as_ref()
+            .and_then(|l| Some((l.id?, l.record.created, l.record.version)));
         let cookie = match loaded {
             None => {
-                let data = plan.data();
-                if data.is_empty() {
+                let destroyed = plan.destroyed;
+                let data = plan.into_data();
+                if !data.is_empty() {
+                    CookieAction::Set(create(self, cx.now, cx.expires, data).await?)
+                } else if destroyed {
                     // Logout with a cookie that named nothing: drop it too.
-                    if plan.destroyed {
-                        CookieAction::Remove
-                    } else {
-                        CookieAction::Keep
-                    }
+                    CookieAction::Remove
                 } else {
-                    let mut record = Record::new(cx.now, cx.expires);
-                    record.data = data;
-                    CookieAction::Set(create(self, &record).await?.to_string())
+                    CookieAction::Keep
                 }
             }
-            Some((id, _)) if plan.destroyed => {
+            Some((id, _, _)) if plan.destroyed => {
                 self.delete(&id).await?;
-                let data = plan.data();
+                let data = plan.into_data();
                 if data.is_empty() {
                     CookieAction::Remove
                 } else {
-                    let mut record = Record::new(cx.now, cx.expires);
-                    record.data = data;
-                    CookieAction::Set(create(self, &record).await?.to_string())
+                    CookieAction::Set(create(self, cx.now, cx.expires, data).await?)
                 }
             }
-            Some((id, old)) if plan.cycle => {
-                let mut record = Record::new(old.created, cx.expires);
-                record.data = plan.data();
-                let new = create(self, &record).await?;
+            Some((id, created, _)) if plan.cycle => {
+                let new = create(self, created, cx.expires, plan.into_data()).await?;
                 self.delete(&id).await?;
-                CookieAction::Set(new.to_string())
+                CookieAction::Set(new)
             }
-            Some((id, old)) if plan.changed() || cx.refresh => {
+            Some((id, _, version)) if plan.changed() || cx.refresh => {
                 let save = Save {
-                    changes: plan.changes.clone(),
+                    changes: plan.changes,
                     clear: plan.cleared,
-                    ..Save::new(old.version, cx.expires)
+                    ..Save::new(version, cx.expires)
                 };
                 match self.save(&id, &save).await? {
                     Saved::Applied {
@@ -214,7 +213,7 @@ impl<S: SessionStore> sealed::Sealed for S {
     }
 
     async fn seed(&self, record: &Record, _cookie_name: &str) -> Result<String, CommitError> {
-        Ok(create(self, record).await?.to_string())
+        Ok(insert(self, record).await?.to_string())
     }
 
     fn plausible(&self, value: &str) -> bool {
@@ -226,7 +225,7 @@ impl<S: SessionStore> sealed::Sealed for S {
 impl sealed::Sealed for CookieStore {
     async fn load(
         &self,
-        values: &[String],
+        values: &[&str],
         cookie_name: &str,
         now: SystemTime,
     ) -> Result<Option<Loaded>, StoreError> {
@@ -242,33 +241,12 @@ impl sealed::Sealed for CookieStore {
             }))
     }
 
-    async fn commit(&self, plan: &Plan, cx: &Context<'_>) -> Result<Outcome, CommitError> {
-        let data = plan.data();
-        let created = match &plan.loaded {
-            None if data.is_empty() && plan.destroyed => {
-                return Ok(outcome(CookieAction::Remove));
-            }
-            None if data.is_empty() => return Ok(keep()),
-            None => cx.now,
-            Some(_) if plan.destroyed => {
-                if data.is_empty() {
-                    return Ok(outcome(CookieAction::Remove));
-                }
-                cx.now
-            }
-            Some(l) if plan.changed() || plan.cycle || cx.refresh || l.reissue => {
-                if data.is_empty() {
-                    return Ok(outcome(CookieAction::Remove));
-                }
-                l.record.created
-            }
-            Some(_) => return Ok(keep()),
-        };
-        let mut record = Record::new(created, cx.expires);
-        record.data = data;
-        self.seal(cx.cookie_name, &record)
-            .map(|value| outcome(CookieAction::Set(value)))
-            .map_err(|e| CommitError::TooLarge(too_large(&e)))
+    fn commit(
+        &self,
+        plan: Plan,
+        cx: &Context<'_>,
+    ) -> impl std::future::Future<Output = Result<Outcome, CommitError>> + Send {
+        std::future::ready(self.commit_now(plan, cx))
     }
 
     async fn seed(&self, record: &Record, cookie_name: &str) -> Result<String, CommitError> {
@@ -282,6 +260,34 @@ impl sealed::Sealed for CookieStore {
 
     fn old_key_uses(&self) -> Vec<(u8, u64)> {
         CookieStore::old_key_uses(self)
+    }
+}
+
+impl CookieStore {
+    /// [`commit`](sealed::Sealed::commit), which waits for nothing.
+    fn commit_now(&self, plan: Plan, cx: &Context<'_>) -> Result<Outcome, CommitError> {
+        let created = match &plan.loaded {
+            None => cx.now,
+            Some(_) if plan.destroyed => cx.now,
+            Some(l) if plan.changed() || plan.cycle || cx.refresh || l.reissue => l.record.created,
+            Some(_) => return Ok(keep()),
+        };
+        // A new session that is still empty sends nothing; one that held
+        // something (or a logout) drops the client's cookie.
+        let fresh = plan.loaded.is_none() && !plan.destroyed;
+        let data = plan.into_data();
+        if data.is_empty() {
+            return Ok(if fresh {
+                keep()
+            } else {
+                outcome(CookieAction::Remove)
+            });
+        }
+        let mut record = Record::new(created, cx.expires);
+        record.data = data;
+        self.seal(cx.cookie_name, &record)
+            .map(|value| outcome(CookieAction::Set(value)))
+            .map_err(|e| CommitError::TooLarge(too_large(&e)))
     }
 }
 
@@ -302,8 +308,21 @@ fn too_large(e: &super::cookie_store::CookieTooLarge) -> String {
     )
 }
 
-/// Creates `record` under a fresh id, drawing again on a collision.
-async fn create<S: SessionStore>(store: &S, record: &Record) -> Result<SessionId, StoreError> {
+/// Stores a new record of `data`, created at `created` and expiring at
+/// `expires`, under a fresh id; the cookie value (the id).
+async fn create<S: SessionStore>(
+    store: &S,
+    created: SystemTime,
+    expires: SystemTime,
+    data: BTreeMap<String, Value>,
+) -> Result<String, StoreError> {
+    let mut record = Record::new(created, expires);
+    record.data = data;
+    Ok(insert(store, &record).await?.to_string())
+}
+
+/// Inserts `record` under a fresh id, drawing again on a collision.
+async fn insert<S: SessionStore>(store: &S, record: &Record) -> Result<SessionId, StoreError> {
     for _ in 0..CREATE_ATTEMPTS {
         let id = SessionId::generate();
         if store.create(&id, record).await? == Created::Inserted {

@@ -71,7 +71,7 @@ pub(crate) type LoadFuture<'a> =
 
 /// How a `Session` reaches its backend without naming its type.
 pub(crate) trait Loader: Send + Sync + 'static {
-    fn load<'a>(&'a self, values: &'a [String], now: SystemTime) -> LoadFuture<'a>;
+    fn load<'a>(&'a self, values: &'a [&'a str], now: SystemTime) -> LoadFuture<'a>;
 }
 
 /// A session as loaded from the backend.
@@ -144,19 +144,20 @@ impl Plan {
     }
 
     /// The data as this request sees it: the loaded data (none after a
-    /// destroy), cleared if asked, with the changes applied.
-    pub(crate) fn data(&self) -> BTreeMap<String, Value> {
-        let mut data = match (&self.loaded, self.cleared) {
-            (Some(l), false) => l.record.data.clone(),
+    /// destroy), cleared if asked, with the changes applied. The loaded
+    /// map and the changed values are moved, not copied.
+    pub(crate) fn into_data(self) -> BTreeMap<String, Value> {
+        let mut data = match (self.loaded, self.cleared) {
+            (Some(l), false) => l.record.data,
             _ => BTreeMap::new(),
         };
-        for (k, v) in &self.changes {
+        for (k, v) in self.changes {
             match v {
                 Some(v) => {
-                    data.insert(k.clone(), v.clone());
+                    data.insert(k, v);
                 }
                 None => {
-                    data.remove(k);
+                    data.remove(&k);
                 }
             }
         }
@@ -226,7 +227,20 @@ impl Session {
                         saveable: true,
                     });
                 }
-                match self.inner.loader.load(&self.inner.cookies, now).await {
+                match self
+                    .inner
+                    .loader
+                    .load(
+                        &self
+                            .inner
+                            .cookies
+                            .iter()
+                            .map(String::as_str)
+                            .collect::<Vec<_>>(),
+                        now,
+                    )
+                    .await
+                {
                     Ok(loaded) => Some(Base {
                         loaded,
                         saveable: true,

@@ -344,7 +344,7 @@ impl<B: Backend> Sessions<B> {
     ///
     /// The store failed.
     pub async fn peek(&self, value: &str) -> Result<Option<Record>, SessionError> {
-        let values = [value.to_owned()];
+        let values = [value];
         match self
             .shared
             .backend
@@ -382,7 +382,7 @@ impl<B> Shared<B> {
 }
 
 impl<B: Backend> Loader for Shared<B> {
-    fn load<'a>(&'a self, values: &'a [String], now: SystemTime) -> LoadFuture<'a> {
+    fn load<'a>(&'a self, values: &'a [&'a str], now: SystemTime) -> LoadFuture<'a> {
         Box::pin(async move {
             let result = self
                 .backend
@@ -558,7 +558,7 @@ impl<B: Backend> Shared<B> {
             refresh,
             sent_cookie: session.sent_cookie(),
         };
-        let outcome = match self.backend.commit(&plan, &cx).await {
+        let outcome = match self.backend.commit(plan, &cx).await {
             Ok(outcome) => outcome,
             Err(CommitError::Store(e)) => {
                 self.store_errors.fetch_add(1, Ordering::Relaxed);
