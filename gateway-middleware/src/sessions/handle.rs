@@ -227,20 +227,8 @@ impl Session {
                         saveable: true,
                     });
                 }
-                match self
-                    .inner
-                    .loader
-                    .load(
-                        &self
-                            .inner
-                            .cookies
-                            .iter()
-                            .map(String::as_str)
-                            .collect::<Vec<_>>(),
-                        now,
-                    )
-                    .await
-                {
+                let values: Vec<&str> = self.inner.cookies.iter().map(String::as_str).collect();
+                match self.inner.loader.load(&values, now).await {
                     Ok(loaded) => Some(Base {
                         loaded,
                         saveable: true,
