@@ -38,6 +38,13 @@ pub(crate) fn values<'h>(
         .collect()
 }
 
+/// The bytes past the name, `=` and value that [`Attributes::set`] needs
+/// at most without a `Domain` (Max-Age up to 20 digits, Expires, Path,
+/// Secure, HttpOnly and SameSite take 112), with room to spare for a
+/// `Domain` of up to 70 bytes. A value with this much spare capacity
+/// becomes its `Set-Cookie` field without a new allocation.
+pub(crate) const FIELD_ROOM: usize = 192;
+
 /// SameSite, for the session cookie. Defaults to `Lax`.
 ///
 /// ```
@@ -117,17 +124,22 @@ impl Attributes {
     /// outlives the record, and is never negative.
     pub(crate) fn set(
         &self,
-        value: &str,
+        value: String,
         expires: Option<SystemTime>,
         now: SystemTime,
         https: bool,
     ) -> Option<HeaderValue> {
-        // One buffer sized for the whole field, no `format!`: this is on
-        // every request that sets the cookie.
-        let mut s = String::with_capacity(self.name.len() + value.len() + 120);
-        s.push_str(&self.name);
-        s.push('=');
-        s.push_str(value);
+        // The field is built in the value's own buffer, no `format!`: this
+        // is on every request that sets the cookie, and the cookie store
+        // leaves `FIELD_ROOM` for it.
+        let mut s = value;
+        let domain = self
+            .domain
+            .as_ref()
+            .map_or(0, |d| "; Domain=".len() + d.len());
+        s.reserve(self.name.len() + 1 + FIELD_ROOM + domain);
+        s.insert_str(0, &self.name);
+        s.insert(self.name.len(), '=');
         if let Some(expires) = expires {
             let secs = expires
                 .duration_since(now)
@@ -292,14 +304,19 @@ mod tests {
             host_prefix: false,
         };
         let now = UNIX_EPOCH;
-        let v = a.set("v", Some(now + Duration::from_millis(1500)), now, false);
+        let v = a.set(
+            "v".into(),
+            Some(now + Duration::from_millis(1500)),
+            now,
+            false,
+        );
         assert_eq!(
             v.unwrap(),
             "session=v; Max-Age=1; Expires=Thu, 01 Jan 1970 00:00:01 GMT; Path=/; \
              Domain=example.com; HttpOnly; SameSite=Lax"
         );
         // Never negative.
-        let v = a.set("v", Some(now), now + Duration::from_secs(5), true);
+        let v = a.set("v".into(), Some(now), now + Duration::from_secs(5), true);
         assert!(v.unwrap().to_str().unwrap().contains("Max-Age=0;"));
         a.host_prefix = true;
         a.name = "__Host-session".into();

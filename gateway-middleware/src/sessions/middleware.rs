@@ -583,7 +583,7 @@ impl<B: Backend> Shared<B> {
             CookieAction::Keep => return Decision::Done,
             CookieAction::Set(value) => {
                 let expires = (!self.config.browser_session).then_some(expires);
-                self.config.attributes.set(&value, expires, now, https)
+                self.config.attributes.set(value, expires, now, https)
             }
             CookieAction::Remove if cx.sent_cookie => self.config.attributes.remove(https),
             CookieAction::Remove => return Decision::Done,

@@ -506,9 +506,12 @@ impl CookieStore {
                 buf.extend_from_slice(&tag);
             }
         }
-        // Straight into a string of the exact size (`encode` would
-        // zero-allocate a buffer and then check it for UTF-8).
-        let mut value = String::with_capacity(encoded_len(buf.len()));
+        // Straight into the string (`encode` would zero-allocate a buffer
+        // and copy it), with room for the `Set-Cookie` field around the
+        // value, which the middleware builds in this same buffer.
+        let mut value = String::with_capacity(
+            cookie_name.len() + 1 + encoded_len(buf.len()) + super::cookie::FIELD_ROOM,
+        );
         URL_SAFE_NO_PAD.encode_string(&buf, &mut value);
         Ok(value)
     }
