@@ -57,6 +57,9 @@ const AEAD_TAG: usize = 16;
 const MAC_TAG: usize = 32;
 /// Creation and expiry times, each a big-endian `u64` of unix milliseconds.
 const TIMES: usize = 16;
+/// The JSON bytes the seal buffer has room for before it grows: a small
+/// allocation either way.
+const JSON_ROOM: usize = 256;
 /// The longest cookie name whose associated data is built on the stack.
 const STACK_NAME: usize = 64;
 /// The stack buffer cookie values are decoded into: values of up to 680
@@ -454,7 +457,9 @@ impl CookieStore {
         let mode = inner.mode;
         let key = &inner.primary;
 
-        let mut buf = Vec::with_capacity(mode.overhead() + TIMES + 64);
+        // Room for the JSON of a typical session: it is not grown (copied)
+        // while it is written.
+        let mut buf = Vec::with_capacity(mode.overhead() + TIMES + JSON_ROOM);
         buf.push(mode.format());
         buf.push(key.id);
         if mode == Mode::Encrypted {
