@@ -31,6 +31,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+use super::cookie::FIELD_ROOM;
 use super::store::Record;
 
 mod key;
@@ -60,6 +61,9 @@ const TIMES: usize = 16;
 /// The JSON bytes the seal buffer has room for before it grows: a small
 /// allocation either way.
 const JSON_ROOM: usize = 256;
+/// The longest sealed value (in base64 characters) encoded through a
+/// stack buffer.
+const STACK_ENCODED: usize = 256;
 /// The longest cookie name whose associated data is built on the stack.
 const STACK_NAME: usize = 64;
 /// The stack buffer cookie values are decoded into: values of up to 680
@@ -511,13 +515,22 @@ impl CookieStore {
                 buf.extend_from_slice(&tag);
             }
         }
-        // Straight into the string (`encode` would zero-allocate a buffer
-        // and copy it), with room for the `Set-Cookie` field around the
-        // value, which the middleware builds in this same buffer.
-        let mut value = String::with_capacity(
-            cookie_name.len() + 1 + encoded_len(buf.len()) + super::cookie::FIELD_ROOM,
-        );
-        URL_SAFE_NO_PAD.encode_string(&buf, &mut value);
+        // Into a string with room for the `Set-Cookie` field around the
+        // value, which the middleware builds in this same buffer (`encode`
+        // would zero-allocate a buffer of its own and copy it). Through a
+        // small stack buffer when the value fits (`encode_string` zeroes
+        // one of 1 KiB).
+        let len = encoded_len(buf.len());
+        let mut value = String::with_capacity(cookie_name.len() + 1 + len + FIELD_ROOM);
+        let mut out = [0u8; STACK_ENCODED];
+        let written = match out.get_mut(..len) {
+            Some(out) => URL_SAFE_NO_PAD.encode_slice(&buf, out).ok(),
+            None => None,
+        };
+        match written.and_then(|n| std::str::from_utf8(&out[..n]).ok()) {
+            Some(text) => value.push_str(text),
+            None => URL_SAFE_NO_PAD.encode_string(&buf, &mut value),
+        }
         Ok(value)
     }
 
