@@ -2,6 +2,7 @@
 //! any [`SessionStore`], or the cookie store.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::time::SystemTime;
 
 use serde_json::Value;
@@ -151,53 +152,51 @@ impl<S: SessionStore> sealed::Sealed for S {
         Ok(None)
     }
 
-    async fn commit(&self, plan: Plan, cx: &Context<'_>) -> Result<Outcome, CommitError> {
-        let mut conflicts = Vec::new();
-        let loaded = plan
-            .loaded
-            .as_ref()
-            .and_then(|l| Some((l.id?, l.record.created, l.record.version)));
-        let cookie = match loaded {
-            None => {
-                let destroyed = plan.destroyed;
-                let data = plan.into_data();
-                if !data.is_empty() {
-                    CookieAction::Set(create(self, cx.now, cx.expires, data).await?)
-                } else if destroyed {
-                    // Logout with a cookie that named nothing: drop it too.
-                    CookieAction::Remove
-                } else {
-                    CookieAction::Keep
+    fn commit(
+        &self,
+        plan: Plan,
+        cx: &Context<'_>,
+    ) -> impl Future<Output = Result<Outcome, CommitError>> + Send {
+        // The plan is taken apart before the future: it keeps only what
+        // its store calls need, not the whole plan across them.
+        let step = Step::of(plan, cx);
+        let (now, expires, refresh) = (cx.now, cx.expires, cx.refresh);
+        async move {
+            let mut conflicts = Vec::new();
+            let cookie = match step {
+                Step::Keep => CookieAction::Keep,
+                Step::Create { data, destroyed } => {
+                    if !data.is_empty() {
+                        CookieAction::Set(create(self, now, expires, data).await?)
+                    } else if destroyed {
+                        // Logout with a cookie that named nothing: drop it
+                        // too.
+                        CookieAction::Remove
+                    } else {
+                        CookieAction::Keep
+                    }
                 }
-            }
-            Some((id, _, _)) if plan.destroyed => {
-                self.delete(&id).await?;
-                let data = plan.into_data();
-                if data.is_empty() {
-                    CookieAction::Remove
-                } else {
-                    CookieAction::Set(create(self, cx.now, cx.expires, data).await?)
+                Step::Replace { id, data } => {
+                    self.delete(&id).await?;
+                    if data.is_empty() {
+                        CookieAction::Remove
+                    } else {
+                        CookieAction::Set(create(self, now, expires, data).await?)
+                    }
                 }
-            }
-            Some((id, created, _)) if plan.cycle => {
-                let new = create(self, created, cx.expires, plan.into_data()).await?;
-                self.delete(&id).await?;
-                CookieAction::Set(new)
-            }
-            Some((id, _, version)) if plan.changed() || cx.refresh => {
-                let save = Save {
-                    changes: plan.changes,
-                    clear: plan.cleared,
-                    ..Save::new(version, cx.expires)
-                };
-                match self.save(&id, &save).await? {
+                Step::Cycle { id, created, data } => {
+                    let new = create(self, created, expires, data).await?;
+                    self.delete(&id).await?;
+                    CookieAction::Set(new)
+                }
+                Step::Save { id, save } => match self.save(&id, &save).await? {
                     Saved::Applied {
                         conflicts: refused, ..
                     } => {
                         conflicts = refused;
                         // The id is the same; the cookie is sent again only
                         // when its expiry moved.
-                        if cx.refresh {
+                        if refresh {
                             CookieAction::Set(id.to_string())
                         } else {
                             CookieAction::Keep
@@ -205,11 +204,10 @@ impl<S: SessionStore> sealed::Sealed for S {
                     }
                     // Logout wins: deleted or replaced meanwhile.
                     Saved::Gone => CookieAction::Keep,
-                }
-            }
-            Some(_) => CookieAction::Keep,
-        };
-        Ok(Outcome { cookie, conflicts })
+                },
+            };
+            Ok(Outcome { cookie, conflicts })
+        }
     }
 
     async fn seed(&self, record: &Record, _cookie_name: &str) -> Result<String, CommitError> {
@@ -306,6 +304,66 @@ fn too_large(e: &super::cookie_store::CookieTooLarge) -> String {
     format!(
         "the session no longer fits in its cookie: {e}; keep less in it, or use a server-side store"
     )
+}
+
+/// What a server store's commit does, decided from the plan before any
+/// store call.
+enum Step {
+    /// No store call; the client keeps its cookie.
+    Keep,
+    /// No record was loaded: store the data, if any, as a new record.
+    Create {
+        data: BTreeMap<String, Value>,
+        destroyed: bool,
+    },
+    /// Destroyed: delete the record, then store the data set since, if
+    /// any, as a new record.
+    Replace {
+        id: SessionId,
+        data: BTreeMap<String, Value>,
+    },
+    /// A new id for the data: store it as a new record (of the old one's
+    /// creation time), then delete the old one.
+    Cycle {
+        id: SessionId,
+        created: SystemTime,
+        data: BTreeMap<String, Value>,
+    },
+    /// Save the changes (or just the new expiry) into the record.
+    Save { id: SessionId, save: Save },
+}
+
+impl Step {
+    fn of(plan: Plan, cx: &Context<'_>) -> Step {
+        let loaded = plan
+            .loaded
+            .as_ref()
+            .and_then(|l| Some((l.id?, l.record.created, l.record.version)));
+        match loaded {
+            None => Step::Create {
+                destroyed: plan.destroyed,
+                data: plan.into_data(),
+            },
+            Some((id, _, _)) if plan.destroyed => Step::Replace {
+                id,
+                data: plan.into_data(),
+            },
+            Some((id, created, _)) if plan.cycle => Step::Cycle {
+                id,
+                created,
+                data: plan.into_data(),
+            },
+            Some((id, _, version)) if plan.changed() || cx.refresh => Step::Save {
+                id,
+                save: Save {
+                    changes: plan.changes,
+                    clear: plan.cleared,
+                    ..Save::new(version, cx.expires)
+                },
+            },
+            Some(_) => Step::Keep,
+        }
+    }
 }
 
 /// Stores a new record of `data`, created at `created` and expiring at
