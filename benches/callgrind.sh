@@ -13,7 +13,9 @@
 # Usage: benches/callgrind.sh [CONNS] [N1] [N2]   (defaults 1 1000 6000)
 # KINDS picks the servers (any `bench-server` kind, default
 # "bare raw-minimal raw raw-direct gateway"); a ratio line is printed only
-# when both of its servers were measured.
+# when both of its servers were measured. Every server gets the same
+# request: `GET /` unless LOAD_METHOD, LOAD_PATH and LOAD_HEADERS (header
+# lines separated by `|`) say otherwise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CONNS=${1:-1}
@@ -30,10 +32,14 @@ make_work
 total_ir() {
   local kind=$1 n=$2 out="$WORK/cg.$1.$2"
   start_server valgrind --tool=callgrind --callgrind-out-file="$out" -- "$kind" "$WORK/log.$1.$2"
-  "$BIN/load" "$SERVER_ADDR" "$CONNS" "$n"
+  "$BIN/load" "$SERVER_ADDR" "$CONNS" "$n" "${LOAD_PATH:-/}" "${HEADERS[@]}"
   stop_server
   grep -E '^(summary|totals):' "$out" | head -1 | awk '{print $2}'
 }
+
+HEADERS=()
+if [ -n "${LOAD_HEADERS:-}" ]; then IFS='|' read -ra HEADERS <<<"$LOAD_HEADERS"; fi
+export LOAD_METHOD="${LOAD_METHOD:-GET}"
 
 printf '%-18s %14s %14s %12s\n' server "Ir@$N1" "Ir@$N2" "Ir/request"
 declare -A PER
@@ -61,6 +67,8 @@ ratio gateway-mw5-async gateway "gateway with 5 async fn middleware / gateway"
 ratio session-cookie axum-sessions "gateway + Sessions, cookie store / axum + tower-sessions (target <= 0.8)"
 ratio session-memory axum-sessions "gateway + Sessions, memory store / axum + tower-sessions (target <= 0.8)"
 ratio axum-sessions axum "axum + tower-sessions / axum"
+ratio basic-auth gateway "gateway + BasicAuth::single / gateway, same request (target <= 1.05)"
+ratio csrf gateway "gateway + Csrf, same-origin POST / unchecked POST (same request)"
 ratio session-untouched gateway "gateway + Sessions never touched / gateway (target <= 1.02)"
 for kind in gateway-mw5 gateway-mw5-async; do
   if [ -n "${PER[$kind]:-}" ] && [ -n "${PER[gateway]:-}" ]; then

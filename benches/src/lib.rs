@@ -123,7 +123,7 @@ pub enum Kind {
     /// The gateway server with [`SessionHello`] (the session counter read
     /// and written back) inside `gateway_middleware::Sessions` with the
     /// cookie store (`CookieStore::new(Key::generate(1))`: the session
-    /// sealed into the cookie with XChaCha20-Poly1305). Sessions'
+    /// sealed into the cookie with AES-256-GCM-SIV). Sessions'
     /// defaults: cookie `session`, `HttpOnly`, `SameSite=Lax`, `Path=/`,
     /// `Secure` only on https, rolling idle expiry of 14 days.
     SessionCookie,
@@ -134,6 +134,18 @@ pub enum Kind {
     /// `MemoryStore`, never touching its session: what `Sessions` costs a
     /// request that does not use it (no store call, no cookie).
     SessionUntouched,
+    /// [`Kind::Gateway`]'s hello application behind
+    /// `gateway_middleware::auth::BasicAuth::single("bench", "ada",
+    /// "correct horse")`: the constant-time static verifier. Load it with
+    /// the header `authorization: Basic YWRhOmNvcnJlY3QgaG9yc2U=` (and
+    /// `gateway` with the same bytes, as its baseline).
+    BasicAuth,
+    /// [`Kind::Gateway`]'s hello application behind
+    /// `gateway_middleware::auth::Csrf::new()` (defaults): load it with
+    /// `LOAD_METHOD=POST`, path `/echo`, `content-length: 0` and
+    /// `sec-fetch-site: same-origin` (and `gateway` with the same bytes,
+    /// the unchecked POST).
+    Csrf,
     /// [`Kind::Axum`]'s router with tower-sessions 0.15's
     /// `SessionManagerLayer` over its `MemoryStore`, answering `GET /`
     /// with `axum_session_hello`: the session counter read and written
@@ -150,7 +162,7 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind with its command-line name.
-    pub const ALL: [(&'static str, Kind); 18] = [
+    pub const ALL: [(&'static str, Kind); 20] = [
         ("gateway", Kind::Gateway),
         ("raw", Kind::Raw),
         ("raw-minimal", Kind::RawMinimal),
@@ -168,6 +180,8 @@ impl Kind {
         ("session-cookie", Kind::SessionCookie),
         ("session-memory", Kind::SessionMemory),
         ("session-untouched", Kind::SessionUntouched),
+        ("basic-auth", Kind::BasicAuth),
+        ("csrf", Kind::Csrf),
         ("axum-sessions", Kind::AxumSessions),
     ];
 }
@@ -260,6 +274,19 @@ pub async fn serve(
             use gateway_core::ApplicationExt;
             use gateway_middleware::sessions::{MemoryStore, Sessions};
             let app = gateway_examples::hello::app().with(Sessions::new(MemoryStore::new()));
+            serve_gateway(listener, shutdown, app).await
+        }
+        Kind::BasicAuth => {
+            use gateway_core::ApplicationExt;
+            use gateway_middleware::auth::BasicAuth;
+            let auth = BasicAuth::single("bench", "ada", "correct horse");
+            let app = gateway_examples::hello::app().with(auth);
+            serve_gateway(listener, shutdown, app).await
+        }
+        Kind::Csrf => {
+            use gateway_core::ApplicationExt;
+            use gateway_middleware::auth::Csrf;
+            let app = gateway_examples::hello::app().with(Csrf::new());
             serve_gateway(listener, shutdown, app).await
         }
         Kind::AxumSessions => {
@@ -799,7 +826,20 @@ pub fn load(addr: SocketAddr, conns: usize, requests: usize) -> io::Result<()> {
 }
 
 /// [`load`] for `GET path` with extra request `headers` (each a full
-/// `name: value` line without its CRLF). Every response must be a 200
+/// `name: value` line without its CRLF): [`load_request`] with `GET`.
+pub fn load_path(
+    addr: SocketAddr,
+    conns: usize,
+    requests: usize,
+    path: &str,
+    headers: &[String],
+) -> io::Result<()> {
+    load_request(addr, conns, requests, "GET", path, headers)
+}
+
+/// [`load`] for `METHOD path` with extra request `headers` (each a full
+/// `name: value` line without its CRLF; a request with a body method
+/// needs its own `content-length: 0`). Every response must be a 200
 /// with a `content-length`; bodies of any size are read and dropped.
 ///
 /// Each connection is one client with its own cookie jar, as a browser
@@ -810,14 +850,15 @@ pub fn load(addr: SocketAddr, conns: usize, requests: usize) -> io::Result<()> {
 /// attributes (`Path`, `Domain`, `Secure`, expiry) are ignored: the
 /// benchmark servers set one cookie on `/`. Servers that set no cookie
 /// get exactly the same bytes on every request.
-pub fn load_path(
+pub fn load_request(
     addr: SocketAddr,
     conns: usize,
     requests: usize,
+    method: &str,
     path: &str,
     headers: &[String],
 ) -> io::Result<()> {
-    let mut head = format!("GET {path} HTTP/1.1\r\nhost: bench\r\n");
+    let mut head = format!("{method} {path} HTTP/1.1\r\nhost: bench\r\n");
     for header in headers {
         head.push_str(header);
         head.push_str("\r\n");

@@ -1,7 +1,11 @@
 //! [`Backend`]: what [`Sessions`](super::Sessions) keeps sessions in —
 //! any [`SessionStore`], or the cookie store.
 
+use std::collections::BTreeMap;
+use std::future::Future;
 use std::time::SystemTime;
+
+use serde_json::Value;
 
 use super::cookie_store::CookieStore;
 use super::handle::{Loaded, Plan};
@@ -100,7 +104,7 @@ pub(crate) mod sealed {
         /// Writes what the request did.
         fn commit(
             &self,
-            plan: &Plan,
+            plan: Plan,
             cx: &Context<'_>,
         ) -> impl Future<Output = Result<Outcome, CommitError>> + Send;
 
@@ -148,57 +152,51 @@ impl<S: SessionStore> sealed::Sealed for S {
         Ok(None)
     }
 
-    async fn commit(&self, plan: &Plan, cx: &Context<'_>) -> Result<Outcome, CommitError> {
-        let mut conflicts = Vec::new();
-        let loaded = plan.loaded.as_ref().and_then(|l| Some((l.id?, &l.record)));
-        let cookie = match loaded {
-            None => {
-                let data = plan.data();
-                if data.is_empty() {
-                    // Logout with a cookie that named nothing: drop it too.
-                    if plan.destroyed {
+    fn commit(
+        &self,
+        plan: Plan,
+        cx: &Context<'_>,
+    ) -> impl Future<Output = Result<Outcome, CommitError>> + Send {
+        // The plan is taken apart before the future: it keeps only what
+        // its store calls need, not the whole plan across them.
+        let step = Step::of(plan, cx);
+        let (now, expires, refresh) = (cx.now, cx.expires, cx.refresh);
+        async move {
+            let mut conflicts = Vec::new();
+            let cookie = match step {
+                Step::Keep => CookieAction::Keep,
+                Step::Create { data, destroyed } => {
+                    if !data.is_empty() {
+                        CookieAction::Set(create(self, now, expires, data).await?)
+                    } else if destroyed {
+                        // Logout with a cookie that named nothing: drop it
+                        // too.
                         CookieAction::Remove
                     } else {
                         CookieAction::Keep
                     }
-                } else {
-                    let mut record = Record::new(cx.now, cx.expires);
-                    record.data = data;
-                    CookieAction::Set(create(self, &record).await?.to_string())
                 }
-            }
-            Some((id, _)) if plan.destroyed => {
-                self.delete(&id).await?;
-                let data = plan.data();
-                if data.is_empty() {
-                    CookieAction::Remove
-                } else {
-                    let mut record = Record::new(cx.now, cx.expires);
-                    record.data = data;
-                    CookieAction::Set(create(self, &record).await?.to_string())
+                Step::Replace { id, data } => {
+                    self.delete(&id).await?;
+                    if data.is_empty() {
+                        CookieAction::Remove
+                    } else {
+                        CookieAction::Set(create(self, now, expires, data).await?)
+                    }
                 }
-            }
-            Some((id, old)) if plan.cycle => {
-                let mut record = Record::new(old.created, cx.expires);
-                record.data = plan.data();
-                let new = create(self, &record).await?;
-                self.delete(&id).await?;
-                CookieAction::Set(new.to_string())
-            }
-            Some((id, old)) if plan.changed() || cx.refresh => {
-                let save = Save {
-                    changes: plan.changes.clone(),
-                    clear: plan.cleared,
-                    ..Save::new(old.version, cx.expires)
-                };
-                match self.save(&id, &save).await? {
+                Step::Cycle { id, created, data } => {
+                    let new = create(self, created, expires, data).await?;
+                    self.delete(&id).await?;
+                    CookieAction::Set(new)
+                }
+                Step::Save { id, save } => match self.save(&id, &save).await? {
                     Saved::Applied {
                         conflicts: refused, ..
                     } => {
                         conflicts = refused;
                         // The id is the same; the cookie is sent again only
                         // when its expiry moved.
-                        if cx.refresh {
+                        if refresh {
                             CookieAction::Set(id.to_string())
                         } else {
                             CookieAction::Keep
@@ -206,15 +204,14 @@ impl<S: SessionStore> sealed::Sealed for S {
                     }
                     // Logout wins: deleted or replaced meanwhile.
                     Saved::Gone => CookieAction::Keep,
-                }
-            }
-            Some(_) => CookieAction::Keep,
-        };
-        Ok(Outcome { cookie, conflicts })
+                },
+            };
+            Ok(Outcome { cookie, conflicts })
+        }
     }
 
     async fn seed(&self, record: &Record, _cookie_name: &str) -> Result<String, CommitError> {
-        Ok(create(self, record).await?.to_string())
+        Ok(insert(self, record).await?.to_string())
     }
 
     fn plausible(&self, value: &str) -> bool {
@@ -242,33 +239,12 @@ impl sealed::Sealed for CookieStore {
             }))
     }
 
-    async fn commit(&self, plan: &Plan, cx: &Context<'_>) -> Result<Outcome, CommitError> {
-        let data = plan.data();
-        let created = match &plan.loaded {
-            None if data.is_empty() && plan.destroyed => {
-                return Ok(outcome(CookieAction::Remove));
-            }
-            None if data.is_empty() => return Ok(keep()),
-            None => cx.now,
-            Some(_) if plan.destroyed => {
-                if data.is_empty() {
-                    return Ok(outcome(CookieAction::Remove));
-                }
-                cx.now
-            }
-            Some(l) if plan.changed() || plan.cycle || cx.refresh || l.reissue => {
-                if data.is_empty() {
-                    return Ok(outcome(CookieAction::Remove));
-                }
-                l.record.created
-            }
-            Some(_) => return Ok(keep()),
-        };
-        let mut record = Record::new(created, cx.expires);
-        record.data = data;
-        self.seal(cx.cookie_name, &record)
-            .map(|value| outcome(CookieAction::Set(value)))
-            .map_err(|e| CommitError::TooLarge(too_large(&e)))
+    fn commit(
+        &self,
+        plan: Plan,
+        cx: &Context<'_>,
+    ) -> impl std::future::Future<Output = Result<Outcome, CommitError>> + Send {
+        std::future::ready(self.commit_now(plan, cx))
     }
 
     async fn seed(&self, record: &Record, cookie_name: &str) -> Result<String, CommitError> {
@@ -282,6 +258,34 @@ impl sealed::Sealed for CookieStore {
 
     fn old_key_uses(&self) -> Vec<(u8, u64)> {
         CookieStore::old_key_uses(self)
+    }
+}
+
+impl CookieStore {
+    /// [`commit`](sealed::Sealed::commit), which waits for nothing.
+    fn commit_now(&self, plan: Plan, cx: &Context<'_>) -> Result<Outcome, CommitError> {
+        let created = match &plan.loaded {
+            None => cx.now,
+            Some(_) if plan.destroyed => cx.now,
+            Some(l) if plan.changed() || plan.cycle || cx.refresh || l.reissue => l.record.created,
+            Some(_) => return Ok(keep()),
+        };
+        // A new session that is still empty sends nothing; one that held
+        // something (or a logout) drops the client's cookie.
+        let fresh = plan.loaded.is_none() && !plan.destroyed;
+        let data = plan.into_data();
+        if data.is_empty() {
+            return Ok(if fresh {
+                keep()
+            } else {
+                outcome(CookieAction::Remove)
+            });
+        }
+        let mut record = Record::new(created, cx.expires);
+        record.data = data;
+        self.seal(cx.cookie_name, &record)
+            .map(|value| outcome(CookieAction::Set(value)))
+            .map_err(|e| CommitError::TooLarge(too_large(&e)))
     }
 }
 
@@ -302,8 +306,81 @@ fn too_large(e: &super::cookie_store::CookieTooLarge) -> String {
     )
 }
 
-/// Creates `record` under a fresh id, drawing again on a collision.
-async fn create<S: SessionStore>(store: &S, record: &Record) -> Result<SessionId, StoreError> {
+/// What a server store's commit does, decided from the plan before any
+/// store call.
+enum Step {
+    /// No store call; the client keeps its cookie.
+    Keep,
+    /// No record was loaded: store the data, if any, as a new record.
+    Create {
+        data: BTreeMap<String, Value>,
+        destroyed: bool,
+    },
+    /// Destroyed: delete the record, then store the data set since, if
+    /// any, as a new record.
+    Replace {
+        id: SessionId,
+        data: BTreeMap<String, Value>,
+    },
+    /// A new id for the data: store it as a new record (of the old one's
+    /// creation time), then delete the old one.
+    Cycle {
+        id: SessionId,
+        created: SystemTime,
+        data: BTreeMap<String, Value>,
+    },
+    /// Save the changes (or just the new expiry) into the record.
+    Save { id: SessionId, save: Save },
+}
+
+impl Step {
+    fn of(plan: Plan, cx: &Context<'_>) -> Step {
+        let loaded = plan
+            .loaded
+            .as_ref()
+            .and_then(|l| Some((l.id?, l.record.created, l.record.version)));
+        match loaded {
+            None => Step::Create {
+                destroyed: plan.destroyed,
+                data: plan.into_data(),
+            },
+            Some((id, _, _)) if plan.destroyed => Step::Replace {
+                id,
+                data: plan.into_data(),
+            },
+            Some((id, created, _)) if plan.cycle => Step::Cycle {
+                id,
+                created,
+                data: plan.into_data(),
+            },
+            Some((id, _, version)) if plan.changed() || cx.refresh => Step::Save {
+                id,
+                save: Save {
+                    changes: plan.changes,
+                    clear: plan.cleared,
+                    ..Save::new(version, cx.expires)
+                },
+            },
+            Some(_) => Step::Keep,
+        }
+    }
+}
+
+/// Stores a new record of `data`, created at `created` and expiring at
+/// `expires`, under a fresh id; the cookie value (the id).
+async fn create<S: SessionStore>(
+    store: &S,
+    created: SystemTime,
+    expires: SystemTime,
+    data: BTreeMap<String, Value>,
+) -> Result<String, StoreError> {
+    let mut record = Record::new(created, expires);
+    record.data = data;
+    Ok(insert(store, &record).await?.to_string())
+}
+
+/// Inserts `record` under a fresh id, drawing again on a collision.
+async fn insert<S: SessionStore>(store: &S, record: &Record) -> Result<SessionId, StoreError> {
     for _ in 0..CREATE_ATTEMPTS {
         let id = SessionId::generate();
         if store.create(&id, record).await? == Created::Inserted {

@@ -1,7 +1,8 @@
 //! The session cookie on the wire: finding it in `Cookie` fields and
 //! writing `Set-Cookie`.
 
-use std::time::{Duration, SystemTime};
+use std::cell::RefCell;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use http::header::COOKIE;
 use http::{HeaderMap, HeaderValue};
@@ -33,6 +34,13 @@ pub(crate) fn values<'h>(
         })
         .filter(move |value| plausible(value))
 }
+
+/// The bytes past the name, `=` and value that [`Attributes::set`] needs
+/// at most without a `Domain` (Max-Age up to 20 digits, Expires, Path,
+/// Secure, HttpOnly and SameSite take 112), with room to spare for a
+/// `Domain` of up to 70 bytes. A value with this much spare capacity
+/// becomes its `Set-Cookie` field without a new allocation.
+pub(crate) const FIELD_ROOM: usize = 192;
 
 /// SameSite, for the session cookie. Defaults to `Lax`.
 ///
@@ -113,17 +121,22 @@ impl Attributes {
     /// outlives the record, and is never negative.
     pub(crate) fn set(
         &self,
-        value: &str,
+        value: String,
         expires: Option<SystemTime>,
         now: SystemTime,
         https: bool,
     ) -> Option<HeaderValue> {
-        // One buffer sized for the whole field, no `format!`: this is on
-        // every request that sets the cookie.
-        let mut s = String::with_capacity(self.name.len() + value.len() + 120);
-        s.push_str(&self.name);
-        s.push('=');
-        s.push_str(value);
+        // The field is built in the value's own buffer, no `format!`: this
+        // is on every request that sets the cookie, and the cookie store
+        // leaves `FIELD_ROOM` for it.
+        let mut s = value;
+        let domain = self
+            .domain
+            .as_ref()
+            .map_or(0, |d| "; Domain=".len() + d.len());
+        s.reserve(self.name.len() + 1 + FIELD_ROOM + domain);
+        s.insert_str(0, &self.name);
+        s.insert(self.name.len(), '=');
         if let Some(expires) = expires {
             let secs = expires
                 .duration_since(now)
@@ -179,16 +192,32 @@ fn push_u64(s: &mut String, mut n: u64) {
 }
 
 /// Appends the IMF-fixdate (RFC 9110 §5.6.7) of `t`, in whole seconds.
+/// Each thread keeps the last date it formatted (as hyper keeps its
+/// `Date`): the responses of one second share one formatting.
 fn push_http_date(s: &mut String, t: SystemTime) {
-    use std::fmt::Write as _;
-    // Writing into a String cannot fail.
-    let _ = write!(s, "{}", httpdate::HttpDate::from(t));
+    thread_local! {
+        static LAST: RefCell<Option<(u64, String)>> = const { RefCell::new(None) };
+    }
+    LAST.with(|last| match last.try_borrow_mut() {
+        Ok(mut last) => s.push_str(cached_http_date(&mut last, t)),
+        // Not reentrant, but never fail for a cache.
+        Err(_) => s.push_str(&httpdate::fmt_http_date(t)),
+    });
+}
+
+/// The IMF-fixdate of `t`, from `cache` when it holds `t`'s second, else
+/// formatted and kept in `cache`.
+fn cached_http_date(cache: &mut Option<(u64, String)>, t: SystemTime) -> &str {
+    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    match cache {
+        Some((cached, _)) if *cached == secs => {}
+        _ => *cache = Some((secs, httpdate::fmt_http_date(t))),
+    }
+    cache.as_ref().map_or("", |(_, text)| text)
 }
 
 #[cfg(test)]
 mod tests {
-    use std::time::UNIX_EPOCH;
-
     use super::*;
 
     #[test]
@@ -208,6 +237,39 @@ mod tests {
             push_u64(&mut s, n);
             assert_eq!(s, n.to_string());
         }
+    }
+
+    #[test]
+    fn dates_are_cached_per_second() {
+        let mut cache = None;
+        let t = UNIX_EPOCH + Duration::from_secs(784_111_777);
+        assert_eq!(
+            cached_http_date(&mut cache, t),
+            "Sun, 06 Nov 1994 08:49:37 GMT"
+        );
+        // Another second formats anew.
+        let next = t + Duration::from_millis(1200);
+        assert_eq!(
+            cached_http_date(&mut cache, next),
+            "Sun, 06 Nov 1994 08:49:38 GMT"
+        );
+        // The same second is served from the cache: a marker planted in it
+        // comes back, for any instant within that second.
+        if let Some((_, text)) = &mut cache {
+            *text = "cached".to_owned();
+        }
+        assert_eq!(cached_http_date(&mut cache, next), "cached");
+        let same = t + Duration::from_millis(1999);
+        assert_eq!(cached_http_date(&mut cache, same), "cached");
+        // And the thread's own cache gives the right dates either way.
+        let date = |t| {
+            let mut s = String::new();
+            push_http_date(&mut s, t);
+            s
+        };
+        assert_eq!(date(t), "Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(date(next), "Sun, 06 Nov 1994 08:49:38 GMT");
+        assert_eq!(date(next), "Sun, 06 Nov 1994 08:49:38 GMT");
     }
 
     #[test]
@@ -240,14 +302,19 @@ mod tests {
             host_prefix: false,
         };
         let now = UNIX_EPOCH;
-        let v = a.set("v", Some(now + Duration::from_millis(1500)), now, false);
+        let v = a.set(
+            "v".into(),
+            Some(now + Duration::from_millis(1500)),
+            now,
+            false,
+        );
         assert_eq!(
             v.unwrap(),
             "session=v; Max-Age=1; Expires=Thu, 01 Jan 1970 00:00:01 GMT; Path=/; \
              Domain=example.com; HttpOnly; SameSite=Lax"
         );
         // Never negative.
-        let v = a.set("v", Some(now), now + Duration::from_secs(5), true);
+        let v = a.set("v".into(), Some(now), now + Duration::from_secs(5), true);
         assert!(v.unwrap().to_str().unwrap().contains("Max-Age=0;"));
         a.host_prefix = true;
         a.name = "__Host-session".into();

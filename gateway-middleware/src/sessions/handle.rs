@@ -218,19 +218,20 @@ impl Plan {
     }
 
     /// The data as this request sees it: the loaded data (none after a
-    /// destroy), cleared if asked, with the changes applied.
-    pub(crate) fn data(&self) -> BTreeMap<String, Value> {
-        let mut data = match (&self.loaded, self.cleared) {
-            (Some(l), false) => l.record.data.clone(),
+    /// destroy), cleared if asked, with the changes applied. The loaded
+    /// map and the changed values are moved, not copied.
+    pub(crate) fn into_data(self) -> BTreeMap<String, Value> {
+        let mut data = match (self.loaded, self.cleared) {
+            (Some(l), false) => l.record.data,
             _ => BTreeMap::new(),
         };
-        for (k, v) in &self.changes {
+        for (k, v) in self.changes {
             match v {
                 Some(v) => {
-                    data.insert(k.clone(), v.clone());
+                    data.insert(k, v);
                 }
                 None => {
-                    data.remove(k);
+                    data.remove(&k);
                 }
             }
         }

@@ -629,7 +629,7 @@ impl<B: Backend> Shared<B> {
             refresh,
             sent_cookie: session.sent_cookie(),
         };
-        let outcome = match self.backend.commit(&plan, &cx).await {
+        let outcome = match self.backend.commit(plan, &cx).await {
             Ok(outcome) => outcome,
             Err(CommitError::Store(e)) => {
                 self.store_errors.fetch_add(1, Ordering::Relaxed);
@@ -654,7 +654,7 @@ impl<B: Backend> Shared<B> {
             CookieAction::Keep => return Decision::Done,
             CookieAction::Set(value) => {
                 let expires = (!self.config.browser_session).then_some(expires);
-                self.config.attributes.set(&value, expires, now, https)
+                self.config.attributes.set(value, expires, now, https)
             }
             CookieAction::Remove if cx.sent_cookie => self.config.attributes.remove(https),
             CookieAction::Remove => return Decision::Done,

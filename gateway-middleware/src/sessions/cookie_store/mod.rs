@@ -31,6 +31,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+use super::cookie::FIELD_ROOM;
 use super::store::Record;
 
 mod key;
@@ -57,6 +58,17 @@ const AEAD_TAG: usize = 16;
 const MAC_TAG: usize = 32;
 /// Creation and expiry times, each a big-endian `u64` of unix milliseconds.
 const TIMES: usize = 16;
+/// The JSON bytes the seal buffer has room for before it grows: a small
+/// allocation either way.
+const JSON_ROOM: usize = 256;
+/// The longest sealed value (in base64 characters) encoded through a
+/// stack buffer.
+const STACK_ENCODED: usize = 256;
+/// The longest cookie name whose associated data is built on the stack.
+const STACK_NAME: usize = 64;
+/// The stack buffer cookie values are decoded into: values of up to 680
+/// characters (510 bytes) fit.
+const STACK_DECODED: usize = 512;
 
 /// A session sealed into a cookie would exceed the 4096 bytes (name, `=`
 /// and value) that browsers keep for one cookie; a browser would drop it
@@ -449,7 +461,9 @@ impl CookieStore {
         let mode = inner.mode;
         let key = &inner.primary;
 
-        let mut buf = Vec::with_capacity(mode.overhead() + TIMES + 64);
+        // Room for the JSON of a typical session: it is not grown (copied)
+        // while it is written.
+        let mut buf = Vec::with_capacity(mode.overhead() + TIMES + JSON_ROOM);
         buf.push(mode.format());
         buf.push(key.id);
         if mode == Mode::Encrypted {
@@ -483,13 +497,13 @@ impl CookieStore {
         match mode {
             Mode::Encrypted => {
                 let (head, plaintext) = buf.split_at_mut(payload);
-                let header = &head[..HEADER];
-                let nonce = Nonce::try_from(&head[HEADER..]).unwrap_or_default();
-                let aad = associated_data(header, cookie_name);
-                let tag = match key
-                    .aead
-                    .encrypt_inout_detached(&nonce, &aad, plaintext.into())
-                {
+                let (header, nonce) = head.split_at(HEADER);
+                let nonce = Nonce::try_from(nonce).unwrap_or_default();
+                let sealed = with_associated_data(header, cookie_name, |aad| {
+                    key.aead
+                        .encrypt_inout_detached(&nonce, aad, plaintext.into())
+                });
+                let tag = match sealed {
                     Ok(tag) => tag,
                     // Only inputs of gigabytes are too long for the AEAD.
                     Err(_) => unreachable!("a cookie-sized payload is too long for the AEAD"),
@@ -501,7 +515,23 @@ impl CookieStore {
                 buf.extend_from_slice(&tag);
             }
         }
-        Ok(URL_SAFE_NO_PAD.encode(&buf))
+        // Into a string with room for the `Set-Cookie` field around the
+        // value, which the middleware builds in this same buffer (`encode`
+        // would zero-allocate a buffer of its own and copy it). Through a
+        // small stack buffer when the value fits (`encode_string` zeroes
+        // one of 1 KiB).
+        let len = encoded_len(buf.len());
+        let mut value = String::with_capacity(cookie_name.len() + 1 + len + FIELD_ROOM);
+        let mut out = [0u8; STACK_ENCODED];
+        let written = match out.get_mut(..len) {
+            Some(out) => URL_SAFE_NO_PAD.encode_slice(&buf, out).ok(),
+            None => None,
+        };
+        match written.and_then(|n| std::str::from_utf8(&out[..n]).ok()) {
+            Some(text) => value.push_str(text),
+            None => URL_SAFE_NO_PAD.encode_string(&buf, &mut value),
+        }
+        Ok(value)
     }
 
     /// Opens the value of the cookie named `cookie_name`: the record it
@@ -528,7 +558,21 @@ impl CookieStore {
         if value.len() > MAX_COOKIE {
             return Err(Refused::TooLong);
         }
-        let mut bytes = URL_SAFE_NO_PAD.decode(value).map_err(|_| Refused::Base64)?;
+        // Decoded on the stack when small (most sessions), else into a
+        // heap buffer of the decoder's size bound; never zero-allocated.
+        let bound = value.len().div_ceil(4) * 3;
+        let mut stack = [0u8; STACK_DECODED];
+        let mut heap = Vec::new();
+        let out = if bound <= STACK_DECODED {
+            &mut stack[..bound]
+        } else {
+            heap.resize(bound, 0);
+            &mut heap[..]
+        };
+        let len = URL_SAFE_NO_PAD
+            .decode_slice(value, out)
+            .map_err(|_| Refused::Base64)?;
+        let bytes = &mut out[..len];
         let inner = &*self.inner;
         let mode = inner.mode;
         if bytes.len() < mode.min_len() {
@@ -555,10 +599,11 @@ impl CookieStore {
                 let (ciphertext, tag) = rest.split_at_mut(rest.len() - AEAD_TAG);
                 let nonce = Nonce::try_from(&head[HEADER..]).map_err(|_| Refused::TooShort)?;
                 let tag = AeadTag::try_from(&*tag).map_err(|_| Refused::TooShort)?;
-                let aad = associated_data(&head[..HEADER], cookie_name);
-                key.aead
-                    .decrypt_inout_detached(&nonce, &aad, ciphertext.into(), &tag)
-                    .map_err(|_| Refused::Tag)?;
+                with_associated_data(&head[..HEADER], cookie_name, |aad| {
+                    key.aead
+                        .decrypt_inout_detached(&nonce, aad, ciphertext.into(), &tag)
+                })
+                .map_err(|_| Refused::Tag)?;
                 &bytes[HEADER + NONCE..bytes.len() - AEAD_TAG]
             }
             Mode::Signed => {
@@ -623,14 +668,24 @@ impl CookieStore {
     }
 }
 
-/// The AEAD's associated data: the cookie's header (format, key id) and
-/// the cookie's name. The header has a fixed length, so the two cannot run
-/// into each other.
-fn associated_data(header: &[u8], cookie_name: &str) -> Vec<u8> {
-    let mut aad = Vec::with_capacity(header.len() + cookie_name.len());
-    aad.extend_from_slice(header);
-    aad.extend_from_slice(cookie_name.as_bytes());
-    aad
+/// Calls `f` with the AEAD's associated data: the cookie's header
+/// (format, key id) and the cookie's name. The header has a fixed length,
+/// so the two cannot run into each other. Built on the stack for names of
+/// up to [`STACK_NAME`] bytes, on the heap for longer ones.
+fn with_associated_data<T>(header: &[u8], cookie_name: &str, f: impl FnOnce(&[u8]) -> T) -> T {
+    let name = cookie_name.as_bytes();
+    if name.len() <= STACK_NAME {
+        let mut aad = [0u8; HEADER + STACK_NAME];
+        let len = header.len() + name.len();
+        aad[..header.len()].copy_from_slice(header);
+        aad[header.len()..len].copy_from_slice(name);
+        f(&aad[..len])
+    } else {
+        let mut aad = Vec::with_capacity(header.len() + name.len());
+        aad.extend_from_slice(header);
+        aad.extend_from_slice(name);
+        f(&aad)
+    }
 }
 
 /// The signed mode's MAC over the cookie name (length-prefixed) and the

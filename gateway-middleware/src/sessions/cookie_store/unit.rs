@@ -341,6 +341,32 @@ fn old_key_after_clone_leaves_the_clone_alone() {
 }
 
 #[test]
+fn round_trips_on_either_side_of_the_stack_buffers() {
+    // Sealed values from a few dozen characters to past `STACK_ENCODED`,
+    // `STACK_DECODED` and the seal buffer's first capacity, one byte of
+    // JSON at a time, with a long cookie name (associated data on the heap)
+    // and a short one.
+    let now = SystemTime::now();
+    let long_name = "n".repeat(STACK_NAME + 1);
+    for store in stores(1, 1) {
+        for name in [NAME, long_name.as_str()] {
+            let mut record = Record::new(now, now + Duration::from_secs(60));
+            for n in 0..800 {
+                record.data.insert("blob".into(), json!("x".repeat(n)));
+                let value = store.seal(name, &record).unwrap();
+                let opened = store.try_open(name, &value, now).unwrap();
+                assert_eq!(opened.record.data, record.data, "{n} bytes");
+                // Bound to the name at every size.
+                assert_eq!(
+                    store.try_open("other", &value, now).unwrap_err(),
+                    Refused::Tag
+                );
+            }
+        }
+    }
+}
+
+#[test]
 fn size_limit() {
     let now = SystemTime::now();
     for store in stores(1, 1) {
