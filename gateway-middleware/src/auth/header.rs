@@ -32,7 +32,9 @@ pub(super) fn credentials<'a>(headers: &'a HeaderMap, scheme: &str) -> Credentia
     if lines.next().is_some() {
         return Credentials::Several;
     }
-    let value = trim_ows(value.as_bytes());
+    // A field value holds no CR, LF or form feed (`HeaderValue` refuses
+    // them), so ASCII whitespace here is exactly optional whitespace.
+    let value = value.as_bytes().trim_ascii();
     let scheme = scheme.as_bytes();
     let Some((name, rest)) = value.split_at_checked(scheme.len()) else {
         return Credentials::Absent;
@@ -54,17 +56,6 @@ pub(super) fn credentials<'a>(headers: &'a HeaderMap, scheme: &str) -> Credentia
         Some(start) => Credentials::Token(&rest[start..]),
         None => Credentials::Malformed,
     }
-}
-
-/// `value` without leading and trailing optional whitespace (SP, HTAB).
-fn trim_ows(value: &[u8]) -> &[u8] {
-    let is_ows = |b: &u8| *b == b' ' || *b == b'\t';
-    let start = value.iter().position(|b| !is_ows(b)).unwrap_or(value.len());
-    let end = value
-        .iter()
-        .rposition(|b| !is_ows(b))
-        .map_or(start, |i| i + 1);
-    &value[start..end]
 }
 
 /// RFC 9110 §5.6.2 `tchar`.

@@ -158,8 +158,24 @@ async fn corpus_against_single() {
             400,
         ),
     ];
+    // The same pair behind a closure verifier takes the decoding path
+    // (`single` compares the token undecoded): every case must agree.
+    let decoding = TestClient::new(fn_app(whoami).with(BasicAuth::new(
+        "test",
+        |user: &str, password: &str| {
+            let ok = user == "ada" && password == "p:w d!";
+            let user = user.to_owned();
+            async move { ok.then_some(user) }
+        },
+    )));
     for (what, values, status) in cases {
         let (got, challenge, body) = send(&client, &values).await;
+        let (decoded_status, decoded_challenge, _) = send(&decoding, &values).await;
+        assert_eq!(
+            (got, &challenge),
+            (decoded_status, &decoded_challenge),
+            "{what}: BasicAuth::single and a decoding verifier disagree"
+        );
         assert_eq!(got, status, "{what}");
         match got {
             200 => assert_eq!(body, "ada Basic", "{what}"),
