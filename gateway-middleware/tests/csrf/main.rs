@@ -2,6 +2,8 @@
 //! the Fetch-metadata and `Origin` checks (Go 1.25's algorithm), the token
 //! mode, hostile input, and what the refusals log.
 
+#[path = "../support/capture.rs"]
+mod capture;
 mod fetch;
 mod hostile;
 mod logs;

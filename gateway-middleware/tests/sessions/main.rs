@@ -1,6 +1,8 @@
 //! The `Sessions` middleware, the `Session` handle and `MemoryStore`,
 //! in-process through `TestClient`.
 
+#[path = "../support/capture.rs"]
+mod capture;
 mod support;
 
 mod basics;
