@@ -141,11 +141,14 @@ impl Locals {
                 return None;
             }
         };
+        // Found first: a clone that shares the vector copies it only to
+        // take something out of it.
+        let Some(at) = many.0.iter().position(|v| v.is::<T>()) else {
+            self.value = Some(many);
+            return None;
+        };
         let values = &mut Arc::make_mut(&mut many).0;
-        let taken = values
-            .iter()
-            .position(|v| v.is::<T>())
-            .map(|at| values.remove(at));
+        let taken = Some(values.remove(at));
         self.value = match values.len() {
             1 => values.pop(),
             _ => Some(many),

@@ -191,7 +191,11 @@ fn push_u64(s: &mut String, mut n: u64) {
     }
 }
 
-/// Appends the IMF-fixdate (RFC 9110 §5.6.7) of `t`, in whole seconds.
+/// 9999-12-31T23:59:59Z, the last second an IMF-fixdate can write.
+const LAST_HTTP_DATE: u64 = 253_402_300_799;
+
+/// Appends the IMF-fixdate (RFC 9110 §5.6.7) of `t`, in whole seconds
+/// (clamped to 1970..=9999).
 /// Each thread keeps the last date it formatted (as hyper keeps its
 /// `Date`): the responses of one second share one formatting.
 fn push_http_date(s: &mut String, t: SystemTime) {
@@ -201,13 +205,16 @@ fn push_http_date(s: &mut String, t: SystemTime) {
     LAST.with(|last| match last.try_borrow_mut() {
         Ok(mut last) => s.push_str(cached_http_date(&mut last, t)),
         // Not reentrant, but never fail for a cache.
-        Err(_) => s.push_str(&httpdate::fmt_http_date(t)),
+        Err(_) => s.push_str(cached_http_date(&mut None, t)),
     });
 }
 
 /// The IMF-fixdate of `t`, from `cache` when it holds `t`'s second, else
 /// formatted and kept in `cache`.
 fn cached_http_date(cache: &mut Option<(u64, String)>, t: SystemTime) -> &str {
+    // IMF-fixdate has a four-digit year and `httpdate` panics outside
+    // 1970..=9999: an idle timeout meaning "never" must not.
+    let t = t.clamp(UNIX_EPOCH, UNIX_EPOCH + Duration::from_secs(LAST_HTTP_DATE));
     let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     match cache {
         Some((cached, _)) if *cached == secs => {}
@@ -232,6 +239,12 @@ mod tests {
         assert_eq!(date(t), "Sun, 06 Nov 1994 08:49:37 GMT");
         let t = UNIX_EPOCH + Duration::from_secs(951_782_400); // leap day
         assert_eq!(date(t), "Tue, 29 Feb 2000 00:00:00 GMT");
+        // Past what IMF-fixdate can write (an idle timeout meaning
+        // "never"), and before 1970: clamped, no panic.
+        let t = UNIX_EPOCH + Duration::from_secs(1 << 40);
+        assert_eq!(date(t), "Fri, 31 Dec 9999 23:59:59 GMT");
+        let t = UNIX_EPOCH - Duration::from_secs(5);
+        assert_eq!(date(t), "Thu, 01 Jan 1970 00:00:00 GMT");
         for n in [0, 7, 10, 1_209_600, u64::MAX] {
             let mut s = String::new();
             push_u64(&mut s, n);

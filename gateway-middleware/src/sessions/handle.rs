@@ -1,5 +1,5 @@
-//! [`Session`]: the handle an application finds in the environ's
-//! extensions, and [`SessionError`].
+//! [`Session`]: the handle an application finds in the environ's locals
+//! ([`Session::of`], [`Session::of_request`]), and [`SessionError`].
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -155,6 +155,20 @@ pub(crate) struct Inner {
     used: OnceLock<Box<Used>>,
 }
 
+impl Inner {
+    /// The state of a request that asked for its session, with the cookie
+    /// values read from its head.
+    fn used(&self, cookies: Candidates, extensions: &http::Extensions) -> Box<Used> {
+        Box::new(Used {
+            cookies,
+            fail_open: self.loader.fail_open(),
+            reporter: extensions.get::<Reporter>().cloned(),
+            base: OnceCell::new(),
+            state: Mutex::new(State::default()),
+        })
+    }
+}
+
 /// The session of a request that asked for it.
 struct Used {
     /// The values of the session cookie the client sent.
@@ -297,15 +311,9 @@ impl Session {
     }
 
     fn with_head(inner: Arc<Inner>, headers: &HeaderMap, extensions: &http::Extensions) -> Session {
-        inner.used.get_or_init(|| {
-            Box::new(Used {
-                cookies: inner.loader.candidates(headers),
-                fail_open: inner.loader.fail_open(),
-                reporter: extensions.get::<Reporter>().cloned(),
-                base: OnceCell::new(),
-                state: Mutex::new(State::default()),
-            })
-        });
+        inner
+            .used
+            .get_or_init(|| inner.used(inner.loader.candidates(headers), extensions));
         Session { inner }
     }
 
@@ -315,7 +323,9 @@ impl Session {
     fn used(&self) -> &Used {
         match self.inner.used.get() {
             Some(used) => used,
-            None => unreachable!("a Session reached the application only through Session::of"),
+            None => unreachable!(
+                "a Session reached the application only through Session::of or Session::of_request"
+            ),
         }
     }
 
@@ -712,10 +722,19 @@ impl Session {
     /// middleware that needs the session only when the client has one.
     pub(crate) fn cookie_in(env: &Environ) -> Option<bool> {
         let inner = env.locals().get::<Inner>()?;
-        Some(match inner.used.get() {
-            Some(used) => !used.cookies.is_empty(),
-            None => !inner.loader.candidates(env.headers()).is_empty(),
-        })
+        if let Some(used) = inner.used.get() {
+            return Some(!used.cookies.is_empty());
+        }
+        let cookies = inner.loader.candidates(env.headers());
+        if cookies.is_empty() {
+            return Some(false);
+        }
+        // The caller is about to ask for the session: keep what was read
+        // for its `Session::of`.
+        inner
+            .used
+            .get_or_init(|| inner.used(cookies, env.extensions()));
+        Some(true)
     }
 
     /// Whether the client sent a cookie of the session's name.

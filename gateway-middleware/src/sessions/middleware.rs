@@ -404,7 +404,7 @@ impl<B: Backend> Loader for Shared<B> {
                 loaded.filter(|l| {
                     self.config
                         .absolute
-                        .is_none_or(|absolute| now < l.record.created + absolute)
+                        .is_none_or(|absolute| now < later(l.record.created, absolute))
                 })
             })
         })
@@ -558,33 +558,19 @@ impl<B: Backend> Shared<B> {
             Taken::Failed => return self.unavailable(),
             Taken::Used(plan) => plan,
         };
-        match result {
-            Ok(mut res) => {
-                let status = res.status();
-                match self
-                    .decide(plan, status, res.headers_mut(), session, https)
-                    .await
-                {
-                    Decision::Done => Ok(res),
-                    Decision::Unavailable => self.unavailable(),
-                    Decision::Failed(e) => Err(e),
-                }
-            }
-            // An error the driver answers with a 4xx (a refused login, a
-            // form to fill in again) keeps the session's changes as a
-            // response would: the cookie goes in the error's headers, which
-            // the driver's error page carries. A 5xx saves nothing.
-            Err(mut err) => {
-                let status = err.status();
-                match self
-                    .decide(plan, status, err.headers_mut(), session, https)
-                    .await
-                {
-                    Decision::Done => Err(err),
-                    Decision::Unavailable => self.unavailable(),
-                    Decision::Failed(e) => Err(e),
-                }
-            }
+        // An error the driver answers with a 4xx (a refused login, a form
+        // to fill in again) keeps the session's changes as a response
+        // would: the cookie goes in the error's headers, which the
+        // driver's error page carries. A 5xx saves nothing.
+        let mut result = result;
+        let (status, headers) = match &mut result {
+            Ok(res) => (res.status(), res.headers_mut()),
+            Err(err) => (err.status(), err.headers_mut()),
+        };
+        match self.decide(plan, status, headers, session, https).await {
+            Decision::Done => result,
+            Decision::Unavailable => self.unavailable(),
+            Decision::Failed(e) => Err(e),
         }
     }
 

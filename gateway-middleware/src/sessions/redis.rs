@@ -12,7 +12,9 @@ use redis::{Client, RedisResult, Script};
 use serde_json::Value;
 
 use super::id::SessionId;
-use super::store::{Created, Record, Save, Saved, SessionStore, StoreError};
+use super::store::{
+    Created, Record, Save, Saved, SessionStore, StoreError, from_unix_millis, unix_millis,
+};
 
 /// A [`SessionStore`] in Redis (feature `redis`): many instances of an
 /// application share their sessions through one Redis, and a restart of
@@ -354,14 +356,8 @@ redis.call('PEXPIREAT', key, ARGV[2])
 return out
 ";
 
-/// Milliseconds since the Unix epoch, rounded down (0 before it).
-fn millis(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
 fn from_millis(ms: u64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_millis(ms)
+    from_unix_millis(ms).unwrap_or(UNIX_EPOCH)
 }
 
 /// A record hash that is not what this store writes (another program
@@ -418,13 +414,13 @@ impl SessionStore for RedisStore {
 
     async fn create(&self, id: &SessionId, record: &Record) -> Result<Created, StoreError> {
         let mut conn = self.conn.clone();
-        let expires = millis(record.expires);
+        let expires = unix_millis(record.expires);
         let mut call = self.shared.create.key(self.key(id));
         call.arg(expires)
             .arg("_v")
             .arg(record.version)
             .arg("_c")
-            .arg(millis(record.created))
+            .arg(unix_millis(record.created))
             .arg("_e")
             .arg(expires);
         for (key, value) in &record.data {
@@ -445,8 +441,8 @@ impl SessionStore for RedisStore {
         let mut conn = self.conn.clone();
         let mut call = self.shared.save.key(self.key(id));
         call.arg(save.base_version)
-            .arg(millis(save.expires))
-            .arg(millis(SystemTime::now()))
+            .arg(unix_millis(save.expires))
+            .arg(unix_millis(SystemTime::now()))
             .arg(if save.clear { "1" } else { "0" });
         for (key, change) in &save.changes {
             match change {
@@ -486,12 +482,12 @@ mod tests {
     #[test]
     fn times_round_down_to_the_millisecond() {
         let t = UNIX_EPOCH + Duration::from_micros(1_700_000_000_123_999);
-        assert_eq!(millis(t), 1_700_000_000_123);
+        assert_eq!(unix_millis(t), 1_700_000_000_123);
         assert_eq!(
-            from_millis(millis(t)),
+            from_millis(unix_millis(t)),
             UNIX_EPOCH + Duration::from_millis(1_700_000_000_123)
         );
-        assert_eq!(millis(UNIX_EPOCH - Duration::from_secs(1)), 0);
+        assert_eq!(unix_millis(UNIX_EPOCH - Duration::from_secs(1)), 0);
     }
 
     #[test]
@@ -509,12 +505,12 @@ mod tests {
             .map(|(k, v)| (k.to_owned(), v))
             .collect()
         };
-        let later = millis(now) + 60_000;
+        let later = unix_millis(now) + 60_000;
         let record = parse_record(fields(later), now).unwrap().unwrap();
         assert_eq!(record.version, 3);
         assert_eq!(record.data["a:b"], serde_json::json!([1, {"x": null}]));
         assert_eq!(record.created, from_millis(1000));
-        assert_eq!(parse_record(fields(millis(now)), now).unwrap(), None);
+        assert_eq!(parse_record(fields(unix_millis(now)), now).unwrap(), None);
         assert_eq!(parse_record(HashMap::new(), now).unwrap(), None);
 
         let mut bad = fields(later);

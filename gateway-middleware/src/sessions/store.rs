@@ -307,3 +307,16 @@ impl std::error::Error for StoreError {
         }
     }
 }
+
+/// `time` as Unix milliseconds: 0 before the epoch, `u64::MAX` past what
+/// a `u64` holds. Truncated, so an expiry read back is never later than
+/// the one written. The one conversion the stores' formats share.
+pub(crate) fn unix_millis(time: std::time::SystemTime) -> u64 {
+    time.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// The inverse of [`unix_millis`]; `None` past what a `SystemTime` holds.
+pub(crate) fn from_unix_millis(millis: u64) -> Option<std::time::SystemTime> {
+    std::time::UNIX_EPOCH.checked_add(std::time::Duration::from_millis(millis))
+}

@@ -202,4 +202,19 @@ async fn huge_timeouts_do_not_overflow() {
     let res = client.get("/set/a/1").send().await;
     assert_eq!(res.status(), 200);
     assert!(max_age(&set_cookie(&res, "session").unwrap()) > 0);
+    // The next request loads the record, checking the absolute timeout.
+    let res = client.get("/set/a/2").send().await;
+    assert_eq!(res.status(), 200);
+
+    // An idle timeout of 2^40 s ("never") lands past year 9999: the
+    // cookie's Expires is clamped, not a panic.
+    let sessions = Sessions::new(MemoryStore::new()).idle_timeout(Duration::from_secs(1 << 40));
+    let client = TestClient::new(app().with(sessions));
+    let res = client.get("/set/a/1").send().await;
+    assert_eq!(res.status(), 200);
+    let cookie = set_cookie(&res, "session").unwrap();
+    assert!(
+        cookie.contains("Expires=Fri, 31 Dec 9999 23:59:59 GMT"),
+        "{cookie}"
+    );
 }

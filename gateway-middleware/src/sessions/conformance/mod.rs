@@ -574,9 +574,7 @@ pub async fn expiry<S: SessionStore>(store: &S) {
 
 /// Now, in whole milliseconds.
 fn now() -> SystemTime {
-    let ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let ms = crate::sessions::store::unix_millis(SystemTime::now());
     UNIX_EPOCH + Duration::from_millis(ms)
 }
 

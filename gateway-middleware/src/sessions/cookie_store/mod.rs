@@ -22,7 +22,7 @@
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use aes_gcm_siv::aead::AeadInOut;
 use aes_gcm_siv::{Nonce, Tag as AeadTag};
@@ -32,7 +32,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use super::cookie::FIELD_ROOM;
-use super::store::Record;
+use super::store::{Record, from_unix_millis, unix_millis};
 
 mod key;
 #[cfg(test)]
@@ -618,8 +618,8 @@ impl CookieStore {
 
         let (times, json) = payload.split_at(TIMES);
         let (created, expires) = times.split_at(8);
-        let created = from_unix_millis(created).ok_or(Refused::Payload)?;
-        let expires = from_unix_millis(expires).ok_or(Refused::Payload)?;
+        let created = from_be_millis(created).ok_or(Refused::Payload)?;
+        let expires = from_be_millis(expires).ok_or(Refused::Payload)?;
         if now >= expires {
             return Err(Refused::Expired);
         }
@@ -703,19 +703,8 @@ fn encoded_len(n: usize) -> usize {
     n.saturating_mul(4).saturating_add(2) / 3
 }
 
-/// `time` as unix milliseconds: 0 before the epoch, `u64::MAX` past what
-/// a `u64` holds. Truncated, so an expiry read back is never later than
-/// the one sealed.
-fn unix_millis(time: SystemTime) -> u64 {
-    match time.duration_since(UNIX_EPOCH) {
-        Ok(d) => u64::try_from(d.as_millis()).unwrap_or(u64::MAX),
-        Err(_) => 0,
-    }
-}
-
-fn from_unix_millis(bytes: &[u8]) -> Option<SystemTime> {
-    let millis = u64::from_be_bytes(bytes.try_into().ok()?);
-    UNIX_EPOCH.checked_add(Duration::from_millis(millis))
+fn from_be_millis(bytes: &[u8]) -> Option<SystemTime> {
+    from_unix_millis(u64::from_be_bytes(bytes.try_into().ok()?))
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 use super::*;
 use serde_json::json;
+use std::time::{Duration, UNIX_EPOCH};
 
 const NAME: &str = "session";
 
