@@ -1,6 +1,6 @@
 //! The one tokenizer for comma-separated header lists (RFC 9110 §5.6.1),
-//! shared by `If-Match` / `If-None-Match`, `Accept-Encoding`, `Range`,
-//! `Forwarded` and the `X-Forwarded-*` lists.
+//! shared by `If-Match` / `If-None-Match`, `Accept`, `Accept-Encoding`,
+//! `Range`, `Forwarded` and the `X-Forwarded-*` lists.
 //!
 //! It splits and trims; it does not validate. [`Elements`] yields the
 //! non-empty elements of a field line with the optional whitespace (OWS)

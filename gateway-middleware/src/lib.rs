@@ -140,7 +140,7 @@ pub mod auth;
 #[cfg(feature = "conditional")]
 pub mod conditional;
 // Each middleware uses part of it.
-#[cfg(any(feature = "conditional", feature = "proxy"))]
+#[cfg(any(feature = "auth", feature = "conditional", feature = "proxy"))]
 #[cfg_attr(
     not(all(feature = "proxy", feature = "static-files")),
     allow(dead_code)

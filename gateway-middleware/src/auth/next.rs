@@ -12,9 +12,12 @@
 //! assert_eq!(safe_next_path("/%2F/evil.example"), None);
 //! ```
 
+use std::borrow::Cow;
+
 use gateway_core::{Environ, Error, Response, start};
 use http::HeaderValue;
 use http::header::{CACHE_CONTROL, LOCATION};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode, utf8_percent_encode};
 
 /// The longest `next` value accepted, in bytes (Django's
 /// `MAX_URL_LENGTH`).
@@ -83,16 +86,18 @@ pub fn safe_next_path(value: &str) -> Option<&str> {
     {
         return None;
     }
-    let mut current = path.to_vec();
+    // Each round decodes what the last one produced; one that decodes
+    // nothing (the crate borrows then) ends it, with no copy for a path
+    // without escapes.
+    let mut current: Cow<'_, [u8]> = Cow::Borrowed(path);
     for _ in 0..=DECODE_ROUNDS {
         if !is_safe_path(&current) {
             return None;
         }
-        let decoded = percent_decode(&current);
-        if decoded == current {
-            return Some(value);
+        match Cow::from(percent_decode(&current)) {
+            Cow::Borrowed(_) => return Some(value),
+            Cow::Owned(decoded) => current = Cow::Owned(decoded),
         }
-        current = decoded;
     }
     None
 }
@@ -165,16 +170,13 @@ pub fn redirect_after_login(next: Option<&str>, default: &str) -> Result<Respons
 /// Percent-encodes `target` as a query parameter value: everything but
 /// RFC 3986's unreserved characters and `/`.
 pub(crate) fn encode_query_value(target: &str, out: &mut String) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    for &b in target.as_bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
-            out.push(char::from(b));
-        } else {
-            out.push('%');
-            out.push(char::from(HEX[usize::from(b >> 4)]));
-            out.push(char::from(HEX[usize::from(b & 0xF)]));
-        }
-    }
+    const KEPT: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~')
+        .remove(b'/');
+    out.extend(utf8_percent_encode(target, KEPT));
 }
 
 /// RFC 3986 `pchar` and `/`: unreserved, sub-delims, `:`, `@`, `/`, and
@@ -224,31 +226,6 @@ fn is_safe_path(path: &[u8]) -> bool {
             && (w[1] == b'2' && w[2].eq_ignore_ascii_case(&b'f')
                 || w[1] == b'5' && w[2].eq_ignore_ascii_case(&b'c'))
     })
-}
-
-/// One round of percent-decoding, to bytes; a `%` that does not start an
-/// escape stays.
-fn percent_decode(bytes: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            if let Some(&[h, l]) = bytes.get(i + 1..i + 3) {
-                if let (Some(h), Some(l)) = (hex(h), hex(l)) {
-                    out.push(h << 4 | l);
-                    i += 3;
-                    continue;
-                }
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    out
-}
-
-fn hex(b: u8) -> Option<u8> {
-    char::from(b).to_digit(16).map(|d| d as u8)
 }
 
 #[cfg(test)]

@@ -31,6 +31,7 @@ use http::{HeaderMap, HeaderValue};
 
 use super::identity::Identity;
 use super::next::{encode_query_value, safe_next_path};
+use crate::header_list::{self, Quoting};
 
 /// The middleware that lets only requests with an [`Identity`] (put there
 /// by [`SessionAuth`](super::SessionAuth) or another auth middleware)
@@ -171,7 +172,9 @@ impl RequireLogin {
             )
             .body("Unauthorized: log in first.\n");
         }
-        let mut target = String::with_capacity(env.path().len() + env.query().len() + 1);
+        let mut target = String::with_capacity(
+            env.script_name().len() + env.path_info().len() + env.query().len() + 1,
+        );
         target.push_str(env.script_name());
         target.push_str(env.path_info());
         if !env.query().is_empty() {
@@ -190,25 +193,12 @@ impl RequireLogin {
     }
 }
 
-/// Whether an `Accept` field lists `text/html` with a `q` above zero.
+/// Whether an `Accept` field lists `text/html` with a `q` above zero (an
+/// invalid `q` makes the element count for nothing, RFC 9110 §12.4.2).
 fn accepts_html(headers: &HeaderMap) -> bool {
-    headers
-        .get_all(ACCEPT)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|range| {
-            let mut params = range.split(';');
-            let media = params.next().unwrap_or("").trim();
-            media.eq_ignore_ascii_case("text/html")
-                && params.all(|p| match p.split_once('=') {
-                    Some((name, q)) if name.trim().eq_ignore_ascii_case("q") => {
-                        // A malformed q is taken as 0: not acceptable.
-                        q.trim().parse::<f32>().is_ok_and(|q| q > 0.0)
-                    }
-                    _ => true,
-                })
-        })
+    header_list::all_elements(headers.get_all(ACCEPT), Quoting::QuotedString)
+        .filter_map(header_list::weighted)
+        .any(|(media, q)| q > 0 && media.eq_ignore_ascii_case(b"text/html"))
 }
 
 impl fmt::Debug for RequireLogin {
@@ -281,7 +271,7 @@ impl<A: fmt::Debug> fmt::Debug for RequireLoginApp<A> {
 /// use gateway_middleware::auth::RequireLogin;
 ///
 /// let e = RequireLogin::new("//login").unwrap_err();
-/// assert_eq!(e.to_string(), "invalid login URL \"//login\": it must be a same-site path such as /login");
+/// assert_eq!(e.to_string(), "invalid login URL \"//login\": it must be a same-site path without a fragment, such as /login");
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InvalidLoginUrl(String);
@@ -290,7 +280,7 @@ impl fmt::Display for InvalidLoginUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "invalid login URL {:?}: it must be a same-site path such as /login",
+            "invalid login URL {:?}: it must be a same-site path without a fragment, such as /login",
             self.0
         )
     }

@@ -76,6 +76,12 @@ async fn accept_decides_browser_or_not() {
         (&[b"text/html;q=oops"], StatusCode::UNAUTHORIZED),
         (&[b"text/htmlx"], StatusCode::UNAUTHORIZED),
         (&[b"\xfftext/html"], StatusCode::UNAUTHORIZED),
+        // Not qvalues (RFC 9110 §12.4.2): the element counts for nothing.
+        (&[b"text/html;q=inf"], StatusCode::UNAUTHORIZED),
+        (&[b"text/html;q=1e3"], StatusCode::UNAUTHORIZED),
+        (&[b"text/html;q=+5"], StatusCode::UNAUTHORIZED),
+        // A comma inside a quoted parameter does not split the element.
+        (&[b"text/html;x=\"a,b\";q=0"], StatusCode::UNAUTHORIZED),
         (&[b""], StatusCode::UNAUTHORIZED),
         (&[b"text/html"], StatusCode::SEE_OTHER),
         (&[b"TEXT/HTML"], StatusCode::SEE_OTHER),
