@@ -6,6 +6,7 @@ use std::borrow::Cow;
 
 use http::HeaderMap;
 use http::header::CONTENT_TYPE;
+use percent_encoding::percent_decode;
 
 /// What [`field`] found.
 #[derive(Debug, PartialEq, Eq)]
@@ -55,38 +56,19 @@ pub(crate) fn field<'a>(body: &'a [u8], name: &[u8]) -> Field<'a> {
     found
 }
 
-/// Percent- and `+`-decoding; borrows when there is nothing to decode.
+/// `+`- then percent-decoding (the percent-encoding crate: a `%` not
+/// followed by two hex digits stays); borrows when there is nothing to
+/// decode. Bytes, not text: a value that is not UTF-8 is simply not a
+/// token.
 fn decode(raw: &[u8]) -> Cow<'_, [u8]> {
-    if !raw.iter().any(|&b| b == b'%' || b == b'+') {
-        return Cow::Borrowed(raw);
+    if !raw.contains(&b'+') {
+        return percent_decode(raw).into();
     }
-    let mut out = Vec::with_capacity(raw.len());
-    let mut i = 0;
-    while i < raw.len() {
-        match raw[i] {
-            b'+' => out.push(b' '),
-            b'%' => match (hex(raw.get(i + 1)), hex(raw.get(i + 2))) {
-                (Some(hi), Some(lo)) => {
-                    out.push(hi << 4 | lo);
-                    i += 2;
-                }
-                _ => out.push(b'%'),
-            },
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    Cow::Owned(out)
-}
-
-fn hex(b: Option<&u8>) -> Option<u8> {
-    let b = *b?;
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
+    let spaced: Vec<u8> = raw
+        .iter()
+        .map(|&b| if b == b'+' { b' ' } else { b })
+        .collect();
+    Cow::Owned(percent_decode(&spaced).collect())
 }
 
 #[cfg(test)]

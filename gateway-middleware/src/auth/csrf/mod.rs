@@ -439,24 +439,25 @@ impl Config {
             return Verdict::Allow;
         }
         let headers = env.headers();
+        let origin = field(headers, &ORIGIN);
         match field(headers, &SEC_FETCH_SITE) {
             Field::Absent => {}
             Field::One(b"same-origin" | b"none") => return Verdict::Allow,
             Field::One(_) | Field::Many => {
-                return if self.is_trusted(headers) {
+                return if self.is_trusted(&origin) {
                     Verdict::Allow
                 } else {
                     Verdict::Refuse(CsrfRejection::CrossSite)
                 };
             }
         }
-        match field(headers, &ORIGIN) {
+        match origin {
             Field::Absent if self.token_fallback => Verdict::Token,
             Field::Absent => Verdict::Allow,
-            Field::One(origin) => {
-                let same = origin::authority(origin)
+            Field::One(value) => {
+                let same = origin::authority(value)
                     .is_some_and(|authority| env.host().map(str::as_bytes) == Some(authority));
-                if same || self.is_trusted(headers) {
+                if same || self.is_trusted(&origin) {
                     Verdict::Allow
                 } else {
                     Verdict::Refuse(CsrfRejection::OriginMismatch)
@@ -466,9 +467,10 @@ impl Config {
         }
     }
 
-    /// Whether the request has one `Origin`, and it is trusted.
-    fn is_trusted(&self, headers: &HeaderMap) -> bool {
-        match field(headers, &ORIGIN) {
+    /// Whether the request's `Origin` field is one `Origin`, and it is
+    /// trusted.
+    fn is_trusted(&self, origin: &Field<'_>) -> bool {
+        match *origin {
             Field::One(origin) => self.trusted.iter().any(|t| t.as_bytes() == origin),
             Field::Absent | Field::Many => false,
         }
