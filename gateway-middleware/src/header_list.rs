@@ -155,6 +155,12 @@ pub(crate) fn quoted_string(value: &[u8]) -> Option<(&[u8], bool)> {
     }
 }
 
+/// RFC 9110 §5.6.2 `tchar`: a byte of a token (a scheme, a parameter
+/// name).
+pub(crate) fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
 /// A weight (RFC 9110 §12.4.2) in thousandths: `q=0.5` is 500.
 pub(crate) type Quality = u16;
 

@@ -179,12 +179,10 @@ impl StaticCredentials {
             !has_control(user) && !has_control(password),
             "Basic credentials cannot contain control characters"
         );
-        let mut key = [0u8; 16];
-        if let Err(e) = getrandom::fill(&mut key) {
-            panic!("the operating system's random number generator failed: {e}");
-        }
-        let (k0, k1) = key.split_at(8);
-        let key = (le_u64(k0), le_u64(k1));
+        let key = (
+            u64::from_le_bytes(crate::sessions::id::random()),
+            u64::from_le_bytes(crate::sessions::id::random()),
+        );
         let token = {
             use base64::Engine as _;
             base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
@@ -270,15 +268,9 @@ fn siphash(key: (u64, u64), parts: &[&[u8]]) -> u128 {
     mac.finish128().as_u128()
 }
 
-fn le_u64(bytes: &[u8]) -> u64 {
-    let mut le = [0u8; 8];
-    le.copy_from_slice(bytes);
-    u64::from_le_bytes(le)
-}
-
 /// RFC 5234 `CTL`: `%x00-1F / %x7F`.
 fn has_control(value: &str) -> bool {
-    value.bytes().any(|b| b < 0x20 || b == 0x7f)
+    value.bytes().any(|b| b.is_ascii_control())
 }
 
 /// HTTP Basic authentication (RFC 7617): a request passes only with an
@@ -594,7 +586,7 @@ fn split(decoded: &[u8]) -> Option<(&str, &str)> {
     // One pass without branches over the bytes.
     let control = decoded
         .iter()
-        .fold(false, |seen, &b| seen | (b < 0x20) | (b == 0x7f));
+        .fold(false, |seen, &b| seen | b.is_ascii_control());
     if control {
         return None;
     }

@@ -6,6 +6,8 @@
 use http::HeaderMap;
 use http::header::AUTHORIZATION;
 
+use crate::header_list::is_tchar;
+
 /// What a request's `Authorization` field holds for one scheme.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum Credentials<'a> {
@@ -58,16 +60,11 @@ pub(super) fn credentials<'a>(headers: &'a HeaderMap, scheme: &str) -> Credentia
     }
 }
 
-/// RFC 9110 §5.6.2 `tchar`.
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-}
-
 /// `realm` as a challenge's quoted-string (`"` and `\` escaped with a
 /// backslash), or `None` if it has a control character (`%x00-1F`,
 /// `%x7F`), which no escaping makes safe in a header.
 pub(super) fn quoted(realm: &str) -> Option<String> {
-    if realm.bytes().any(|b| b < 0x20 || b == 0x7f) {
+    if realm.bytes().any(|b| b.is_ascii_control()) {
         return None;
     }
     let mut out = String::with_capacity(realm.len() + 2);

@@ -113,10 +113,7 @@ impl AuthKey {
     /// If the operating system has no randomness to give; a key never
     /// falls back to a weaker source.
     pub fn generate() -> AuthKey {
-        let mut secret = [0u8; 32];
-        if let Err(e) = getrandom::fill(&mut secret) {
-            panic!("the operating system's random number generator failed: {e}");
-        }
+        let secret: [u8; 32] = crate::sessions::id::random();
         match AuthKey::from_secret(&secret) {
             Ok(key) => key,
             Err(_) => unreachable!("32 bytes are enough"),

@@ -6,7 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 use gateway_core::Addr;
 use http::HeaderMap;
 
-use crate::header_list::{self, Elements, Quoting};
+use crate::header_list::{self, Elements, Quoting, is_tchar};
 use http::header::{FORWARDED, HeaderName};
 
 pub(super) const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
@@ -191,11 +191,6 @@ fn pair_value(value: &[u8]) -> Option<Option<&str>> {
     };
     // The line was visible ASCII, so every slice of it is UTF-8.
     std::str::from_utf8(text).ok().map(Some)
-}
-
-/// RFC 9110 §5.6.2 `tchar`.
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 #[cfg(test)]

@@ -720,6 +720,7 @@ impl Session {
     /// `None` outside [`Sessions`](super::Sessions). Reads the head without
     /// making a handle (no allocation when there is no such cookie), for a
     /// middleware that needs the session only when the client has one.
+    #[cfg(feature = "auth")]
     pub(crate) fn cookie_in(env: &Environ) -> Option<bool> {
         let inner = env.locals().get::<Inner>()?;
         if let Some(used) = inner.used.get() {

@@ -32,11 +32,7 @@ impl SessionId {
     /// platform does once booted; a session id must never fall back to a
     /// weaker source.
     pub fn generate() -> SessionId {
-        let mut bytes = [0u8; 16];
-        if let Err(e) = getrandom::fill(&mut bytes) {
-            panic!("the operating system's random number generator failed: {e}");
-        }
-        SessionId(bytes)
+        SessionId(random())
     }
 
     /// Parses the 22-character form [`Display`](fmt::Display) writes;
@@ -87,6 +83,22 @@ impl fmt::Debug for SessionId {
         let text = self.to_string();
         write!(f, "SessionId({}…)", &text[..4])
     }
+}
+
+/// `N` bytes from the operating system's random number generator — for
+/// every id, key, nonce and secret of sessions and auth.
+///
+/// # Panics
+///
+/// If the operating system has no randomness to give (as `getrandom`
+/// explains, no platform does once booted): a secret must never fall
+/// back to a weaker source.
+pub(crate) fn random<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
+    if let Err(e) = getrandom::fill(&mut bytes) {
+        panic!("the operating system's random number generator failed: {e}");
+    }
+    bytes
 }
 
 #[cfg(test)]

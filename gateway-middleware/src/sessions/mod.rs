@@ -141,7 +141,7 @@ mod cookie;
 mod cookie_store;
 mod handle;
 mod hold;
-mod id;
+pub(crate) mod id;
 mod memory;
 mod middleware;
 #[cfg(feature = "redis")]

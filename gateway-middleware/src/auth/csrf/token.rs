@@ -248,11 +248,7 @@ fn parse_secret(text: &str) -> Option<Secret> {
 /// [`SessionId::generate`](crate::sessions::SessionId::generate)): a
 /// secret must never fall back to a weaker source.
 fn random() -> Secret {
-    let mut bytes = [0u8; SECRET_LEN];
-    if let Err(e) = getrandom::fill(&mut bytes) {
-        panic!("the operating system's random number generator failed: {e}");
-    }
-    bytes
+    crate::sessions::id::random()
 }
 
 /// `base64url(pad ‖ (pad ⊕ secret))`, unpadded: 86 characters.

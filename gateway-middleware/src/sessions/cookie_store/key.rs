@@ -60,10 +60,7 @@ impl Key {
     /// platform does once booted; a key must never fall back to a weaker
     /// source.
     pub fn generate(id: u8) -> Key {
-        let mut secret = [0u8; 32];
-        if let Err(e) = getrandom::fill(&mut secret) {
-            panic!("the operating system's random number generator failed: {e}");
-        }
+        let secret: [u8; 32] = crate::sessions::id::random();
         Key::derive(id, &secret)
     }
 

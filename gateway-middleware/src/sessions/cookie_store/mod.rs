@@ -467,10 +467,7 @@ impl CookieStore {
         buf.push(mode.format());
         buf.push(key.id);
         if mode == Mode::Encrypted {
-            let mut nonce = [0u8; NONCE];
-            if let Err(e) = getrandom::fill(&mut nonce) {
-                panic!("the operating system's random number generator failed: {e}");
-            }
+            let nonce: [u8; NONCE] = crate::sessions::id::random();
             buf.extend_from_slice(&nonce);
         }
         let payload = buf.len();
