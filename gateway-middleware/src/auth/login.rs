@@ -124,6 +124,14 @@ impl AuthKey {
     /// HMAC-SHA256 over the id and the auth hash (each length-prefixed),
     /// or `None` when the user has no auth hash.
     pub(crate) fn session_hash<U: User + ?Sized>(&self, user: &U) -> Option<String> {
+        let hex = self.session_hash_hex(user)?;
+        Some(hex.iter().map(|&b| char::from(b)).collect())
+    }
+
+    /// [`session_hash`](Self::session_hash) on the stack: what each
+    /// logged-in request compares, with no allocation.
+    fn session_hash_hex<U: User + ?Sized>(&self, user: &U) -> Option<[u8; 64]> {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
         let auth_hash = user.auth_hash()?;
         let id = user.id().as_bytes();
         let mut mac = self.mac.clone();
@@ -131,11 +139,10 @@ impl AuthKey {
         mac.update(id);
         mac.update(&(auth_hash.len() as u64).to_be_bytes());
         mac.update(auth_hash);
-        let digest = mac.finalize().into_bytes();
-        let mut hex = String::with_capacity(64);
-        for b in digest {
-            hex.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
-            hex.push(char::from(b"0123456789abcdef"[usize::from(b & 0xF)]));
+        let mut hex = [0u8; 64];
+        for (pair, b) in hex.chunks_exact_mut(2).zip(mac.finalize().into_bytes()) {
+            pair[0] = HEX[usize::from(b >> 4)];
+            pair[1] = HEX[usize::from(b & 0xF)];
         }
         Some(hex)
     }
@@ -144,11 +151,9 @@ impl AuthKey {
     /// current session hash, compared in constant time. A user without an
     /// auth hash matches anything (the check is off for that user).
     pub(crate) fn matches<U: User + ?Sized>(&self, user: &U, stored: Option<&str>) -> bool {
-        match self.session_hash(user) {
+        match self.session_hash_hex(user) {
             None => true,
-            Some(expected) => {
-                stored.is_some_and(|s| bool::from(s.as_bytes().ct_eq(expected.as_bytes())))
-            }
+            Some(expected) => stored.is_some_and(|s| bool::from(s.as_bytes().ct_eq(&expected))),
         }
     }
 }
