@@ -29,15 +29,14 @@
 use std::any::Any;
 use std::fmt;
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use gateway_core::{Application, Environ, Error, Middleware, Response};
 use http::header::WWW_AUTHENTICATE;
 use http::{HeaderValue, StatusCode};
 use subtle::ConstantTimeEq;
 
+use super::future::AuthFuture;
 use super::header::{self, Credentials};
 use super::{Identity, User, Via};
 
@@ -450,25 +449,25 @@ impl<A: Application, V: BasicVerifier> Application for BasicAuthApp<A, V> {
             let verified = match header::credentials(env.headers(), "Basic") {
                 Credentials::Token(token) => fixed.matches_token(token),
                 Credentials::Several => {
-                    return BasicFuture::Done {
+                    return AuthFuture::Done {
                         result: Some(Err(several())),
                     };
                 }
                 Credentials::Absent | Credentials::Malformed => false,
             };
             if !verified {
-                return BasicFuture::Done {
+                return AuthFuture::Done {
                     result: Some(Err(self.unauthorized())),
                 };
             }
             env.locals_mut().insert(Arc::clone(&fixed.identity));
-            return BasicFuture::App {
+            return AuthFuture::App {
                 future: self.app.call(env),
             };
         }
         // Boxed: its state (the environ, the decoding buffer) would
         // otherwise grow every move of this future, on the static path too.
-        BasicFuture::Verify {
+        AuthFuture::Slow {
             future: Box::pin(async move {
                 let token = match header::credentials(env.headers(), "Basic") {
                     Credentials::Token(token) => token,
@@ -500,37 +499,6 @@ impl<A: Application, V: BasicVerifier> Application for BasicAuthApp<A, V> {
 
     fn shutdown(&self) -> impl Future<Output = ()> + Send {
         self.app.shutdown()
-    }
-}
-
-pin_project_lite::pin_project! {
-    /// [`BasicAuthApp`]'s future: the application's straight away (the
-    /// static pair), or the verifier's then the application's, or a
-    /// refusal.
-    #[project = BasicProj]
-    enum BasicFuture<App, Verify> {
-        App { #[pin] future: App },
-        Verify { #[pin] future: Verify },
-        Done { result: Option<Result<Response, Error>> },
-    }
-}
-
-impl<App, Verify> Future for BasicFuture<App, Verify>
-where
-    App: Future<Output = Result<Response, Error>>,
-    Verify: Future<Output = Result<Response, Error>>,
-{
-    type Output = Result<Response, Error>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project() {
-            BasicProj::App { future } => future.poll(cx),
-            BasicProj::Verify { future } => future.poll(cx),
-            BasicProj::Done { result } => match result.take() {
-                Some(result) => Poll::Ready(result),
-                None => panic!("BasicAuthApp's future polled after it completed"),
-            },
-        }
     }
 }
 

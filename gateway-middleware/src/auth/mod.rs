@@ -59,6 +59,7 @@
 mod basic;
 mod bearer;
 mod csrf;
+mod future;
 mod header;
 mod identity;
 mod login;

@@ -33,6 +33,7 @@ use gateway_core::{Application, Body, Environ, Error, Middleware, Response, star
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, ORIGIN};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 
+use super::future::{AuthFuture, Slow};
 use crate::sessions::Session;
 
 pub use origin::InvalidOrigin;
@@ -303,17 +304,26 @@ pub struct CsrfApp<A> {
 }
 
 impl<A: Application> Application for CsrfApp<A> {
-    async fn call(&self, mut env: Environ) -> Result<Response, Error> {
+    fn call(&self, mut env: Environ) -> impl Future<Output = Result<Response, Error>> + Send {
         match self.config.check(&env) {
-            Verdict::Allow => {}
-            Verdict::Refuse(rejection) => return refuse(rejection),
-            Verdict::Token => match self.config.check_token(&mut env).await {
-                Ok(()) => {}
-                Err(Stop::Refuse(rejection)) => return refuse(rejection),
-                Err(Stop::Fail(e)) => return Err(e),
+            Verdict::Allow => AuthFuture::App {
+                future: self.app.call(env),
+            },
+            Verdict::Refuse(rejection) => AuthFuture::Done {
+                result: Some(refuse(rejection)),
+            },
+            // Boxed: the session load and the form read stay out of the
+            // future of every request the headers decide.
+            Verdict::Token => AuthFuture::Slow {
+                future: Box::pin(async move {
+                    match self.config.check_token(&mut env).await {
+                        Ok(()) => self.app.call(env).await,
+                        Err(Stop::Refuse(rejection)) => refuse(rejection),
+                        Err(Stop::Fail(e)) => Err(e),
+                    }
+                }) as Slow<'_>,
             },
         }
-        self.app.call(env).await
     }
 
     fn startup(&self) -> impl Future<Output = Result<(), Error>> + Send {
