@@ -69,7 +69,9 @@ pub enum Via {
 /// [locals](gateway_core::environ::Locals): put there by an authenticating
 /// middleware only after it verified the credentials, so whatever reads it
 /// (the application, an access log) can trust it. Nothing here is parsed
-/// from the request.
+/// from the request. (Not to be confused with
+/// [`gateway_core::middleware::Identity`], the middleware that does
+/// nothing.)
 ///
 /// ```
 /// use gateway_core::{Body, Environ};
