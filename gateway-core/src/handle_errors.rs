@@ -86,6 +86,39 @@ where
     }
 }
 
+/// The [`RenderError`] that renders exactly the driver's own page
+/// ([`driver::error_response`](crate::driver::error_response)): the
+/// error's status, the headers it carries and its reason phrase as a
+/// `text/plain` body (no body for HEAD).
+///
+/// `HandleErrors::new(DriverPage)` changes nothing the client sees; it
+/// moves the page *inside* the stack, so that a middleware outside it —
+/// an access log, a metrics layer, a request-id header — sees an `Err`
+/// or a panic as the ordinary response the client will get.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// use gateway_core::middleware::DriverPage;
+/// use gateway_core::{driver, fn_app, ApplicationExt, Body, Environ, Error, HandleErrors, Response};
+///
+/// let app = fn_app(|_| async { Err::<Response, _>(Error::new("db down")) })
+///     .with(HandleErrors::new(DriverPage));
+/// let env = Environ::from_request(http::Request::get("/").body(Body::empty()).unwrap());
+/// let Ok(res) = driver::commit(&app, env).await;
+/// assert_eq!(res.status(), 500);
+/// assert_eq!(res.headers()["content-type"], "text/plain; charset=utf-8");
+/// assert!(res.extensions().get::<driver::ErrorCause>().is_some());
+/// # });
+/// ```
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DriverPage;
+
+impl RenderError for DriverPage {
+    fn render(&self, err: &Error, req: &FailedRequest) -> Result<Response, Error> {
+        Ok(crate::driver::error_page(err, req.method == Method::HEAD))
+    }
+}
+
 /// What a [`RenderError`] knows of the request that failed: the method,
 /// the target and the `Accept` header, kept from the environ before it
 /// was handed to the application (reference counts, no copy of the

@@ -98,7 +98,8 @@
 //!   [`FromFn`](middleware::FromFn), [`FromFnApp`](middleware::FromFnApp),
 //!   [`HandleErrorsApp`](middleware::HandleErrorsApp),
 //!   [`RenderError`](middleware::RenderError),
-//!   [`FailedRequest`](middleware::FailedRequest).
+//!   [`FailedRequest`](middleware::FailedRequest),
+//!   [`DriverPage`](middleware::DriverPage).
 //!
 //! In namespaces, what the other roles need:
 //!
@@ -276,7 +277,7 @@ pub mod middleware {
     //! Composition's secondary names: the types [`from_fn`] and
     //! [`HandleErrors`] build ([`FromFn`], [`FromFnApp`], [`HandleErrorsApp`]),
     //! the do-nothing middleware [`Identity`], and [`HandleErrors`]'
-    //! [`RenderError`] and [`FailedRequest`].
+    //! [`RenderError`], [`FailedRequest`] and [`DriverPage`].
     //!
     //! ```
     //! use gateway_core::middleware::{FailedRequest, Identity};
@@ -299,7 +300,7 @@ pub mod middleware {
     //! [`Next`]: crate::Next
     //! [`HandleErrors`]: crate::HandleErrors
 
-    pub use crate::handle_errors::{FailedRequest, HandleErrorsApp, RenderError};
+    pub use crate::handle_errors::{DriverPage, FailedRequest, HandleErrorsApp, RenderError};
     pub use crate::middleware_impl::{FromFn, FromFnApp, Identity};
 }
 

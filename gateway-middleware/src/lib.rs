@@ -148,6 +148,9 @@ pub mod conditional;
 mod header_list;
 #[cfg(feature = "mount")]
 mod mount;
+// Shared by the layers that log or count requests.
+#[cfg(any(feature = "access-log", feature = "metrics", feature = "request-id"))]
+mod notes;
 #[cfg(feature = "proxy")]
 mod proxy;
 #[cfg(any(feature = "mount", feature = "static-files"))]

@@ -499,10 +499,17 @@ pub(crate) fn error_status(err: &Error) -> StatusCode {
 /// ```
 #[cold]
 pub fn error_response(err: &Error, hints: CommitHints) -> Response {
+    log_failure(err, error_status(err));
+    error_page(err, hints.head)
+}
+
+/// [`error_response`] without the log line: the page for `err`, for a
+/// request whose method was HEAD when `head` is true.
+#[cold]
+pub(crate) fn error_page(err: &Error, head: bool) -> Response {
     let status = error_status(err);
-    log_failure(err, status);
     let text = status.canonical_reason().unwrap_or("Error");
-    let mut res = Response::new(if hints.head {
+    let mut res = Response::new(if head {
         Body::empty()
     } else {
         Body::from(text)
@@ -512,7 +519,7 @@ pub fn error_response(err: &Error, hints: CommitHints) -> Response {
         CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
-    if hints.head {
+    if head {
         res.headers_mut()
             .insert(CONTENT_LENGTH, HeaderValue::from(text.len()));
     }

@@ -276,3 +276,37 @@ async fn the_rendered_response_carries_the_cause() {
     let res = client.get("/ok").send().await;
     assert!(res.extensions().get::<ErrorCause>().is_none());
 }
+
+/// `DriverPage` inside the stack answers every failure exactly as the
+/// driver would outside it: status, headers, body, HEAD's length.
+#[tokio::test]
+async fn driver_page_matches_the_drivers_own_page() {
+    let inside = TestClient::new(app().with(HandleErrors::new(DriverPage)));
+    let outside = TestClient::new(app());
+    for path in [
+        "/panic",
+        "/gone",
+        "/odd",
+        "/busy",
+        "/admin",
+        "/body-error",
+        "/body-panic",
+        "/other",
+    ] {
+        for method in [Method::GET, Method::HEAD] {
+            let a = inside.request(method.clone(), path).send().await;
+            let b = outside.request(method.clone(), path).send().await;
+            assert_eq!(a.status(), b.status(), "{method} {path}");
+            assert_eq!(a.headers(), b.headers(), "{method} {path}");
+            assert_eq!(a.bytes(), b.bytes(), "{method} {path}");
+            // HEAD never polls the body (rule 4): no body error, a 200.
+            let failed = a.status().is_client_error() || a.status().is_server_error();
+            assert_eq!(failed, method == Method::GET || !path.starts_with("/body"));
+            assert_eq!(
+                a.error().is_some(),
+                failed,
+                "{method} {path}: the cause is kept"
+            );
+        }
+    }
+}

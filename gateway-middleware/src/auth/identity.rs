@@ -123,8 +123,14 @@ impl Identity {
         env.locals().get::<Identity>()
     }
 
-    /// Puts this identity in `env`'s locals, replacing any other.
+    /// Puts this identity in `env`'s locals, replacing any other. An
+    /// access log outside (feature `access-log`) names this user: only a
+    /// verified identity, put here, ever reaches the log's user field.
     pub fn insert(self, env: &mut Environ) {
+        #[cfg(feature = "access-log")]
+        if let Some(notes) = crate::notes::Notes::of(env) {
+            notes.set_user(self.id());
+        }
         env.locals_mut().insert(Arc::new(self));
     }
 
