@@ -117,6 +117,20 @@ where
     }
 }
 
+/// A scope that is not RFC 6750's `scope` value (one or more tokens of
+/// printable ASCII other than `"` and `\`, separated by single spaces):
+/// [`BearerError::try_insufficient_scope`]'s error. Holds the value.
+///
+/// ```
+/// use gateway_middleware::auth::BearerError;
+///
+/// let err = BearerError::try_insufficient_scope("a  b").unwrap_err();
+/// assert_eq!(err.to_string(), r#"invalid Bearer scope "a  b""#);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("invalid Bearer scope {0:?}")]
+pub struct InvalidScope(String);
+
 /// Why a [`BearerVerifier`] refused a token: what the client is told in
 /// the `WWW-Authenticate: Bearer` challenge (RFC 6750 §3.1).
 ///
@@ -154,7 +168,10 @@ impl BearerError {
 
     /// `insufficient_scope`, `403 Forbidden`: the token is valid but does
     /// not grant `scope`, which the challenge names (space-separated scope
-    /// values).
+    /// values). For a scope known when the program is written; a scope
+    /// built at run time (from a token's claims, a database) goes through
+    /// [`try_insufficient_scope`](Self::try_insufficient_scope), so that
+    /// a bad value is an error to handle rather than a panic.
     ///
     /// # Panics
     ///
@@ -162,6 +179,27 @@ impl BearerError {
     /// tokens of printable ASCII other than `"` and `\`, separated by
     /// single spaces.
     pub fn insufficient_scope(scope: impl Into<Cow<'static, str>>) -> BearerError {
+        match BearerError::try_insufficient_scope(scope) {
+            Ok(error) => error,
+            Err(InvalidScope(scope)) => panic!("invalid Bearer scope {scope:?}"),
+        }
+    }
+
+    /// [`insufficient_scope`](Self::insufficient_scope), with an error
+    /// instead of a panic for a `scope` that is not RFC 6750's `scope`
+    /// value.
+    ///
+    /// ```
+    /// use gateway_middleware::auth::BearerError;
+    ///
+    /// let claims = "orders:read \"admin\"";
+    /// assert!(BearerError::try_insufficient_scope(claims.to_owned()).is_err());
+    /// let e = BearerError::try_insufficient_scope("orders:read orders:write").unwrap();
+    /// assert_eq!(e.scope(), Some("orders:read orders:write"));
+    /// ```
+    pub fn try_insufficient_scope(
+        scope: impl Into<Cow<'static, str>>,
+    ) -> Result<BearerError, InvalidScope> {
         let scope = scope.into();
         let valid = !scope.is_empty()
             && scope.split(' ').all(|token| {
@@ -170,12 +208,14 @@ impl BearerError {
                         .bytes()
                         .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
             });
-        assert!(valid, "invalid Bearer scope {scope:?}");
-        BearerError {
+        if !valid {
+            return Err(InvalidScope(scope.into_owned()));
+        }
+        Ok(BearerError {
             kind: Kind::InsufficientScope,
             scope: Some(scope),
             description: None,
-        }
+        })
     }
 
     /// Adds an `error_description`: a fixed, human-readable text for the
@@ -573,6 +613,8 @@ mod tests {
         for bad in ["", " ", "a  b", " a", "a ", "a\"b", "a\\b", "a\tb", "é"] {
             let result = std::panic::catch_unwind(|| BearerError::insufficient_scope(bad));
             assert!(result.is_err(), "{bad:?}");
+            let err = BearerError::try_insufficient_scope(bad.to_owned()).unwrap_err();
+            assert_eq!(err, InvalidScope(bad.to_owned()));
         }
         assert_eq!(
             BearerError::insufficient_scope("a:b c!").scope(),

@@ -68,7 +68,9 @@ mod require_login;
 mod session_auth;
 
 pub use basic::{BasicAuth, BasicAuthApp, BasicVerifier, MAX_BASIC_TOKEN, StaticCredentials};
-pub use bearer::{BearerAuth, BearerAuthApp, BearerError, BearerVerifier, MAX_BEARER_TOKEN};
+pub use bearer::{
+    BearerAuth, BearerAuthApp, BearerError, BearerVerifier, InvalidScope, MAX_BEARER_TOKEN,
+};
 pub use csrf::{Csrf, CsrfApp, CsrfError, CsrfRejection, CsrfToken, InvalidOrigin};
 pub use identity::{Identity, User, Via};
 pub use login::{AUTH_HASH_KEY, AUTH_USER_KEY, AuthKey, AuthKeyError, login, logout};
