@@ -92,6 +92,7 @@
 //! application's `shutdown`; the application is dropped before it
 //! returns.
 
+mod accept;
 mod connection;
 mod conns;
 mod head;

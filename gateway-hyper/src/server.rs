@@ -21,31 +21,22 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use gateway_core::{Addr, Application, ConnInfo, RootPath};
+use gateway_core::{Addr, Application, RootPath};
 use hyper::server::conn::{http1, http2};
 use hyper_util::rt::TokioTimer;
 use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio::sync::{Semaphore, watch};
 
-use crate::connection::{self, Accepted, Protocols};
-use crate::conns::{Command, Registry, StreamTasks, Watched};
-use crate::listener::{Listener, is_connection_error};
+use crate::accept::{Phase, accept_loop};
+use crate::connection::Protocols;
+use crate::conns::{Command, Registry, StreamTasks};
+use crate::listener::Listener;
 use crate::rate::MinDataRate;
 use crate::request_body::BodyLimits;
 use crate::service::State;
 
 /// hyper's built-in limit on the number of request header fields.
 const HYPER_MAX_HEADERS: usize = 100;
-
-/// The phase of a server, broadcast to its accept loops (connections are
-/// told through the registry). Phases only move forward.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Phase {
-    /// Accepting connections.
-    Running,
-    /// Not accepting any more: the server drains.
-    Draining,
-}
 
 /// An HTTP server for one [`Application`]: one or more listeners, and the
 /// limits and timeouts that protect it from slow or hostile clients.
@@ -638,100 +629,4 @@ fn protocols(config: &Config, registry: &Arc<Registry>) -> Protocols {
         #[cfg(feature = "tls")]
         tls: config.tls.clone(),
     }
-}
-
-/// Accepts connections on one listener until the server drains.
-async fn accept_loop<A: Application>(
-    listener: Listener,
-    mut stop: watch::Receiver<Phase>,
-    state: Arc<State<A>>,
-    protocols: Arc<Protocols>,
-    connections: Arc<Semaphore>,
-    registry: Arc<Registry>,
-) {
-    accept_until_drain(
-        &listener,
-        &mut stop,
-        &state,
-        &protocols,
-        &connections,
-        &registry,
-    )
-    .await;
-    // Close the listener (a Unix socket removes its file) and let go of
-    // the application before the drain can see this loop gone.
-    drop(listener);
-    drop(state);
-    drop(stop);
-}
-
-async fn accept_until_drain<A: Application>(
-    listener: &Listener,
-    stop: &mut watch::Receiver<Phase>,
-    state: &Arc<State<A>>,
-    protocols: &Arc<Protocols>,
-    connections: &Arc<Semaphore>,
-    registry: &Arc<Registry>,
-) {
-    if *stop.borrow_and_update() != Phase::Running {
-        return;
-    }
-    let local = listener.local_addr().unwrap_or(Addr::None);
-    let mut backoff = Duration::ZERO;
-    loop {
-        // Past the connection limit, stop accepting until one closes.
-        let permit = tokio::select! {
-            biased;
-            () = next_phase(stop) => return,
-            permit = connections.clone().acquire_owned() => match permit {
-                Ok(permit) => permit,
-                Err(_) => return,
-            },
-        };
-        let accepted = tokio::select! {
-            biased;
-            () = next_phase(stop) => return,
-            accepted = listener.accept() => accepted,
-        };
-        let (stream, peer) = match accepted {
-            Ok(pair) => {
-                backoff = Duration::ZERO;
-                pair
-            }
-            Err(err) if is_connection_error(&err) => continue,
-            Err(err) => {
-                // EMFILE and friends: wait instead of spinning or exiting.
-                backoff = (backoff * 2).clamp(Duration::from_millis(5), Duration::from_secs(1));
-                tracing::warn!(error = %err, ?backoff, "accept failed");
-                tokio::time::sleep(backoff).await;
-                continue;
-            }
-        };
-        let conn = ConnInfo::new(peer, local);
-        let registered = registry.register();
-        let accepted = Accepted {
-            state: state.clone(),
-            protocols: protocols.clone(),
-            conn,
-            activity: registered.activity().clone(),
-        };
-        // Watched outermost: past the drain deadline the whole task, with
-        // its permit and requests, is dropped at once.
-        tokio::spawn(Watched::new(
-            async move {
-                let result = connection::serve(stream, accepted).await;
-                drop(permit);
-                if let Err(err) = result {
-                    tracing::debug!(error = %err, peer = %conn.peer(), "connection ended with an error");
-                }
-            },
-            registered,
-        ));
-    }
-}
-
-/// Completes at the server's next phase change (or when it is gone).
-/// Phases only move forward, so the first change means "draining".
-async fn next_phase(phase: &mut watch::Receiver<Phase>) {
-    let _ = phase.changed().await;
 }
