@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gateway_core::{Addr, Application, ConnInfo};
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{Semaphore, TryAcquireError, watch};
 
 use crate::connection::{self, Accepted, Protocols};
 use crate::conns::{Registry, Watched};
@@ -77,13 +77,20 @@ async fn accept_until_drain<A: Application>(
     let mut backoff = Duration::ZERO;
     loop {
         // Past the connection limit, stop accepting until one closes.
-        let permit = tokio::select! {
-            biased;
-            () = next_phase(stop) => return,
-            permit = connections.clone().acquire_owned() => match permit {
-                Ok(permit) => permit,
-                Err(_) => return,
-            },
+        let permit = match connections.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(TryAcquireError::Closed) => return,
+            Err(TryAcquireError::NoPermits) => {
+                state.stats.connections_limited_once();
+                tokio::select! {
+                    biased;
+                    () = next_phase(stop) => return,
+                    permit = connections.clone().acquire_owned() => match permit {
+                        Ok(permit) => permit,
+                        Err(_) => return,
+                    },
+                }
+            }
         };
         let accepted = tokio::select! {
             biased;
@@ -105,6 +112,7 @@ async fn accept_until_drain<A: Application>(
             }
         };
         let conn = ConnInfo::new(peer, local);
+        let open = state.stats.connection_opened();
         let registered = registry.register();
         let accepted = Accepted {
             state: state.clone(),
@@ -118,6 +126,7 @@ async fn accept_until_drain<A: Application>(
             async move {
                 let result = connection::serve(stream, accepted).await;
                 drop(permit);
+                drop(open);
                 if let Err(err) = result {
                     tracing::debug!(error = %err, peer = %conn.peer(), "connection ended with an error");
                 }
