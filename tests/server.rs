@@ -1,8 +1,8 @@
 //! `gateway_hyper::Server`'s own features over real sockets: Unix sockets,
 //! several listeners, the request limits (body size, concurrency, request
-//! timeout, header count and size, connections), the graceful drain and the
-//! application's startup and shutdown hooks, and the RFC 9112 `Host` and
-//! request-target checks.
+//! timeout, header count and size, connections), the graceful drain (and
+//! its delay) and the application's startup and shutdown hooks, the
+//! server's statistics, and the RFC 9112 `Host` and request-target checks.
 //!
 //! Every wait is bounded. The only timed waits are where a timeout is
 //! itself under test, with short configured timeouts (300 ms) and
@@ -38,6 +38,7 @@ mod header_limits;
 mod host_and_target;
 mod listeners;
 mod request_timeout;
+mod stats;
 mod unix_sockets;
 
 const TEXT: [(&str, &str); 1] = [("content-type", "text/plain")];

@@ -38,7 +38,9 @@
 //!
 //! A server listens on TCP (IPv4 and IPv6, `TCP_NODELAY`), Unix sockets
 //! (with a file mode; a stale socket file is replaced, and removed again at
-//! shutdown) and already-bound std listeners, several at once. With the
+//! shutdown) and already-bound std listeners, TCP or Unix (systemd socket
+//! activation, an inherited socket: a Unix socket the server was given
+//! keeps its file), several at once. With the
 //! `tls` feature, `Server::tls` serves HTTPS through rustls: ALPN picks
 //! HTTP/2 or HTTP/1.1, and the handshake runs in the connection's task
 //! under its own timeout.
@@ -91,7 +93,45 @@
 //! to the drain deadline, closes idle connections at once, and runs the
 //! application's `shutdown`; the application is dropped before it
 //! returns.
+//!
+//! Behind a load balancer or in Kubernetes, set a
+//! [drain delay](Server::drain_delay): once the signal completes, the
+//! server keeps accepting and serving for that long while its
+//! [`ServerStats::is_draining`] is already `true`, so a readiness endpoint
+//! built on it (`gateway_middleware::health::Readiness`) fails and traffic
+//! is routed elsewhere before the listeners close; the drain timeout
+//! starts after the delay.
+//!
+//! # Statistics
+//!
+//! [`Server::stats`], taken before serving, is a [`ServerStats`] handle on
+//! the running server's own gauges and counters — open and accepted
+//! connections, pauses at the connection limit, requests refused at the
+//! concurrency limit, whether it drains — as plain getters for a metrics
+//! exporter or a readiness check. They cost nothing per request.
+//!
+//! ```no_run
+//! # async fn run() -> std::io::Result<()> {
+//! use std::time::Duration;
+//! use gateway_core::{fn_app, start};
+//!
+//! let server = gateway_hyper::Server::bind("0.0.0.0:8000").await?
+//!     .drain_delay(Duration::from_secs(10));
+//! let stats = server.stats();
+//! let app = fn_app(move |env| {
+//!     let ready = !stats.is_draining();
+//!     async move {
+//!         match (env.path_info(), ready) {
+//!             ("/readyz", false) => start(503, [("content-type", "text/plain")]).body("not ready\n"),
+//!             _ => start(200, [("content-type", "text/plain")]).body("ok\n"),
+//!         }
+//!     }
+//! });
+//! server.serve_with_shutdown(app, gateway_hyper::shutdown_signal()).await
+//! # }
+//! ```
 
+mod accept;
 mod connection;
 mod conns;
 mod head;
@@ -103,12 +143,14 @@ mod server;
 mod service;
 mod signal;
 mod sniff;
+mod stats;
 #[cfg(feature = "tls")]
 mod tls;
 
 pub use rate::{InvalidMinDataRate, MinDataRate};
 pub use server::Server;
 pub use signal::shutdown_signal;
+pub use stats::ServerStats;
 
 /// The rustls crate, for building a [`Server::tls`] configuration
 /// (feature `tls`).

@@ -28,16 +28,17 @@ pub(crate) enum Listener {
     Unix(UnixSocket),
 }
 
-/// A Unix listener and the path it owns (removed when dropped).
+/// A Unix listener, and the socket file it created if it did.
 #[derive(Debug)]
 pub(crate) struct UnixSocket {
     listener: UnixListener,
-    path: PathBuf,
-    /// Device and inode of the socket file this listener created: the file
-    /// at `path` is removed only if it is still this one.
-    file_id: Option<(u64, u64)>,
-    /// The path as `Addr::Unix` holds it (see [`interned`]).
-    addr: &'static Path,
+    /// The path and the device and inode of the socket file this listener
+    /// created (removed when dropped, if still that file); `None` for a
+    /// socket the server was given, whose file it leaves alone.
+    owned: Option<(PathBuf, (u64, u64))>,
+    /// The path as `Addr::Unix` holds it (see [`interned`]); `None` for an
+    /// unnamed or abstract socket.
+    addr: Option<&'static Path>,
 }
 
 /// An accepted connection.
@@ -85,9 +86,8 @@ impl Listener {
         // Owned from here on: if the chmod fails, dropping it removes the file.
         let socket = UnixSocket {
             listener,
-            file_id: file_id(path),
-            path: path.to_path_buf(),
-            addr: interned(path),
+            owned: file_id(path).map(|id| (path.to_path_buf(), id)),
+            addr: Some(interned(path)),
         };
         if let Some(mode) = mode {
             std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
@@ -96,11 +96,26 @@ impl Listener {
         Ok(Listener::Unix(socket))
     }
 
+    /// Serves an already-bound std Unix listener (socket activation, a
+    /// socket inherited from a parent): sets it non-blocking. Its socket
+    /// file is never removed by the server.
+    pub(crate) fn from_std_unix(
+        listener: std::os::unix::net::UnixListener,
+    ) -> io::Result<Listener> {
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?.as_pathname().map(interned);
+        Ok(Listener::Unix(UnixSocket {
+            listener: UnixListener::from_std(listener)?,
+            owned: None,
+            addr,
+        }))
+    }
+
     /// The address this listener is bound to.
     pub(crate) fn local_addr(&self) -> io::Result<Addr> {
         match self {
             Listener::Tcp(l) => Ok(Addr::Tcp(l.local_addr()?)),
-            Listener::Unix(u) => Ok(Addr::Unix(Some(u.addr))),
+            Listener::Unix(u) => Ok(Addr::Unix(u.addr)),
         }
     }
 
@@ -130,9 +145,12 @@ impl Listener {
 
 impl Drop for UnixSocket {
     fn drop(&mut self) {
-        // Only our own socket file: another server may have replaced it.
-        if self.file_id.is_some() && file_id(&self.path) == self.file_id {
-            let _ = std::fs::remove_file(&self.path);
+        // Only a socket file this server created, and only if it is still
+        // that one: another server may have replaced it.
+        if let Some((path, id)) = &self.owned {
+            if file_id(path) == Some(*id) {
+                let _ = std::fs::remove_file(path);
+            }
         }
     }
 }

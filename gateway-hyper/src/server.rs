@@ -21,31 +21,23 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use gateway_core::{Addr, Application, ConnInfo, RootPath};
+use gateway_core::{Addr, Application, RootPath};
 use hyper::server::conn::{http1, http2};
 use hyper_util::rt::TokioTimer;
 use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio::sync::{Semaphore, watch};
 
-use crate::connection::{self, Accepted, Protocols};
-use crate::conns::{Command, Registry, StreamTasks, Watched};
-use crate::listener::{Listener, is_connection_error};
+use crate::accept::{Phase, accept_loop};
+use crate::connection::Protocols;
+use crate::conns::{Command, Registry, StreamTasks};
+use crate::listener::Listener;
 use crate::rate::MinDataRate;
 use crate::request_body::BodyLimits;
 use crate::service::State;
+use crate::stats::ServerStats;
 
 /// hyper's built-in limit on the number of request header fields.
 const HYPER_MAX_HEADERS: usize = 100;
-
-/// The phase of a server, broadcast to its accept loops (connections are
-/// told through the registry). Phases only move forward.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Phase {
-    /// Accepting connections.
-    Running,
-    /// Not accepting any more: the server drains.
-    Draining,
-}
 
 /// An HTTP server for one [`Application`]: one or more listeners, and the
 /// limits and timeouts that protect it from slow or hostile clients.
@@ -76,6 +68,7 @@ enum Phase {
 pub struct Server {
     listeners: Vec<Listener>,
     config: Config,
+    stats: ServerStats,
 }
 
 #[derive(Debug)]
@@ -92,6 +85,7 @@ struct Config {
     max_concurrent_requests: Option<usize>,
     request_timeout: Option<Duration>,
     drain_timeout: Duration,
+    drain_delay: Duration,
     root_path: Option<RootPath>,
     h2_max_concurrent_streams: u32,
     h2_max_pending_accept_reset_streams: usize,
@@ -117,6 +111,7 @@ impl Default for Config {
             max_concurrent_requests: None,
             request_timeout: None,
             drain_timeout: Duration::from_secs(30),
+            drain_delay: Duration::ZERO,
             root_path: None,
             h2_max_concurrent_streams: 200,
             h2_max_pending_accept_reset_streams: 20,
@@ -181,10 +176,39 @@ impl Server {
         Ok(Server::from_listener(TcpListener::from_std(listener)?))
     }
 
+    /// Serves on an already-bound std Unix listener: a socket passed by
+    /// systemd's socket activation or inherited from a parent process. Sets
+    /// it non-blocking; must be called inside a tokio runtime.
+    ///
+    /// The server never removes the socket file of a listener it was given
+    /// (it did not create it, and its owner may hand it to the next
+    /// instance); only sockets it bound itself
+    /// ([`bind_unix`](Server::bind_unix)) are removed when it stops.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// use gateway_core::Addr;
+    /// let path = std::env::temp_dir().join(format!("std-unix-doc-{}.sock", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let std_listener = std::os::unix::net::UnixListener::bind(&path)?;
+    /// let server = gateway_hyper::Server::from_std_unix(std_listener)?;
+    /// assert!(matches!(server.local_addrs()?[0], Addr::Unix(Some(p)) if p == path));
+    /// drop(server);
+    /// assert!(path.exists(), "the file of a socket given to the server stays");
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn from_std_unix(listener: std::os::unix::net::UnixListener) -> io::Result<Server> {
+        Ok(Server::with(Listener::from_std_unix(listener)?))
+    }
+
     fn with(listener: Listener) -> Server {
         Server {
             listeners: vec![listener],
             config: Config::default(),
+            stats: ServerStats::default(),
         }
     }
 
@@ -219,6 +243,44 @@ impl Server {
         self.listeners
             .push(Listener::Tcp(TcpListener::from_std(listener)?));
         Ok(self)
+    }
+
+    /// Adds an already-bound std Unix listener (see
+    /// [`from_std_unix`](Server::from_std_unix): its socket file is left in
+    /// place when the server stops).
+    pub fn and_std_unix(
+        mut self,
+        listener: std::os::unix::net::UnixListener,
+    ) -> io::Result<Server> {
+        self.listeners.push(Listener::from_std_unix(listener)?);
+        Ok(self)
+    }
+
+    /// A handle on this server's gauges and counters (open and accepted
+    /// connections, pauses at the connection limit, requests refused at the
+    /// concurrency limit, whether it drains). Take it before
+    /// [`serve`](Server::serve) or
+    /// [`serve_with_shutdown`](Server::serve_with_shutdown), which consume
+    /// the server; the running server updates the same counters, and the
+    /// handle stays valid after it returns.
+    ///
+    /// ```no_run
+    /// # async fn run() -> std::io::Result<()> {
+    /// use gateway_core::{fn_app, start};
+    /// let server = gateway_hyper::Server::bind("0.0.0.0:8000").await?;
+    /// let stats = server.stats();
+    /// tokio::spawn(async move {
+    ///     loop {
+    ///         tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+    ///         println!("{} connections open", stats.open_connections());
+    ///     }
+    /// });
+    /// let app = fn_app(|_| async { start(200, [("content-type", "text/plain")]).body("hi") });
+    /// server.serve_with_shutdown(app, gateway_hyper::shutdown_signal()).await
+    /// # }
+    /// ```
+    pub fn stats(&self) -> ServerStats {
+        self.stats.clone()
     }
 
     /// The address of the first TCP listener; an error of kind `NotFound`
@@ -422,9 +484,48 @@ impl Server {
     }
 
     /// How long a graceful shutdown waits for in-flight requests before it
-    /// closes the remaining connections. Defaults to 30 seconds.
+    /// closes the remaining connections. Defaults to 30 seconds. With a
+    /// [drain delay](Server::drain_delay), it starts after the delay.
     pub fn drain_timeout(mut self, timeout: Duration) -> Server {
         self.config.drain_timeout = timeout;
+        self
+    }
+
+    /// How long the server keeps serving normally once the shutdown signal
+    /// has completed, before it stops accepting and drains. Defaults to 0:
+    /// the drain begins at once.
+    ///
+    /// [`ServerStats::is_draining`] turns `true` as soon as the signal
+    /// completes, while the server still accepts and serves every request
+    /// for the delay. A readiness endpoint that reports it (see
+    /// `gateway_middleware::health::Readiness`) then fails, and whatever
+    /// routes traffic notices before the listeners close: Kubernetes takes
+    /// a pod out of its Service's endpoints only after its readiness probe
+    /// fails (or after the endpoint update, which races SIGTERM), and nginx
+    /// or a load balancer stops choosing an upstream after its health
+    /// check fails. Without a delay, requests sent in that window find the
+    /// listener closed (connection refused, a 502 at the proxy). Choose at
+    /// least the probe's `periodSeconds × failureThreshold` (or the health
+    /// check's interval × fall count) plus a little; keep the delay plus the
+    /// [drain timeout](Server::drain_timeout) under the time the process
+    /// manager waits before SIGKILL (Kubernetes'
+    /// `terminationGracePeriodSeconds`, 30 s by default).
+    ///
+    /// ```no_run
+    /// # async fn run() -> std::io::Result<()> {
+    /// use std::time::Duration;
+    /// use gateway_core::{fn_app, start};
+    /// let app = fn_app(|_| async { start(200, [("content-type", "text/plain")]).body("hi") });
+    /// // A readiness probe every 5 s, failing after 2: 10 s, plus a margin.
+    /// gateway_hyper::Server::bind("0.0.0.0:8000").await?
+    ///     .drain_delay(Duration::from_secs(12))
+    ///     .drain_timeout(Duration::from_secs(15))
+    ///     .serve_with_shutdown(app, gateway_hyper::shutdown_signal())
+    ///     .await
+    /// # }
+    /// ```
+    pub fn drain_delay(mut self, delay: Duration) -> Server {
+        self.config.drain_delay = delay;
         self
     }
 
@@ -516,8 +617,10 @@ impl Server {
     }
 
     /// Serves `app` until `signal` completes, then shuts down gracefully:
-    /// stops accepting, lets connections finish their in-flight requests
-    /// (idle keep-alive connections close at once), and after the
+    /// after the [drain delay](Server::drain_delay) if any (the server
+    /// keeps serving, [`ServerStats::is_draining`] already `true`), stops
+    /// accepting, lets connections finish their in-flight requests (idle
+    /// keep-alive connections close at once), and after the
     /// [drain timeout](Server::drain_timeout) closes whatever is left.
     ///
     /// Runs the application's `startup` first (an error stops the server
@@ -533,6 +636,7 @@ impl Server {
         S: Future<Output = ()> + Send,
     {
         let config = self.config;
+        let stats = self.stats;
         let state = Arc::new(State {
             app,
             body: BodyLimits {
@@ -543,6 +647,7 @@ impl Server {
             request_timeout: config.request_timeout,
             concurrency: config.max_concurrent_requests.map(Semaphore::new),
             root_path: config.root_path.clone(),
+            stats: stats.clone(),
         });
         state
             .app
@@ -573,6 +678,11 @@ impl Server {
         }
 
         signal.await;
+        stats.set_draining();
+        if !config.drain_delay.is_zero() {
+            tracing::info!(delay = ?config.drain_delay, "shutting down: serving on for the drain delay");
+            tokio::time::sleep(config.drain_delay).await;
+        }
         tracing::info!("shutting down: draining connections");
         phase.send_replace(Phase::Draining);
         registry.tell_all(Command::Finish);
@@ -638,100 +748,4 @@ fn protocols(config: &Config, registry: &Arc<Registry>) -> Protocols {
         #[cfg(feature = "tls")]
         tls: config.tls.clone(),
     }
-}
-
-/// Accepts connections on one listener until the server drains.
-async fn accept_loop<A: Application>(
-    listener: Listener,
-    mut stop: watch::Receiver<Phase>,
-    state: Arc<State<A>>,
-    protocols: Arc<Protocols>,
-    connections: Arc<Semaphore>,
-    registry: Arc<Registry>,
-) {
-    accept_until_drain(
-        &listener,
-        &mut stop,
-        &state,
-        &protocols,
-        &connections,
-        &registry,
-    )
-    .await;
-    // Close the listener (a Unix socket removes its file) and let go of
-    // the application before the drain can see this loop gone.
-    drop(listener);
-    drop(state);
-    drop(stop);
-}
-
-async fn accept_until_drain<A: Application>(
-    listener: &Listener,
-    stop: &mut watch::Receiver<Phase>,
-    state: &Arc<State<A>>,
-    protocols: &Arc<Protocols>,
-    connections: &Arc<Semaphore>,
-    registry: &Arc<Registry>,
-) {
-    if *stop.borrow_and_update() != Phase::Running {
-        return;
-    }
-    let local = listener.local_addr().unwrap_or(Addr::None);
-    let mut backoff = Duration::ZERO;
-    loop {
-        // Past the connection limit, stop accepting until one closes.
-        let permit = tokio::select! {
-            biased;
-            () = next_phase(stop) => return,
-            permit = connections.clone().acquire_owned() => match permit {
-                Ok(permit) => permit,
-                Err(_) => return,
-            },
-        };
-        let accepted = tokio::select! {
-            biased;
-            () = next_phase(stop) => return,
-            accepted = listener.accept() => accepted,
-        };
-        let (stream, peer) = match accepted {
-            Ok(pair) => {
-                backoff = Duration::ZERO;
-                pair
-            }
-            Err(err) if is_connection_error(&err) => continue,
-            Err(err) => {
-                // EMFILE and friends: wait instead of spinning or exiting.
-                backoff = (backoff * 2).clamp(Duration::from_millis(5), Duration::from_secs(1));
-                tracing::warn!(error = %err, ?backoff, "accept failed");
-                tokio::time::sleep(backoff).await;
-                continue;
-            }
-        };
-        let conn = ConnInfo::new(peer, local);
-        let registered = registry.register();
-        let accepted = Accepted {
-            state: state.clone(),
-            protocols: protocols.clone(),
-            conn,
-            activity: registered.activity().clone(),
-        };
-        // Watched outermost: past the drain deadline the whole task, with
-        // its permit and requests, is dropped at once.
-        tokio::spawn(Watched::new(
-            async move {
-                let result = connection::serve(stream, accepted).await;
-                drop(permit);
-                if let Err(err) = result {
-                    tracing::debug!(error = %err, peer = %conn.peer(), "connection ended with an error");
-                }
-            },
-            registered,
-        ));
-    }
-}
-
-/// Completes at the server's next phase change (or when it is gone).
-/// Phases only move forward, so the first change means "draining".
-async fn next_phase(phase: &mut watch::Receiver<Phase>) {
-    let _ = phase.changed().await;
 }

@@ -34,6 +34,7 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 use crate::conns::{Activity, InFlight};
 use crate::head::{Refusal, check_head};
 use crate::request_body::{BodyLimits, RequestBody};
+use crate::stats::ServerStats;
 
 /// What every request of a server shares: the application and the
 /// per-request limits. The server, each connection and each HTTP/2 stream
@@ -47,6 +48,8 @@ pub(crate) struct State<A> {
     pub(crate) request_timeout: Option<Duration>,
     pub(crate) concurrency: Option<Semaphore>,
     pub(crate) root_path: Option<RootPath>,
+    /// Touched per connection and on refusals only, never per request.
+    pub(crate) stats: ServerStats,
 }
 
 /// Handles one request of a connection that holds the state while the
@@ -99,6 +102,7 @@ pub(crate) fn handle<'s, A: Application>(
             Some(semaphore) => match semaphore.try_acquire() {
                 Ok(permit) => Some(permit),
                 Err(_) => {
+                    state.stats.request_refused();
                     let refusal = Refusal {
                         status: StatusCode::SERVICE_UNAVAILABLE,
                         reason: "too many requests in flight",

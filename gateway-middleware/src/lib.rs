@@ -71,6 +71,7 @@
 //! | [`Mount`] | `mount` | several applications under path prefixes, longest prefix first, with a fallback | any |
 //! | [`StaticFiles`] | `static-files` | files from a directory, as correct as nginx (preconditions, ranges, precompressed variants, caching headers, no path escapes) and close to it in speed; an application of its own, or a middleware in front of one | **tokio** (file I/O on its blocking pool) |
 //! | [`Sessions`] | `sessions` (`redis` for `RedisStore`) | a [`Session`] in every request's extensions: lazy, saved once before the commit and only when changed, never for anonymous traffic or on a 5xx; kept in [`MemoryStore`](sessions::MemoryStore), Redis (per-key merge, logout wins) or an encrypted [`CookieStore`](sessions::CookieStore); `503` when the store is down — see [`sessions`] | any (`RedisStore`: **tokio**) |
+//! | [`Liveness`], [`Readiness`] | `health` | applications to mount for probes and load balancers: `200 ok`, and `200 ready` / `503 not ready` from a check such as gateway-hyper's drain state — see [`health`] | any |
 //! | [`ConditionalGet`] | `conditional` | `304 Not Modified` / `412 Precondition Failed` for dynamic `GET`/`HEAD` responses that carry `ETag` or `Last-Modified`; the evaluator itself, for handlers, is in [`conditional`] (RFC 9110 §13) | any |
 //!
 //! **Features.** Each middleware has its cargo feature, all on by default;
@@ -146,6 +147,8 @@ pub mod conditional;
     allow(dead_code)
 )]
 mod header_list;
+#[cfg(feature = "health")]
+pub mod health;
 #[cfg(feature = "mount")]
 mod mount;
 // Shared by the layers that log or count requests.
@@ -163,6 +166,8 @@ mod static_files;
 #[cfg(feature = "conditional")]
 pub use conditional::middleware::{ConditionalGet, ConditionalGetApp};
 pub use gateway_core::{Application, Middleware};
+#[cfg(feature = "health")]
+pub use health::{Liveness, Readiness};
 #[cfg(feature = "mount")]
 pub use mount::{Mount, MountError};
 #[cfg(feature = "proxy")]

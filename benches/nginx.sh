@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Requests per second through nginx: wrk → nginx → one bench-server kind
+# over a keep-alive TCP upstream, the kinds alternating round by round so
+# that machine noise hits them alike; prints min / median / max per kind.
+#
+# Usage: benches/nginx.sh [ROUNDS] [SECONDS] [CONNECTIONS]   (defaults 5 5 32)
+# KINDS picks the upstream servers (bench-server kinds; default
+# "raw-minimal demo": a minimal raw hyper hello against the demo's whole
+# stack), LOAD_PATH the path (default /; the demo kind answers it with its
+# home page).
+#
+# Placement on 2 cores: the upstream server on CPU 0 (current-thread
+# runtime), nginx (one worker) and wrk (one thread) on CPU 1. nginx is the
+# same for every kind; the last column is each median over the first
+# kind's.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS=${1:-5}
+SECS=${2:-5}
+CONNS=${3:-32}
+# shellcheck source-path=SCRIPTDIR/..
+source benches/common.sh
+need wrk
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+[ -x "$NGINX" ] || { echo "nginx is required (apt-get install nginx)" >&2; exit 1; }
+build_bins
+make_work
+KINDS=${KINDS:-raw-minimal demo}
+LOAD_PATH=${LOAD_PATH:-/}
+NGINX_PORT=${NGINX_PORT:-18080}
+
+mkdir -p "$WORK/nginx"
+nginx_start() {
+  cat >"$WORK/nginx/nginx.conf" <<CONF
+worker_processes 1;
+worker_cpu_affinity 10;
+daemon off;
+master_process off;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log warn;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path $WORK/nginx/body;
+    proxy_temp_path $WORK/nginx/proxy;
+    fastcgi_temp_path $WORK/nginx/fastcgi;
+    uwsgi_temp_path $WORK/nginx/uwsgi;
+    scgi_temp_path $WORK/nginx/scgi;
+    upstream backend { server $1; keepalive 64; }
+    server {
+        listen 127.0.0.1:$NGINX_PORT;
+        location / {
+            proxy_pass http://backend;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host \$http_host;
+            proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto \$scheme;
+        }
+    }
+}
+CONF
+  "$NGINX" -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" &
+  NGINX_PID=$!
+  for _ in $(seq 1 100); do
+    curl -fsS -o /dev/null "http://127.0.0.1:$NGINX_PORT$LOAD_PATH" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "nginx did not start" >&2
+  cat "$WORK/nginx/error.log" >&2
+  exit 1
+}
+nginx_stop() {
+  kill -TERM "$NGINX_PID" 2>/dev/null || true
+  wait "$NGINX_PID" 2>/dev/null || true
+}
+
+for round in $(seq 1 "$ROUNDS"); do
+  for kind in $KINDS; do
+    start_server taskset -c 0 -- "$kind" "$WORK/log.$kind.$round"
+    nginx_start "$SERVER_ADDR"
+    rps=$(taskset -c 1 wrk -t1 -c"$CONNS" -d"${SECS}s" "http://127.0.0.1:$NGINX_PORT$LOAD_PATH" |
+      awk '/^Requests\/sec:/ {print $2} /Non-2xx/ {print "non-2xx " $0 > "/dev/stderr"}')
+    nginx_stop
+    stop_server
+    echo "$rps" >>"$WORK/rps.$kind"
+    echo "round $round $kind $rps"
+  done
+done
+
+FIRST=${KINDS%% *}
+BASE=$(median "$WORK/rps.$FIRST")
+printf '%-18s %10s %10s %10s %8s\n' upstream min median max "vs $FIRST"
+for kind in $KINDS; do
+  sort -n "$WORK/rps.$kind" | awk -v k="$kind" -v base="$BASE" '{ v[NR] = $1 } END {
+    m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+    printf "%-18s %10.0f %10.0f %10.0f %8.3f\n", k, v[1], m, v[NR], m / base }'
+done
