@@ -168,8 +168,10 @@ pub mod hello {
     }
 }
 
-// Directory modules: `login.rs` and `mini_framework.rs` beside this file
-// are the example binaries that serve them.
+// Directory modules: `demo.rs`, `login.rs` and `mini_framework.rs`
+// beside this file are the example binaries that serve them.
+#[path = "demo/mod.rs"]
+pub mod demo;
 #[path = "login/mod.rs"]
 pub mod login;
 #[path = "mini_framework/mod.rs"]
