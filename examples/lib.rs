@@ -3,7 +3,9 @@
 //!
 //! Each example follows one convention: its first argument is the listen
 //! address (default `127.0.0.1:8000`), and it prints
-//! `listening on http://ADDR` once it accepts connections.
+//! `listening on http://ADDR` once it accepts connections. The
+//! [`demo`], the whole stack, takes named options instead (`--listen
+//! ADDR`, `--unix PATH`, …) and prints one such line per listener.
 //!
 //! ```
 //! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {

@@ -434,3 +434,29 @@ fn shipped_systemd_units_verify() {
     );
     assert!(out.status.success() && report.trim().is_empty(), "{report}");
 }
+
+#[test]
+fn readme_nginx_excerpt_is_from_the_shipped_config() {
+    let readme = include_str!("../README.md");
+    let shipped: Vec<&str> = include_str!("../deploy/nginx/gateway.conf")
+        .lines()
+        .map(str::trim)
+        .collect();
+    let start = readme
+        .find("```nginx\n")
+        .expect("README.md shows the nginx config")
+        + 9;
+    let end = readme[start..].find("```").expect("the end of the block") + start;
+    let mut checked = 0;
+    for line in readme[start..end].lines().map(str::trim) {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        assert!(
+            shipped.contains(&line),
+            "README.md's nginx excerpt has {line:?}, which deploy/nginx/gateway.conf does not"
+        );
+        checked += 1;
+    }
+    assert!(checked > 10, "the excerpt is the config's heart, not empty");
+}
