@@ -63,6 +63,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::task::Poll;
 
 use gateway_core::{Addr, Application, ApplicationExt, Error};
 use gateway_hyper::Server;
@@ -184,6 +185,8 @@ pub async fn serve(options: Options, inherited: Option<Inherited>) -> io::Result
             .map_err(|e| io::Error::other(format!("LOGIN_SECRET: {e}")))?,
         Err(_) => AuthKey::generate(),
     };
+    // Before any socket is bound: a SIGTERM from now on drains.
+    let signal = shutdown_signal().await;
     let server = bind(&options, inherited).await?;
     for addr in server.local_addrs()? {
         match addr {
@@ -194,7 +197,7 @@ pub async fn serve(options: Options, inherited: Option<Inherited>) -> io::Result
     match &options.redis {
         None => {
             let app = app(&options, Sessions::new(MemoryStore::new()), key);
-            run(server, app).await
+            server.serve_with_shutdown(app, signal).await
         }
         Some(url) => {
             let client = redis::Client::open(url.as_str()).map_err(io::Error::other)?;
@@ -202,16 +205,27 @@ pub async fn serve(options: Options, inherited: Option<Inherited>) -> io::Result
                 .connect()
                 .await
                 .map_err(|e| io::Error::other(format!("--redis {url}: {e}")))?;
-            run(server, app(&options, Sessions::new(store), key)).await
+            let app = app(&options, Sessions::new(store), key);
+            server.serve_with_shutdown(app, signal).await
         }
     }
 }
 
-/// Serves `app` on `server` until SIGTERM or SIGINT, then drains.
-async fn run(server: Server, app: impl Application) -> io::Result<()> {
-    server
-        .serve_with_shutdown(app, gateway_hyper::shutdown_signal())
-        .await
+/// [`gateway_hyper::shutdown_signal`], with its signal handlers already
+/// installed when this returns. It installs them when first polled, and
+/// `serve_with_shutdown` first polls it only after its accept loops have
+/// started: a SIGTERM that came after the first answers but before that
+/// poll would kill the process (the default action) instead of draining
+/// it — as a process manager's stop right after a start does.
+async fn shutdown_signal() -> impl Future<Output = ()> + Send {
+    let mut signal = Box::pin(gateway_hyper::shutdown_signal());
+    let received =
+        std::future::poll_fn(|cx| Poll::Ready(signal.as_mut().poll(cx).is_ready())).await;
+    async move {
+        if !received {
+            signal.await;
+        }
+    }
 }
 
 /// The server with every listener the options ask for: the inherited
