@@ -57,7 +57,9 @@
 //! ADDR`, `--unix PATH`, `--redis URL`, `--name NAME`, `--static-dir DIR`,
 //! `--trust-proxy CIDR`. Two instances that share Redis must share
 //! `LOGIN_SECRET` too. Under systemd socket activation (`LISTEN_FDS`) the
-//! socket systemd passes is served; SIGTERM or Ctrl-C drains and exits.
+//! TCP socket systemd passes is served (an inherited Unix socket is
+//! refused with an error: this gateway-hyper cannot serve one yet).
+//! SIGTERM or Ctrl-C drains and exits.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -94,8 +96,9 @@ pub fn static_dir() -> PathBuf {
 /// by `key` (one key for every instance that shares the sessions).
 ///
 /// This is the one place the stack is put together: a middleware for
-/// every request goes in the `.with(…)` chain (inside [`ProxyHeaders`](gateway_middleware::ProxyHeaders),
-/// so that it sees the client's address), an endpoint in the [`Mount`].
+/// every request goes in the `.with(…)` chain, inside
+/// [`ProxyHeaders`](gateway_middleware::ProxyHeaders) so that it sees the
+/// client's address; an endpoint goes in the [`Mount`].
 pub fn app<B: Backend>(
     options: &Options,
     sessions: Sessions<B>,
