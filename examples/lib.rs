@@ -3,7 +3,9 @@
 //!
 //! Each example follows one convention: its first argument is the listen
 //! address (default `127.0.0.1:8000`), and it prints
-//! `listening on http://ADDR` once it accepts connections.
+//! `listening on http://ADDR` once it accepts connections. The
+//! [`demo`], the whole stack, takes named options instead (`--listen
+//! ADDR`, `--unix PATH`, …) and prints one such line per listener.
 //!
 //! ```
 //! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
@@ -168,8 +170,10 @@ pub mod hello {
     }
 }
 
-// Directory modules: `login.rs` and `mini_framework.rs` beside this file
-// are the example binaries that serve them.
+// Directory modules: `demo.rs`, `login.rs` and `mini_framework.rs`
+// beside this file are the example binaries that serve them.
+#[path = "demo/mod.rs"]
+pub mod demo;
 #[path = "login/mod.rs"]
 pub mod login;
 #[path = "mini_framework/mod.rs"]

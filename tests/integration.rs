@@ -15,6 +15,7 @@ mod axum_router;
 mod bad_input;
 mod cgi;
 mod curl;
+mod deploy;
 mod echo;
 mod failures;
 mod fd_limit;

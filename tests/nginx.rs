@@ -31,7 +31,7 @@ const CLIENT_IP: &str = "127.0.0.2";
 
 /// The nginx binary, if one can be run. When none can: fails the test if
 /// `CI` is set, else prints a loud notice and returns `None`.
-fn nginx_binary() -> Option<&'static str> {
+pub(crate) fn nginx_binary() -> Option<&'static str> {
     // Root's PATH has /usr/sbin; other users' may not.
     for candidate in ["nginx", "/usr/sbin/nginx"] {
         let ok = Command::new(candidate)

@@ -87,6 +87,12 @@ impl Accounts {
         }
     }
 
+    /// The account named `name`, if there is one (what a
+    /// [`SessionAuth`] loader looks up).
+    pub fn get(&self, name: &str) -> Option<&Account> {
+        self.by_name.get(name)
+    }
+
     /// The account named `name`, if `password` is its password. An
     /// unknown name costs an Argon2 verification too, so the time taken
     /// does not tell which names exist.
@@ -124,7 +130,7 @@ pub fn app<B: Backend>(sessions: Sessions<B>, key: AuthKey) -> impl Application 
     };
     let loader = move |id: String| {
         let accounts = Arc::clone(&accounts);
-        async move { Ok::<_, Error>(accounts.by_name.get(&id).cloned()) }
+        async move { Ok::<_, Error>(accounts.get(&id).cloned()) }
     };
     Mount::new()
         .mount("/private", private)
