@@ -662,6 +662,17 @@ impl Server {
             .idle_timeout
             .map(|timeout| tokio::spawn(registry.clone().sweep_idle(timeout)));
         let (phase, _) = watch::channel(Phase::Running);
+        // Polled once before anything is accepted: a signal future that
+        // installs its handlers on its first poll (as `shutdown_signal`
+        // does) must have them in place before the first client can see
+        // the server and a supervisor can send SIGTERM — else that SIGTERM
+        // takes the default action and kills the process mid-request.
+        let mut signal = std::pin::pin!(signal);
+        let signalled = tokio::select! {
+            biased;
+            () = signal.as_mut() => true,
+            () = std::future::ready(()) => false,
+        };
         for listener in self.listeners {
             // Subscribed here, not in the task: a task that first runs after
             // an immediate shutdown must still see it, and the drain must
@@ -677,7 +688,9 @@ impl Server {
             ));
         }
 
-        signal.await;
+        if !signalled {
+            signal.await;
+        }
         stats.set_draining();
         if !config.drain_delay.is_zero() {
             tracing::info!(delay = ?config.drain_delay, "shutting down: serving on for the drain delay");

@@ -248,3 +248,56 @@ async fn immediate_shutdown_closes_the_listeners() {
         "the application was called after its shutdown"
     );
 }
+
+/// The shutdown signal future is polled before the first connection is
+/// accepted: `shutdown_signal` installs its SIGTERM handler on its first
+/// poll, and a SIGTERM that comes after the first answer but before that
+/// poll would kill the process (seen 1 run in 30 with the demo on a
+/// multi-threaded runtime, where the accept loops run at once).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_signal_is_polled_before_the_first_request() {
+    /// Raises `polled` on its first poll; completes when `fire` is notified.
+    struct Signal {
+        polled: Arc<Flag>,
+        fire: Arc<Notify>,
+    }
+    impl Signal {
+        async fn wait(self) {
+            self.polled.raise();
+            self.fire.notified().await;
+        }
+    }
+    for _ in 0..20 {
+        let polled = Arc::new(Flag::default());
+        let fire = Arc::new(Notify::new());
+        let seen = polled.clone();
+        let app = fn_app(move |_env| {
+            let seen = seen.clone();
+            async move {
+                let body = if seen.is_raised() {
+                    "polled"
+                } else {
+                    "not polled"
+                };
+                start(200, TEXT).body(body)
+            }
+        });
+        let server = gateway_hyper::Server::bind("127.0.0.1:0").await.unwrap();
+        let addr = server.local_addr().unwrap();
+        let signal = Signal {
+            polled,
+            fire: fire.clone(),
+        };
+        let serving = tokio::spawn(server.serve_with_shutdown(app, signal.wait()));
+        let request = b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+        let answer = gateway_tests::exchange(addr, request).await;
+        let (head, body) = gateway_tests::split_head(&answer);
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        assert_eq!(body, b"polled");
+        fire.notify_one();
+        within("the server to stop", serving)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+}
