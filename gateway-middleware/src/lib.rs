@@ -135,6 +135,8 @@
 //! # });
 //! ```
 
+#[cfg(feature = "access-log")]
+pub mod access_log;
 #[cfg(feature = "auth")]
 pub mod auth;
 #[cfg(feature = "conditional")]
@@ -155,11 +157,15 @@ mod notes;
 mod proxy;
 #[cfg(any(feature = "mount", feature = "static-files"))]
 mod redirect;
+#[cfg(feature = "request-id")]
+pub mod request_id;
 #[cfg(feature = "sessions")]
 pub mod sessions;
 #[cfg(feature = "static-files")]
 mod static_files;
 
+#[cfg(feature = "access-log")]
+pub use access_log::{AccessLog, AccessLogApp};
 #[cfg(feature = "conditional")]
 pub use conditional::middleware::{ConditionalGet, ConditionalGetApp};
 pub use gateway_core::{Application, Middleware};
@@ -167,6 +173,8 @@ pub use gateway_core::{Application, Middleware};
 pub use mount::{Mount, MountError};
 #[cfg(feature = "proxy")]
 pub use proxy::{InvalidProxyAddr, ProxyHeaders, ProxyHeadersApp, ProxyOriginal};
+#[cfg(feature = "request-id")]
+pub use request_id::{RequestId, RequestIdApp};
 #[cfg(feature = "sessions")]
 pub use sessions::{Session, Sessions};
 #[cfg(feature = "static-files")]
