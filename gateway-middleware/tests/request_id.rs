@@ -6,7 +6,9 @@
 mod capture;
 
 use gateway_core::test_client::TestClient;
-use gateway_core::{Addr, Application, ApplicationExt, ConnInfo, Environ, Error, Response, fn_app, start};
+use gateway_core::{
+    Addr, Application, ApplicationExt, ConnInfo, Environ, Error, Response, fn_app, start,
+};
 use gateway_middleware::access_log::{Format, MemoryLog};
 use gateway_middleware::{AccessLog, ProxyHeaders, RequestId};
 use http::HeaderName;
@@ -36,7 +38,11 @@ async fn a_trusted_proxys_valid_id_is_kept_and_echoed() {
     assert_eq!(res.text(), id);
     assert_eq!(res.header("x-request-id"), Some(id));
     let longest = "a".repeat(128);
-    let res = client.get("/").header("x-request-id", longest.as_str()).send().await;
+    let res = client
+        .get("/")
+        .header("x-request-id", longest.as_str())
+        .send()
+        .await;
     assert_eq!(res.text(), longest);
 }
 
@@ -44,7 +50,11 @@ async fn a_trusted_proxys_valid_id_is_kept_and_echoed() {
 async fn an_untrusted_peers_id_is_replaced() {
     let app = echo().with(RequestId::new().trusted_proxies(["10.0.0.0/8"]));
     let client = TestClient::new(app).with_conn(conn("192.0.2.1:4000"));
-    let res = client.get("/").header("x-request-id", "forged").send().await;
+    let res = client
+        .get("/")
+        .header("x-request-id", "forged")
+        .send()
+        .await;
     assert!(is_generated(&res.text()), "{}", res.text());
     assert_eq!(res.header("x-request-id"), Some(res.text().as_str()));
 }
@@ -120,7 +130,7 @@ async fn behind_proxy_headers_the_socket_peer_decides() {
 async fn unix_peers_are_trusted_only_when_configured() {
     let unix = ConnInfo::new(Addr::Unix(None), Addr::None);
     let res = TestClient::new(echo().with(RequestId::new()))
-        .with_conn(unix.clone())
+        .with_conn(unix)
         .get("/")
         .header("x-request-id", "abc")
         .send()
@@ -175,7 +185,11 @@ async fn error_pages_carry_the_id() {
         }
         start(200, [("content-type", "text/plain")]).body("ok")
     })
-    .with(AccessLog::new().format(Format::Json).to_writer(MemoryLog::new()))
+    .with(
+        AccessLog::new()
+            .format(Format::Json)
+            .to_writer(MemoryLog::new()),
+    )
     .with(RequestId::new().trusted_proxies(["10.0.0.1"]));
     let res = TestClient::new(panicking)
         .with_conn(conn("10.0.0.1:1"))
@@ -209,7 +223,9 @@ async fn the_application_runs_in_a_span_with_the_id() {
 #[tokio::test]
 async fn the_access_log_line_has_the_id() {
     let lines = MemoryLog::new();
-    let log = AccessLog::new().format(Format::Common).to_writer(lines.clone());
+    let log = AccessLog::new()
+        .format(Format::Common)
+        .to_writer(lines.clone());
     let app = echo()
         .with(log.clone())
         .with(RequestId::new().trusted_proxies(["10.0.0.1"]));
@@ -220,5 +236,9 @@ async fn the_access_log_line_has_the_id() {
     let lines = lines.lines();
     assert_eq!(lines.len(), 2);
     assert!(lines[0].ends_with(" log-1 completed"), "{}", lines[0]);
-    assert!(lines[1].ends_with(&format!(" {generated} completed")), "{}", lines[1]);
+    assert!(
+        lines[1].ends_with(&format!(" {generated} completed")),
+        "{}",
+        lines[1]
+    );
 }

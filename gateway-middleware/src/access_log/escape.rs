@@ -34,10 +34,20 @@ pub(crate) fn quoted(out: &mut Vec<u8>, value: &[u8]) {
 }
 
 /// A value for an unquoted field of the text formats (the user, the
-/// request id): as [`quoted`], and a space is `\x20` so that the fields
-/// still split on spaces.
+/// request id): as [`quoted`], but a space, `"` and `\` are `\x20`,
+/// `\x22` and `\x5C`, so that the fields still split on spaces and no
+/// quote appears outside the quoted fields.
 pub(crate) fn bare(out: &mut Vec<u8>, value: &[u8]) {
-    escape(out, value, &BARE, text_escape);
+    escape(out, value, &BARE, hex_escape);
+}
+
+fn hex_escape(out: &mut Vec<u8>, b: u8) {
+    out.extend_from_slice(&[
+        b'\\',
+        b'x',
+        HEX[usize::from(b >> 4)],
+        HEX[usize::from(b & 0xf)],
+    ]);
 }
 
 /// The inside of a JSON string: `"` and `\` get a backslash, every byte
@@ -111,7 +121,7 @@ mod tests {
             run(quoted, b"\"\\\r\n\0\x7f\xc3\xa9"),
             r#"\"\\\x0D\x0A\x00\x7F\xC3\xA9"#
         );
-        assert_eq!(run(bare, b"ada lovelace"), r"ada\x20lovelace");
+        assert_eq!(run(bare, b"ada lovelace\"\\"), r"ada\x20lovelace\x22\x5C");
     }
 
     #[test]

@@ -116,8 +116,9 @@ use sink::{Sink, WriterSink};
 ///   preceded by a backslash; every byte below 0x20, 0x7f and every byte
 ///   from 0x80 on is written `\xHH` (so CR, LF and NUL are `\x0D`, `\x0A`,
 ///   `\x00`, and UTF-8 shows as its bytes). Unquoted fields (`$user`,
-///   `$request_id`) also write a space as `\x20`, so fields split on
-///   spaces.
+///   `$request_id`) write a space, `"` and `\` as `\x20`, `\x22` and
+///   `\x5C` instead, so fields split on spaces and quotes appear only
+///   around the quoted fields.
 /// - JSON: `"` and `\` are preceded by a backslash; every byte below 0x20,
 ///   0x7f and every byte from 0x80 on is `\u00HH`. Lines are valid JSON
 ///   whatever the request held.
