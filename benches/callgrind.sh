@@ -69,9 +69,16 @@ ratio session-memory axum-sessions "gateway + Sessions, memory store / axum + to
 ratio axum-sessions axum "axum + tower-sessions / axum"
 ratio basic-auth gateway "gateway + BasicAuth::single / gateway, same request (target <= 1.05)"
 ratio csrf gateway "gateway + Csrf, same-origin POST / unchecked POST (same request)"
+ratio access-log gateway "gateway + AccessLog to a buffered io::sink / gateway"
+ratio request-id gateway "gateway + RequestId (a made id) / gateway"
 ratio session-untouched gateway "gateway + Sessions never touched / gateway (target <= 1.02)"
 for kind in gateway-mw5 gateway-mw5-async; do
   if [ -n "${PER[$kind]:-}" ] && [ -n "${PER[gateway]:-}" ]; then
     echo "$kind - gateway: $(( PER[$kind] - PER[gateway] )) Ir/request ($(( (PER[$kind] - PER[gateway]) / 5 )) per layer)"
+  fi
+done
+for kind in access-log request-id; do
+  if [ -n "${PER[$kind]:-}" ] && [ -n "${PER[gateway]:-}" ]; then
+    echo "$kind - gateway: $(( PER[$kind] - PER[gateway] )) Ir/request"
   fi
 done

@@ -7,6 +7,7 @@
 //! Run one area with a filter on its module, e.g.
 //! `cargo test -p gateway-tests -- hostile::`.
 
+mod access_log;
 mod adapter;
 mod auth_csrf;
 mod auth_headers;

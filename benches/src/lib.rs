@@ -2,7 +2,8 @@
 //!
 //! Every hello server kind ([`Kind::ALL`] less the session and static-file
 //! kinds below) answers `GET /` with the same bytes (`content-type:
-//! text/plain; charset=utf-8`, `Hello, world!\n`) and, except
+//! text/plain; charset=utf-8`, `Hello, world!\n`; [`Kind::RequestId`]
+//! adds its `x-request-id` header) and, except
 //! [`Kind::RawMinimal`], routes alike (other paths 404, other methods
 //! 405). The main ones:
 //!
@@ -158,11 +159,20 @@ pub enum Kind {
     /// (hyper-util's `auto` connection; the service cloned per request, as
     /// hyper-util's `TowerToHyperService` does).
     StaticServeDir,
+    /// [`Kind::Gateway`]'s hello application inside
+    /// `gateway_middleware::AccessLog` (combined format) writing to
+    /// `std::io::sink()` through its buffer and background thread: what a
+    /// logged request costs the request path.
+    AccessLog,
+    /// [`Kind::Gateway`]'s hello application inside
+    /// `gateway_middleware::RequestId` (defaults: no trusted proxy, so an
+    /// id is made for every request).
+    RequestId,
 }
 
 impl Kind {
     /// Every kind with its command-line name.
-    pub const ALL: [(&'static str, Kind); 20] = [
+    pub const ALL: [(&'static str, Kind); 22] = [
         ("gateway", Kind::Gateway),
         ("raw", Kind::Raw),
         ("raw-minimal", Kind::RawMinimal),
@@ -183,6 +193,8 @@ impl Kind {
         ("basic-auth", Kind::BasicAuth),
         ("csrf", Kind::Csrf),
         ("axum-sessions", Kind::AxumSessions),
+        ("access-log", Kind::AccessLog),
+        ("request-id", Kind::RequestId),
     ];
 }
 
@@ -281,6 +293,19 @@ pub async fn serve(
             use gateway_middleware::auth::BasicAuth;
             let auth = BasicAuth::single("bench", "ada", "correct horse");
             let app = gateway_examples::hello::app().with(auth);
+            serve_gateway(listener, shutdown, app).await
+        }
+        Kind::AccessLog => {
+            use gateway_core::ApplicationExt;
+            use gateway_middleware::AccessLog;
+            let log = AccessLog::new().to_writer(io::sink());
+            let app = gateway_examples::hello::app().with(log);
+            serve_gateway(listener, shutdown, app).await
+        }
+        Kind::RequestId => {
+            use gateway_core::ApplicationExt;
+            use gateway_middleware::RequestId;
+            let app = gateway_examples::hello::app().with(RequestId::new());
             serve_gateway(listener, shutdown, app).await
         }
         Kind::Csrf => {

@@ -68,18 +68,27 @@
 //! | Type | Feature | Does | Runtime |
 //! |---|---|---|---|
 //! | [`ProxyHeaders`] | `proxy` | the client's address, scheme, host and prefix from a trusted reverse proxy's `Forwarded` / `X-Forwarded-*` headers; outermost, so everything else sees the corrected request | any |
+//! | [`RequestId`] | `request-id` | an id per request: a trusted proxy's `X-Request-Id` when it matches `[A-Za-z0-9._:-]{1,128}`, else a new unpredictable one; on the response (also on error pages), in a `tracing` span, in the access log, and to the application through [`RequestId::of`] | any |
+//! | [`AccessLog`] | `access-log` | one line per request when its body finishes or is aborted (also for `Err`, panics and clients that leave early), in the common, combined or JSON format, every field escaped; to `tracing` or to a writer from a background thread — see [`access_log`] | any (a writer: a thread of its own) |
 //! | [`Mount`] | `mount` | several applications under path prefixes, longest prefix first, with a fallback | any |
 //! | [`StaticFiles`] | `static-files` | files from a directory, as correct as nginx (preconditions, ranges, precompressed variants, caching headers, no path escapes) and close to it in speed; an application of its own, or a middleware in front of one | **tokio** (file I/O on its blocking pool) |
 //! | [`Sessions`] | `sessions` (`redis` for `RedisStore`) | a [`Session`] in every request's extensions: lazy, saved once before the commit and only when changed, never for anonymous traffic or on a 5xx; kept in [`MemoryStore`](sessions::MemoryStore), Redis (per-key merge, logout wins) or an encrypted [`CookieStore`](sessions::CookieStore); `503` when the store is down — see [`sessions`] | any (`RedisStore`: **tokio**) |
 //! | [`Liveness`], [`Readiness`] | `health` | applications to mount for probes and load balancers: `200 ok`, and `200 ready` / `503 not ready` from a check such as gateway-hyper's drain state — see [`health`] | any |
 //! | [`ConditionalGet`] | `conditional` | `304 Not Modified` / `412 Precondition Failed` for dynamic `GET`/`HEAD` responses that carry `ETag` or `Last-Modified`; the evaluator itself, for handlers, is in [`conditional`] (RFC 9110 §13) | any |
 //!
+//! **Order.** `ProxyHeaders` outermost, then `RequestId`, then
+//! `AccessLog`, then the rest: the log then has the client's address and
+//! the request id, and error pages (rendered inside `AccessLog`) carry the
+//! `X-Request-Id` header. With `.with()`, the last added is outermost.
+//!
 //! **Features.** Each middleware has its cargo feature, all on by default;
 //! `default-features = false` and a list of them compiles only those and
 //! their dependencies (`ipnet` for `proxy`; `httpdate` for `conditional`;
 //! `mime_guess`, `tokio` and `conditional` for `static-files`; `serde`,
 //! `serde_json`, the RustCrypto AEAD and HMAC crates, `getrandom` and
-//! tokio's `sync` for `sessions`; `redis` for `redis`).
+//! tokio's `sync` for `sessions`; `redis` for `redis`; `itoa` and
+//! `tracing` for `access-log`; `proxy`, `getrandom`, `siphasher` and
+//! `tracing` for `request-id`).
 //!
 //! **Runtime.** "any" runs on whatever executor polls it: no timers, no
 //! spawning. [`StaticFiles`] needs to run inside a tokio runtime (either
@@ -136,6 +145,8 @@
 //! # });
 //! ```
 
+#[cfg(feature = "access-log")]
+pub mod access_log;
 #[cfg(feature = "auth")]
 pub mod auth;
 #[cfg(feature = "conditional")]
@@ -158,11 +169,15 @@ mod notes;
 mod proxy;
 #[cfg(any(feature = "mount", feature = "static-files"))]
 mod redirect;
+#[cfg(feature = "request-id")]
+pub mod request_id;
 #[cfg(feature = "sessions")]
 pub mod sessions;
 #[cfg(feature = "static-files")]
 mod static_files;
 
+#[cfg(feature = "access-log")]
+pub use access_log::{AccessLog, AccessLogApp};
 #[cfg(feature = "conditional")]
 pub use conditional::middleware::{ConditionalGet, ConditionalGetApp};
 pub use gateway_core::{Application, Middleware};
@@ -172,6 +187,8 @@ pub use health::{Liveness, Readiness};
 pub use mount::{Mount, MountError};
 #[cfg(feature = "proxy")]
 pub use proxy::{InvalidProxyAddr, ProxyHeaders, ProxyHeadersApp, ProxyOriginal};
+#[cfg(feature = "request-id")]
+pub use request_id::{RequestId, RequestIdApp};
 #[cfg(feature = "sessions")]
 pub use sessions::{Session, Sessions};
 #[cfg(feature = "static-files")]

@@ -32,6 +32,20 @@ pub(crate) struct Notes {
     user: Mutex<Option<Arc<str>>>,
     /// The route label the application chose (bounded cardinality).
     route: OnceLock<&'static str>,
+    /// The request's id, set by `RequestId` (kept inline: no allocation).
+    request_id: OnceLock<ShortId>,
+}
+
+/// A request id of at most [`ShortId::MAX`] bytes, stored inline.
+#[derive(Debug)]
+struct ShortId {
+    len: u8,
+    bytes: [u8; ShortId::MAX],
+}
+
+impl ShortId {
+    /// The longest id kept (`RequestId` accepts no longer one).
+    const MAX: usize = 128;
 }
 
 impl Notes {
@@ -68,6 +82,27 @@ impl Notes {
         let _ = self.route.set(route);
     }
 
+    /// Records the request id; the first one set stays. Ids longer than
+    /// 128 bytes or not ASCII are not recorded (`RequestId` makes none).
+    pub(crate) fn set_request_id(&self, id: &str) {
+        if id.len() > ShortId::MAX || !id.is_ascii() {
+            return;
+        }
+        let mut bytes = [0; ShortId::MAX];
+        bytes[..id.len()].copy_from_slice(id.as_bytes());
+        let _ = self.request_id.set(ShortId {
+            len: id.len() as u8,
+            bytes,
+        });
+    }
+
+    /// The request id, if a `RequestId` layer set one.
+    pub(crate) fn request_id(&self) -> Option<&str> {
+        let id = self.request_id.get()?;
+        // Only ASCII is ever stored.
+        std::str::from_utf8(&id.bytes[..usize::from(id.len)]).ok()
+    }
+
     /// The route label, if the application set one.
     pub(crate) fn route(&self) -> Option<&'static str> {
         self.route.get().copied()
@@ -96,5 +131,19 @@ mod tests {
         Notes::of(&env).unwrap().set_route("/other");
         assert_eq!(outer.user().as_deref(), Some("grace"));
         assert_eq!(outer.route(), Some("/users/{id}"));
+        assert_eq!(outer.request_id(), None);
+        inner.set_request_id("abc");
+        inner.set_request_id("def");
+        assert_eq!(outer.request_id(), Some("abc"));
+    }
+
+    #[test]
+    fn request_ids_too_long_or_not_ascii_are_not_kept() {
+        let notes = Notes::default();
+        notes.set_request_id(&"a".repeat(129));
+        notes.set_request_id("é");
+        assert_eq!(notes.request_id(), None);
+        notes.set_request_id(&"a".repeat(128));
+        assert_eq!(notes.request_id().map(str::len), Some(128));
     }
 }

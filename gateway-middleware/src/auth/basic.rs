@@ -460,6 +460,12 @@ impl<A: Application, V: BasicVerifier> Application for BasicAuthApp<A, V> {
                     result: Some(Err(self.unauthorized())),
                 };
             }
+            // What `Identity::insert` does, without a new `Arc`: an
+            // access log outside names the user.
+            #[cfg(feature = "access-log")]
+            if let Some(notes) = crate::notes::Notes::of(&env) {
+                notes.set_user(fixed.identity.id());
+            }
             env.locals_mut().insert(Arc::clone(&fixed.identity));
             return AuthFuture::App {
                 future: self.app.call(env),

@@ -1,0 +1,298 @@
+//! The three line formats, written into a reused buffer.
+
+use std::io::Write as _;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use gateway_core::Addr;
+use http::{HeaderValue, Method, Uri, Version};
+
+use super::escape;
+
+/// The layout of a log line; see [`AccessLog`](crate::AccessLog#formats)
+/// for each one's exact fields.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Format {
+    /// The common log format, then duration, request id and outcome.
+    Common,
+    /// nginx's `combined`, then duration, request id and outcome.
+    #[default]
+    Combined,
+    /// One JSON object per line, every field named.
+    Json,
+}
+
+/// What is kept of the request until its line is written: clones that
+/// share the request's bytes (reference counts, no copies).
+#[derive(Debug)]
+pub(crate) struct RequestFields {
+    pub(crate) peer: Addr,
+    pub(crate) method: Method,
+    pub(crate) uri: Uri,
+    pub(crate) version: Version,
+    pub(crate) referer: Option<HeaderValue>,
+    pub(crate) user_agent: Option<HeaderValue>,
+}
+
+/// How the response ended.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Outcome {
+    pub(crate) status: u16,
+    pub(crate) bytes: u64,
+    pub(crate) duration: Duration,
+    pub(crate) completed: bool,
+}
+
+/// Everything a line holds.
+pub(crate) struct Line<'a> {
+    pub(crate) time: &'a [u8],
+    pub(crate) req: &'a RequestFields,
+    pub(crate) user: Option<&'a str>,
+    pub(crate) request_id: Option<&'a str>,
+    pub(crate) outcome: Outcome,
+}
+
+impl Line<'_> {
+    /// Appends the line, with its `\n`, to `out`.
+    pub(crate) fn write(&self, format: Format, out: &mut Vec<u8>) {
+        match format {
+            Format::Common => self.text(out, false),
+            Format::Combined => self.text(out, true),
+            Format::Json => self.json(out),
+        }
+        out.push(b'\n');
+    }
+
+    fn text(&self, out: &mut Vec<u8>, combined: bool) {
+        let req = self.req;
+        remote_addr(out, &req.peer, b"-");
+        out.extend_from_slice(b" - ");
+        bare_or_dash(out, self.user);
+        out.extend_from_slice(b" [");
+        out.extend_from_slice(self.time);
+        out.extend_from_slice(b"] \"");
+        escape::quoted(out, req.method.as_str().as_bytes());
+        out.push(b' ');
+        escape::quoted(out, target(&req.uri).as_bytes());
+        out.push(b' ');
+        out.extend_from_slice(protocol(req.version).as_bytes());
+        out.extend_from_slice(b"\" ");
+        self.numbers(out, b" ");
+        if combined {
+            for header in [&req.referer, &req.user_agent] {
+                out.extend_from_slice(b" \"");
+                match header {
+                    Some(value) => escape::quoted(out, value.as_bytes()),
+                    None => out.push(b'-'),
+                }
+                out.push(b'"');
+            }
+        }
+        out.push(b' ');
+        duration(out, self.outcome.duration);
+        out.push(b' ');
+        bare_or_dash(out, self.request_id);
+        out.extend_from_slice(if self.outcome.completed {
+            b" completed"
+        } else {
+            b" aborted"
+        });
+    }
+
+    /// `status<sep>bytes`.
+    fn numbers(&self, out: &mut Vec<u8>, sep: &[u8]) {
+        let mut n = itoa::Buffer::new();
+        out.extend_from_slice(n.format(self.outcome.status).as_bytes());
+        out.extend_from_slice(sep);
+        out.extend_from_slice(n.format(self.outcome.bytes).as_bytes());
+    }
+
+    fn json(&self, out: &mut Vec<u8>) {
+        let req = self.req;
+        out.extend_from_slice(b"{\"time\":\"");
+        out.extend_from_slice(self.time);
+        out.extend_from_slice(b"\",\"remote_addr\":");
+        if req.peer == Addr::None {
+            out.extend_from_slice(b"null");
+        } else {
+            out.push(b'"');
+            remote_addr(out, &req.peer, b"");
+            out.push(b'"');
+        }
+        out.extend_from_slice(b",\"user\":");
+        json_or_null(out, self.user.map(str::as_bytes));
+        out.extend_from_slice(b",\"method\":");
+        json_or_null(out, Some(req.method.as_str().as_bytes()));
+        out.extend_from_slice(b",\"target\":");
+        json_or_null(out, Some(target(&req.uri).as_bytes()));
+        out.extend_from_slice(b",\"protocol\":\"");
+        out.extend_from_slice(protocol(req.version).as_bytes());
+        out.extend_from_slice(b"\",\"status\":");
+        self.numbers(out, b",\"bytes\":");
+        out.extend_from_slice(b",\"duration\":");
+        duration(out, self.outcome.duration);
+        out.extend_from_slice(b",\"completed\":");
+        out.extend_from_slice(if self.outcome.completed {
+            b"true"
+        } else {
+            b"false"
+        });
+        out.extend_from_slice(b",\"referer\":");
+        json_or_null(out, req.referer.as_ref().map(HeaderValue::as_bytes));
+        out.extend_from_slice(b",\"user_agent\":");
+        json_or_null(out, req.user_agent.as_ref().map(HeaderValue::as_bytes));
+        out.extend_from_slice(b",\"request_id\":");
+        json_or_null(out, self.request_id.map(str::as_bytes));
+        out.push(b'}');
+    }
+}
+
+fn bare_or_dash(out: &mut Vec<u8>, value: Option<&str>) {
+    match value {
+        Some(v) if !v.is_empty() => escape::bare(out, v.as_bytes()),
+        _ => out.push(b'-'),
+    }
+}
+
+fn json_or_null(out: &mut Vec<u8>, value: Option<&[u8]>) {
+    match value {
+        Some(v) => {
+            out.push(b'"');
+            escape::json(out, v);
+            out.push(b'"');
+        }
+        None => out.extend_from_slice(b"null"),
+    }
+}
+
+/// The request-target as the log shows it: path and query, or the
+/// authority of a `CONNECT`.
+fn target(uri: &Uri) -> &str {
+    match uri.path_and_query() {
+        Some(pq) => pq.as_str(),
+        None => uri.authority().map_or("-", |a| a.as_str()),
+    }
+}
+
+fn protocol(version: Version) -> &'static str {
+    match version {
+        Version::HTTP_09 => "HTTP/0.9",
+        Version::HTTP_10 => "HTTP/1.0",
+        Version::HTTP_11 => "HTTP/1.1",
+        Version::HTTP_2 => "HTTP/2.0",
+        Version::HTTP_3 => "HTTP/3.0",
+        _ => "-",
+    }
+}
+
+/// The IP address without its port (nginx's `$remote_addr`), `unix:` for
+/// a Unix socket peer, `none` when unknown.
+fn remote_addr(out: &mut Vec<u8>, peer: &Addr, none: &[u8]) {
+    match peer {
+        Addr::Tcp(addr) => match addr.ip().to_canonical() {
+            IpAddr::V4(v4) => {
+                let mut n = itoa::Buffer::new();
+                for (i, octet) in v4.octets().into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(b'.');
+                    }
+                    out.extend_from_slice(n.format(octet).as_bytes());
+                }
+            }
+            // Writing to a Vec cannot fail.
+            IpAddr::V6(v6) => drop(write!(out, "{v6}")),
+        },
+        Addr::Unix(_) => out.extend_from_slice(b"unix:"),
+        _ => out.extend_from_slice(none),
+    }
+}
+
+/// Seconds with millisecond precision, rounded: `0.004`.
+fn duration(out: &mut Vec<u8>, d: Duration) {
+    let ms = (d.as_micros() + 500) / 1000;
+    let mut n = itoa::Buffer::new();
+    out.extend_from_slice(n.format(ms / 1000).as_bytes());
+    let frac = (ms % 1000) as u16;
+    out.extend_from_slice(&[
+        b'.',
+        b'0' + (frac / 100) as u8,
+        b'0' + (frac / 10 % 10) as u8,
+        b'0' + (frac % 10) as u8,
+    ]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(format: Format, req: &RequestFields, completed: bool) -> String {
+        let line = Line {
+            time: b"10/Oct/2000:13:55:36 +0000",
+            req,
+            user: Some("ada"),
+            request_id: Some("abc"),
+            outcome: Outcome {
+                status: 200,
+                bytes: 2326,
+                duration: Duration::from_micros(1_234_567),
+                completed,
+            },
+        };
+        let mut out = Vec::new();
+        line.write(format, &mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    fn req() -> RequestFields {
+        RequestFields {
+            peer: Addr::Tcp("[::ffff:127.0.0.1]:80".parse().unwrap()),
+            method: Method::GET,
+            uri: "/apache_pb.gif?a=1".parse().unwrap(),
+            version: Version::HTTP_11,
+            referer: Some(HeaderValue::from_static(
+                "http://www.example.com/start.html",
+            )),
+            user_agent: None,
+        }
+    }
+
+    #[test]
+    fn each_format() {
+        let req = req();
+        assert_eq!(
+            line(Format::Common, &req, true),
+            "127.0.0.1 - ada [10/Oct/2000:13:55:36 +0000] \"GET /apache_pb.gif?a=1 HTTP/1.1\" 200 2326 1.235 abc completed\n"
+        );
+        assert_eq!(
+            line(Format::Combined, &req, false),
+            "127.0.0.1 - ada [10/Oct/2000:13:55:36 +0000] \"GET /apache_pb.gif?a=1 HTTP/1.1\" 200 2326 \"http://www.example.com/start.html\" \"-\" 1.235 abc aborted\n"
+        );
+        assert_eq!(
+            line(Format::Json, &req, true),
+            "{\"time\":\"10/Oct/2000:13:55:36 +0000\",\"remote_addr\":\"127.0.0.1\",\"user\":\"ada\",\"method\":\"GET\",\"target\":\"/apache_pb.gif?a=1\",\"protocol\":\"HTTP/1.1\",\"status\":200,\"bytes\":2326,\"duration\":1.235,\"completed\":true,\"referer\":\"http://www.example.com/start.html\",\"user_agent\":null,\"request_id\":\"abc\"}\n"
+        );
+    }
+
+    #[test]
+    fn addresses_and_durations() {
+        let mut out = Vec::new();
+        remote_addr(
+            &mut out,
+            &Addr::Tcp("[2001:db8::1]:5".parse().unwrap()),
+            b"-",
+        );
+        out.push(b' ');
+        remote_addr(&mut out, &Addr::Unix(None), b"-");
+        out.push(b' ');
+        remote_addr(&mut out, &Addr::None, b"-");
+        out.push(b' ');
+        duration(&mut out, Duration::from_micros(499));
+        out.push(b' ');
+        duration(&mut out, Duration::from_millis(61_005));
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "2001:db8::1 unix: - 0.000 61.005"
+        );
+    }
+}
