@@ -71,6 +71,7 @@
 //! | [`Mount`] | `mount` | several applications under path prefixes, longest prefix first, with a fallback | any |
 //! | [`StaticFiles`] | `static-files` | files from a directory, as correct as nginx (preconditions, ranges, precompressed variants, caching headers, no path escapes) and close to it in speed; an application of its own, or a middleware in front of one | **tokio** (file I/O on its blocking pool) |
 //! | [`Sessions`] | `sessions` (`redis` for `RedisStore`) | a [`Session`] in every request's extensions: lazy, saved once before the commit and only when changed, never for anonymous traffic or on a 5xx; kept in [`MemoryStore`](sessions::MemoryStore), Redis (per-key merge, logout wins) or an encrypted [`CookieStore`](sessions::CookieStore); `503` when the store is down — see [`sessions`] | any (`RedisStore`: **tokio**) |
+//! | [`Metrics`] | `metrics` | Prometheus metrics of every request — count, in-flight, latency and response-size histograms by method, status class and a route label the application sets (never the raw path) — served by a mountable `/metrics` application, plus gauges and counters read at scrape time (the adapter's own) — see [`metrics`] | any |
 //! | [`ConditionalGet`] | `conditional` | `304 Not Modified` / `412 Precondition Failed` for dynamic `GET`/`HEAD` responses that carry `ETag` or `Last-Modified`; the evaluator itself, for handlers, is in [`conditional`] (RFC 9110 §13) | any |
 //!
 //! **Features.** Each middleware has its cargo feature, all on by default;
@@ -78,7 +79,8 @@
 //! their dependencies (`ipnet` for `proxy`; `httpdate` for `conditional`;
 //! `mime_guess`, `tokio` and `conditional` for `static-files`; `serde`,
 //! `serde_json`, the RustCrypto AEAD and HMAC crates, `getrandom` and
-//! tokio's `sync` for `sessions`; `redis` for `redis`).
+//! tokio's `sync` for `sessions`; `redis` for `redis`;
+//! `prometheus-client` for `metrics`).
 //!
 //! **Runtime.** "any" runs on whatever executor polls it: no timers, no
 //! spawning. [`StaticFiles`] needs to run inside a tokio runtime (either
@@ -146,6 +148,8 @@ pub mod conditional;
     allow(dead_code)
 )]
 mod header_list;
+#[cfg(feature = "metrics")]
+pub mod metrics;
 #[cfg(feature = "mount")]
 mod mount;
 // Shared by the layers that log or count requests.
@@ -163,6 +167,8 @@ mod static_files;
 #[cfg(feature = "conditional")]
 pub use conditional::middleware::{ConditionalGet, ConditionalGetApp};
 pub use gateway_core::{Application, Middleware};
+#[cfg(feature = "metrics")]
+pub use metrics::{Metrics, MetricsApp};
 #[cfg(feature = "mount")]
 pub use mount::{Mount, MountError};
 #[cfg(feature = "proxy")]
