@@ -44,7 +44,7 @@ pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; cha
 /// let client = TestClient::new(metrics.app());
 /// let res = client.get("/").send().await;
 /// assert_eq!(res.header("cache-control"), Some("no-store"));
-/// assert!(res.text().contains("# TYPE http_requests counter"));
+/// assert!(res.text().contains("http_requests_in_flight 0\n"));
 /// assert!(res.text().ends_with("# EOF\n"));
 ///
 /// assert_eq!(client.post("/").send().await.status(), 405);
