@@ -140,6 +140,11 @@ pub enum Kind {
     /// the header `authorization: Basic YWRhOmNvcnJlY3QgaG9yc2U=` (and
     /// `gateway` with the same bytes, as its baseline).
     BasicAuth,
+    /// [`Kind::Gateway`]'s hello application inside
+    /// `gateway_middleware::Metrics::new()` (defaults; the route label
+    /// unset): what recording a request's metrics costs. Its `/metrics`
+    /// endpoint is not mounted: the load never scrapes.
+    Metrics,
     /// [`Kind::Gateway`]'s hello application behind
     /// `gateway_middleware::auth::Csrf::new()` (defaults): load it with
     /// `LOAD_METHOD=POST`, path `/echo`, `content-length: 0` and
@@ -162,7 +167,7 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind with its command-line name.
-    pub const ALL: [(&'static str, Kind); 20] = [
+    pub const ALL: [(&'static str, Kind); 21] = [
         ("gateway", Kind::Gateway),
         ("raw", Kind::Raw),
         ("raw-minimal", Kind::RawMinimal),
@@ -181,6 +186,7 @@ impl Kind {
         ("session-memory", Kind::SessionMemory),
         ("session-untouched", Kind::SessionUntouched),
         ("basic-auth", Kind::BasicAuth),
+        ("metrics", Kind::Metrics),
         ("csrf", Kind::Csrf),
         ("axum-sessions", Kind::AxumSessions),
     ];
@@ -281,6 +287,11 @@ pub async fn serve(
             use gateway_middleware::auth::BasicAuth;
             let auth = BasicAuth::single("bench", "ada", "correct horse");
             let app = gateway_examples::hello::app().with(auth);
+            serve_gateway(listener, shutdown, app).await
+        }
+        Kind::Metrics => {
+            use gateway_core::ApplicationExt;
+            let app = gateway_examples::hello::app().with(gateway_middleware::Metrics::new());
             serve_gateway(listener, shutdown, app).await
         }
         Kind::Csrf => {

@@ -307,6 +307,31 @@ async fn errors_and_panics_count_as_the_page_the_client_got() {
 }
 
 #[tokio::test]
+async fn an_error_with_a_status_outside_4xx_5xx_counts_as_500() {
+    let metrics = Metrics::new();
+    let scrape = TestClient::new(metrics.app());
+    let app = fn_app(|_env: Environ| async {
+        Err::<Response, _>(Error::with_status(StatusCode::FOUND, "not an error status"))
+    })
+    .with(metrics);
+    let client = TestClient::new(app);
+    let res = client.get("/").send().await;
+    assert_eq!(res.status(), 500);
+    let head = client.head("/").send().await;
+    assert_eq!(head.status(), 500);
+    let text = scrape.get("/").send().await.text();
+    let get = labels("GET", "5xx", "unset");
+    let size = sample(&text, "http_response_size_bytes_sum", &get);
+    assert_eq!(size, Some(res.bytes().len() as f64));
+    let head = labels("HEAD", "5xx", "unset");
+    assert_eq!(
+        sample(&text, "http_response_size_bytes_sum", &head),
+        Some(0.0)
+    );
+    assert_eq!(requests(&text, "GET", "3xx", "unset"), None);
+}
+
+#[tokio::test]
 async fn head_and_bodiless_responses_have_size_zero() {
     let f = fixture();
     let res = f.client.head("/ok").send().await;

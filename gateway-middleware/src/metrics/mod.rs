@@ -60,11 +60,17 @@
 //!   [`UNSET_ROUTE`] (`"unset"`, or the value of
 //!   [`Metrics::unset_route`]). Never the raw path.
 //!
-//! An `Err` or a panic from the application is counted with the status and
-//! the size of the page the client gets: `Metrics` renders it inside
-//! itself with [`HandleErrors`](gateway_core::HandleErrors) and
-//! [`DriverPage`](gateway_core::middleware::DriverPage), the driver's own
-//! page, so nothing the client sees changes.
+//! An `Err` or a panic from the application passes through untouched
+//! (the layers outside still see it as such) and is counted as the page
+//! the driver answers it with (rule 1): the error's status (500 for a
+//! panic, or for a status outside 400–599) and the size of the page's
+//! body, the status's reason phrase. If a
+//! [`HandleErrors`](gateway_core::HandleErrors) renders pages of your own,
+//! put it inside `Metrics` (`app.with(HandleErrors::new(pages))
+//! .with(Metrics::new())`), so that `Metrics` sees the pages themselves.
+//! A response body that fails before its first data is turned into an
+//! error page by the driver, outside: it is counted with the status the
+//! application gave, as sent with 0 bytes.
 //!
 //! Buckets: durations `0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
 //! 0.5, 1, 2.5, 5, 10` seconds ([`DURATION_BUCKETS`]); sizes powers of 4
@@ -86,9 +92,10 @@
 //! status class) are made once, on the first request that needs them,
 //! and kept in a dense table per route; routes are found by their
 //! `&'static str` pointer. Per request: one small allocation for the
-//! [`Notes`](crate::notes) shared with the other observing layers (none
-//! if one is already there), the body's finish callback, two clock reads
-//! and two histogram observations (each a short uncontended lock).
+//! record shared with the other observing layers (none if one of them is
+//! outside and made it), two for the body's finish callback, two clock
+//! reads and two histogram observations (each a short uncontended lock).
+//! The layer adds no state machine around the application's future.
 
 mod collect;
 mod endpoint;
@@ -99,8 +106,7 @@ mod tests;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use gateway_core::middleware::DriverPage;
-use gateway_core::{Application, Environ, HandleErrors, Middleware};
+use gateway_core::{Application, Environ, Middleware};
 use prometheus_client::registry::{Metric, Registry};
 
 use crate::notes::Notes;
@@ -534,9 +540,6 @@ impl<A: Application> Middleware<A> for Metrics {
     type Output = MetricsApp<A>;
 
     fn wrap(&self, app: A) -> MetricsApp<A> {
-        MetricsApp::new(
-            HandleErrors::new(DriverPage).wrap(app),
-            self.recorder.clone(),
-        )
+        MetricsApp::new(app, self.recorder.clone())
     }
 }

@@ -7,10 +7,11 @@
 
 use std::fmt;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, OnceLock, RwLock};
+use std::task::{Context, Poll};
 use std::time::Instant;
 
-use gateway_core::middleware::{DriverPage, HandleErrorsApp};
 use gateway_core::{Application, Environ, Error, Response};
 use http::{Method, StatusCode};
 use prometheus_client::metrics::counter::Counter;
@@ -31,27 +32,32 @@ const METHODS: [&str; 10] = [
 
 /// The `status` label values; the index is the class's slot.
 const CLASSES: [&str; 6] = ["1xx", "2xx", "3xx", "4xx", "5xx", "cancelled"];
-const CLASS_5XX: usize = 4;
 const CANCELLED: usize = 5;
 
 /// The slot of a method in [`METHODS`]; anything non-standard is `OTHER`.
 fn method_slot(method: &Method) -> usize {
     // Comparing with the constants is an enum comparison, no string one.
-    let standard = [
-        Method::GET,
-        Method::HEAD,
-        Method::POST,
-        Method::PUT,
-        Method::DELETE,
-        Method::CONNECT,
-        Method::OPTIONS,
-        Method::TRACE,
-        Method::PATCH,
-    ];
-    standard
-        .iter()
-        .position(|m| m == method)
-        .unwrap_or(METHODS.len() - 1)
+    if *method == Method::GET {
+        0
+    } else if *method == Method::HEAD {
+        1
+    } else if *method == Method::POST {
+        2
+    } else if *method == Method::PUT {
+        3
+    } else if *method == Method::DELETE {
+        4
+    } else if *method == Method::CONNECT {
+        5
+    } else if *method == Method::OPTIONS {
+        6
+    } else if *method == Method::TRACE {
+        7
+    } else if *method == Method::PATCH {
+        8
+    } else {
+        METHODS.len() - 1
+    }
 }
 
 /// The slot of a status in [`CLASSES`]. The driver answers a status
@@ -62,17 +68,28 @@ fn class_slot(status: StatusCode) -> usize {
         200..=299 => 1,
         300..=399 => 2,
         400..=499 => 3,
-        _ => CLASS_5XX,
+        _ => 4,
     }
 }
 
-/// The class of an `Err`'s answer, as the driver chooses its status: a
-/// status outside 400–599 becomes 500.
-fn error_slot(err: &Error) -> usize {
-    match err.status().as_u16() {
-        400..=499 => 3,
-        _ => CLASS_5XX,
+/// The status the driver answers an `Err` with (rule 1): the error's
+/// own if it is a 4xx or 5xx, else 500.
+fn error_status(err: &Error) -> StatusCode {
+    let status = err.status();
+    if (400..=599).contains(&status.as_u16()) {
+        status
+    } else {
+        StatusCode::INTERNAL_SERVER_ERROR
     }
+}
+
+/// The size of the driver's error page for `status` (rule 1): its reason
+/// phrase, or nothing for HEAD.
+fn error_page_size(status: StatusCode, head: bool) -> u64 {
+    if head {
+        return 0;
+    }
+    status.canonical_reason().unwrap_or("Error").len() as u64
 }
 
 /// Makes the histograms of a family with the configured buckets.
@@ -246,12 +263,12 @@ impl Recorder {
 /// records each request of the application inside it. Forwards `startup`
 /// and `shutdown`.
 pub struct MetricsApp<A> {
-    app: HandleErrorsApp<A, DriverPage>,
+    app: A,
     recorder: Arc<Recorder>,
 }
 
 impl<A> MetricsApp<A> {
-    pub(crate) fn new(app: HandleErrorsApp<A, DriverPage>, recorder: Arc<Recorder>) -> Self {
+    pub(crate) fn new(app: A, recorder: Arc<Recorder>) -> Self {
         MetricsApp { app, recorder }
     }
 }
@@ -268,18 +285,18 @@ impl<A: Application> Application for MetricsApp<A> {
         let notes = Notes::attach(&mut env);
         let method = method_slot(env.method());
         self.recorder.in_flight.inc();
-        let pending = Pending {
-            recorder: &self.recorder,
-            notes,
-            method,
-            start,
-            armed: true,
-        };
-        let called = self.app.call(env);
-        async move {
-            let mut pending = pending;
-            let result = called.await;
-            pending.answered(result)
+        MetricsFuture {
+            pending: Pending {
+                recorder: &self.recorder,
+                notes,
+                method,
+                start,
+                armed: true,
+                polling: false,
+            },
+            // Made here and moved once: no state machine of this layer's
+            // own around the application's future.
+            inner: self.app.call(env),
         }
     }
 
@@ -292,6 +309,30 @@ impl<A: Application> Application for MetricsApp<A> {
     }
 }
 
+pin_project_lite::pin_project! {
+    /// The application's future, and the request's record until it is
+    /// answered.
+    struct MetricsFuture<'a, F> {
+        #[pin]
+        inner: F,
+        pending: Pending<'a>,
+    }
+}
+
+impl<F: Future<Output = Result<Response, Error>>> Future for MetricsFuture<'_, F> {
+    type Output = Result<Response, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        // Still set when the future is dropped: the poll panicked.
+        this.pending.polling = true;
+        let polled = this.inner.poll(cx);
+        this.pending.polling = false;
+        let result = std::task::ready!(polled);
+        Poll::Ready(this.pending.answered(result))
+    }
+}
+
 /// A request called and not yet answered: if it is dropped so (the
 /// client went away), it is recorded as cancelled.
 struct Pending<'a> {
@@ -300,6 +341,8 @@ struct Pending<'a> {
     method: usize,
     start: Instant,
     armed: bool,
+    /// Set while the application's future is polled.
+    polling: bool,
 }
 
 impl Pending<'_> {
@@ -317,32 +360,39 @@ impl Pending<'_> {
                 *res.body_mut() = body.on_finish(move |done| handles.record(start, done.bytes()));
                 Ok(res)
             }
-            // Only if rendering the error page failed: the driver answers.
             Err(err) => {
-                self.record_now(error_slot(&err));
+                // The driver answers with its page (rule 1), sent at once.
+                self.record_now(error_status(&err));
                 Err(err)
             }
         }
     }
 
+    /// Records a request answered by the driver's error page for
+    /// `status`.
     #[cold]
-    fn record_now(&self, class: usize) {
+    fn record_now(&self, status: StatusCode) {
+        let head = self.method == 1;
         self.recorder
-            .handles(self.notes.route(), self.method, class)
-            .record(self.start, 0);
+            .handles(self.notes.route(), self.method, class_slot(status))
+            .record(self.start, error_page_size(status, head));
     }
 }
 
 impl Drop for Pending<'_> {
     fn drop(&mut self) {
-        if self.armed {
-            // Unwinding through here, the driver answers with a 500.
-            let class = if std::thread::panicking() {
-                CLASS_5XX
-            } else {
-                CANCELLED
-            };
-            self.record_now(class);
+        if !self.armed {
+            return;
+        }
+        if self.polling || std::thread::panicking() {
+            // The application panicked: the driver catches it and answers
+            // 500 (and drops this future after the unwinding, if it
+            // caught it around the poll).
+            self.record_now(StatusCode::INTERNAL_SERVER_ERROR);
+        } else {
+            self.recorder
+                .handles(self.notes.route(), self.method, CANCELLED)
+                .record(self.start, 0);
         }
     }
 }
