@@ -68,6 +68,7 @@ ratio session-cookie axum-sessions "gateway + Sessions, cookie store / axum + to
 ratio session-memory axum-sessions "gateway + Sessions, memory store / axum + tower-sessions (target <= 0.8)"
 ratio axum-sessions axum "axum + tower-sessions / axum"
 ratio basic-auth gateway "gateway + BasicAuth::single / gateway, same request (target <= 1.05)"
+ratio metrics gateway "gateway + Metrics / gateway (AccessLog + RequestId + Metrics target <= 1.15)"
 ratio csrf gateway "gateway + Csrf, same-origin POST / unchecked POST (same request)"
 ratio access-log gateway "gateway + AccessLog to a buffered io::sink / gateway"
 ratio request-id gateway "gateway + RequestId (a made id) / gateway"

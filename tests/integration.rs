@@ -26,6 +26,7 @@ mod hostile;
 mod idle;
 mod lint;
 mod login_example;
+mod metrics;
 mod mini_framework;
 mod nginx;
 mod server;

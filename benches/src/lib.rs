@@ -141,6 +141,11 @@ pub enum Kind {
     /// the header `authorization: Basic YWRhOmNvcnJlY3QgaG9yc2U=` (and
     /// `gateway` with the same bytes, as its baseline).
     BasicAuth,
+    /// [`Kind::Gateway`]'s hello application inside
+    /// `gateway_middleware::Metrics::new()` (defaults; the route label
+    /// unset): what recording a request's metrics costs. Its `/metrics`
+    /// endpoint is not mounted: the load never scrapes.
+    Metrics,
     /// [`Kind::Gateway`]'s hello application behind
     /// `gateway_middleware::auth::Csrf::new()` (defaults): load it with
     /// `LOAD_METHOD=POST`, path `/echo`, `content-length: 0` and
@@ -172,7 +177,7 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind with its command-line name.
-    pub const ALL: [(&'static str, Kind); 22] = [
+    pub const ALL: [(&'static str, Kind); 23] = [
         ("gateway", Kind::Gateway),
         ("raw", Kind::Raw),
         ("raw-minimal", Kind::RawMinimal),
@@ -191,6 +196,7 @@ impl Kind {
         ("session-memory", Kind::SessionMemory),
         ("session-untouched", Kind::SessionUntouched),
         ("basic-auth", Kind::BasicAuth),
+        ("metrics", Kind::Metrics),
         ("csrf", Kind::Csrf),
         ("axum-sessions", Kind::AxumSessions),
         ("access-log", Kind::AccessLog),
@@ -306,6 +312,11 @@ pub async fn serve(
             use gateway_core::ApplicationExt;
             use gateway_middleware::RequestId;
             let app = gateway_examples::hello::app().with(RequestId::new());
+            serve_gateway(listener, shutdown, app).await
+        }
+        Kind::Metrics => {
+            use gateway_core::ApplicationExt;
+            let app = gateway_examples::hello::app().with(gateway_middleware::Metrics::new());
             serve_gateway(listener, shutdown, app).await
         }
         Kind::Csrf => {

@@ -74,6 +74,7 @@
 //! | [`StaticFiles`] | `static-files` | files from a directory, as correct as nginx (preconditions, ranges, precompressed variants, caching headers, no path escapes) and close to it in speed; an application of its own, or a middleware in front of one | **tokio** (file I/O on its blocking pool) |
 //! | [`Sessions`] | `sessions` (`redis` for `RedisStore`) | a [`Session`] in every request's extensions: lazy, saved once before the commit and only when changed, never for anonymous traffic or on a 5xx; kept in [`MemoryStore`](sessions::MemoryStore), Redis (per-key merge, logout wins) or an encrypted [`CookieStore`](sessions::CookieStore); `503` when the store is down — see [`sessions`] | any (`RedisStore`: **tokio**) |
 //! | [`Liveness`], [`Readiness`] | `health` | applications to mount for probes and load balancers: `200 ok`, and `200 ready` / `503 not ready` from a check such as gateway-hyper's drain state — see [`health`] | any |
+//! | [`Metrics`] | `metrics` | Prometheus metrics of every request — count, in-flight, latency and response-size histograms by method, status class and a route label the application sets (never the raw path) — served by a mountable `/metrics` application, plus gauges and counters read at scrape time (the adapter's own) — see [`metrics`] | any |
 //! | [`ConditionalGet`] | `conditional` | `304 Not Modified` / `412 Precondition Failed` for dynamic `GET`/`HEAD` responses that carry `ETag` or `Last-Modified`; the evaluator itself, for handlers, is in [`conditional`] (RFC 9110 §13) | any |
 //!
 //! **Order.** `ProxyHeaders` outermost, then `RequestId`, then
@@ -88,7 +89,7 @@
 //! `serde_json`, the RustCrypto AEAD and HMAC crates, `getrandom` and
 //! tokio's `sync` for `sessions`; `redis` for `redis`; `itoa` and
 //! `tracing` for `access-log`; `proxy`, `getrandom`, `siphasher` and
-//! `tracing` for `request-id`).
+//! `tracing` for `request-id`; `prometheus-client` for `metrics`).
 //!
 //! **Runtime.** "any" runs on whatever executor polls it: no timers, no
 //! spawning. [`StaticFiles`] needs to run inside a tokio runtime (either
@@ -160,6 +161,8 @@ pub mod conditional;
 mod header_list;
 #[cfg(feature = "health")]
 pub mod health;
+#[cfg(feature = "metrics")]
+pub mod metrics;
 #[cfg(feature = "mount")]
 mod mount;
 // Shared by the layers that log or count requests.
@@ -183,6 +186,8 @@ pub use conditional::middleware::{ConditionalGet, ConditionalGetApp};
 pub use gateway_core::{Application, Middleware};
 #[cfg(feature = "health")]
 pub use health::{Liveness, Readiness};
+#[cfg(feature = "metrics")]
+pub use metrics::{Metrics, MetricsApp};
 #[cfg(feature = "mount")]
 pub use mount::{Mount, MountError};
 #[cfg(feature = "proxy")]

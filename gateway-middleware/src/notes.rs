@@ -17,10 +17,6 @@
 //! label when the application sets one). One allocation per request, for
 //! all of the observing layers together.
 
-// The layers that read the notes land one by one; the lead removes this
-// allowance once AccessLog and Metrics are in.
-#![allow(dead_code)]
-
 use std::sync::{Arc, Mutex, OnceLock};
 
 use gateway_core::Environ;
