@@ -17,6 +17,13 @@
 //! label when the application sets one). One allocation per request, for
 //! all of the observing layers together.
 
+// Each observing layer reads its own part; built with only some of them,
+// the others' parts are unused.
+#![cfg_attr(
+    not(all(feature = "access-log", feature = "metrics", feature = "request-id")),
+    allow(dead_code)
+)]
+
 use std::sync::{Arc, Mutex, OnceLock};
 
 use gateway_core::Environ;
