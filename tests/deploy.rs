@@ -15,6 +15,10 @@
 //!   that read the session is never served to another user.
 //! - systemd socket activation over TCP, and the shipped units pass
 //!   `systemd-analyze verify`.
+//! - Through nginx, every request has one access-log line with nginx's
+//!   request id, the verified user and the client's address, and
+//!   `/metrics` counts it; `--drain-delay` keeps an instance serving
+//!   while `/readyz` answers 503 ([`observe`]).
 //!
 //! Each test starts its own processes, stopped by PID however it ends.
 //! They run one at a time ([`SERIAL`]): each puts two instances, nginx,
@@ -23,6 +27,7 @@
 //! set.
 
 mod load;
+mod observe;
 mod stack;
 
 use std::collections::BTreeSet;

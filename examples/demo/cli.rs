@@ -2,8 +2,10 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
-use gateway_middleware::ProxyHeaders;
+use gateway_middleware::access_log::Format;
+use gateway_middleware::{ProxyHeaders, RequestId};
 
 /// The usage text `--help` prints.
 pub const USAGE: &str = "\
@@ -22,6 +24,11 @@ Serves the whole gateway stack (see `examples/demo/mod.rs`).
   --trust-proxy CIDR   also trust X-Forwarded-* from TCP peers in CIDR (an
                        address or a network; repeatable, or comma-separated).
                        Peers on the Unix sockets are always trusted.
+  --access-log FORMAT  the access log's format on stdout: combined (default),
+                       common or json
+  --drain-delay SECS   at SIGTERM, keep serving this long while /readyz
+                       answers 503, then drain (default 0; for Kubernetes,
+                       longer than the readiness probe's period)
   -h, --help           print this and exit
 
 Environment: LOGIN_SECRET (at least 32 bytes) keys the logins; instances
@@ -125,11 +132,37 @@ impl Command {
                             .map(str::to_owned),
                     );
                 }
+                "--access-log" => {
+                    let format = value()?;
+                    options.access_log = match format.as_str() {
+                        "combined" => Format::Combined,
+                        "common" => Format::Common,
+                        "json" => Format::Json,
+                        _ => {
+                            return Err(format!(
+                                "--access-log {format:?}: expected combined, common or json"
+                            ));
+                        }
+                    };
+                }
+                "--drain-delay" => {
+                    let text = value()?;
+                    options.drain_delay = text
+                        .parse::<u16>()
+                        .map(|secs| Duration::from_secs(secs.into()))
+                        .map_err(|_| {
+                            format!("--drain-delay {text:?}: expected whole seconds, 0 to 65535")
+                        })?;
+                }
                 _ => return Err(format!("unknown argument {flag:?} (try --help)")),
             }
         }
         options.proxy = options
             .proxy
+            .try_trusted_proxies(&trusted)
+            .map_err(|e| format!("--trust-proxy: {e}"))?;
+        options.request_id = options
+            .request_id
             .try_trusted_proxies(&trusted)
             .map_err(|e| format!("--trust-proxy: {e}"))?;
         Ok(Command::Serve(Box::new(options)))
@@ -165,6 +198,18 @@ pub struct Options {
     /// `deploy/nginx/gateway.conf` sends. `--trust-proxy` adds TCP
     /// networks.
     pub proxy: ProxyHeaders,
+    /// Whose `X-Request-Id` is kept: the same peers as
+    /// [`proxy`](Options::proxy)'s (Unix-socket peers, and the
+    /// `--trust-proxy` networks); every other request gets a new id.
+    pub request_id: RequestId,
+    /// The access log's format (lines go to stdout). Defaults to
+    /// [`Format::Combined`].
+    pub access_log: Format,
+    /// How long the server keeps serving after SIGTERM while `/readyz`
+    /// answers 503, before it drains
+    /// ([`Server::drain_delay`](gateway_hyper::Server::drain_delay)).
+    /// Defaults to zero.
+    pub drain_delay: Duration,
 }
 
 impl Default for Options {
@@ -182,6 +227,9 @@ impl Default for Options {
                 .x_host(1)
                 .x_port(1)
                 .x_prefix(1),
+            request_id: RequestId::new().trust_unix_peers(true),
+            access_log: Format::Combined,
+            drain_delay: Duration::ZERO,
         }
     }
 }

@@ -7,10 +7,13 @@
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 //! use gateway_core::test_client::TestClient;
 //! use gateway_examples::demo::{self, Options};
+//! use gateway_hyper::ServerStats;
 //! use gateway_middleware::auth::AuthKey;
 //! use gateway_middleware::sessions::{MemoryStore, Sessions};
 //!
-//! let app = demo::app(&Options::default(), Sessions::new(MemoryStore::new()), AuthKey::generate());
+//! let sessions = Sessions::new(MemoryStore::new());
+//! let stats = ServerStats::default(); // a server's, when served
+//! let app = demo::app(&Options::default(), sessions, AuthKey::generate(), &stats);
 //! let client = TestClient::new(app);
 //!
 //! let res = client.get("/whoami").send().await;
@@ -24,6 +27,9 @@
 //!
 //! assert_eq!(client.get("/static/site.css").send().await.status(), 200);
 //! assert_eq!(client.get("/api/notes").send().await.text(), "[]");
+//! assert_eq!(client.get("/readyz").send().await.status(), 200);
+//! let metrics = client.get("/metrics").send().await.text();
+//! assert!(metrics.contains(r#"http_requests_total{method="GET",status="2xx",route="/readyz"} 1"#), "{metrics}");
 //! # });
 //! ```
 //!
@@ -38,14 +44,20 @@
 //! | `GET /whoami` | `text/plain`, one `key: value` per line: `instance`, `user`, `client` (address), `scheme`, `host`, `script_name`, `url` — what the application sees after [`ProxyHeaders`](gateway_middleware::ProxyHeaders) |
 //! | `/api/…` | the [`mini_framework`](crate::mini_framework) notes API, mounted with [`Mount`] (`GET /api/notes`, `POST /api/notes`, …; each instance has its own notes) |
 //! | `/static/…` | [`StaticFiles`] from [`Options::static_dir`] (`examples/demo/static`) |
+//! | `GET /metrics` | Prometheus metrics ([`Metrics`]): requests by method, status class and route, latency and size histograms, in-flight requests, and the server's own gauges ([`ServerStats`]) |
+//! | `GET /livez`, `GET /readyz` | [`Liveness`] (always `200`) and [`Readiness`] (`503` from SIGTERM on, through `--drain-delay`) |
 //!
 //! Every link and redirect is built from `script_name`, so the site works
 //! at `/` and under a prefix that nginx strips and reports in
 //! `X-Forwarded-Prefix` (`deploy/nginx/gateway.conf` shows both).
 //!
 //! The stack, outermost first: [`ProxyHeaders`](gateway_middleware::ProxyHeaders) (peers on a Unix socket
-//! are trusted by default, TCP peers only with `--trust-proxy`), then a
-//! [`Mount`] of `/static`, `/api` and the pages; the pages run inside
+//! are trusted by default, TCP peers only with `--trust-proxy`),
+//! [`RequestId`](gateway_middleware::RequestId) (a proxy's `X-Request-Id`
+//! from the same peers, else a new one), [`AccessLog`] (one line per
+//! request on stdout, `--access-log combined|common|json`), [`Metrics`],
+//! then a [`Mount`] of `/static`, `/api`, `/metrics`, `/livez`, `/readyz`
+//! and the pages; the pages run inside
 //! `Sessions` (memory, or Redis with `--redis`), `SessionAuth` (the
 //! session's login becomes the request's `Identity`) and `Csrf`. It is
 //! put together in one place, [`app`].
@@ -55,11 +67,10 @@
 //! `cargo run --example demo` serves on `127.0.0.1:8000` with sessions in
 //! memory and a random login key. The options ([`USAGE`]): `--listen
 //! ADDR`, `--unix PATH`, `--redis URL`, `--name NAME`, `--static-dir DIR`,
-//! `--trust-proxy CIDR`. Two instances that share Redis must share
-//! `LOGIN_SECRET` too. Under systemd socket activation (`LISTEN_FDS`) the
-//! TCP socket systemd passes is served (an inherited Unix socket is
-//! refused with an error: this gateway-hyper cannot serve one yet).
-//! SIGTERM or Ctrl-C drains and exits.
+//! `--trust-proxy CIDR`, `--access-log FORMAT`, `--drain-delay SECS`.
+//! Two instances that share Redis must share `LOGIN_SECRET` too. Under
+//! systemd socket activation (`LISTEN_FDS`) the socket systemd passes, TCP
+//! or Unix, is served. SIGTERM or Ctrl-C drains and exits.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -67,11 +78,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::task::Poll;
 
-use gateway_core::{Addr, Application, ApplicationExt, Error};
-use gateway_hyper::Server;
+use gateway_core::{Addr, Application, ApplicationExt, Environ, Error, Middleware, Response};
+use gateway_hyper::{Server, ServerStats};
 use gateway_middleware::auth::{AuthKey, Csrf, SessionAuth};
 use gateway_middleware::sessions::{Backend, MemoryStore, RedisStore, Sessions};
-use gateway_middleware::{Mount, StaticFiles};
+use gateway_middleware::{AccessLog, Liveness, Metrics, Mount, Readiness, StaticFiles, metrics};
 
 use crate::login::Accounts;
 
@@ -103,6 +114,7 @@ pub fn app<B: Backend>(
     options: &Options,
     sessions: Sessions<B>,
     key: AuthKey,
+    stats: &ServerStats,
 ) -> impl Application + use<B> {
     let accounts = Arc::new(Accounts::demo());
     let loader = {
@@ -119,13 +131,100 @@ pub fn app<B: Backend>(
         // The session's login becomes the request's `Identity`.
         .with(SessionAuth::new(loader, key))
         .with(sessions);
+    let metrics = server_gauges(Metrics::new(), stats);
+    let draining = stats.clone();
     Mount::new()
-        .mount("/static", StaticFiles::new(&options.static_dir))
-        .mount("/api", crate::mini_framework::app())
+        .mount(
+            "/static",
+            StaticFiles::new(&options.static_dir).with(Route("/static")),
+        )
+        .mount("/api", crate::mini_framework::app().with(Route("/api")))
+        .mount("/metrics", metrics.app().with(Route("/metrics")))
+        .mount("/livez", Liveness::new().with(Route("/livez")))
+        // 503 from the moment SIGTERM arrives (and through
+        // `--drain-delay`), so that probes stop sending traffic first.
+        .mount(
+            "/readyz",
+            Readiness::new(move || !draining.is_draining()).with(Route("/readyz")),
+        )
         .fallback(pages)
+        // Every request counted (by the route label set inside), logged
+        // with the status the client saw, and given an id.
+        .with(metrics)
+        .with(AccessLog::new().format(options.access_log).to_stdout())
+        .with(options.request_id.clone())
         // Outermost: everything inside sees the client's address, scheme,
         // host and prefix.
         .with(options.proxy.clone())
+}
+
+/// `metrics` with the server's own gauges and counters, read from
+/// `stats` at each scrape.
+fn server_gauges(metrics: Metrics, stats: &ServerStats) -> Metrics {
+    let (open, accepted, limited, refused, draining) = (
+        stats.clone(),
+        stats.clone(),
+        stats.clone(),
+        stats.clone(),
+        stats.clone(),
+    );
+    metrics
+        .gauge_fn(
+            "gateway_connections_open",
+            "Client connections open now.",
+            move || i64::try_from(open.open_connections()).unwrap_or(i64::MAX),
+        )
+        .counter_fn(
+            "gateway_connections_accepted_total",
+            "Client connections accepted.",
+            move || accepted.accepted_connections(),
+        )
+        .counter_fn(
+            "gateway_connections_limited_total",
+            "Times accepting paused at the connection limit.",
+            move || limited.connections_limited(),
+        )
+        .counter_fn(
+            "gateway_requests_refused_total",
+            "Requests answered 503 at the concurrency limit.",
+            move || refused.requests_refused(),
+        )
+        .gauge_fn(
+            "gateway_draining",
+            "1 from the shutdown signal on, 0 before.",
+            move || i64::from(draining.is_draining()),
+        )
+}
+
+/// Sets the route label of every request to a mounted application, for
+/// [`Metrics`]: one label per mount, never the raw path.
+#[derive(Clone, Copy, Debug)]
+struct Route(&'static str);
+
+/// The application a [`Route`] wraps.
+struct Routed<A>(&'static str, A);
+
+impl<A: Application> Middleware<A> for Route {
+    type Output = Routed<A>;
+
+    fn wrap(&self, app: A) -> Routed<A> {
+        Routed(self.0, app)
+    }
+}
+
+impl<A: Application> Application for Routed<A> {
+    fn call(&self, env: Environ) -> impl Future<Output = Result<Response, Error>> + Send {
+        metrics::set_route(&env, self.0);
+        self.1.call(env)
+    }
+
+    fn startup(&self) -> impl Future<Output = Result<(), Error>> + Send {
+        self.1.startup()
+    }
+
+    fn shutdown(&self) -> impl Future<Output = ()> + Send {
+        self.1.shutdown()
+    }
 }
 
 /// A listening socket the demo was handed instead of binding its own
@@ -174,8 +273,7 @@ impl Inherited {
 /// # Errors
 ///
 /// A listener cannot be bound, the static directory is not a directory,
-/// `LOGIN_SECRET` is too short, Redis cannot be reached at startup, or an
-/// inherited Unix socket (not served by this version, see below).
+/// `LOGIN_SECRET` is too short, or Redis cannot be reached at startup.
 pub async fn serve(options: Options, inherited: Option<Inherited>) -> io::Result<()> {
     if !options.static_dir.is_dir() {
         return Err(io::Error::other(format!(
@@ -190,7 +288,10 @@ pub async fn serve(options: Options, inherited: Option<Inherited>) -> io::Result
     };
     // Before any socket is bound: a SIGTERM from now on drains.
     let signal = shutdown_signal().await;
-    let server = bind(&options, inherited).await?;
+    let server = bind(&options, inherited)
+        .await?
+        .drain_delay(options.drain_delay);
+    let stats = server.stats();
     for addr in server.local_addrs()? {
         match addr {
             Addr::Tcp(addr) => println!("listening on http://{addr}"),
@@ -199,7 +300,7 @@ pub async fn serve(options: Options, inherited: Option<Inherited>) -> io::Result
     }
     match &options.redis {
         None => {
-            let app = app(&options, Sessions::new(MemoryStore::new()), key);
+            let app = app(&options, Sessions::new(MemoryStore::new()), key, &stats);
             server.serve_with_shutdown(app, signal).await
         }
         Some(url) => {
@@ -208,7 +309,7 @@ pub async fn serve(options: Options, inherited: Option<Inherited>) -> io::Result
                 .connect()
                 .await
                 .map_err(|e| io::Error::other(format!("--redis {url}: {e}")))?;
-            let app = app(&options, Sessions::new(store), key);
+            let app = app(&options, Sessions::new(store), key, &stats);
             server.serve_with_shutdown(app, signal).await
         }
     }
@@ -237,13 +338,9 @@ async fn bind(options: &Options, inherited: Option<Inherited>) -> io::Result<Ser
     let mut server = match inherited {
         None => None,
         Some(Inherited::Tcp(listener)) => Some(Server::from_std(listener)?),
-        // `Server::from_std_unix` is not in this gateway-hyper yet.
-        Some(Inherited::Unix(_)) => {
-            return Err(io::Error::other(
-                "systemd passed a Unix socket: this gateway-hyper serves inherited \
-                 TCP sockets only (ListenStream=127.0.0.1:PORT)",
-            ));
-        }
+        // systemd made the socket file and removes it: the server leaves
+        // it in place at shutdown.
+        Some(Inherited::Unix(listener)) => Some(Server::from_std_unix(listener)?),
     };
     for addr in &options.listen {
         server = Some(match server {

@@ -10,6 +10,7 @@ use gateway_core::{Application, Environ, Error, Response, start};
 use gateway_middleware::auth::{
     AuthKey, CsrfToken, Identity, login, logout, redirect_after_login, safe_next_path,
 };
+use gateway_middleware::metrics;
 use gateway_middleware::sessions::Session;
 use http::{Method, StatusCode};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
@@ -56,6 +57,19 @@ impl Application for Pages {
     async fn call(&self, env: Environ) -> Result<Response, Error> {
         let get = matches!(*env.method(), Method::GET | Method::HEAD);
         let post = *env.method() == Method::POST;
+        // The page's name for the metrics (never the raw path: a scanner's
+        // made-up paths must not make new label values).
+        let route = match env.path_info() {
+            "/" => Some("/"),
+            "/whoami" => Some("/whoami"),
+            "/login" => Some("/login"),
+            "/logout" => Some("/logout"),
+            "/private" => Some("/private"),
+            _ => None,
+        };
+        if let Some(route) = route {
+            metrics::set_route(&env, route);
+        }
         match env.path_info() {
             "/" if get => self.index(&env).await,
             "/whoami" if get => self.whoami(&env),

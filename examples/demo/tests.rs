@@ -5,6 +5,7 @@
 
 use gateway_core::test_client::{TestClient, TestRequest};
 use gateway_core::{Addr, Application, ConnInfo};
+use gateway_hyper::ServerStats;
 use gateway_middleware::auth::AuthKey;
 use gateway_middleware::sessions::{MemoryStore, Sessions};
 
@@ -83,7 +84,12 @@ fn bad_arguments_are_refused_with_a_reason() {
 fn demo() -> TestClient<impl Application> {
     let options = Options::default();
     let sessions = Sessions::new(MemoryStore::new());
-    TestClient::new(app(&options, sessions, AuthKey::generate()))
+    TestClient::new(app(
+        &options,
+        sessions,
+        AuthKey::generate(),
+        &ServerStats::default(),
+    ))
 }
 
 /// The value of `key: ` in a `/whoami` answer.

@@ -109,6 +109,12 @@ impl Instance {
         }
     }
 
+    /// The instance's stdout so far, over all its runs: the `listening`
+    /// lines and its access log.
+    pub(super) fn stdout(&self) -> String {
+        std::fs::read_to_string(self.dir.join(format!("{}.out", self.name))).unwrap_or_default()
+    }
+
     /// The instance's stderr so far (its log).
     pub(super) fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join(format!("{}.err", self.name))).unwrap_or_default()
