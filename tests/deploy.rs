@@ -13,7 +13,7 @@
 //!   of both under `wrk` neither, and the user stays logged in.
 //! - With nginx's `proxy_cache` on (the config's `#cache:` lines), a page
 //!   that read the session is never served to another user.
-//! - systemd socket activation over TCP, and the shipped units pass
+//! - systemd socket activation over TCP and a Unix socket, and the shipped units pass
 //!   `systemd-analyze verify`.
 //! - Through nginx, every request has one access-log line with nginx's
 //!   request id, the verified user and the client's address, and
@@ -334,6 +334,27 @@ async fn proxy_cache_never_serves_a_session_page_to_another_user() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn socket_activation_over_tcp() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let url = format!("http://127.0.0.1:{port}/whoami");
+    activated(&format!("127.0.0.1:{port}"), &[&url]).await;
+}
+
+/// The same over a Unix socket: the demo serves the socket systemd
+/// passes (`Server::from_std_unix`) and leaves its file to systemd.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn socket_activation_over_a_unix_socket() {
+    let dir = TempDir::new("deploy-activate");
+    let sock = dir.join("activated.sock").display().to_string();
+    activated(&sock, &["--unix-socket", &sock, "http://localhost/whoami"]).await;
+}
+
+/// Runs the demo under `systemd-socket-activate --listen=LISTEN`, asks
+/// `/whoami` with curl's `request` arguments, then stops it with SIGTERM:
+/// it must have answered as the activated instance and exit 0.
+async fn activated(listen: &str, request: &[&str]) {
     let _serial = SERIAL.lock().await;
     if !curl_available().await {
         return;
@@ -353,14 +374,10 @@ async fn socket_activation_over_tcp() {
         );
         return;
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
-    // systemd-socket-activate binds the port, then runs the demo with it
+    // systemd-socket-activate binds the socket, then runs the demo with it
     // as fd 3 (LISTEN_FDS=1), as systemd does with a .socket unit.
     let child = Command::new(activate)
-        .arg(format!("--listen=127.0.0.1:{port}"))
+        .arg(format!("--listen={listen}"))
         .arg(env!("CARGO_BIN_EXE_demo_server"))
         .args(["--name", "activated"])
         .stdin(Stdio::null())
@@ -369,16 +386,15 @@ async fn socket_activation_over_tcp() {
         .spawn()
         .expect("start systemd-socket-activate");
     let mut child = KillOnDrop(child);
-    let url = format!("http://127.0.0.1:{port}/whoami");
     let deadline = Instant::now() + TIMEOUT;
     let text = loop {
-        let out = curl(&[&url], None).await;
+        let out = curl(request, None).await;
         if out.status.success() {
             break String::from_utf8_lossy(&out.stdout).into_owned();
         }
         assert!(
             Instant::now() < deadline,
-            "no answer on the activated socket"
+            "no answer on the activated socket {listen}"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
