@@ -6,8 +6,10 @@
 # Usage: benches/nginx.sh [ROUNDS] [SECONDS] [CONNECTIONS]   (defaults 5 5 32)
 # KINDS picks the upstream servers (bench-server kinds; default
 # "raw-minimal demo": a minimal raw hyper hello against the demo's whole
-# stack), LOAD_PATH the path (default /; the demo kind answers it with its
-# home page).
+# stack). The path is / for a hello kind and /whoami for `demo` (its
+# plain-text page: through ProxyHeaders, RequestId, AccessLog to stdout,
+# Metrics, Mount, Sessions (no cookie: no store call), SessionAuth and
+# Csrf); LOAD_PATH overrides both.
 #
 # Placement on 2 cores: the upstream server on CPU 0 (current-thread
 # runtime), nginx (one worker) and wrk (one thread) on CPU 1. nginx is the
@@ -26,11 +28,18 @@ NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 build_bins
 make_work
 KINDS=${KINDS:-raw-minimal demo}
-LOAD_PATH=${LOAD_PATH:-/}
-NGINX_PORT=${NGINX_PORT:-18080}
+# path_for KIND: the path wrk asks KIND for.
+path_for() {
+  if [ -n "${LOAD_PATH:-}" ]; then echo "$LOAD_PATH"
+  elif [ "$1" = demo ]; then echo /whoami
+  else echo /; fi
+}
+# A free port for nginx (NGINX_PORT overrides).
+NGINX_PORT=${NGINX_PORT:-$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
 
 mkdir -p "$WORK/nginx"
 nginx_start() {
+  local path=$2
   cat >"$WORK/nginx/nginx.conf" <<CONF
 worker_processes 1;
 worker_cpu_affinity 10;
@@ -63,7 +72,8 @@ CONF
   "$NGINX" -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" &
   NGINX_PID=$!
   for _ in $(seq 1 100); do
-    curl -fsS -o /dev/null "http://127.0.0.1:$NGINX_PORT$LOAD_PATH" 2>/dev/null && return 0
+    kill -0 "$NGINX_PID" 2>/dev/null || { echo "nginx exited" >&2; cat "$WORK/nginx/error.log" >&2; exit 1; }
+    curl -fsS -o /dev/null "http://127.0.0.1:$NGINX_PORT$path" 2>/dev/null && return 0
     sleep 0.1
   done
   echo "nginx did not start" >&2
@@ -78,8 +88,9 @@ nginx_stop() {
 for round in $(seq 1 "$ROUNDS"); do
   for kind in $KINDS; do
     start_server taskset -c 0 -- "$kind" "$WORK/log.$kind.$round"
-    nginx_start "$SERVER_ADDR"
-    rps=$(taskset -c 1 wrk -t1 -c"$CONNS" -d"${SECS}s" "http://127.0.0.1:$NGINX_PORT$LOAD_PATH" |
+    path=$(path_for "$kind")
+    nginx_start "$SERVER_ADDR" "$path"
+    rps=$(taskset -c 1 wrk -t1 -c"$CONNS" -d"${SECS}s" "http://127.0.0.1:$NGINX_PORT$path" |
       awk '/^Requests\/sec:/ {print $2} /Non-2xx/ {print "non-2xx " $0 > "/dev/stderr"}')
     nginx_stop
     stop_server

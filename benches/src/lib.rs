@@ -173,11 +173,16 @@ pub enum Kind {
     /// `gateway_middleware::RequestId` (defaults: no trusted proxy, so an
     /// id is made for every request).
     RequestId,
+    /// The demo (`gateway_examples::demo::app`, default options, sessions
+    /// in memory): the whole stack — ProxyHeaders, RequestId, AccessLog
+    /// (to stdout), Metrics, Mount, Sessions, SessionAuth, Csrf — for
+    /// `benches/nginx.sh` (its `/whoami` against a hello).
+    Demo,
 }
 
 impl Kind {
     /// Every kind with its command-line name.
-    pub const ALL: [(&'static str, Kind); 23] = [
+    pub const ALL: [(&'static str, Kind); 24] = [
         ("gateway", Kind::Gateway),
         ("raw", Kind::Raw),
         ("raw-minimal", Kind::RawMinimal),
@@ -201,6 +206,7 @@ impl Kind {
         ("axum-sessions", Kind::AxumSessions),
         ("access-log", Kind::AccessLog),
         ("request-id", Kind::RequestId),
+        ("demo", Kind::Demo),
     ];
 }
 
@@ -313,6 +319,17 @@ pub async fn serve(
             use gateway_middleware::RequestId;
             let app = gateway_examples::hello::app().with(RequestId::new());
             serve_gateway(listener, shutdown, app).await
+        }
+        Kind::Demo => {
+            use gateway_examples::demo::{Options, app};
+            use gateway_middleware::auth::AuthKey;
+            use gateway_middleware::sessions::{MemoryStore, Sessions};
+            let server = gateway_hyper::Server::from_listener(listener)
+                .header_read_timeout(HEADER_READ_TIMEOUT);
+            let stats = server.stats();
+            let sessions = Sessions::new(MemoryStore::new());
+            let app = app(&Options::default(), sessions, AuthKey::generate(), &stats);
+            server.serve_with_shutdown(app, shutdown).await
         }
         Kind::Metrics => {
             use gateway_core::ApplicationExt;
