@@ -36,7 +36,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use gateway_tests::{KillOnDrop, TIMEOUT, TempDir, curl, curl_available, skip_unless_ci};
-use load::{Load, WrkReport, start_wrk, wrk_available};
+use load::{Load, POST_NOTES, WrkReport, start_wrk, start_wrk_with, wrk_available};
 use stack::{Browser, CLIENT_IP, Deployment};
 
 /// One deployment at a time.
@@ -214,8 +214,15 @@ async fn sigterm_of_one_instance_under_wrk_fails_no_request() {
     ada.log_in(&deploy.url("")).await;
 
     // /private answers 401 to a client (wrk) without a login: a lost
-    // session would show as non-2xx answers.
+    // session would show as non-2xx answers. Beside it, POSTs, which nginx
+    // never retries: the instance must answer every one it took, the
+    // requests already in its socket and in its listener's queue
+    // included.
     let wrk = start_wrk(&deploy.url("/private"), &ada.cookie_header(), 3);
+    let script = TempDir::new("deploy-wrk");
+    let post = script.join("post.lua");
+    std::fs::write(&post, POST_NOTES).expect("write post.lua");
+    let posts = start_wrk_with(&deploy.url("/api/notes"), "", 3, Some(&post));
     tokio::time::sleep(Duration::from_secs(1)).await;
     let status = deploy.a.terminate().await;
     assert!(
@@ -225,6 +232,9 @@ async fn sigterm_of_one_instance_under_wrk_fails_no_request() {
     );
     let report = wrk.await.expect("wrk's task");
     assert_clean("SIGTERM under load", &report);
+    let report = posts.await.expect("wrk's task");
+    let what = format!("SIGTERM under POST load; nginx: {}", deploy.nginx_errors());
+    assert_clean(&what, &report);
 
     let seen = ada.get(&deploy.url("/whoami")).await;
     assert_eq!(seen.field("user"), "ada");

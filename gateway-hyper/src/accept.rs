@@ -20,11 +20,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gateway_core::{Addr, Application, ConnInfo};
-use tokio::sync::{Semaphore, TryAcquireError, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError, watch};
 
 use crate::connection::{self, Accepted, Protocols};
 use crate::conns::{Registry, Watched};
-use crate::listener::{Listener, is_connection_error};
+use crate::listener::{Listener, Stream, is_connection_error};
 use crate::service::State;
 
 /// The phase of a server, broadcast to its accept loops (connections are
@@ -55,9 +55,16 @@ pub(crate) async fn accept_loop<A: Application>(
         &registry,
     )
     .await;
-    // Close the listener (a Unix socket removes its file) and let go of
-    // the application before the drain can see this loop gone.
-    drop(listener);
+    // Close the listener (a Unix socket removes its file first), and
+    // serve the connections that were waiting in its queue: closing would
+    // reset them, and their requests may be ones a proxy will not send
+    // twice. They are registered after the drain began, so each is told to
+    // finish at once: its first request is answered, then it closes.
+    let local = listener.local_addr().unwrap_or(Addr::None);
+    for (stream, peer) in listener.close() {
+        spawn_connection(stream, peer, local, None, &state, &protocols, &registry);
+    }
+    // Let go of the application before the drain can see this loop gone.
     drop(state);
     drop(stop);
 }
@@ -111,29 +118,52 @@ async fn accept_until_drain<A: Application>(
                 continue;
             }
         };
-        let conn = ConnInfo::new(peer, local);
-        let open = state.stats.connection_opened();
-        let registered = registry.register();
-        let accepted = Accepted {
-            state: state.clone(),
-            protocols: protocols.clone(),
-            conn,
-            activity: registered.activity().clone(),
-        };
-        // Watched outermost: past the drain deadline the whole task, with
-        // its permit and requests, is dropped at once.
-        tokio::spawn(Watched::new(
-            async move {
-                let result = connection::serve(stream, accepted).await;
-                drop(permit);
-                drop(open);
-                if let Err(err) = result {
-                    tracing::debug!(error = %err, peer = %conn.peer(), "connection ended with an error");
-                }
-            },
-            registered,
-        ));
+        spawn_connection(
+            stream,
+            peer,
+            local,
+            Some(permit),
+            state,
+            protocols,
+            registry,
+        );
     }
+}
+
+/// Spawns the task that serves one accepted connection, holding its
+/// `permit` of the connection limit (none for the connections a closing
+/// listener still had queued) until it ends.
+fn spawn_connection<A: Application>(
+    stream: Stream,
+    peer: Addr,
+    local: Addr,
+    permit: Option<OwnedSemaphorePermit>,
+    state: &Arc<State<A>>,
+    protocols: &Arc<Protocols>,
+    registry: &Arc<Registry>,
+) {
+    let conn = ConnInfo::new(peer, local);
+    let open = state.stats.connection_opened();
+    let registered = registry.register();
+    let accepted = Accepted {
+        state: state.clone(),
+        protocols: protocols.clone(),
+        conn,
+        activity: registered.activity().clone(),
+    };
+    // Watched outermost: past the drain deadline the whole task, with
+    // its permit and requests, is dropped at once.
+    tokio::spawn(Watched::new(
+        async move {
+            let result = connection::serve(stream, accepted).await;
+            drop(permit);
+            drop(open);
+            if let Err(err) = result {
+                tracing::debug!(error = %err, peer = %conn.peer(), "connection ended with an error");
+            }
+        },
+        registered,
+    ));
 }
 
 /// Completes at the server's next phase change (or when it is gone).

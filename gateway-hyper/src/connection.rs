@@ -178,6 +178,8 @@ where
     B: hyper::body::Body + 'static,
     B::Error: Into<BoxError>,
 {
+    const LINGERS: bool = true;
+
     fn shut_down(self: Pin<&mut Self>) {
         self.graceful_shutdown();
     }
@@ -192,6 +194,10 @@ where
     B::Error: Into<BoxError>,
     E: hyper::rt::bounds::Http2ServerConnExec<S::Future, B>,
 {
+    // GOAWAY tells the client which requests were taken; the rest it may
+    // send again elsewhere.
+    const LINGERS: bool = false;
+
     fn shut_down(self: Pin<&mut Self>) {
         self.graceful_shutdown();
     }

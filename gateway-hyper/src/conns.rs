@@ -310,13 +310,22 @@ where
 /// Marks a request in flight on its connection until dropped: the adapter
 /// keeps it in the response body, which hyper drops when the response is
 /// sent (or abandoned).
-pub(crate) struct InFlight(Arc<Activity>);
+pub(crate) struct InFlight(Arc<Activity>, bool);
 
 impl InFlight {
+    /// A request on the connection of `activity`, over HTTP/1 when
+    /// `http1`.
     #[inline]
-    pub(crate) fn new(activity: &Arc<Activity>) -> InFlight {
+    pub(crate) fn new(activity: &Arc<Activity>, http1: bool) -> InFlight {
         activity.in_flight.fetch_add(1, Relaxed);
-        InFlight(activity.clone())
+        InFlight(activity.clone(), http1)
+    }
+
+    /// Whether the response must say `Connection: close`: an HTTP/1
+    /// connection told to finish (see [`Drive`]).
+    #[inline]
+    pub(crate) fn closes(&self) -> bool {
+        self.1 && self.0.command() != Command::Run
     }
 }
 
@@ -386,18 +395,37 @@ impl<F: Future> Future for Watched<F> {
 /// and close. Not hyper-util's `graceful::GracefulConnection`: that trait is
 /// sealed and not implemented for `http1::UpgradeableConnection`.
 pub(crate) trait GracefulConnection: Future {
+    /// Whether an idle connection, told to finish, first waits
+    /// [`LINGER`] for a request already on its way (HTTP/1, see [`Drive`]).
+    const LINGERS: bool;
+
     fn shut_down(self: Pin<&mut Self>);
 }
+
+/// How long an idle HTTP/1 connection told to finish (drain or idle
+/// timeout) stays open for a request that may already be on its way.
+pub(crate) const LINGER: Duration = Duration::from_millis(500);
 
 pin_project_lite::pin_project! {
     /// Drives a hyper connection; once told to finish (idle timeout or
     /// drain), asks it to complete its in-flight requests and close. Runs
     /// inside [`Watched`], which registers the task's waker.
+    ///
+    /// An idle HTTP/1 connection is not closed the instant it is told:
+    /// HTTP/1 cannot say "no more requests" to a client that may be
+    /// writing one (a proxy reusing a kept-alive connection), and closing
+    /// a socket with a request unread resets it — a request the proxy
+    /// will not send again if it is a `POST`. So it stays open for
+    /// [`LINGER`]: a request that comes is answered with `Connection:
+    /// close` (the service adds it once the connection is told), after
+    /// which hyper closes; one that does not come leaves nothing to lose.
+    /// HTTP/2 says it with GOAWAY and closes at once.
     pub(crate) struct Drive<C> {
         #[pin]
         connection: C,
         activity: Arc<Activity>,
         shut: bool,
+        linger: Option<Pin<Box<tokio::time::Sleep>>>,
     }
 }
 
@@ -407,6 +435,7 @@ impl<C> Drive<C> {
             connection,
             activity,
             shut: false,
+            linger: None,
         }
     }
 }
@@ -417,9 +446,24 @@ impl<C: GracefulConnection> Future for Drive<C> {
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<C::Output> {
         let mut this = self.project();
-        if !*this.shut && this.activity.command() != Command::Run {
-            *this.shut = true;
-            this.connection.as_mut().shut_down();
+        if !*this.shut {
+            match this.activity.command() {
+                Command::Run => {}
+                Command::Finish if C::LINGERS && this.activity.in_flight.load(Relaxed) == 0 => {
+                    let linger = this
+                        .linger
+                        .get_or_insert_with(|| Box::pin(tokio::time::sleep(LINGER)));
+                    if linger.as_mut().poll(cx).is_pending() {
+                        return this.connection.poll(cx);
+                    }
+                    *this.shut = true;
+                    this.connection.as_mut().shut_down();
+                }
+                Command::Finish | Command::Abort => {
+                    *this.shut = true;
+                    this.connection.as_mut().shut_down();
+                }
+            }
         }
         this.connection.poll(cx)
     }
@@ -463,7 +507,7 @@ mod tests {
         let quiet = registry.register();
         let busy = registry.register();
         let chatty = registry.register();
-        let request = InFlight::new(busy.activity());
+        let request = InFlight::new(busy.activity(), true);
         tokio::spawn(registry.clone().sweep_idle(Duration::from_secs(4)));
         for _ in 0..4 {
             tokio::time::sleep(Duration::from_millis(900)).await;

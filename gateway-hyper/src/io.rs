@@ -399,7 +399,7 @@ mod tests {
     async fn an_upgraded_connection_is_the_applications_to_pace() {
         let (mut noted, _peer, _registry) =
             connection(MinDataRate::new(1 << 20, Duration::from_secs(5)));
-        InFlight::new(&noted.activity).upgraded();
+        InFlight::new(&noted.activity, true).upgraded();
         assert!(matches!(
             write(&mut noted, &[7; 1000]),
             Poll::Ready(Ok(1000))

@@ -90,11 +90,21 @@
 //!
 //! [`Server::serve_with_shutdown`] with [`shutdown_signal`] stops on
 //! SIGTERM or SIGINT: it stops accepting, lets in-flight requests finish up
-//! to the drain deadline, closes idle connections at once, and runs the
+//! to the drain deadline, closes idle connections, and runs the
 //! application's `shutdown`; the application is dropped before it
 //! returns.
 //!
-//! Behind a load balancer or in Kubernetes, set a
+//! No request a client has sent is dropped unanswered by the drain, so
+//! that a proxy in front (nginx, which never sends a `POST` twice) sees no
+//! failure: a Unix socket's file is removed first (new connects fail at
+//! once, and the proxy tries another server); connections already in a
+//! listener's queue are accepted and their request answered; an idle
+//! HTTP/1 connection stays open for half a second, answering a request
+//! that arrives with `Connection: close`; and every HTTP/1 response from
+//! then on says `Connection: close`. HTTP/2 connections get GOAWAY.
+//!
+//! Behind a load balancer that polls a readiness endpoint (Kubernetes,
+//! HAProxy, NGINX Plus; open-source nginx does not), set a
 //! [drain delay](Server::drain_delay): once the signal completes, the
 //! server keeps accepting and serving for that long while its
 //! [`ServerStats::is_draining`] is already `true`, so a readiness endpoint

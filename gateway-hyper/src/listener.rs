@@ -35,7 +35,7 @@ pub(crate) struct UnixSocket {
     /// The path and the device and inode of the socket file this listener
     /// created (removed when dropped, if still that file); `None` for a
     /// socket the server was given, whose file it leaves alone.
-    owned: Option<(PathBuf, (u64, u64))>,
+    owned: Option<SocketFile>,
     /// The path as `Addr::Unix` holds it (see [`interned`]); `None` for an
     /// unnamed or abstract socket.
     addr: Option<&'static Path>,
@@ -86,7 +86,10 @@ impl Listener {
         // Owned from here on: if the chmod fails, dropping it removes the file.
         let socket = UnixSocket {
             listener,
-            owned: file_id(path).map(|id| (path.to_path_buf(), id)),
+            owned: file_id(path).map(|id| SocketFile {
+                path: path.to_path_buf(),
+                id,
+            }),
             addr: Some(interned(path)),
         };
         if let Some(mode) = mode {
@@ -143,24 +146,122 @@ impl Listener {
     }
 }
 
-impl Drop for UnixSocket {
+/// A socket file a server created: removed when dropped, if it is still
+/// that file (another server may have replaced it).
+#[derive(Debug)]
+struct SocketFile {
+    path: PathBuf,
+    /// Device and inode.
+    id: (u64, u64),
+}
+
+impl Drop for SocketFile {
     fn drop(&mut self) {
-        // Only a socket file this server created, and only if it is still
-        // that one: another server may have replaced it.
-        if let Some((path, id)) = &self.owned {
-            if file_id(path) == Some(*id) {
-                let _ = std::fs::remove_file(path);
-            }
+        if file_id(&self.path) == Some(self.id) {
+            let _ = std::fs::remove_file(&self.path);
         }
     }
 }
 
-/// `path` as a `&'static Path`, which gateway-core's `Addr::Unix` holds so
-/// that every request can copy its connection's addresses. Interned: each
-/// distinct path is allocated once per process and reused however often
-/// it is bound again (a server restarted in the same process, tests), so
-/// the memory is bounded by the set of socket paths, not by the number of
-/// binds.
+impl Listener {
+    /// Stops listening, and returns the connections that were already
+    /// waiting in the listener's queue: their clients connected before the
+    /// server stopped, and may have sent a request they expect answered
+    /// (a proxy does not send a `POST` elsewhere once it was written).
+    /// Closing the socket with them queued would reset them.
+    ///
+    /// A Unix socket file this server created is removed first, so that
+    /// from then on a client's connect fails at once (and a proxy tries
+    /// another server) instead of joining the queue.
+    pub(crate) fn close(self) -> Vec<(Stream, Addr)> {
+        let mut queued = Vec::new();
+        match self {
+            Listener::Tcp(listener) => {
+                let Ok(listener) = listener.into_std() else {
+                    return queued;
+                };
+                accept_queued(&listener, &mut queued, |stream, peer| {
+                    let stream = TcpStream::from_std(stream)?;
+                    let _ = stream.set_nodelay(true);
+                    Ok((Stream::Tcp(stream), Addr::Tcp(peer)))
+                });
+            }
+            Listener::Unix(UnixSocket {
+                listener, owned, ..
+            }) => {
+                drop(owned);
+                let Ok(listener) = listener.into_std() else {
+                    return queued;
+                };
+                accept_queued(&listener, &mut queued, |stream, _| {
+                    Ok((
+                        Stream::Unix(UnixStream::from_std(stream)?),
+                        Addr::Unix(None),
+                    ))
+                });
+            }
+        }
+        queued
+    }
+}
+
+/// A std listener [`Listener::close`] empties: accepted streams and their
+/// peer's address.
+trait Queue {
+    type Stream;
+    type Peer;
+    fn accept_one(&self) -> io::Result<(Self::Stream, Self::Peer)>;
+    fn set_nonblocking(stream: &Self::Stream) -> io::Result<()>;
+}
+
+impl Queue for std::net::TcpListener {
+    type Stream = std::net::TcpStream;
+    type Peer = SocketAddr;
+    fn accept_one(&self) -> io::Result<(Self::Stream, SocketAddr)> {
+        self.accept()
+    }
+    fn set_nonblocking(stream: &Self::Stream) -> io::Result<()> {
+        stream.set_nonblocking(true)
+    }
+}
+
+impl Queue for std::os::unix::net::UnixListener {
+    type Stream = std::os::unix::net::UnixStream;
+    type Peer = std::os::unix::net::SocketAddr;
+    fn accept_one(&self) -> io::Result<(Self::Stream, Self::Peer)> {
+        self.accept()
+    }
+    fn set_nonblocking(stream: &Self::Stream) -> io::Result<()> {
+        stream.set_nonblocking(true)
+    }
+}
+
+/// Accepts from the (non-blocking) `listener` until its queue is empty,
+/// converting each stream with `convert` into `queued`.
+fn accept_queued<L: Queue>(
+    listener: &L,
+    queued: &mut Vec<(Stream, Addr)>,
+    convert: impl Fn(L::Stream, L::Peer) -> io::Result<(Stream, Addr)>,
+) {
+    loop {
+        match listener.accept_one() {
+            Ok((stream, peer)) => {
+                // Accepted sockets do not inherit the listener's
+                // non-blocking mode; tokio needs it.
+                match L::set_nonblocking(&stream).and_then(|()| convert(stream, peer)) {
+                    Ok(pair) => queued.push(pair),
+                    Err(err) => tracing::debug!(error = %err, "a queued connection was lost"),
+                }
+            }
+            Err(err) if is_connection_error(&err) => {}
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            // WouldBlock: the queue is empty. Anything else: give up on
+            // the rest, as the close would.
+            Err(_) => return,
+        }
+    }
+}
+
 fn interned(path: &Path) -> &'static Path {
     static PATHS: Mutex<Vec<&'static Path>> = Mutex::new(Vec::new());
     // A poisoned list is still a valid list.

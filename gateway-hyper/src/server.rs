@@ -501,10 +501,13 @@ impl Server {
     /// `gateway_middleware::health::Readiness`) then fails, and whatever
     /// routes traffic notices before the listeners close: Kubernetes takes
     /// a pod out of its Service's endpoints only after its readiness probe
-    /// fails (or after the endpoint update, which races SIGTERM), and nginx
-    /// or a load balancer stops choosing an upstream after its health
-    /// check fails. Without a delay, requests sent in that window find the
-    /// listener closed (connection refused, a 502 at the proxy). Choose at
+    /// fails (or after the endpoint update, which races SIGTERM), and a
+    /// load balancer with active health checks (HAProxy, NGINX Plus) stops
+    /// choosing an upstream after its check fails. Without a delay,
+    /// requests sent in that window find the listener closed (connection
+    /// refused, a 502 at the proxy). Open-source nginx has no active
+    /// checks and gains nothing from a delay: it tries the next upstream
+    /// when a connect is refused, which the drain makes safe. Choose at
     /// least the probe's `periodSeconds × failureThreshold` (or the health
     /// check's interval × fall count) plus a little; keep the delay plus the
     /// [drain timeout](Server::drain_timeout) under the time the process

@@ -26,7 +26,7 @@ use bytes::Bytes;
 use gateway_core::driver::{self, Commit, CommitHints, fast_path};
 use gateway_core::{Application, Body, ConnInfo, Environ, Error, RootPath};
 use http::header::CONNECTION;
-use http::{HeaderValue, Request, Response, StatusCode};
+use http::{HeaderValue, Request, Response, StatusCode, Version};
 use http_body::Body as _;
 use hyper::body::Incoming;
 use tokio::sync::{Semaphore, SemaphorePermit};
@@ -64,7 +64,7 @@ pub(crate) fn handle<'s, A: Application>(
     's,
     impl Future<Output = Result<gateway_core::Response, Error>> + Send + use<'s, A>,
 > {
-    let in_flight = InFlight::new(activity);
+    let in_flight = InFlight::new(activity, req.version() <= Version::HTTP_11);
     let (parts, incoming) = req.into_parts();
     let upgrade = match check_head(&parts) {
         Ok(upgrade) => upgrade,
@@ -262,7 +262,15 @@ pub(crate) struct ResponseBody {
 
 impl ResponseBody {
     #[inline(always)]
-    fn wrap(response: Response<Body>, in_flight: Option<InFlight>) -> Response<ResponseBody> {
+    fn wrap(mut response: Response<Body>, in_flight: Option<InFlight>) -> Response<ResponseBody> {
+        // A connection told to finish (drain, idle timeout) says so on
+        // HTTP/1, whose client cannot otherwise know that this is the
+        // last request it may send on it; hyper closes after it.
+        if in_flight.as_ref().is_some_and(InFlight::closes) {
+            response
+                .headers_mut()
+                .insert(CONNECTION, HeaderValue::from_static("close"));
+        }
         response.map(|body| ResponseBody {
             body,
             _in_flight: in_flight,

@@ -44,8 +44,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 /// let stats = server.stats();
 /// // What a Prometheus exporter might read on each scrape:
 /// let gauges = [
-///     ("gateway_open_connections", stats.open_connections() as u64),
-///     ("gateway_accepted_connections_total", stats.accepted_connections()),
+///     ("gateway_connections_open", stats.open_connections() as u64),
+///     ("gateway_connections_accepted_total", stats.accepted_connections()),
 ///     ("gateway_connections_limited_total", stats.connections_limited()),
 ///     ("gateway_requests_refused_total", stats.requests_refused()),
 ///     ("gateway_draining", u64::from(stats.is_draining())),
@@ -54,6 +54,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 /// # Ok(())
 /// # }
 /// ```
+///
+/// `ServerStats::default()` is a handle no server updates (all zero,
+/// never draining): for an application built without a server, as in
+/// tests.
 #[derive(Clone, Default)]
 pub struct ServerStats {
     counters: Arc<Counters>,
@@ -71,9 +75,11 @@ struct Counters {
 impl ServerStats {
     /// The client connections open now, on every listener: accepted and
     /// not yet closed. HTTP/2 streams are not connections and do not count;
-    /// a connection handed to the application by a `101` (WebSocket) counts
-    /// until it ends. During a drain the connections still finishing their
-    /// requests count until they close.
+    /// a connection handed to the application by a `101` (WebSocket) stops
+    /// counting at the hand-off (it is the application's from then on,
+    /// and no longer counts against the connection limit either). During a
+    /// drain the connections still finishing their requests count until
+    /// they close.
     pub fn open_connections(&self) -> usize {
         self.counters.open.load(Relaxed)
     }

@@ -76,10 +76,33 @@ impl WrkReport {
 /// Starts `wrk -t1 -c8 -dSECS` on `url` with `cookie`; await the handle
 /// for its report. wrk ends by itself after `secs` (plus a bounded grace).
 pub(super) fn start_wrk(url: &str, cookie: &str, secs: u64) -> tokio::task::JoinHandle<WrkReport> {
+    start_wrk_with(url, cookie, secs, None)
+}
+
+/// wrk's Lua script for [`start_wrk_with`]: every request a `POST` of a
+/// small JSON note (`/api/notes` answers `201`). nginx never sends a
+/// `POST` twice, so every one an instance drops is a failure.
+pub(super) const POST_NOTES: &str = r#"
+wrk.method = "POST"
+wrk.body = '{"title":"written under load"}'
+wrk.headers["Content-Type"] = "application/json"
+"#;
+
+/// [`start_wrk`], with wrk running the Lua `script` (a file's path) when
+/// given.
+pub(super) fn start_wrk_with(
+    url: &str,
+    cookie: &str,
+    secs: u64,
+    script: Option<&std::path::Path>,
+) -> tokio::task::JoinHandle<WrkReport> {
     let mut cmd = tokio::process::Command::new("wrk");
     cmd.args(["-t1", "-c8", &format!("-d{secs}s"), "--timeout", "5s"])
-        .args(["-H", &format!("Cookie: {cookie}")])
-        .arg(url)
+        .args(["-H", &format!("Cookie: {cookie}")]);
+    if let Some(script) = script {
+        cmd.arg("-s").arg(script);
+    }
+    cmd.arg(url)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -311,6 +311,11 @@ impl Deployment {
         })
     }
 
+    /// nginx's error log so far: why it failed a request.
+    pub(super) fn nginx_errors(&self) -> String {
+        std::fs::read_to_string(self._dir.join("nginx-error.log")).unwrap_or_default()
+    }
+
     /// `http://127.0.0.1:PORT` + `path`, through nginx.
     pub(super) fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)

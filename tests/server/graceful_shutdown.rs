@@ -301,3 +301,128 @@ async fn the_signal_is_polled_before_the_first_request() {
             .unwrap();
     }
 }
+
+/// Reads one HTTP/1.1 response (head and `Content-Length` body) from
+/// `stream`, then whether the server closed the connection after it.
+async fn read_response_then_eof(stream: &mut TcpStream) -> (String, bool) {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 1024];
+    let head_end = loop {
+        let n = within("a response", stream.read(&mut chunk))
+            .await
+            .expect("read the response");
+        assert!(n > 0, "closed without a response: {buf:?}");
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(at) = find(&buf, b"\r\n\r\n") {
+            break at + 4;
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_lowercase();
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length: "))
+        .map_or(0, |v| v.trim().parse().expect("a length"));
+    while buf.len() < head_end + length {
+        let n = within("the body", stream.read(&mut chunk))
+            .await
+            .expect("read");
+        assert!(n > 0, "closed mid-body");
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    let n = within("the close", stream.read(&mut chunk))
+        .await
+        .expect("read to the end");
+    (head, n == 0)
+}
+
+/// A request sent on an idle keep-alive connection just after the drain
+/// began is answered (with `Connection: close`, then the close) instead of
+/// being cut off unread: a proxy reusing the connection does not send a
+/// `POST` twice, so a dropped one would be a failed request.
+#[tokio::test]
+async fn an_idle_connection_still_answers_a_request_just_sent() {
+    let life = Arc::new(Lifecycle::default());
+    let server = Server::bind("127.0.0.1:0").await.expect("bind");
+    let addr = server.local_addr().expect("local_addr");
+    let mut running = spawn(server, life.clone());
+
+    let mut kept = TcpStream::connect(addr).await.expect("connect");
+    let request = b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\nhi";
+    kept.write_all(request).await.expect("write");
+    let (head, closed) = read_response_then_eof_or_open(&mut kept).await;
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(!closed, "kept alive before the drain");
+
+    running.begin_shutdown().await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    kept.write_all(request)
+        .await
+        .expect("write after the drain began");
+    let (head, closed) = read_response_then_eof(&mut kept).await;
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(head.contains("connection: close\r\n"), "{head}");
+    assert!(closed, "closed after the answer");
+    running.stop().await;
+}
+
+/// [`read_response_then_eof`] for a connection that stays open: the
+/// response, and `false`.
+async fn read_response_then_eof_or_open(stream: &mut TcpStream) -> (String, bool) {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 1024];
+    loop {
+        let n = within("a response", stream.read(&mut chunk))
+            .await
+            .expect("read the response");
+        assert!(n > 0, "closed: {buf:?}");
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(at) = find(&buf, b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..at + 4]).to_lowercase();
+            let length: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length: "))
+                .map_or(0, |v| v.trim().parse().expect("a length"));
+            if buf.len() >= at + 4 + length {
+                return (head, false);
+            }
+        }
+    }
+}
+
+/// A connection waiting in the listener's queue when the drain begins
+/// (here: accepting paused at the connection limit) is accepted and its
+/// request answered, not reset by the listener's close.
+#[tokio::test]
+async fn a_queued_connection_is_served_not_reset() {
+    let life = Arc::new(Lifecycle::default());
+    let server = Server::bind("127.0.0.1:0")
+        .await
+        .expect("bind")
+        .max_connections(1);
+    let addr = server.local_addr().expect("local_addr");
+    let mut running = spawn(server, life.clone());
+
+    // The one connection the limit allows, held open by a request.
+    let mut first = TcpStream::connect(addr).await.expect("connect");
+    first
+        .write_all(b"GET /wait HTTP/1.1\r\nHost: t\r\n\r\n")
+        .await
+        .expect("write");
+    within("/wait to reach the application", life.entered.notified()).await;
+    // The second waits in the kernel's queue, its request sent.
+    let mut queued = TcpStream::connect(addr).await.expect("connect");
+    queued
+        .write_all(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\nhi")
+        .await
+        .expect("write");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+
+    running.begin_shutdown().await;
+    let (head, closed) = read_response_then_eof(&mut queued).await;
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(closed, "closed after the answer");
+    life.release.notify_one();
+    let (head, _) = read_response_then_eof(&mut first).await;
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    running.stop().await;
+}
