@@ -99,6 +99,18 @@ async fn access_log_request_ids_and_metrics_through_nginx() {
         );
     }
     assert_eq!(served, N as u64);
+
+    // The operator's endpoints are not public through nginx.
+    for path in [
+        "/metrics",
+        "/app/metrics",
+        "/livez",
+        "/readyz",
+        "/app/readyz",
+    ] {
+        let res = ada.get(&deploy.url(path)).await;
+        assert_eq!(res.status, 404, "{path} through nginx: {}", res.body);
+    }
 }
 
 /// The value of the sample `series` in an exposition, 0 when absent.
