@@ -288,6 +288,19 @@ pub async fn serve(options: Options, inherited: Option<Inherited>) -> io::Result
     };
     // Before any socket is bound: a SIGTERM from now on drains.
     let signal = shutdown_signal().await;
+    // Redis first: `listening on` is printed only once the instance can
+    // serve (a supervisor or a test may wait for that line).
+    let store = match &options.redis {
+        None => None,
+        Some(url) => {
+            let client = redis::Client::open(url.as_str()).map_err(io::Error::other)?;
+            let store = RedisStore::builder(client)
+                .connect()
+                .await
+                .map_err(|e| io::Error::other(format!("--redis {url}: {e}")))?;
+            Some(store)
+        }
+    };
     let server = bind(&options, inherited)
         .await?
         .drain_delay(options.drain_delay);
@@ -298,17 +311,12 @@ pub async fn serve(options: Options, inherited: Option<Inherited>) -> io::Result
             other => println!("listening on {other}"),
         }
     }
-    match &options.redis {
+    match store {
         None => {
             let app = app(&options, Sessions::new(MemoryStore::new()), key, &stats);
             server.serve_with_shutdown(app, signal).await
         }
-        Some(url) => {
-            let client = redis::Client::open(url.as_str()).map_err(io::Error::other)?;
-            let store = RedisStore::builder(client)
-                .connect()
-                .await
-                .map_err(|e| io::Error::other(format!("--redis {url}: {e}")))?;
+        Some(store) => {
             let app = app(&options, Sessions::new(store), key, &stats);
             server.serve_with_shutdown(app, signal).await
         }
@@ -316,11 +324,11 @@ pub async fn serve(options: Options, inherited: Option<Inherited>) -> io::Result
 }
 
 /// [`gateway_hyper::shutdown_signal`], with its signal handlers already
-/// installed when this returns. It installs them when first polled, and
-/// `serve_with_shutdown` first polls it only after its accept loops have
-/// started: a SIGTERM that came after the first answers but before that
-/// poll would kill the process (the default action) instead of draining
-/// it — as a process manager's stop right after a start does.
+/// installed when this returns. It installs them when first polled;
+/// `serve_with_shutdown` polls it before it accepts, but the demo prints
+/// `listening on` (and a supervisor may send SIGTERM) before that: a
+/// SIGTERM in between would otherwise kill the process (the default
+/// action) instead of draining it.
 async fn shutdown_signal() -> impl Future<Output = ()> + Send {
     let mut signal = Box::pin(gateway_hyper::shutdown_signal());
     let received =
