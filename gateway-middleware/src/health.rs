@@ -64,6 +64,7 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode};
 /// |---|---|---|---|
 /// | `GET`, `HEAD` | `200 OK` | `ok\n` | |
 /// | any other method | `405 Method Not Allowed` | `Method Not Allowed\n` | `Allow: GET, HEAD` |
+/// | a path below the endpoint (`/livez/x`) | `404 Not Found` | `Not Found\n` | |
 ///
 /// Every answer also carries `Content-Type: text/plain; charset=utf-8` and
 /// `Cache-Control: no-store`; a `HEAD` answer has the `GET` answer's
@@ -113,6 +114,7 @@ impl Application for Liveness {
 /// | `GET`, `HEAD`, `check()` is `true` | `200 OK` | `ready\n` | |
 /// | `GET`, `HEAD`, `check()` is `false` | `503 Service Unavailable` | `not ready\n` | `Retry-After: 1` |
 /// | any other method | `405 Method Not Allowed` | `Method Not Allowed\n` | `Allow: GET, HEAD` |
+/// | a path below the endpoint (`/readyz/x`) | `404 Not Found` | `Not Found\n` | |
 ///
 /// Every answer also carries `Content-Type: text/plain; charset=utf-8` and
 /// `Cache-Control: no-store`; a `HEAD` answer has the `GET` answer's
@@ -175,8 +177,13 @@ impl Application for Readiness {
     }
 }
 
-/// `None` for `GET` and `HEAD`; the `405` for any other method.
+/// `None` for `GET` and `HEAD` of the endpoint itself; a `404` for a path
+/// below it (`/livez/x`: the endpoint is one resource, as
+/// `metrics::Endpoint` is), the `405` for any other method.
 fn allowed(env: &Environ) -> Option<Response> {
+    if !matches!(env.path_info(), "" | "/") {
+        return Some(plain(StatusCode::NOT_FOUND, "Not Found\n"));
+    }
     let method = env.method();
     if method == Method::GET || method == Method::HEAD {
         return None;

@@ -49,9 +49,22 @@ async fn assert_method_not_allowed<A: Application>(client: &TestClient<A>, what:
 }
 
 #[tokio::test]
-async fn liveness_answers_ok_to_get_on_any_path() {
+async fn liveness_answers_not_found_below_itself() {
     let client = TestClient::new(Liveness::new());
-    for target in ["/", "/livez", "/deep/path?verbose=1", "/%2e%2e/x"] {
+    for target in ["/livez", "/deep/path?verbose=1", "/%2e%2e/x"] {
+        let res = client.get(target).send().await;
+        assert_eq!(res.status().as_u16(), 404, "{target}: {res:?}");
+        assert_plain_and_uncached(&res, target);
+    }
+    let client = TestClient::new(Readiness::new(|| true));
+    let res = client.get("/x").send().await;
+    assert_eq!(res.status().as_u16(), 404, "{res:?}");
+}
+
+#[tokio::test]
+async fn liveness_answers_ok_to_get() {
+    let client = TestClient::new(Liveness::new());
+    for target in ["/", "/?verbose=1"] {
         let res = client.get(target).send().await;
         assert_eq!(res.status().as_u16(), 200, "{target}: {res:?}");
         assert_eq!(res.text(), "ok\n", "{target}");
@@ -95,14 +108,14 @@ async fn readiness_follows_its_check_on_every_request() {
     let (app, ready, calls) = readiness();
     let client = TestClient::new(app);
 
-    let res = client.get("/readyz").send().await;
+    let res = client.get("/").send().await;
     assert_eq!(res.status().as_u16(), 200, "{res:?}");
     assert_eq!(res.text(), "ready\n");
     assert_eq!(res.header("retry-after"), None);
     assert_plain_and_uncached(&res, "ready");
 
     ready.store(false, Ordering::SeqCst);
-    let res = client.get("/readyz").send().await;
+    let res = client.get("/").send().await;
     assert_eq!(res.status().as_u16(), 503, "{res:?}");
     assert_eq!(res.text(), "not ready\n");
     assert_eq!(res.header("retry-after"), Some("1"));
@@ -110,7 +123,7 @@ async fn readiness_follows_its_check_on_every_request() {
 
     // And back: nothing is remembered between probes.
     ready.store(true, Ordering::SeqCst);
-    let res = client.get("/readyz?x=1").send().await;
+    let res = client.get("/?x=1").send().await;
     assert_eq!(res.status().as_u16(), 200, "{res:?}");
     assert_eq!(calls.load(Ordering::SeqCst), 3, "one check per request");
 }
