@@ -2,8 +2,8 @@
 //!
 //! Every hello server kind ([`Kind::ALL`] less the session and static-file
 //! kinds below) answers `GET /` with the same bytes (`content-type:
-//! text/plain; charset=utf-8`, `Hello, world!\n`; [`Kind::RequestId`]
-//! adds its `x-request-id` header) and, except
+//! text/plain; charset=utf-8`, `Hello, world!\n`; [`Kind::RequestId`] and [`Kind::Observed`]
+//! add an `x-request-id` header) and, except
 //! [`Kind::RawMinimal`], routes alike (other paths 404, other methods
 //! 405). The main ones:
 //!
@@ -173,11 +173,16 @@ pub enum Kind {
     /// `gateway_middleware::RequestId` (defaults: no trusted proxy, so an
     /// id is made for every request).
     RequestId,
+    /// [`Kind::Gateway`]'s hello application inside, outermost first,
+    /// `RequestId::new()`, `AccessLog::new().to_writer(io::sink())` and
+    /// `Metrics::new()`: the observing stack of issue 16 (its target:
+    /// at most 1.15 times [`Kind::Gateway`]'s instructions per request).
+    Observed,
 }
 
 impl Kind {
     /// Every kind with its command-line name.
-    pub const ALL: [(&'static str, Kind); 23] = [
+    pub const ALL: [(&'static str, Kind); 24] = [
         ("gateway", Kind::Gateway),
         ("raw", Kind::Raw),
         ("raw-minimal", Kind::RawMinimal),
@@ -201,6 +206,7 @@ impl Kind {
         ("axum-sessions", Kind::AxumSessions),
         ("access-log", Kind::AccessLog),
         ("request-id", Kind::RequestId),
+        ("observed", Kind::Observed),
     ];
 }
 
@@ -312,6 +318,15 @@ pub async fn serve(
             use gateway_core::ApplicationExt;
             use gateway_middleware::RequestId;
             let app = gateway_examples::hello::app().with(RequestId::new());
+            serve_gateway(listener, shutdown, app).await
+        }
+        Kind::Observed => {
+            use gateway_core::ApplicationExt;
+            use gateway_middleware::{AccessLog, Metrics, RequestId};
+            let app = gateway_examples::hello::app()
+                .with(Metrics::new())
+                .with(AccessLog::new().to_writer(io::sink()))
+                .with(RequestId::new());
             serve_gateway(listener, shutdown, app).await
         }
         Kind::Metrics => {
