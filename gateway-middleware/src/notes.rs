@@ -25,40 +25,47 @@
 )]
 
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
 
-use gateway_core::Environ;
+use gateway_core::{Environ, Error};
+use http::{HeaderValue, StatusCode};
 
 /// The shared record of one request; see the module docs.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Notes {
+    /// When the first observing layer saw the request: the one clock
+    /// reading the layers' durations all start from.
+    start: Instant,
     /// The verified identity's user id, when a layer inside verified one.
     user: Mutex<Option<Arc<str>>>,
     /// The route label the application chose (bounded cardinality).
     route: OnceLock<&'static str>,
-    /// The request's id, set by `RequestId` (kept inline: no allocation).
-    request_id: OnceLock<ShortId>,
+    /// The request's id, set by `RequestId`: the value it also puts on
+    /// the response (a clone shares its bytes).
+    request_id: OnceLock<HeaderValue>,
 }
 
-/// A request id of at most [`ShortId::MAX`] bytes, stored inline.
-#[derive(Debug)]
-struct ShortId {
-    len: u8,
-    bytes: [u8; ShortId::MAX],
-}
-
-impl ShortId {
-    /// The longest id kept (`RequestId` accepts no longer one).
-    const MAX: usize = 128;
-}
+/// The longest request id kept (`RequestId` accepts no longer one).
+const MAX_ID: usize = 128;
 
 impl Notes {
+    /// Notes for a request seen now.
+    fn new() -> Notes {
+        Notes {
+            start: Instant::now(),
+            user: Mutex::new(None),
+            route: OnceLock::new(),
+            request_id: OnceLock::new(),
+        }
+    }
+
     /// The request's notes, put in its locals by the first layer that
     /// asks.
     pub(crate) fn attach(env: &mut Environ) -> Arc<Notes> {
         if let Some(notes) = env.locals().get_arc::<Notes>() {
             return notes;
         }
-        let notes = Arc::new(Notes::default());
+        let notes = Arc::new(Notes::new());
         env.locals_mut().insert(notes.clone());
         notes
     }
@@ -66,6 +73,11 @@ impl Notes {
     /// The request's notes, if an observing layer is outside.
     pub(crate) fn of(env: &Environ) -> Option<&Notes> {
         env.locals().get::<Notes>()
+    }
+
+    /// When the first observing layer saw the request.
+    pub(crate) fn start(&self) -> Instant {
+        self.start
     }
 
     /// Records the verified user's id (the last one set wins, as the
@@ -86,30 +98,35 @@ impl Notes {
     }
 
     /// Records the request id; the first one set stays. Ids longer than
-    /// 128 bytes or not ASCII are not recorded (`RequestId` makes none).
-    pub(crate) fn set_request_id(&self, id: &str) {
-        if id.len() > ShortId::MAX || !id.is_ascii() {
+    /// 128 bytes or not visible ASCII are not recorded (`RequestId` makes
+    /// none).
+    pub(crate) fn set_request_id(&self, id: HeaderValue) {
+        if id.len() > MAX_ID || id.to_str().is_err() {
             return;
         }
-        let mut bytes = [0; ShortId::MAX];
-        bytes[..id.len()].copy_from_slice(id.as_bytes());
-        let _ = self.request_id.set(ShortId {
-            len: id.len() as u8,
-            bytes,
-        });
+        let _ = self.request_id.set(id);
     }
 
     /// The request id, if a `RequestId` layer set one.
     pub(crate) fn request_id(&self) -> Option<&str> {
-        let id = self.request_id.get()?;
-        // Only ASCII is ever stored.
-        std::str::from_utf8(&id.bytes[..usize::from(id.len)]).ok()
+        // Only visible ASCII is ever stored.
+        self.request_id.get()?.to_str().ok()
     }
 
     /// The route label, if the application set one.
     pub(crate) fn route(&self) -> Option<&'static str> {
         self.route.get().copied()
     }
+}
+
+/// The status and body length of the page the driver answers `err` with
+/// (its rule 1), for a request whose method was `HEAD` when `head` is
+/// true: what the client gets when an `Err` (or a panic, as an error with
+/// status 500) leaves the stack untouched.
+#[cold]
+pub(crate) fn driver_page(err: &Error, head: bool) -> (StatusCode, u64) {
+    let status = gateway_core::driver::error_status(err);
+    (status, gateway_core::driver::error_page_len(status, head))
 }
 
 #[cfg(test)]
@@ -135,18 +152,37 @@ mod tests {
         assert_eq!(outer.user().as_deref(), Some("grace"));
         assert_eq!(outer.route(), Some("/users/{id}"));
         assert_eq!(outer.request_id(), None);
-        inner.set_request_id("abc");
-        inner.set_request_id("def");
+        inner.set_request_id(HeaderValue::from_static("abc"));
+        inner.set_request_id(HeaderValue::from_static("def"));
         assert_eq!(outer.request_id(), Some("abc"));
     }
 
     #[test]
+    fn the_driver_page_of_an_error() {
+        let busy = Error::with_status(StatusCode::SERVICE_UNAVAILABLE, "x");
+        assert_eq!(
+            driver_page(&busy, false),
+            (StatusCode::SERVICE_UNAVAILABLE, 19)
+        );
+        assert_eq!(
+            driver_page(&busy, true),
+            (StatusCode::SERVICE_UNAVAILABLE, 0)
+        );
+        let odd = Error::with_status(StatusCode::OK, "x");
+        assert_eq!(
+            driver_page(&odd, false),
+            (StatusCode::INTERNAL_SERVER_ERROR, 21)
+        );
+    }
+
+    #[test]
     fn request_ids_too_long_or_not_ascii_are_not_kept() {
-        let notes = Notes::default();
-        notes.set_request_id(&"a".repeat(129));
-        notes.set_request_id("é");
+        let notes = Notes::new();
+        let id = |s: &str| HeaderValue::from_bytes(s.as_bytes()).unwrap();
+        notes.set_request_id(id(&"a".repeat(129)));
+        notes.set_request_id(id("é"));
         assert_eq!(notes.request_id(), None);
-        notes.set_request_id(&"a".repeat(128));
+        notes.set_request_id(id(&"a".repeat(128)));
         assert_eq!(notes.request_id().map(str::len), Some(128));
     }
 }
