@@ -33,6 +33,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
+use std::time::Instant;
 
 use gateway_core::{Application, Environ, Error, Middleware, Response, ResponseExt};
 use http::Method;
@@ -297,7 +298,8 @@ impl<A: Application> Application for AccessLogApp<A> {
         let guard = Guard {
             head: *method == Method::HEAD,
             connect: *method == Method::CONNECT,
-            pending: Some(Pending {
+            // Boxed: the future stays small, and so do its moves.
+            pending: Some(Box::new(Pending {
                 log: Arc::clone(&self.log),
                 notes,
                 req: RequestFields {
@@ -308,7 +310,7 @@ impl<A: Application> Application for AccessLogApp<A> {
                     referer: headers.get(REFERER).cloned(),
                     user_agent: headers.get(USER_AGENT).cloned(),
                 },
-            }),
+            })),
         };
         AccessLogFuture {
             // Made here and moved once: no state machine of this layer's
@@ -391,7 +393,7 @@ struct Pending {
 struct Guard {
     head: bool,
     connect: bool,
-    pending: Option<Pending>,
+    pending: Option<Box<Pending>>,
 }
 
 impl Guard {
@@ -449,7 +451,9 @@ thread_local! {
 
 impl Pending {
     fn finish(self, status: u16, bytes: u64, completed: bool) {
-        let time = clock::now();
+        // One clock reading for the duration and the time stamp.
+        let now = Instant::now();
+        let time = clock::at(now);
         let user = self.notes.user();
         let line = Line {
             time: &time,
@@ -459,7 +463,7 @@ impl Pending {
             outcome: Outcome {
                 status,
                 bytes,
-                duration: self.notes.start().elapsed(),
+                duration: now.saturating_duration_since(self.notes.start()),
                 completed,
             },
         };
