@@ -40,9 +40,13 @@ pub(crate) struct Notes {
     user: Mutex<Option<Arc<str>>>,
     /// The route label the application chose (bounded cardinality).
     route: OnceLock<&'static str>,
-    /// The request's id, set by `RequestId`: the value it also puts on
-    /// the response (a clone shares its bytes).
-    request_id: OnceLock<HeaderValue>,
+    /// The request's id when `RequestId` made the notes (no
+    /// synchronisation: set before they are shared): the value it also
+    /// puts on the response (a clone shares its bytes).
+    first_id: Option<HeaderValue>,
+    /// The request's id when `RequestId` came after another layer made
+    /// the notes.
+    late_id: OnceLock<HeaderValue>,
 }
 
 /// The longest request id kept (`RequestId` accepts no longer one).
@@ -50,12 +54,13 @@ const MAX_ID: usize = 128;
 
 impl Notes {
     /// Notes for a request seen now.
-    fn new() -> Notes {
+    fn new(first_id: Option<HeaderValue>) -> Notes {
         Notes {
             start: Instant::now(),
             user: Mutex::new(None),
             route: OnceLock::new(),
-            request_id: OnceLock::new(),
+            first_id,
+            late_id: OnceLock::new(),
         }
     }
 
@@ -65,7 +70,23 @@ impl Notes {
         if let Some(notes) = env.locals().get_arc::<Notes>() {
             return notes;
         }
-        let notes = Arc::new(Notes::new());
+        let notes = Arc::new(Notes::new(None));
+        env.locals_mut().insert(notes.clone());
+        notes
+    }
+
+    /// [`attach`](Notes::attach) and
+    /// [`set_request_id`](Notes::set_request_id) at once: notes made here
+    /// get the id as they are made (no synchronisation, no check: `id`
+    /// must be at most 128 bytes of visible ASCII, as `RequestId`'s are).
+    pub(crate) fn attach_with_request_id(env: &mut Environ, id: &HeaderValue) -> Arc<Notes> {
+        if let Some(notes) = env.locals().get_arc::<Notes>() {
+            notes.set_request_id(id.clone());
+            return notes;
+        }
+        // RequestId's ids are from its allowlist or made by it.
+        debug_assert!(acceptable_id(id), "{id:?}");
+        let notes = Arc::new(Notes::new(Some(id.clone())));
         env.locals_mut().insert(notes.clone());
         notes
     }
@@ -101,22 +122,27 @@ impl Notes {
     /// 128 bytes or not visible ASCII are not recorded (`RequestId` makes
     /// none).
     pub(crate) fn set_request_id(&self, id: HeaderValue) {
-        if id.len() > MAX_ID || id.to_str().is_err() {
-            return;
+        if self.first_id.is_none() && acceptable_id(&id) {
+            let _ = self.late_id.set(id);
         }
-        let _ = self.request_id.set(id);
     }
 
     /// The request id, if a `RequestId` layer set one.
     pub(crate) fn request_id(&self) -> Option<&str> {
-        // Only visible ASCII is ever stored.
-        self.request_id.get()?.to_str().ok()
+        let id = self.first_id.as_ref().or_else(|| self.late_id.get())?;
+        // Only visible ASCII is ever stored (UTF-8's check is the faster).
+        std::str::from_utf8(id.as_bytes()).ok()
     }
 
     /// The route label, if the application set one.
     pub(crate) fn route(&self) -> Option<&'static str> {
         self.route.get().copied()
     }
+}
+
+/// Whether `id` may be kept: at most 128 bytes, all visible ASCII.
+fn acceptable_id(id: &HeaderValue) -> bool {
+    id.len() <= MAX_ID && id.as_bytes().iter().all(|&b| (0x21..0x7f).contains(&b))
 }
 
 /// The status and body length of the page the driver answers `err` with
@@ -155,6 +181,13 @@ mod tests {
         inner.set_request_id(HeaderValue::from_static("abc"));
         inner.set_request_id(HeaderValue::from_static("def"));
         assert_eq!(outer.request_id(), Some("abc"));
+        let again = Notes::attach_with_request_id(&mut env, &HeaderValue::from_static("ghi"));
+        assert!(Arc::ptr_eq(&outer, &again));
+        assert_eq!(again.request_id(), Some("abc"));
+        let mut fresh = super::tests::env();
+        let made = Notes::attach_with_request_id(&mut fresh, &HeaderValue::from_static("jkl"));
+        assert_eq!(Notes::of(&fresh).unwrap().request_id(), Some("jkl"));
+        assert_eq!(made.request_id(), Some("jkl"));
     }
 
     #[test]
@@ -177,7 +210,7 @@ mod tests {
 
     #[test]
     fn request_ids_too_long_or_not_ascii_are_not_kept() {
-        let notes = Notes::new();
+        let notes = Notes::new(None);
         let id = |s: &str| HeaderValue::from_bytes(s.as_bytes()).unwrap();
         notes.set_request_id(id(&"a".repeat(129)));
         notes.set_request_id(id("é"));

@@ -243,11 +243,12 @@ fn generate() -> [u8; 32] {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let mut mac = SipHasher24::new_with_keys(k0, k1);
     mac.write_u64(n);
-    let hash = mac.finish128().as_u128();
+    let hash = mac.finish128().as_u128().to_be_bytes();
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut out = [0u8; 32];
-    for (i, digit) in out.iter_mut().enumerate() {
-        *digit = HEX[((hash >> (124 - 4 * i)) & 0xf) as usize];
+    for (pair, byte) in out.chunks_exact_mut(2).zip(hash) {
+        pair[0] = HEX[usize::from(byte >> 4)];
+        pair[1] = HEX[usize::from(byte & 0xf)];
     }
     out
 }
@@ -290,13 +291,12 @@ impl<A> RequestIdApp<A> {
 
 impl<A: Application> Application for RequestIdApp<A> {
     fn call(&self, mut env: Environ) -> impl Future<Output = Result<Response, Error>> + Send {
-        let notes = Notes::attach(&mut env);
         // Both shapes are visible ASCII from the allowlist.
         let value = match self.config.incoming(&env) {
             Some(id) => id.clone(),
             None => generated_value(),
         };
-        notes.set_request_id(value.clone());
+        let notes = Notes::attach_with_request_id(&mut env, &value);
         let span = tracing::info_span!("request", request_id = notes.request_id().unwrap_or("-"));
         RequestIdFuture {
             inner: self.app.call(env).instrument(span),

@@ -103,7 +103,12 @@ impl Line<'_> {
     /// `status<sep>bytes`.
     fn numbers(&self, out: &mut Vec<u8>, sep: &[u8]) {
         let mut n = itoa::Buffer::new();
-        out.extend_from_slice(n.format(self.outcome.status).as_bytes());
+        let status = self.outcome.status;
+        if (100..=999).contains(&status) {
+            out.extend_from_slice(&three_digits(status));
+        } else {
+            out.extend_from_slice(n.format(status).as_bytes());
+        }
         out.extend_from_slice(sep);
         out.extend_from_slice(n.format(self.outcome.bytes).as_bytes());
     }
@@ -192,13 +197,27 @@ fn remote_addr(out: &mut Vec<u8>, peer: &Addr, none: &[u8]) {
     match peer {
         Addr::Tcp(addr) => match addr.ip().to_canonical() {
             IpAddr::V4(v4) => {
-                let mut n = itoa::Buffer::new();
+                // At most 15 bytes, written in place and copied once.
+                let mut text = [0; 15];
+                let mut len = 0;
                 for (i, octet) in v4.octets().into_iter().enumerate() {
                     if i > 0 {
-                        out.push(b'.');
+                        text[len] = b'.';
+                        len += 1;
                     }
-                    out.extend_from_slice(n.format(octet).as_bytes());
+                    let digits = three_digits(u16::from(octet));
+                    let skip = if octet >= 100 {
+                        0
+                    } else if octet >= 10 {
+                        1
+                    } else {
+                        2
+                    };
+                    let digits = &digits[skip..];
+                    text[len..len + digits.len()].copy_from_slice(digits);
+                    len += digits.len();
                 }
+                out.extend_from_slice(&text[..len]);
             }
             // Writing to a Vec cannot fail.
             IpAddr::V6(v6) => drop(write!(out, "{v6}")),
@@ -208,18 +227,27 @@ fn remote_addr(out: &mut Vec<u8>, peer: &Addr, none: &[u8]) {
     }
 }
 
+/// The last three decimal digits of `n`, zero-padded.
+fn three_digits(n: u16) -> [u8; 3] {
+    [
+        b'0' + (n / 100 % 10) as u8,
+        b'0' + (n / 10 % 10) as u8,
+        b'0' + (n % 10) as u8,
+    ]
+}
+
 /// Seconds with millisecond precision, rounded: `0.004`.
 fn duration(out: &mut Vec<u8>, d: Duration) {
-    let ms = (d.as_micros() + 500) / 1000;
+    // In 64 bits (no 128-bit division): exact for 500,000 years.
+    let micros = d
+        .as_secs()
+        .saturating_mul(1_000_000)
+        .saturating_add(u64::from(d.subsec_micros()));
+    let ms = micros.saturating_add(500) / 1000;
     let mut n = itoa::Buffer::new();
     out.extend_from_slice(n.format(ms / 1000).as_bytes());
-    let frac = (ms % 1000) as u16;
-    out.extend_from_slice(&[
-        b'.',
-        b'0' + (frac / 100) as u8,
-        b'0' + (frac / 10 % 10) as u8,
-        b'0' + (frac % 10) as u8,
-    ]);
+    let [a, b, c] = three_digits((ms % 1000) as u16);
+    out.extend_from_slice(&[b'.', a, b, c]);
 }
 
 #[cfg(test)]
@@ -287,12 +315,16 @@ mod tests {
         out.push(b' ');
         remote_addr(&mut out, &Addr::None, b"-");
         out.push(b' ');
+        for ip in ["0.0.0.0:1", "10.20.3.255:1", "192.168.100.9:1"] {
+            remote_addr(&mut out, &Addr::Tcp(ip.parse().unwrap()), b"-");
+            out.push(b' ');
+        }
         duration(&mut out, Duration::from_micros(499));
         out.push(b' ');
         duration(&mut out, Duration::from_millis(61_005));
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            "2001:db8::1 unix: - 0.000 61.005"
+            "2001:db8::1 unix: - 0.0.0.0 10.20.3.255 192.168.100.9 0.000 61.005"
         );
     }
 }
