@@ -76,10 +76,16 @@ impl Finished {
 /// A finish callback, called at most once (an `Option<FnOnce>` that is
 /// taken): the unsized tail of a [`FinishBody`].
 pub(super) trait Callback: Send {
+    /// Whether it is still to be called.
+    fn is_pending(&self) -> bool;
     fn call_once(&mut self, done: Finished);
 }
 
 impl<F: FnOnce(Finished) + Send> Callback for Option<F> {
+    fn is_pending(&self) -> bool {
+        self.is_some()
+    }
+
     fn call_once(&mut self, done: Finished) {
         if let Some(f) = self.take() {
             f(done);
@@ -135,6 +141,9 @@ impl<C: ?Sized + Callback> FinishBody<C> {
     }
 
     fn finish(&mut self, completed: bool) {
+        if !self.callback.is_pending() {
+            return;
+        }
         let done = Finished {
             completed,
             bytes: self.bytes,
@@ -151,8 +160,10 @@ impl<C: ?Sized + Callback> FinishBody<C> {
 
 impl<C: ?Sized + Callback> Drop for FinishBody<C> {
     fn drop(&mut self) {
-        // Servers do not poll a body that says it is at its end.
-        let completed = self.inner.is_end_stream_inner();
-        self.finish(completed);
+        if self.callback.is_pending() {
+            // Servers do not poll a body that says it is at its end.
+            let completed = self.inner.is_end_stream_inner();
+            self.finish(completed);
+        }
     }
 }
