@@ -197,25 +197,18 @@ fn remote_addr(out: &mut Vec<u8>, peer: &Addr, none: &[u8]) {
     match peer {
         Addr::Tcp(addr) => match addr.ip().to_canonical() {
             IpAddr::V4(v4) => {
-                // At most 15 bytes, written in place and copied once.
-                let mut text = [0; 15];
+                // At most 15 bytes, written in place (three digits at a
+                // time, from a table; two bytes of slack) and copied once.
+                let mut text = [0; 17];
                 let mut len = 0;
                 for (i, octet) in v4.octets().into_iter().enumerate() {
                     if i > 0 {
                         text[len] = b'.';
                         len += 1;
                     }
-                    let digits = three_digits(u16::from(octet));
-                    let skip = if octet >= 100 {
-                        0
-                    } else if octet >= 10 {
-                        1
-                    } else {
-                        2
-                    };
-                    let digits = &digits[skip..];
-                    text[len..len + digits.len()].copy_from_slice(digits);
-                    len += digits.len();
+                    let (n, digits) = OCTETS[usize::from(octet)];
+                    text[len..len + 3].copy_from_slice(&digits);
+                    len += usize::from(n);
                 }
                 out.extend_from_slice(&text[..len]);
             }
@@ -226,6 +219,28 @@ fn remote_addr(out: &mut Vec<u8>, peer: &Addr, none: &[u8]) {
         _ => out.extend_from_slice(none),
     }
 }
+
+/// Every byte in decimal: its number of digits and the digits, padded.
+const OCTETS: [(u8, [u8; 3]); 256] = {
+    let mut table = [(0, [0; 3]); 256];
+    let mut n = 0;
+    while n < 256 {
+        let (a, b, c) = (
+            b'0' + (n / 100) as u8,
+            b'0' + (n / 10 % 10) as u8,
+            b'0' + (n % 10) as u8,
+        );
+        table[n] = if n >= 100 {
+            (3, [a, b, c])
+        } else if n >= 10 {
+            (2, [b, c, 0])
+        } else {
+            (1, [c, 0, 0])
+        };
+        n += 1;
+    }
+    table
+};
 
 /// The last three decimal digits of `n`, zero-padded.
 fn three_digits(n: u16) -> [u8; 3] {
@@ -300,6 +315,16 @@ mod tests {
             line(Format::Json, &req, true),
             "{\"time\":\"10/Oct/2000:13:55:36 +0000\",\"remote_addr\":\"127.0.0.1\",\"user\":\"ada\",\"method\":\"GET\",\"target\":\"/apache_pb.gif?a=1\",\"protocol\":\"HTTP/1.1\",\"status\":200,\"bytes\":2326,\"duration\":1.235,\"completed\":true,\"referer\":\"http://www.example.com/start.html\",\"user_agent\":null,\"request_id\":\"abc\"}\n"
         );
+    }
+
+    #[test]
+    fn every_ipv4_octet_as_std_writes_it() {
+        for n in 0..=255u8 {
+            let ip = std::net::Ipv4Addr::new(n, 255 - n, n / 3, 7);
+            let mut out = Vec::new();
+            remote_addr(&mut out, &Addr::Tcp((ip, 1).into()), b"-");
+            assert_eq!(String::from_utf8(out).unwrap(), ip.to_string());
+        }
     }
 
     #[test]
