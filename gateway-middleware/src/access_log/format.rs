@@ -72,7 +72,12 @@ impl Line<'_> {
         out.extend_from_slice(b" [");
         out.extend_from_slice(self.time);
         out.extend_from_slice(b"] \"");
-        escape::quoted(out, req.method.as_str().as_bytes());
+        if is_standard(&req.method) {
+            // Upper-case letters only: nothing to escape.
+            out.extend_from_slice(req.method.as_str().as_bytes());
+        } else {
+            escape::quoted(out, req.method.as_str().as_bytes());
+        }
         out.push(b' ');
         escape::quoted(out, target(&req.uri).as_bytes());
         out.push(b' ');
@@ -151,6 +156,23 @@ impl Line<'_> {
         json_or_null(out, self.request_id.map(str::as_bytes));
         out.push(b'}');
     }
+}
+
+/// Whether `method` is one of the nine of RFC 9110 and 5789 (compared as
+/// `http`'s constants: no string comparison).
+fn is_standard(method: &Method) -> bool {
+    [
+        Method::GET,
+        Method::HEAD,
+        Method::POST,
+        Method::PUT,
+        Method::DELETE,
+        Method::CONNECT,
+        Method::OPTIONS,
+        Method::TRACE,
+        Method::PATCH,
+    ]
+    .contains(method)
 }
 
 fn bare_or_dash(out: &mut Vec<u8>, value: Option<&str>) {
@@ -315,6 +337,24 @@ mod tests {
             line(Format::Json, &req, true),
             "{\"time\":\"10/Oct/2000:13:55:36 +0000\",\"remote_addr\":\"127.0.0.1\",\"user\":\"ada\",\"method\":\"GET\",\"target\":\"/apache_pb.gif?a=1\",\"protocol\":\"HTTP/1.1\",\"status\":200,\"bytes\":2326,\"duration\":1.235,\"completed\":true,\"referer\":\"http://www.example.com/start.html\",\"user_agent\":null,\"request_id\":\"abc\"}\n"
         );
+    }
+
+    #[test]
+    fn methods_standard_or_not() {
+        let mut req = req();
+        for (method, shown) in [
+            (Method::GET, "GET"),
+            (Method::PATCH, "PATCH"),
+            (Method::from_bytes(b"PURGE").unwrap(), "PURGE"),
+        ] {
+            assert_eq!(is_standard(&method), shown != "PURGE");
+            req.method = method;
+            let text = line(Format::Common, &req, true);
+            assert!(
+                text.contains(&format!("\"{shown} /apache_pb.gif")),
+                "{text}"
+            );
+        }
     }
 
     #[test]
