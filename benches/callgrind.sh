@@ -72,13 +72,14 @@ ratio metrics gateway "gateway + Metrics / gateway (AccessLog + RequestId + Metr
 ratio csrf gateway "gateway + Csrf, same-origin POST / unchecked POST (same request)"
 ratio access-log gateway "gateway + AccessLog to a buffered io::sink / gateway"
 ratio request-id gateway "gateway + RequestId (a made id) / gateway"
+ratio observed gateway "gateway + RequestId + AccessLog + Metrics / gateway (target <= 1.15)"
 ratio session-untouched gateway "gateway + Sessions never touched / gateway (target <= 1.02)"
 for kind in gateway-mw5 gateway-mw5-async; do
   if [ -n "${PER[$kind]:-}" ] && [ -n "${PER[gateway]:-}" ]; then
     echo "$kind - gateway: $(( PER[$kind] - PER[gateway] )) Ir/request ($(( (PER[$kind] - PER[gateway]) / 5 )) per layer)"
   fi
 done
-for kind in access-log request-id; do
+for kind in access-log request-id metrics observed; do
   if [ -n "${PER[$kind]:-}" ] && [ -n "${PER[gateway]:-}" ]; then
     echo "$kind - gateway: $(( PER[$kind] - PER[gateway] )) Ir/request"
   fi

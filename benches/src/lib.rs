@@ -2,8 +2,8 @@
 //!
 //! Every hello server kind ([`Kind::ALL`] less the session and static-file
 //! kinds below) answers `GET /` with the same bytes (`content-type:
-//! text/plain; charset=utf-8`, `Hello, world!\n`; [`Kind::RequestId`]
-//! adds its `x-request-id` header) and, except
+//! text/plain; charset=utf-8`, `Hello, world!\n`; [`Kind::RequestId`] and [`Kind::Observed`]
+//! add an `x-request-id` header) and, except
 //! [`Kind::RawMinimal`], routes alike (other paths 404, other methods
 //! 405). The main ones:
 //!
@@ -178,11 +178,16 @@ pub enum Kind {
     /// (to stdout), Metrics, Mount, Sessions, SessionAuth, Csrf — for
     /// `benches/nginx.sh` (its `/whoami` against a hello).
     Demo,
+    /// [`Kind::Gateway`]'s hello application inside, outermost first,
+    /// `RequestId::new()`, `AccessLog::new().to_writer(io::sink())` and
+    /// `Metrics::new()`: the observing stack of issue 16 (its target:
+    /// at most 1.15 times [`Kind::Gateway`]'s instructions per request).
+    Observed,
 }
 
 impl Kind {
     /// Every kind with its command-line name.
-    pub const ALL: [(&'static str, Kind); 24] = [
+    pub const ALL: [(&'static str, Kind); 25] = [
         ("gateway", Kind::Gateway),
         ("raw", Kind::Raw),
         ("raw-minimal", Kind::RawMinimal),
@@ -207,6 +212,7 @@ impl Kind {
         ("access-log", Kind::AccessLog),
         ("request-id", Kind::RequestId),
         ("demo", Kind::Demo),
+        ("observed", Kind::Observed),
     ];
 }
 
@@ -330,6 +336,15 @@ pub async fn serve(
             let sessions = Sessions::new(MemoryStore::new());
             let app = app(&Options::default(), sessions, AuthKey::generate(), &stats);
             server.serve_with_shutdown(app, shutdown).await
+        }
+        Kind::Observed => {
+            use gateway_core::ApplicationExt;
+            use gateway_middleware::{AccessLog, Metrics, RequestId};
+            let app = gateway_examples::hello::app()
+                .with(Metrics::new())
+                .with(AccessLog::new().to_writer(io::sink()))
+                .with(RequestId::new());
+            serve_gateway(listener, shutdown, app).await
         }
         Kind::Metrics => {
             use gateway_core::ApplicationExt;

@@ -28,6 +28,10 @@
 //! request's route for commit rule 8's warning, and must do so without a
 //! box.
 //!
+//! The observing layers (`Kind::AccessLog`, `Kind::RequestId`,
+//! `Kind::Metrics`, and the three together, `Kind::Observed`) are
+//! reported, with a budget for the three together.
+//!
 //! A counting global allocator counts only on the server's thread (a
 //! current-thread tokio runtime), so the client running in this process
 //! does not disturb the figures. Both servers get the same warm-up and the
@@ -111,6 +115,12 @@ impl tracing::Subscriber for Warn {
 }
 
 /// Allocations and bytes per request on the server thread.
+/// What RequestId, AccessLog and Metrics together may allocate per
+/// request beyond gateway alone — today's figure, a regression guard: the
+/// shared notes, the made id, the access log's record, and one box per
+/// finish callback (two).
+const OBSERVED_BUDGET: f64 = 5.0;
+
 fn measure(kind: Kind) -> (f64, f64) {
     measure_with(kind, false)
 }
@@ -172,6 +182,10 @@ fn gateway_allocates_no_more_than_raw_hyper() {
     let (cookie, cookie_bytes) = measure(Kind::SessionCookie);
     let (memory, memory_bytes) = measure(Kind::SessionMemory);
     let (axum_sessions, axum_sessions_bytes) = measure(Kind::AxumSessions);
+    let (access_log, access_log_bytes) = measure(Kind::AccessLog);
+    let (request_id, request_id_bytes) = measure(Kind::RequestId);
+    let (metrics, metrics_bytes) = measure(Kind::Metrics);
+    let (observed, observed_bytes) = measure(Kind::Observed);
     // Last: the maximum level a subscriber raises may outlive it.
     let (logging, logging_bytes) = measure_with(Kind::Gateway, true);
     println!(
@@ -185,6 +199,14 @@ fn gateway_allocates_no_more_than_raw_hyper() {
     );
     println!(
         "sessions: untouched {untouched:.3} ({untouched_bytes:.0}), cookie store {cookie:.3} ({cookie_bytes:.0}), memory store {memory:.3} ({memory_bytes:.0}), axum + tower-sessions {axum_sessions:.3} ({axum_sessions_bytes:.0})"
+    );
+    println!(
+        "observing: AccessLog {access_log:.3} ({access_log_bytes:.0}), RequestId {request_id:.3} ({request_id_bytes:.0}), Metrics {metrics:.3} ({metrics_bytes:.0}), all three {observed:.3} ({observed_bytes:.0})"
+    );
+    // The three observing layers together: OBSERVED_BUDGET.
+    assert!(
+        observed <= gateway + OBSERVED_BUDGET + 0.01,
+        "RequestId + AccessLog + Metrics allocate {observed:.3} per request, gateway alone {gateway:.3}"
     );
     // A session never touched costs no store call and no cookie: at most
     // the handle (1) and the extensions map it lives in (3).

@@ -287,6 +287,26 @@ impl Error {
         self.downcast_ref::<Panicked>().map(|p| p.message.as_str())
     }
 
+    /// The error a caught panic becomes, as the driver makes it: status
+    /// 500, [`is_panic`](Error::is_panic) true, and the panic's message
+    /// (when it was a string) in [`panic_message`](Error::panic_message).
+    /// For a middleware that catches a panic of the application inside
+    /// and lets it go on as an `Err`.
+    ///
+    /// ```
+    /// use gateway_core::Error;
+    ///
+    /// let payload = std::panic::catch_unwind(|| panic!("boom")).unwrap_err();
+    /// let err = Error::from_panic(&*payload);
+    /// assert!(err.is_panic());
+    /// assert_eq!(err.panic_message(), Some("boom"));
+    /// assert_eq!(err.status(), 500);
+    /// ```
+    #[cold]
+    pub fn from_panic(payload: &(dyn std::any::Any + Send)) -> Self {
+        Error::panicked(payload)
+    }
+
     pub(crate) fn panicked(payload: &(dyn std::any::Any + Send)) -> Self {
         let message = if let Some(s) = payload.downcast_ref::<&'static str>() {
             (*s).to_owned()

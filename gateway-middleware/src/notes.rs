@@ -25,40 +25,68 @@
 )]
 
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
 
-use gateway_core::Environ;
+use gateway_core::{Environ, Error};
+use http::{HeaderValue, StatusCode};
 
 /// The shared record of one request; see the module docs.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Notes {
+    /// When the first observing layer saw the request: the one clock
+    /// reading the layers' durations all start from.
+    start: Instant,
     /// The verified identity's user id, when a layer inside verified one.
     user: Mutex<Option<Arc<str>>>,
     /// The route label the application chose (bounded cardinality).
     route: OnceLock<&'static str>,
-    /// The request's id, set by `RequestId` (kept inline: no allocation).
-    request_id: OnceLock<ShortId>,
+    /// The request's id when `RequestId` made the notes (no
+    /// synchronisation: set before they are shared): the value it also
+    /// puts on the response (a clone shares its bytes).
+    first_id: Option<HeaderValue>,
+    /// The request's id when `RequestId` came after another layer made
+    /// the notes.
+    late_id: OnceLock<HeaderValue>,
 }
 
-/// A request id of at most [`ShortId::MAX`] bytes, stored inline.
-#[derive(Debug)]
-struct ShortId {
-    len: u8,
-    bytes: [u8; ShortId::MAX],
-}
-
-impl ShortId {
-    /// The longest id kept (`RequestId` accepts no longer one).
-    const MAX: usize = 128;
-}
+/// The longest request id kept (`RequestId` accepts no longer one).
+const MAX_ID: usize = 128;
 
 impl Notes {
+    /// Notes for a request seen now.
+    fn new(first_id: Option<HeaderValue>) -> Notes {
+        Notes {
+            start: Instant::now(),
+            user: Mutex::new(None),
+            route: OnceLock::new(),
+            first_id,
+            late_id: OnceLock::new(),
+        }
+    }
+
     /// The request's notes, put in its locals by the first layer that
     /// asks.
     pub(crate) fn attach(env: &mut Environ) -> Arc<Notes> {
         if let Some(notes) = env.locals().get_arc::<Notes>() {
             return notes;
         }
-        let notes = Arc::new(Notes::default());
+        let notes = Arc::new(Notes::new(None));
+        env.locals_mut().insert(notes.clone());
+        notes
+    }
+
+    /// [`attach`](Notes::attach) and
+    /// [`set_request_id`](Notes::set_request_id) at once: notes made here
+    /// get the id as they are made (no synchronisation, no check: `id`
+    /// must be at most 128 bytes of visible ASCII, as `RequestId`'s are).
+    pub(crate) fn attach_with_request_id(env: &mut Environ, id: &HeaderValue) -> Arc<Notes> {
+        if let Some(notes) = env.locals().get_arc::<Notes>() {
+            notes.set_request_id(id.clone());
+            return notes;
+        }
+        // RequestId's ids are from its allowlist or made by it.
+        debug_assert!(acceptable_id(id), "{id:?}");
+        let notes = Arc::new(Notes::new(Some(id.clone())));
         env.locals_mut().insert(notes.clone());
         notes
     }
@@ -66,6 +94,11 @@ impl Notes {
     /// The request's notes, if an observing layer is outside.
     pub(crate) fn of(env: &Environ) -> Option<&Notes> {
         env.locals().get::<Notes>()
+    }
+
+    /// When the first observing layer saw the request.
+    pub(crate) fn start(&self) -> Instant {
+        self.start
     }
 
     /// Records the verified user's id (the last one set wins, as the
@@ -86,30 +119,40 @@ impl Notes {
     }
 
     /// Records the request id; the first one set stays. Ids longer than
-    /// 128 bytes or not ASCII are not recorded (`RequestId` makes none).
-    pub(crate) fn set_request_id(&self, id: &str) {
-        if id.len() > ShortId::MAX || !id.is_ascii() {
-            return;
+    /// 128 bytes or not visible ASCII are not recorded (`RequestId` makes
+    /// none).
+    pub(crate) fn set_request_id(&self, id: HeaderValue) {
+        if self.first_id.is_none() && acceptable_id(&id) {
+            let _ = self.late_id.set(id);
         }
-        let mut bytes = [0; ShortId::MAX];
-        bytes[..id.len()].copy_from_slice(id.as_bytes());
-        let _ = self.request_id.set(ShortId {
-            len: id.len() as u8,
-            bytes,
-        });
     }
 
     /// The request id, if a `RequestId` layer set one.
     pub(crate) fn request_id(&self) -> Option<&str> {
-        let id = self.request_id.get()?;
-        // Only ASCII is ever stored.
-        std::str::from_utf8(&id.bytes[..usize::from(id.len)]).ok()
+        let id = self.first_id.as_ref().or_else(|| self.late_id.get())?;
+        // Only visible ASCII is ever stored (UTF-8's check is the faster).
+        std::str::from_utf8(id.as_bytes()).ok()
     }
 
     /// The route label, if the application set one.
     pub(crate) fn route(&self) -> Option<&'static str> {
         self.route.get().copied()
     }
+}
+
+/// Whether `id` may be kept: at most 128 bytes, all visible ASCII.
+fn acceptable_id(id: &HeaderValue) -> bool {
+    id.len() <= MAX_ID && id.as_bytes().iter().all(|&b| (0x21..0x7f).contains(&b))
+}
+
+/// The status and body length of the page the driver answers `err` with
+/// (its rule 1), for a request whose method was `HEAD` when `head` is
+/// true: what the client gets when an `Err` (or a panic, as an error with
+/// status 500) leaves the stack untouched.
+#[cold]
+pub(crate) fn driver_page(err: &Error, head: bool) -> (StatusCode, u64) {
+    let status = gateway_core::driver::error_status(err);
+    (status, gateway_core::driver::error_page_len(status, head))
 }
 
 #[cfg(test)]
@@ -135,18 +178,44 @@ mod tests {
         assert_eq!(outer.user().as_deref(), Some("grace"));
         assert_eq!(outer.route(), Some("/users/{id}"));
         assert_eq!(outer.request_id(), None);
-        inner.set_request_id("abc");
-        inner.set_request_id("def");
+        inner.set_request_id(HeaderValue::from_static("abc"));
+        inner.set_request_id(HeaderValue::from_static("def"));
         assert_eq!(outer.request_id(), Some("abc"));
+        let again = Notes::attach_with_request_id(&mut env, &HeaderValue::from_static("ghi"));
+        assert!(Arc::ptr_eq(&outer, &again));
+        assert_eq!(again.request_id(), Some("abc"));
+        let mut fresh = super::tests::env();
+        let made = Notes::attach_with_request_id(&mut fresh, &HeaderValue::from_static("jkl"));
+        assert_eq!(Notes::of(&fresh).unwrap().request_id(), Some("jkl"));
+        assert_eq!(made.request_id(), Some("jkl"));
+    }
+
+    #[test]
+    fn the_driver_page_of_an_error() {
+        let busy = Error::with_status(StatusCode::SERVICE_UNAVAILABLE, "x");
+        assert_eq!(
+            driver_page(&busy, false),
+            (StatusCode::SERVICE_UNAVAILABLE, 19)
+        );
+        assert_eq!(
+            driver_page(&busy, true),
+            (StatusCode::SERVICE_UNAVAILABLE, 0)
+        );
+        let odd = Error::with_status(StatusCode::OK, "x");
+        assert_eq!(
+            driver_page(&odd, false),
+            (StatusCode::INTERNAL_SERVER_ERROR, 21)
+        );
     }
 
     #[test]
     fn request_ids_too_long_or_not_ascii_are_not_kept() {
-        let notes = Notes::default();
-        notes.set_request_id(&"a".repeat(129));
-        notes.set_request_id("é");
+        let notes = Notes::new(None);
+        let id = |s: &str| HeaderValue::from_bytes(s.as_bytes()).unwrap();
+        notes.set_request_id(id(&"a".repeat(129)));
+        notes.set_request_id(id("é"));
         assert_eq!(notes.request_id(), None);
-        notes.set_request_id(&"a".repeat(128));
+        notes.set_request_id(id(&"a".repeat(128)));
         assert_eq!(notes.request_id().map(str::len), Some(128));
     }
 }

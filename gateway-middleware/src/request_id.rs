@@ -28,12 +28,16 @@
 //! ```
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
 
+use bytes::Bytes;
 use gateway_core::{Addr, Application, Environ, Error, Middleware, Response};
 use http::{HeaderName, HeaderValue};
 use tracing::Instrument as _;
+use tracing::instrument::Instrumented;
 
 use crate::notes::Notes;
 use crate::proxy::{InvalidProxyAddr, ProxyHeaders, ProxyOriginal};
@@ -56,7 +60,8 @@ use crate::proxy::{InvalidProxyAddr, ProxyHeaders, ProxyOriginal};
 ///   anything else that could confuse a log, a header or a shell.
 ///
 /// Otherwise (no header, an untrusted peer, two field lines, a value out
-/// of the allowlist) a new id is made: 32 lowercase hex digits, the
+/// of the allowlist) a new id is made (with no trusted proxy configured,
+/// the default, the header is not even looked up): 32 lowercase hex digits, the
 /// 128-bit SipHash-2-4 of a per-process counter under a random key drawn
 /// once from the operating system. Ids are unique within the process and
 /// unpredictable to clients; making one costs no system call.
@@ -64,7 +69,9 @@ use crate::proxy::{InvalidProxyAddr, ProxyHeaders, ProxyOriginal};
 /// # What is done with it
 ///
 /// - [`RequestId::of`] returns it to the application and other middleware
-///   (it is kept in the request's shared notes, without an allocation);
+///   (it is kept in the request's shared notes as the header value the
+///   response gets: a made id costs one allocation, shared by both; a
+///   proxy's id shares the request's bytes);
 /// - an [`AccessLog`](crate::AccessLog) outside or inside writes it in
 ///   every line;
 /// - the inner application runs inside a `tracing` span
@@ -183,7 +190,11 @@ impl RequestId {
     }
 
     /// The id a trusted proxy sent, if it may be taken.
-    fn incoming<'e>(&self, env: &'e Environ) -> Option<&'e [u8]> {
+    fn incoming<'e>(&self, env: &'e Environ) -> Option<&'e HeaderValue> {
+        if self.trust.trusts_nobody() {
+            // The default: no header is read (nor its name hashed).
+            return None;
+        }
         let mut values = env.headers().get_all(&self.header).iter();
         let value = values.next()?;
         if values.next().is_some() || !is_acceptable(value.as_bytes()) {
@@ -193,9 +204,7 @@ impl RequestId {
             Some(original) => original.peer(),
             None => env.conn().peer(),
         };
-        self.trust
-            .is_trusted(socket_peer)
-            .then_some(value.as_bytes())
+        self.trust.is_trusted(socket_peer).then_some(value)
     }
 }
 
@@ -234,13 +243,22 @@ fn generate() -> [u8; 32] {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let mut mac = SipHasher24::new_with_keys(k0, k1);
     mac.write_u64(n);
-    let hash = mac.finish128().as_u128();
+    let hash = mac.finish128().as_u128().to_be_bytes();
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut out = [0u8; 32];
-    for (i, digit) in out.iter_mut().enumerate() {
-        *digit = HEX[((hash >> (124 - 4 * i)) & 0xf) as usize];
+    for (pair, byte) in out.chunks_exact_mut(2).zip(hash) {
+        pair[0] = HEX[usize::from(byte >> 4)];
+        pair[1] = HEX[usize::from(byte & 0xf)];
     }
     out
+}
+
+/// A new id as a header value: one allocation, shared by every clone
+/// (the response's header and the request's notes).
+fn generated_value() -> HeaderValue {
+    let bytes = Bytes::from_owner(generate());
+    // 32 hex digits: always a valid value.
+    HeaderValue::from_maybe_shared(bytes).unwrap_or_else(|_| HeaderValue::from_static("-"))
 }
 
 impl<A: Application> Middleware<A> for RequestId {
@@ -273,35 +291,17 @@ impl<A> RequestIdApp<A> {
 
 impl<A: Application> Application for RequestIdApp<A> {
     fn call(&self, mut env: Environ) -> impl Future<Output = Result<Response, Error>> + Send {
-        let notes = Notes::attach(&mut env);
-        let generated;
-        let id: &[u8] = match self.config.incoming(&env) {
-            Some(id) => id,
-            None => {
-                generated = generate();
-                &generated
-            }
+        // Both shapes are visible ASCII from the allowlist.
+        let value = match self.config.incoming(&env) {
+            Some(id) => id.clone(),
+            None => generated_value(),
         };
-        // Both shapes are ASCII from the allowlist, so neither fails.
-        let value = HeaderValue::from_bytes(id).ok();
-        notes.set_request_id(std::str::from_utf8(id).unwrap_or_default());
+        let notes = Notes::attach_with_request_id(&mut env, &value);
         let span = tracing::info_span!("request", request_id = notes.request_id().unwrap_or("-"));
-        let inner = self.app.call(env).instrument(span);
-        async move {
-            let result = inner.await;
-            let Some(value) = value else {
-                return result;
-            };
-            match result {
-                Ok(mut res) => {
-                    res.headers_mut().insert(self.header.clone(), value);
-                    Ok(res)
-                }
-                Err(mut err) => {
-                    err.headers_mut().insert(self.header.clone(), value);
-                    Err(err)
-                }
-            }
+        RequestIdFuture {
+            inner: self.app.call(env).instrument(span),
+            header: &self.header,
+            value: Some(value),
         }
     }
 
@@ -311,6 +311,39 @@ impl<A: Application> Application for RequestIdApp<A> {
 
     fn shutdown(&self) -> impl Future<Output = ()> + Send {
         self.app.shutdown()
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The application's future, then the id put on what it answers:
+    /// made in `call` and moved once (no state machine of its own).
+    struct RequestIdFuture<'a, F> {
+        #[pin]
+        inner: Instrumented<F>,
+        header: &'a HeaderName,
+        value: Option<HeaderValue>,
+    }
+}
+
+impl<F: Future<Output = Result<Response, Error>>> Future for RequestIdFuture<'_, F> {
+    type Output = Result<Response, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let result = std::task::ready!(this.inner.poll(cx));
+        let Some(value) = this.value.take() else {
+            return Poll::Ready(result);
+        };
+        Poll::Ready(match result {
+            Ok(mut res) => {
+                res.headers_mut().insert(this.header.clone(), value);
+                Ok(res)
+            }
+            Err(mut err) => {
+                err.headers_mut().insert(this.header.clone(), value);
+                Err(err)
+            }
+        })
     }
 }
 

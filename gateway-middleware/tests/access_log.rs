@@ -234,6 +234,56 @@ async fn the_status_is_the_one_the_client_saw() {
     assert!(lines[1].contains("\" 500 21 "), "{}", lines[1]);
 }
 
+/// A body of unknown size that fails before its first data gets the
+/// driver's error page, and so does the line; the page carries the
+/// `X-Request-Id` of a `RequestId` outside. A body of known size is not
+/// pulled early: its failure aborts after the head.
+#[tokio::test]
+async fn a_body_failing_before_its_first_data_is_logged_as_the_page_sent() {
+    let inner = fn_app(|env: Environ| async move {
+        match env.path() {
+            "/stream" => start(200, TEXT).writer(|_w| async {
+                Err(Error::with_status(http::StatusCode::BAD_GATEWAY, "gone"))
+            }),
+            _ => {
+                // Of known size (4 bytes, as a file's), failing at once.
+                let failing = gateway_core::Body::writer(|_w| async { Err(Error::new("disk")) });
+                let null = std::fs::File::open("/dev/null").unwrap();
+                let hint = gateway_core::body::FileHint::new(std::sync::Arc::new(null), 0, 4);
+                let body = gateway_core::Body::file(failing, hint);
+                start(200, TEXT).body(body)
+            }
+        }
+    });
+    let lines = MemoryLog::new();
+    let log = AccessLog::new()
+        .format(Format::Json)
+        .to_writer(lines.clone());
+    let app = inner.with(log.clone()).with(RequestId::new());
+    let c = TestClient::new(app).with_conn(peer());
+    let res = c.get("/stream").send().await;
+    assert_eq!(res.status(), 502);
+    assert_eq!(res.text(), "Bad Gateway");
+    assert!(res.header("x-request-id").is_some());
+    let res = c.head("/stream").send().await;
+    assert_eq!(res.status(), 200);
+    c.get("/sized").send().await;
+    log.flush();
+    let got: Vec<(u64, u64, bool)> = lines
+        .lines()
+        .iter()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            (
+                v["status"].as_u64().unwrap(),
+                v["bytes"].as_u64().unwrap(),
+                v["completed"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(got, [(502, 11, true), (200, 0, true), (200, 0, false)]);
+}
+
 #[tokio::test]
 async fn the_user_is_the_verified_one_only() {
     let app = app().with(BasicAuth::single("test", "ada", "correct horse"));

@@ -40,12 +40,14 @@ impl Body {
     where
         F: FnOnce(Finished) + Send + 'static,
     {
+        // One allocation: the callback is stored in the box with the body.
+        let boxed: Box<FinishBody<dyn Callback>> = Box::new(FinishBody {
+            inner: self,
+            bytes: 0,
+            callback: Some(callback),
+        });
         Body {
-            kind: Kind::Finish(Box::new(FinishBody {
-                inner: self,
-                callback: Some(Box::new(callback)),
-                bytes: 0,
-            })),
+            kind: Kind::Finish(boxed),
         }
     }
 }
@@ -71,16 +73,35 @@ impl Finished {
     }
 }
 
-type FinishCallback = Box<dyn FnOnce(Finished) + Send + 'static>;
-
-/// A body whose end is reported to a callback.
-pub(super) struct FinishBody {
-    pub(super) inner: Body,
-    callback: Option<FinishCallback>,
-    bytes: u64,
+/// A finish callback, called at most once (an `Option<FnOnce>` that is
+/// taken): the unsized tail of a [`FinishBody`].
+pub(super) trait Callback: Send {
+    /// Whether it is still to be called.
+    fn is_pending(&self) -> bool;
+    fn call_once(&mut self, done: Finished);
 }
 
-impl FinishBody {
+impl<F: FnOnce(Finished) + Send> Callback for Option<F> {
+    fn is_pending(&self) -> bool {
+        self.is_some()
+    }
+
+    fn call_once(&mut self, done: Finished) {
+        if let Some(f) = self.take() {
+            f(done);
+        }
+    }
+}
+
+/// A body whose end is reported to a callback; boxed as
+/// `FinishBody<dyn Callback>`, the callback stored inline.
+pub(super) struct FinishBody<C: ?Sized + Callback> {
+    pub(super) inner: Body,
+    bytes: u64,
+    callback: C,
+}
+
+impl<C: ?Sized + Callback> FinishBody<C> {
     /// Polls the body inside, counting the bytes that leave and reporting
     /// the end.
     pub(super) fn poll_frame(
@@ -120,24 +141,29 @@ impl FinishBody {
     }
 
     fn finish(&mut self, completed: bool) {
-        if let Some(cb) = self.callback.take() {
-            let done = Finished {
-                completed,
-                bytes: self.bytes,
-            };
-            // A panicking callback must not take the connection down (nor
-            // abort the process when this runs in a drop during unwinding).
-            if std::panic::catch_unwind(AssertUnwindSafe(|| cb(done))).is_err() {
-                tracing::error!("a Body::on_finish callback panicked");
-            }
+        if !self.callback.is_pending() {
+            return;
+        }
+        let done = Finished {
+            completed,
+            bytes: self.bytes,
+        };
+        let callback = &mut self.callback;
+        // A panicking callback must not take the connection down (nor
+        // abort the process when this runs in a drop during unwinding).
+        // The callback is taken before it runs: it is called once at most.
+        if std::panic::catch_unwind(AssertUnwindSafe(|| callback.call_once(done))).is_err() {
+            tracing::error!("a Body::on_finish callback panicked");
         }
     }
 }
 
-impl Drop for FinishBody {
+impl<C: ?Sized + Callback> Drop for FinishBody<C> {
     fn drop(&mut self) {
-        // Servers do not poll a body that says it is at its end.
-        let completed = self.inner.is_end_stream_inner();
-        self.finish(completed);
+        if self.callback.is_pending() {
+            // Servers do not poll a body that says it is at its end.
+            let completed = self.inner.is_end_stream_inner();
+            self.finish(completed);
+        }
     }
 }

@@ -31,7 +31,7 @@ mod writer;
 
 use adapters::{MapErr, StreamBody};
 use declared::Declared;
-use finish::FinishBody;
+use finish::{Callback, FinishBody};
 
 pub use declared::Route;
 pub use file::FileHint;
@@ -110,7 +110,7 @@ enum Kind {
     /// length.
     Peeked(Box<Peeked>),
     /// A body whose end is reported to a callback.
-    Finish(Box<FinishBody>),
+    Finish(Box<FinishBody<dyn Callback>>),
 }
 
 struct Peeked {
@@ -271,11 +271,16 @@ impl Body {
         }
     }
 
-    /// Whether this is one in-memory chunk (or nothing): sending it cannot
-    /// fail and needs no polling.
+    /// Whether this is one in-memory chunk (or nothing), possibly with a
+    /// finish callback around it: sending it cannot fail, and needs no
+    /// polling before the commit.
     #[inline]
     pub(crate) fn is_in_memory(&self) -> bool {
-        matches!(self.kind, Kind::Empty | Kind::Full(_))
+        match &self.kind {
+            Kind::Empty | Kind::Full(_) => true,
+            Kind::Finish(f) => f.inner.is_in_memory(),
+            Kind::Dyn(_) | Kind::Peeked(_) => false,
+        }
     }
 
     /// The exact size, if known (`size_hint().exact()` without building a

@@ -459,9 +459,24 @@ fn fail(err: Error, hints: CommitHints) -> Response {
     res
 }
 
-/// The status an error response for `err` has: [`Error::status`], or 500
-/// when that is not a 4xx or 5xx.
-pub(crate) fn error_status(err: &Error) -> StatusCode {
+/// The status of the driver's error response for `err`
+/// ([rule 1](self#the-commit-rules)): [`Error::status`], or 500 when that
+/// is not a 4xx or 5xx. A panic is answered as an error with status 500.
+///
+/// For a middleware that lets an `Err` pass and must know what the client
+/// will get (a log line, a metric); see also [`error_page_len`].
+///
+/// ```
+/// use gateway_core::driver;
+/// use gateway_core::http::StatusCode;
+/// use gateway_core::Error;
+///
+/// let busy = Error::with_status(StatusCode::SERVICE_UNAVAILABLE, "draining");
+/// assert_eq!(driver::error_status(&busy), StatusCode::SERVICE_UNAVAILABLE);
+/// let odd = Error::with_status(StatusCode::FOUND, "not an error status");
+/// assert_eq!(driver::error_status(&odd), StatusCode::INTERNAL_SERVER_ERROR);
+/// ```
+pub fn error_status(err: &Error) -> StatusCode {
     let status = err.status();
     if (400..=599).contains(&status.as_u16()) {
         status
@@ -503,12 +518,35 @@ pub fn error_response(err: &Error, hints: CommitHints) -> Response {
     error_page(err, hints.head)
 }
 
+/// The length of the body of the driver's error page for `status`: its
+/// reason phrase (`Error` when the status has none), or 0 for a `HEAD`
+/// request (`head`), which gets no body.
+///
+/// ```
+/// use gateway_core::driver;
+/// use gateway_core::http::StatusCode;
+///
+/// assert_eq!(driver::error_page_len(StatusCode::SERVICE_UNAVAILABLE, false), 19);
+/// assert_eq!(driver::error_page_len(StatusCode::SERVICE_UNAVAILABLE, true), 0);
+/// ```
+pub fn error_page_len(status: StatusCode, head: bool) -> u64 {
+    if head {
+        return 0;
+    }
+    page_text(status).len() as u64
+}
+
+/// The body of the error page for `status`.
+fn page_text(status: StatusCode) -> &'static str {
+    status.canonical_reason().unwrap_or("Error")
+}
+
 /// [`error_response`] without the log line: the page for `err`, for a
 /// request whose method was HEAD when `head` is true.
 #[cold]
 pub(crate) fn error_page(err: &Error, head: bool) -> Response {
     let status = error_status(err);
-    let text = status.canonical_reason().unwrap_or("Error");
+    let text = page_text(status);
     let mut res = Response::new(if head {
         Body::empty()
     } else {

@@ -60,6 +60,32 @@ async fn err_with_non_error_status_becomes_500() {
 }
 
 #[tokio::test]
+async fn error_status_and_page_len_describe_the_page_sent() {
+    let statuses = [400, 404, 418, 429, 500, 503, 599, 200, 302];
+    for code in statuses {
+        let status = StatusCode::from_u16(code).unwrap();
+        for method in [Method::GET, Method::HEAD] {
+            let err = Error::with_status(status, "detail");
+            let expected = (
+                error_status(&err),
+                error_page_len(error_status(&err), method == Method::HEAD),
+            );
+            let (parts, body) = run(method.clone(), move |_| {
+                let err = Error::with_status(status, "detail");
+                async move { Err(err) }
+            })
+            .await;
+            let got = (parts.status, body.unwrap().len() as u64);
+            assert_eq!(got, expected, "{code} {method}");
+        }
+    }
+    assert_eq!(
+        error_status(&Error::new("no status")),
+        StatusCode::INTERNAL_SERVER_ERROR
+    );
+}
+
+#[tokio::test]
 async fn panic_before_commit_becomes_500() {
     let (parts, body) = run(Method::GET, |env| async move {
         if env.path_info() == "/" {
@@ -483,4 +509,35 @@ async fn error_responses_carry_their_cause_and_others_none() {
 
     let (parts, _) = run(Method::GET, |_| async { start(200, NO_HEADERS).body("ok") }).await;
     assert!(parts.extensions.get::<ErrorCause>().is_none());
+}
+
+#[tokio::test]
+async fn a_finish_callback_around_an_in_memory_body_keeps_the_fast_commit() {
+    for method in [Method::GET, Method::HEAD] {
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let s = seen.clone();
+        let app = fn_app(move |_| {
+            let s = s.clone();
+            async move {
+                let body = Body::from("hello").on_finish(move |f| s.lock().unwrap().push(f));
+                Ok(Response::new(body))
+            }
+        });
+        let Ok(res) = commit(&app, env(method.clone())).await;
+        let head = method == Method::HEAD;
+        if head {
+            assert_eq!(res.headers()["content-length"], "5");
+        } else {
+            // Seen through: in memory, of exact size, unpolled so far.
+            assert!(res.body().is_in_memory());
+            assert_eq!(res.body().exact_size(), Some(5));
+            assert!(seen.lock().unwrap().is_empty());
+        }
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(bytes.len(), if head { 0 } else { 5 });
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), 1, "{method}: called once");
+        assert!(seen[0].is_completed());
+        assert_eq!(seen[0].bytes(), if head { 0 } else { 5 });
+    }
 }

@@ -2,30 +2,48 @@
 //! format's, in UTC), formatted once a second per thread.
 
 use std::cell::Cell;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// `dd/Mon/yyyy:hh:mm:ss +0000`.
 pub(crate) const LEN: usize = 26;
 
+/// A formatted second and the instants it spans, `[from, until)`.
+type Second = (Instant, Instant, [u8; LEN]);
+
 thread_local! {
-    /// The second last formatted on this thread and its text.
-    static CACHE: Cell<(u64, [u8; LEN])> = const { Cell::new((u64::MAX, [0; LEN])) };
+    /// The second last formatted on this thread.
+    static CACHE: Cell<Option<Second>> = const { Cell::new(None) };
 }
 
-/// The current time, formatted (from this thread's cache within a second).
-pub(crate) fn now() -> [u8; LEN] {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    CACHE.with(|cache| {
-        let (cached, text) = cache.get();
-        if cached == secs {
-            return text;
+/// The wall-clock time at `now` (a reading just taken), formatted: from
+/// this thread's cache while `now` is within the second last formatted,
+/// so that most lines read no clock of their own.
+pub(crate) fn at(now: Instant) -> [u8; LEN] {
+    CACHE.with(|cache| match cache.get() {
+        Some((from, until, text)) if from <= now && now < until => text,
+        _ => {
+            let second = second_of(now);
+            cache.set(Some(second));
+            second.2
         }
-        let text = format(secs);
-        cache.set((secs, text));
-        text
     })
+}
+
+/// The wall-clock second `now` falls in, read from the system clock.
+#[cold]
+fn second_of(now: Instant) -> Second {
+    let since_epoch = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let into = Duration::from_nanos(u64::from(since_epoch.subsec_nanos()));
+    // The two clocks are read a moment apart: the second's bounds are off
+    // by that moment, well below the millisecond.
+    let from = now.checked_sub(into).unwrap_or(now);
+    (
+        from,
+        from + Duration::from_secs(1),
+        format(since_epoch.as_secs()),
+    )
 }
 
 const MONTHS: [&[u8; 3]; 12] = [
@@ -124,9 +142,17 @@ mod tests {
     }
 
     #[test]
-    fn now_is_cached_and_well_formed() {
-        let a = now();
+    fn cached_within_the_second_and_well_formed() {
+        let now = Instant::now();
+        let a = at(now);
         assert_eq!(a[2], b'/');
         assert_eq!(&a[20..], b" +0000");
+        let (from, until, text) = CACHE.with(Cell::get).unwrap();
+        assert!(from <= now && now < until && text == a);
+        assert_eq!(until - from, Duration::from_secs(1));
+        // An instant past the second: the system clock is read again.
+        at(until);
+        let (from2, _, _) = CACHE.with(Cell::get).unwrap();
+        assert!(from2 > from, "re-read");
     }
 }

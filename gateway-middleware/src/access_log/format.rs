@@ -72,7 +72,12 @@ impl Line<'_> {
         out.extend_from_slice(b" [");
         out.extend_from_slice(self.time);
         out.extend_from_slice(b"] \"");
-        escape::quoted(out, req.method.as_str().as_bytes());
+        if is_standard(&req.method) {
+            // Upper-case letters only: nothing to escape.
+            out.extend_from_slice(req.method.as_str().as_bytes());
+        } else {
+            escape::quoted(out, req.method.as_str().as_bytes());
+        }
         out.push(b' ');
         escape::quoted(out, target(&req.uri).as_bytes());
         out.push(b' ');
@@ -103,7 +108,12 @@ impl Line<'_> {
     /// `status<sep>bytes`.
     fn numbers(&self, out: &mut Vec<u8>, sep: &[u8]) {
         let mut n = itoa::Buffer::new();
-        out.extend_from_slice(n.format(self.outcome.status).as_bytes());
+        let status = self.outcome.status;
+        if (100..=999).contains(&status) {
+            out.extend_from_slice(&three_digits(status));
+        } else {
+            out.extend_from_slice(n.format(status).as_bytes());
+        }
         out.extend_from_slice(sep);
         out.extend_from_slice(n.format(self.outcome.bytes).as_bytes());
     }
@@ -146,6 +156,23 @@ impl Line<'_> {
         json_or_null(out, self.request_id.map(str::as_bytes));
         out.push(b'}');
     }
+}
+
+/// Whether `method` is one of the nine of RFC 9110 and 5789 (compared as
+/// `http`'s constants: no string comparison).
+fn is_standard(method: &Method) -> bool {
+    [
+        Method::GET,
+        Method::HEAD,
+        Method::POST,
+        Method::PUT,
+        Method::DELETE,
+        Method::CONNECT,
+        Method::OPTIONS,
+        Method::TRACE,
+        Method::PATCH,
+    ]
+    .contains(method)
 }
 
 fn bare_or_dash(out: &mut Vec<u8>, value: Option<&str>) {
@@ -192,13 +219,20 @@ fn remote_addr(out: &mut Vec<u8>, peer: &Addr, none: &[u8]) {
     match peer {
         Addr::Tcp(addr) => match addr.ip().to_canonical() {
             IpAddr::V4(v4) => {
-                let mut n = itoa::Buffer::new();
+                // At most 15 bytes, written in place (three digits at a
+                // time, from a table; two bytes of slack) and copied once.
+                let mut text = [0; 17];
+                let mut len = 0;
                 for (i, octet) in v4.octets().into_iter().enumerate() {
                     if i > 0 {
-                        out.push(b'.');
+                        text[len] = b'.';
+                        len += 1;
                     }
-                    out.extend_from_slice(n.format(octet).as_bytes());
+                    let (n, digits) = OCTETS[usize::from(octet)];
+                    text[len..len + 3].copy_from_slice(&digits);
+                    len += usize::from(n);
                 }
+                out.extend_from_slice(&text[..len]);
             }
             // Writing to a Vec cannot fail.
             IpAddr::V6(v6) => drop(write!(out, "{v6}")),
@@ -208,18 +242,49 @@ fn remote_addr(out: &mut Vec<u8>, peer: &Addr, none: &[u8]) {
     }
 }
 
+/// Every byte in decimal: its number of digits and the digits, padded.
+const OCTETS: [(u8, [u8; 3]); 256] = {
+    let mut table = [(0, [0; 3]); 256];
+    let mut n = 0;
+    while n < 256 {
+        let (a, b, c) = (
+            b'0' + (n / 100) as u8,
+            b'0' + (n / 10 % 10) as u8,
+            b'0' + (n % 10) as u8,
+        );
+        table[n] = if n >= 100 {
+            (3, [a, b, c])
+        } else if n >= 10 {
+            (2, [b, c, 0])
+        } else {
+            (1, [c, 0, 0])
+        };
+        n += 1;
+    }
+    table
+};
+
+/// The last three decimal digits of `n`, zero-padded.
+fn three_digits(n: u16) -> [u8; 3] {
+    [
+        b'0' + (n / 100 % 10) as u8,
+        b'0' + (n / 10 % 10) as u8,
+        b'0' + (n % 10) as u8,
+    ]
+}
+
 /// Seconds with millisecond precision, rounded: `0.004`.
 fn duration(out: &mut Vec<u8>, d: Duration) {
-    let ms = (d.as_micros() + 500) / 1000;
+    // In 64 bits (no 128-bit division): exact for 500,000 years.
+    let micros = d
+        .as_secs()
+        .saturating_mul(1_000_000)
+        .saturating_add(u64::from(d.subsec_micros()));
+    let ms = micros.saturating_add(500) / 1000;
     let mut n = itoa::Buffer::new();
     out.extend_from_slice(n.format(ms / 1000).as_bytes());
-    let frac = (ms % 1000) as u16;
-    out.extend_from_slice(&[
-        b'.',
-        b'0' + (frac / 100) as u8,
-        b'0' + (frac / 10 % 10) as u8,
-        b'0' + (frac % 10) as u8,
-    ]);
+    let [a, b, c] = three_digits((ms % 1000) as u16);
+    out.extend_from_slice(&[b'.', a, b, c]);
 }
 
 #[cfg(test)]
@@ -275,6 +340,34 @@ mod tests {
     }
 
     #[test]
+    fn methods_standard_or_not() {
+        let mut req = req();
+        for (method, shown) in [
+            (Method::GET, "GET"),
+            (Method::PATCH, "PATCH"),
+            (Method::from_bytes(b"PURGE").unwrap(), "PURGE"),
+        ] {
+            assert_eq!(is_standard(&method), shown != "PURGE");
+            req.method = method;
+            let text = line(Format::Common, &req, true);
+            assert!(
+                text.contains(&format!("\"{shown} /apache_pb.gif")),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_ipv4_octet_as_std_writes_it() {
+        for n in 0..=255u8 {
+            let ip = std::net::Ipv4Addr::new(n, 255 - n, n / 3, 7);
+            let mut out = Vec::new();
+            remote_addr(&mut out, &Addr::Tcp((ip, 1).into()), b"-");
+            assert_eq!(String::from_utf8(out).unwrap(), ip.to_string());
+        }
+    }
+
+    #[test]
     fn addresses_and_durations() {
         let mut out = Vec::new();
         remote_addr(
@@ -287,12 +380,16 @@ mod tests {
         out.push(b' ');
         remote_addr(&mut out, &Addr::None, b"-");
         out.push(b' ');
+        for ip in ["0.0.0.0:1", "10.20.3.255:1", "192.168.100.9:1"] {
+            remote_addr(&mut out, &Addr::Tcp(ip.parse().unwrap()), b"-");
+            out.push(b' ');
+        }
         duration(&mut out, Duration::from_micros(499));
         out.push(b' ');
         duration(&mut out, Duration::from_millis(61_005));
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            "2001:db8::1 unix: - 0.000 61.005"
+            "2001:db8::1 unix: - 0.0.0.0 10.20.3.255 192.168.100.9 0.000 61.005"
         );
     }
 }

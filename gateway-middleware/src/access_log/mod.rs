@@ -29,14 +29,17 @@ use std::cell::RefCell;
 use std::fmt;
 use std::future::Future;
 use std::io::Write;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll, ready};
 use std::time::Instant;
 
-use gateway_core::middleware::{DriverPage, HandleErrorsApp};
-use gateway_core::{Application, Environ, Error, HandleErrors, Middleware, Response};
+use gateway_core::{Application, Environ, Error, Middleware, Response, ResponseExt};
 use http::header::{REFERER, USER_AGENT};
+use http::{HeaderMap, HeaderValue, Method};
 
-use crate::notes::Notes;
+use crate::notes::{Notes, driver_page};
 
 mod clock;
 mod escape;
@@ -59,17 +62,36 @@ use sink::{Sink, WriterSink};
 /// status went out, or the client went away), through
 /// [`Body::on_finish`](gateway_core::Body::on_finish). Also:
 ///
-/// - the application returns `Err` or panics: the line has the status of
-///   the error page the client got. `AccessLog` wraps the application in
-///   [`HandleErrors`]`::new(`[`DriverPage`]`)`, which renders exactly the
-///   driver's page inside the stack (and logs the failure once);
+/// - the application returns `Err` or panics: at once, with the status
+///   and size of the error page the driver answers it with (rule 1: the
+///   error's status, 500 for a panic or a status outside 400–599; the
+///   reason phrase as the body, none for `HEAD`), `completed`. The `Err`
+///   passes through untouched; a panic goes on as the `Err` the driver
+///   would make of it ([`Error::from_panic`]), so that the layers outside
+///   (a [`RequestId`](crate::RequestId) adding its header) see the error
+///   page as an error. If a [`HandleErrors`](gateway_core::HandleErrors)
+///   renders pages of your own, put it inside `AccessLog`, so that the
+///   line has the status of your page;
+/// - a response body of unknown size (a stream, a writer) whose status
+///   has a body: `AccessLog` pulls it to its first data before answering,
+///   as the driver would. If it fails there, the client gets the driver's
+///   error page for that failure, and so does the line (logged at once,
+///   as above); the failure goes on outward as an `Err`. A body of known
+///   size (in memory, a file) is not pulled early, by the driver either:
+///   its failure aborts the response after the head was sent (`aborted`,
+///   with the status sent);
 /// - the client disconnects before the application answered (the request
 ///   is dropped): status `499` (nginx's "client closed request"),
 ///   `aborted`, 0 bytes;
 /// - `HEAD`, `204` and `304`: `completed`, 0 bytes.
 ///
+/// Not covered: what a layer *outside* `AccessLog` does to the response
+/// afterwards (the line has the status that left `AccessLog`).
+///
 /// The time is when the line is written (as nginx's `$time_local`), in
-/// UTC; the duration runs from when `AccessLog` saw the request to then.
+/// UTC; the duration runs from when the first observing layer
+/// (`RequestId`, `AccessLog` or [`Metrics`](crate::Metrics), whichever is
+/// outermost) saw the request to then.
 ///
 /// # Formats
 ///
@@ -147,14 +169,17 @@ use sink::{Sink, WriterSink};
 /// `ProxyHeaders` (outermost) → [`RequestId`](crate::RequestId) →
 /// `AccessLog` → … → the application: so that the address is the
 /// client's, the line has the request id, and the response's
-/// `X-Request-Id` survives even an error page (rendered inside).
+/// `X-Request-Id` is on error pages too (a panic inside `AccessLog`
+/// reaches `RequestId` as an `Err`).
 ///
 /// # Cost
 ///
 /// Per request: the shared notes (one allocation, shared with
-/// `RequestId` and `Metrics`), the `on_finish` callback (two
-/// allocations), and the line, formatted into a reused per-thread buffer
-/// with no allocation of its own; the clock's text is made once a second.
+/// `RequestId` and `Metrics`, with the one clock reading they all start
+/// from), the `on_finish` callback (one allocation), and the line,
+/// formatted into a reused per-thread buffer with no allocation of its
+/// own; the clock's text is made once a second. A body of unknown size
+/// costs one more allocation (its prefetch).
 #[derive(Clone, Debug, Default)]
 pub struct AccessLog {
     format: Format,
@@ -228,7 +253,7 @@ impl<A: Application> Middleware<A> for AccessLog {
 
     fn wrap(&self, app: A) -> AccessLogApp<A> {
         AccessLogApp {
-            app: HandleErrors::new(DriverPage).wrap(app),
+            app,
             log: Arc::new(Logger {
                 format: self.format,
                 sink: self.sink.clone(),
@@ -237,12 +262,18 @@ impl<A: Application> Middleware<A> for AccessLog {
     }
 }
 
-/// The application an [`AccessLog`] produces: the application inside a
-/// `HandleErrors::new(DriverPage)`. Forwards `startup` and `shutdown`,
-/// and writes out the buffered lines after `shutdown`.
+/// The application an [`AccessLog`] produces. Forwards `startup` and
+/// `shutdown`, and writes out the buffered lines after `shutdown`.
 pub struct AccessLogApp<A> {
-    app: HandleErrorsApp<A, DriverPage>,
+    app: A,
     log: Arc<Logger>,
+}
+
+impl<A> AccessLogApp<A> {
+    /// The wrapped application.
+    pub fn inner(&self) -> &A {
+        &self.app
+    }
 }
 
 impl<A> fmt::Debug for AccessLogApp<A> {
@@ -262,44 +293,35 @@ struct Logger {
 impl<A: Application> Application for AccessLogApp<A> {
     fn call(&self, mut env: Environ) -> impl Future<Output = Result<Response, Error>> + Send {
         let notes = Notes::attach(&mut env);
-        let headers = env.headers();
-        let pending = Pending {
-            log: Arc::clone(&self.log),
-            notes,
-            start: Instant::now(),
-            req: RequestFields {
-                peer: *env.conn().peer(),
-                method: env.method().clone(),
-                uri: env.uri().clone(),
-                version: env.version(),
-                referer: headers.get(REFERER).cloned(),
-                user_agent: headers.get(USER_AGENT).cloned(),
-            },
+        let (referer, user_agent) = match self.log.format {
+            // The common format has neither.
+            Format::Common => (None, None),
+            _ => referer_and_user_agent(env.headers()),
         };
-        let guard = Guard(Some(pending));
-        let inner = self.app.call(env);
-        async move {
-            let mut guard = guard;
-            let result = inner.await;
-            let Some(pending) = guard.0.take() else {
-                return result;
-            };
-            match result {
-                Ok(res) => {
-                    let status = res.status().as_u16();
-                    Ok(res.map(|body| {
-                        body.on_finish(move |done| {
-                            pending.finish(status, done.bytes(), done.is_completed());
-                        })
-                    }))
-                }
-                // Only when rendering the page failed, which DriverPage
-                // does not: the driver answers with this status.
-                Err(err) => {
-                    pending.finish(err.status().as_u16(), 0, false);
-                    Err(err)
-                }
-            }
+        let method = env.method();
+        let guard = Guard {
+            head: *method == Method::HEAD,
+            connect: *method == Method::CONNECT,
+            // Boxed: the future stays small, and so do its moves.
+            pending: Some(Box::new(Pending {
+                log: Arc::clone(&self.log),
+                notes,
+                req: RequestFields {
+                    peer: *env.conn().peer(),
+                    method: method.clone(),
+                    uri: env.uri().clone(),
+                    version: env.version(),
+                    referer,
+                    user_agent,
+                },
+            })),
+        };
+        AccessLogFuture {
+            // Made here and moved once: no state machine of this layer's
+            // own around the application's future.
+            inner: self.app.call(env),
+            prefetch: None,
+            guard,
         }
     }
 
@@ -315,20 +337,134 @@ impl<A: Application> Application for AccessLogApp<A> {
     }
 }
 
+/// The first field line of `Referer` and of `User-Agent`: in one pass
+/// over the few fields of a usual request, rather than two hashed
+/// look-ups.
+fn referer_and_user_agent(headers: &HeaderMap) -> (Option<HeaderValue>, Option<HeaderValue>) {
+    if headers.len() > 16 {
+        return (
+            headers.get(REFERER).cloned(),
+            headers.get(USER_AGENT).cloned(),
+        );
+    }
+    let (mut referer, mut user_agent) = (None, None);
+    // A name's values come in the order received, the first first.
+    for (name, value) in headers {
+        if *name == REFERER {
+            referer.get_or_insert_with(|| value.clone());
+        } else if *name == USER_AGENT {
+            user_agent.get_or_insert_with(|| value.clone());
+        }
+    }
+    (referer, user_agent)
+}
+
+/// A response whose body is pulled to its first data before it is
+/// answered (rare: see [`Guard::must_prefetch`]).
+type Prefetch = Pin<Box<dyn Future<Output = Result<Response, Error>> + Send>>;
+
+pin_project_lite::pin_project! {
+    /// The application's future, then (for a body of unknown size) the
+    /// prefetch of its first data; the request's record until then.
+    struct AccessLogFuture<F> {
+        #[pin]
+        inner: F,
+        prefetch: Option<Prefetch>,
+        guard: Guard,
+    }
+}
+
+impl<F: Future<Output = Result<Response, Error>>> Future for AccessLogFuture<F> {
+    type Output = Result<Response, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        if let Some(prefetch) = this.prefetch.as_mut() {
+            let result = ready!(prefetch.as_mut().poll(cx));
+            *this.prefetch = None;
+            return Poll::Ready(this.guard.answered(result));
+        }
+        // A panic becomes the `Err` the driver would make of it, so that
+        // the layers outside (a `RequestId`) see the page as an error.
+        let polled = catch_unwind(AssertUnwindSafe(|| this.inner.as_mut().poll(cx)));
+        let result = match polled {
+            Ok(polled) => ready!(polled),
+            Err(payload) => Err(Error::from_panic(&*payload)),
+        };
+        match result {
+            Ok(res) if this.guard.must_prefetch(&res) => {
+                let mut prefetch: Prefetch = Box::pin(res.prefetch());
+                match prefetch.as_mut().poll(cx) {
+                    Poll::Ready(result) => Poll::Ready(this.guard.answered(result)),
+                    Poll::Pending => {
+                        *this.prefetch = Some(prefetch);
+                        Poll::Pending
+                    }
+                }
+            }
+            result => Poll::Ready(this.guard.answered(result)),
+        }
+    }
+}
+
 /// What the line needs, from the request until the response ends.
 struct Pending {
     log: Arc<Logger>,
     notes: Arc<Notes>,
-    start: Instant,
     req: RequestFields,
 }
 
-/// Logs the request as dropped (499, aborted) if it never got a response.
-struct Guard(Option<Pending>);
+/// The request's record until it is answered; logs it as dropped (499,
+/// aborted) if it never is.
+struct Guard {
+    head: bool,
+    connect: bool,
+    pending: Option<Box<Pending>>,
+}
+
+impl Guard {
+    /// Whether the driver would pull the body to its first data before
+    /// sending the head (its rule 6): a final status with a body of
+    /// unknown size, not for `HEAD` nor a `CONNECT` tunnel. A body that
+    /// fails there gets the driver's error page instead, so this layer
+    /// pulls it first, to log the status the client gets.
+    fn must_prefetch(&self, res: &Response) -> bool {
+        let code = res.status().as_u16();
+        !self.head
+            && (200..=599).contains(&code)
+            && code != 204
+            && code != 304
+            && !(self.connect && (200..=299).contains(&code))
+            && http_body::Body::size_hint(res.body()).exact().is_none()
+    }
+
+    /// Hands the line over to the response body's end; for an `Err`,
+    /// writes it now, as the driver's page for the error.
+    fn answered(&mut self, result: Result<Response, Error>) -> Result<Response, Error> {
+        let Some(pending) = self.pending.take() else {
+            return result;
+        };
+        match result {
+            Ok(mut res) => {
+                let status = res.status().as_u16();
+                let body = std::mem::take(res.body_mut());
+                *res.body_mut() = body.on_finish(move |done| {
+                    pending.finish(status, done.bytes(), done.is_completed());
+                });
+                Ok(res)
+            }
+            Err(err) => {
+                let (status, bytes) = driver_page(&err, self.head);
+                pending.finish(status.as_u16(), bytes, true);
+                Err(err)
+            }
+        }
+    }
+}
 
 impl Drop for Guard {
     fn drop(&mut self) {
-        if let Some(pending) = self.0.take() {
+        if let Some(pending) = self.pending.take() {
             pending.finish(499, 0, false);
         }
     }
@@ -341,7 +477,9 @@ thread_local! {
 
 impl Pending {
     fn finish(self, status: u16, bytes: u64, completed: bool) {
-        let time = clock::now();
+        // One clock reading for the duration and the time stamp.
+        let now = Instant::now();
+        let time = clock::at(now);
         let user = self.notes.user();
         let line = Line {
             time: &time,
@@ -351,7 +489,7 @@ impl Pending {
             outcome: Outcome {
                 status,
                 bytes,
-                duration: self.start.elapsed(),
+                duration: now.saturating_duration_since(self.notes.start()),
                 completed,
             },
         };
@@ -368,5 +506,29 @@ impl Pending {
                 self.log.sink.emit(&buf);
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_referer_and_user_agent_whatever_the_number_of_fields() {
+        for padding in [0, 20] {
+            let mut headers = HeaderMap::new();
+            for i in 0..padding {
+                let name = http::HeaderName::from_bytes(format!("x-pad-{i}").as_bytes()).unwrap();
+                headers.insert(name, HeaderValue::from_static("x"));
+            }
+            headers.append(USER_AGENT, HeaderValue::from_static("first-agent"));
+            headers.append(REFERER, HeaderValue::from_static("first-referer"));
+            headers.append(USER_AGENT, HeaderValue::from_static("second-agent"));
+            headers.append(REFERER, HeaderValue::from_static("second-referer"));
+            let (referer, agent) = referer_and_user_agent(&headers);
+            assert_eq!(referer.unwrap(), "first-referer", "{padding}");
+            assert_eq!(agent.unwrap(), "first-agent", "{padding}");
+        }
+        assert_eq!(referer_and_user_agent(&HeaderMap::new()), (None, None));
     }
 }

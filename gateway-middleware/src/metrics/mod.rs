@@ -42,7 +42,7 @@
 //! | Metric | Type | Labels |
 //! |---|---|---|
 //! | `http_requests_total` | counter | `method`, `status`, `route` |
-//! | `http_request_duration_seconds` | histogram: from the call to the end of the response body | `method`, `status`, `route` |
+//! | `http_request_duration_seconds` | histogram: from the call (of the outermost observing layer: `RequestId`, `AccessLog` or `Metrics`) to the end of the response body | `method`, `status`, `route` |
 //! | `http_response_size_bytes` | histogram: bytes of body sent (0 for `HEAD`, `204`, `304`) | `method`, `status`, `route` |
 //! | `http_requests_in_flight` | gauge: requests called and not yet recorded | none |
 //!
@@ -93,8 +93,9 @@
 //! and kept in a dense table per route; routes are found by their
 //! `&'static str` pointer. Per request: one small allocation for the
 //! record shared with the other observing layers (none if one of them is
-//! outside and made it), two for the body's finish callback, two clock
-//! reads and two histogram observations (each a short uncontended lock).
+//! outside and made it, with the clock reading the request's duration
+//! starts from), one for the body's finish callback, one clock read at
+//! the end and two histogram observations (each a short uncontended lock).
 //! The layer adds no state machine around the application's future.
 
 mod collect;

@@ -20,7 +20,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-use crate::notes::Notes;
+use crate::notes::{Notes, driver_page};
 
 /// `method`, `status` and `route`, in that order.
 type Labels = [(&'static str, &'static str); 3];
@@ -70,26 +70,6 @@ fn class_slot(status: StatusCode) -> usize {
         400..=499 => 3,
         _ => 4,
     }
-}
-
-/// The status the driver answers an `Err` with (rule 1): the error's
-/// own if it is a 4xx or 5xx, else 500.
-fn error_status(err: &Error) -> StatusCode {
-    let status = err.status();
-    if (400..=599).contains(&status.as_u16()) {
-        status
-    } else {
-        StatusCode::INTERNAL_SERVER_ERROR
-    }
-}
-
-/// The size of the driver's error page for `status` (rule 1): its reason
-/// phrase, or nothing for HEAD.
-fn error_page_size(status: StatusCode, head: bool) -> u64 {
-    if head {
-        return 0;
-    }
-    status.canonical_reason().unwrap_or("Error").len() as u64
 }
 
 /// Makes the histograms of a family with the configured buckets.
@@ -281,8 +261,8 @@ impl<A> fmt::Debug for MetricsApp<A> {
 
 impl<A: Application> Application for MetricsApp<A> {
     fn call(&self, mut env: Environ) -> impl Future<Output = Result<Response, Error>> + Send {
-        let start = Instant::now();
         let notes = Notes::attach(&mut env);
+        let start = notes.start();
         let method = method_slot(env.method());
         self.recorder.in_flight.inc();
         MetricsFuture {
@@ -362,20 +342,19 @@ impl Pending<'_> {
             }
             Err(err) => {
                 // The driver answers with its page (rule 1), sent at once.
-                self.record_now(error_status(&err));
+                self.record_now(driver_page(&err, self.method == 1));
                 Err(err)
             }
         }
     }
 
-    /// Records a request answered by the driver's error page for
-    /// `status`.
+    /// Records a request answered by the driver's error page, of
+    /// `(status, size)`.
     #[cold]
-    fn record_now(&self, status: StatusCode) {
-        let head = self.method == 1;
+    fn record_now(&self, (status, size): (StatusCode, u64)) {
         self.recorder
             .handles(self.notes.route(), self.method, class_slot(status))
-            .record(self.start, error_page_size(status, head));
+            .record(self.start, size);
     }
 }
 
@@ -388,7 +367,9 @@ impl Drop for Pending<'_> {
             // The application panicked: the driver catches it and answers
             // 500 (and drops this future after the unwinding, if it
             // caught it around the poll).
-            self.record_now(StatusCode::INTERNAL_SERVER_ERROR);
+            let head = self.method == 1;
+            let status = StatusCode::INTERNAL_SERVER_ERROR;
+            self.record_now((status, gateway_core::driver::error_page_len(status, head)));
         } else {
             self.recorder
                 .handles(self.notes.route(), self.method, CANCELLED)

@@ -344,6 +344,12 @@ impl ProxyHeaders {
         self
     }
 
+    /// Whether no peer at all is trusted (no network, Unix peers not
+    /// trusted): a layer can then skip reading what proxies send.
+    pub(crate) fn trusts_nobody(&self) -> bool {
+        self.trusted.is_empty() && !self.trust_unix
+    }
+
     /// Whether `peer` is a trusted proxy.
     ///
     /// ```
