@@ -108,6 +108,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use gateway_core::{Application, Environ, Middleware};
+use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::{Metric, Registry};
 
 use crate::notes::Notes;
@@ -188,11 +189,19 @@ pub enum InvalidMetric {
     /// The name is not `[a-zA-Z_:][a-zA-Z0-9_:]*`.
     #[error("invalid metric name {0:?}: must match [a-zA-Z_:][a-zA-Z0-9_:]*")]
     Name(String),
-    /// The help text holds a line break or another control character.
-    #[error("invalid help text for metric {0:?}: control characters are not allowed")]
+    /// The help text holds a line break or another control character, a
+    /// backslash or a double quote (which the exposition would have to
+    /// escape).
+    #[error(
+        "invalid help text for metric {0:?}: control characters, `\\` and `\"` are not allowed"
+    )]
     Help(String),
-    /// The name is taken: by the request metrics or an earlier metric.
-    #[error("metric name {0:?} is already registered")]
+    /// The name is taken, or the series it would expose are: by the
+    /// request metrics or an earlier metric. A family `x` exposes
+    /// `x_total`, `x_bucket`, `x_count`, `x_sum`, `x_created` or `x_info`
+    /// besides `x`, so `jobs` and `jobs_total`, or a histogram
+    /// `latency` and a gauge `latency_count`, clash.
+    #[error("metric name {0:?} is already registered (or one of its series is)")]
     Duplicate(String),
 }
 
@@ -359,7 +368,7 @@ impl Metrics {
     ///     })
     ///     .counter_fn(
     ///         "gateway_connections_limited_total",
-    ///         "Connections closed at once because the connection limit was reached.",
+    ///         "Times accepting paused at the connection limit.",
     ///         move || s3.limited.load(Ordering::Relaxed),
     ///     )
     ///     .counter_fn(
@@ -367,7 +376,7 @@ impl Metrics {
     ///         "Requests refused by the concurrency limit.",
     ///         move || s4.refused.load(Ordering::Relaxed),
     ///     )
-    ///     .gauge_fn("gateway_draining", "1 while a graceful shutdown drains.", move || {
+    ///     .gauge_fn("gateway_draining", "1 from the shutdown signal on.", move || {
     ///         i64::from(s5.draining.load(Ordering::Relaxed))
     ///     });
     /// # let _ = metrics;
@@ -435,7 +444,14 @@ impl Metrics {
         help: &str,
         read: impl Fn() -> u64 + Send + Sync + 'static,
     ) -> Result<Metrics, InvalidMetric> {
-        let name = self.claim(name.strip_suffix("_total").unwrap_or(name), help)?;
+        if !is_metric_name(name) {
+            return Err(InvalidMetric::Name(name.to_owned()));
+        }
+        let base = name.strip_suffix("_total").unwrap_or(name);
+        if !is_metric_name(base) {
+            return Err(InvalidMetric::Name(name.to_owned()));
+        }
+        let name = self.claim(base, help)?;
         self.shared
             .fns
             .push(name, help.to_owned(), FnKind::Counter(Box::new(read)));
@@ -445,8 +461,10 @@ impl Metrics {
     /// Registers a metric of the application's own, served with the
     /// others: any `prometheus-client` metric ([`prometheus_client`] is
     /// re-exported here, so the versions match). Name and help as for
-    /// [`gauge_fn`](Metrics::gauge_fn); a counter's name is given without
-    /// `_total`.
+    /// [`gauge_fn`](Metrics::gauge_fn); a counter's name may end with
+    /// `_total` or not, as for [`counter_fn`](Metrics::counter_fn).
+    /// prometheus-client ends every help text with a period: one at the
+    /// end of `help` is dropped, so that there are not two.
     ///
     /// ```
     /// use gateway_middleware::metrics::prometheus_client::metrics::counter::Counter;
@@ -479,7 +497,21 @@ impl Metrics {
         help: &str,
         metric: impl Metric,
     ) -> Result<(), InvalidMetric> {
+        // prometheus-client names a counter's series `NAME_total` itself,
+        // and panics when given a name that has it already.
+        let name = match metric.metric_type() {
+            MetricType::Counter => {
+                let base = name.strip_suffix("_total").unwrap_or(name);
+                if !is_metric_name(base) {
+                    return Err(InvalidMetric::Name(name.to_owned()));
+                }
+                base
+            }
+            _ => name,
+        };
         let name = self.claim(name, help)?;
+        // prometheus-client ends every help text with a period of its own.
+        let help = help.strip_suffix('.').unwrap_or(help);
         self.shared.registry().register(name, help, metric);
         Ok(())
     }
@@ -511,21 +543,35 @@ impl Metrics {
         if !is_metric_name(name) {
             return Err(InvalidMetric::Name(name.to_owned()));
         }
-        if help.chars().any(char::is_control) {
+        if help
+            .chars()
+            .any(|c| c.is_control() || c == '\\' || c == '"')
+        {
             return Err(InvalidMetric::Help(name.to_owned()));
         }
         let mut names = self.shared.names.lock().unwrap_or_else(|e| e.into_inner());
-        // A counter `x` is exposed as `x_total`: the two clash.
-        let base = name.strip_suffix("_total").unwrap_or(name);
+        // Two families clash when any series names they may expose meet.
         let clash = names
             .iter()
-            .any(|n| n == name || n.strip_suffix("_total").unwrap_or(n) == base);
+            .any(|taken| series_names(taken).any(|a| series_names(name).any(|b| a == b)));
         if clash {
             return Err(InvalidMetric::Duplicate(name.to_owned()));
         }
         names.push(name.to_owned());
         Ok(name.to_owned())
     }
+}
+
+/// The names of the series a family called `family` may expose: itself,
+/// and with each suffix OpenMetrics gives a counter, histogram, summary
+/// or info.
+fn series_names(family: &str) -> impl Iterator<Item = String> + '_ {
+    const SUFFIXES: [&str; 7] = [
+        "", "_total", "_bucket", "_count", "_sum", "_created", "_info",
+    ];
+    SUFFIXES
+        .into_iter()
+        .map(move |suffix| format!("{family}{suffix}"))
 }
 
 /// Whether `name` matches `[a-zA-Z_:][a-zA-Z0-9_:]*`.

@@ -41,6 +41,53 @@ fn bad_or_taken_names_are_refused() {
     assert!(err.is_err());
 }
 
+/// Found by review: `try_register` panicked inside prometheus-client for
+/// a counter named `…_total`; series of different families collided;
+/// help texts needing escapes went out raw; `counter_fn("_total")` named
+/// an empty metric.
+#[test]
+fn series_collisions_counter_suffixes_and_help_are_checked() {
+    use prometheus_client::metrics::counter::Counter;
+    use prometheus_client::metrics::gauge::Gauge;
+    let m = Metrics::new();
+    // A counter given with `_total` is registered as its family.
+    m.try_register(
+        "app_signups_total",
+        "Accounts created.",
+        Counter::<u64>::default(),
+    )
+    .expect("a counter named with _total");
+    let err = m
+        .try_register("app_signups", "again", Counter::<u64>::default())
+        .unwrap_err();
+    assert_eq!(err, InvalidMetric::Duplicate("app_signups".to_owned()));
+    // Series of the request histograms and counters are taken.
+    for taken in [
+        "http_request_duration_seconds_bucket",
+        "http_response_size_bytes_count",
+        "http_response_size_bytes_sum",
+        "http_requests_created",
+    ] {
+        let err = m.clone().try_gauge_fn(taken, "h", || 0).unwrap_err();
+        assert_eq!(err, InvalidMetric::Duplicate(taken.to_owned()), "{taken}");
+    }
+    // And the other way round: a family whose series an earlier one has.
+    let m = m.gauge_fn("queue_count", "h", || 0);
+    let err = m
+        .try_register("queue", "h", Gauge::<i64>::default())
+        .unwrap_err();
+    assert_eq!(err, InvalidMetric::Duplicate("queue".to_owned()));
+    for help in ["a \\ backslash", "a \"quote\""] {
+        let err = m.clone().try_gauge_fn("fine", help, || 0).unwrap_err();
+        assert_eq!(err, InvalidMetric::Help("fine".to_owned()), "{help}");
+    }
+    let err = m.clone().try_counter_fn("_total", "h", || 0).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        r#"invalid metric name "_total": must match [a-zA-Z_:][a-zA-Z0-9_:]*"#
+    );
+}
+
 #[test]
 #[should_panic(expected = "Metrics::gauge_fn: invalid metric name")]
 fn gauge_fn_panics_with_the_reason() {
