@@ -16,7 +16,7 @@ use http::{Method, StatusCode};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Deserialize;
 
-use crate::login::Accounts;
+use crate::login::{Accounts, escape};
 
 /// The largest form a page reads.
 const FORM_LIMIT: u64 = 8 * 1024;
@@ -353,20 +353,4 @@ async fn count_visit(env: &Environ) -> Result<u64, Error> {
     let visits = session.get::<u64>("visits").await?.unwrap_or(0) + 1;
     session.insert("visits", visits).await?;
     Ok(visits)
-}
-
-/// `s` with HTML's special characters escaped.
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }

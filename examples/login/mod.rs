@@ -282,8 +282,9 @@ fn page(status: StatusCode, body: &str) -> Result<Response, Error> {
     .body(html)
 }
 
-/// `s` with HTML's special characters escaped.
-fn escape(s: &str) -> String {
+/// `s` with HTML's special characters escaped (the demo's pages use it
+/// too).
+pub(crate) fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
