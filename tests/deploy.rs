@@ -259,6 +259,11 @@ async fn rolling_restart_under_wrk_fails_no_request() {
     const LOAD_SECS: u64 = 16;
     let started = Instant::now();
     let wrk = start_wrk(&deploy.url("/private"), &ada.cookie_header(), LOAD_SECS);
+    // And POSTs, which nginx never sends twice.
+    let script = TempDir::new("deploy-wrk");
+    let post = script.join("post.lua");
+    std::fs::write(&post, POST_NOTES).expect("write post.lua");
+    let posts = start_wrk_with(&deploy.url("/api/notes"), "", LOAD_SECS, Some(&post));
     tokio::time::sleep(Duration::from_secs(1)).await;
     let watcher = Browser::new();
     for name in ["a", "b"] {
@@ -279,6 +284,12 @@ async fn rolling_restart_under_wrk_fails_no_request() {
         "the restarts took {restarted:?}, longer than the load ({LOAD_SECS} s)"
     );
     assert_clean("rolling restart under load", &report);
+    let report = posts.await.expect("wrk's task");
+    let what = format!(
+        "rolling restart under POST load; nginx: {}",
+        deploy.nginx_errors()
+    );
+    assert_clean(&what, &report);
 
     // Still logged in, on both (new) instances.
     let mut instances = BTreeSet::new();
