@@ -13,10 +13,25 @@ need_more() {
 }
 
 # build_bins: builds `bench-server` and `load` (release) and sets BIN to
-# their directory.
+# their directory. When KINDS names `axum-sessions`, also builds a
+# `bench-server` with the `axum-sessions` feature in a target directory of
+# its own (BIN_SESSIONS), used for that kind only: tower-sessions turns on
+# tracing's `log` feature, which would make every other kind's spans dearer.
+# BENCH_FEATURES (e.g. `axum-sessions`) builds every kind with those
+# features of gateway-benches: to measure them as they were measured
+# before the feature was split off.
 build_bins() {
-  cargo build --release -q -p gateway-benches --bins
+  cargo build --release -q -p gateway-benches --bins --features "${BENCH_FEATURES:-}"
   BIN=target/release
+  BIN_SESSIONS=$BIN
+  case " ${KINDS:-} " in
+  *" axum-sessions "*)
+    local dir="${CARGO_TARGET_DIR:-target}/axum-sessions"
+    cargo build --release -q -p gateway-benches --bin bench-server \
+      --features axum-sessions --target-dir "$dir"
+    BIN_SESSIONS=$dir/release
+    ;;
+  esac
 }
 
 # make_work: sets WORK to a new temporary directory, removed on exit.
@@ -40,7 +55,9 @@ start_server() {
   while [ "$1" != "--" ]; do wrapper+=("$1"); shift; done
   shift
   local kind=$1 log=$2
-  "${wrapper[@]}" "$BIN/bench-server" "$kind" 127.0.0.1:0 >"$log" 2>"$log.err" &
+  local bin=$BIN
+  [ "$kind" = axum-sessions ] && bin=$BIN_SESSIONS
+  "${wrapper[@]}" "$bin/bench-server" "$kind" 127.0.0.1:0 >"$log" 2>"$log.err" &
   SERVER_PID=$!
   SERVER_ADDR=""
   for _ in $(seq 1 300); do

@@ -158,6 +158,8 @@ pub enum Kind {
     /// back incremented. Cookie `session`, `HttpOnly`, `SameSite=Lax`,
     /// `Path=/`, not `Secure` (plain http), rolling expiry
     /// (`Expiry::OnInactivity`, 14 days), as the gateway session kinds.
+    /// Only with the `axum-sessions` feature (off by default: see
+    /// benches/Cargo.toml); without it the server fails to start.
     AxumSessions,
     /// tower-http's `ServeDir::new($STATIC_DIR).precompressed_br()` (and
     /// `.precompressed_gzip()`) on raw hyper configured like `Raw`
@@ -357,6 +359,16 @@ pub async fn serve(
             let app = gateway_examples::hello::app().with(Csrf::new());
             serve_gateway(listener, shutdown, app).await
         }
+        #[cfg(not(feature = "axum-sessions"))]
+        Kind::AxumSessions => {
+            drop((listener, shutdown));
+            Err(io::Error::other(
+                "the axum-sessions kind needs gateway-benches' `axum-sessions` feature \
+                 (left off by default: tower-sessions turns on tracing's `log` feature, \
+                 which would slow every other kind's spans)",
+            ))
+        }
+        #[cfg(feature = "axum-sessions")]
         Kind::AxumSessions => {
             use tower_sessions::cookie::{SameSite, time};
             let layer =
@@ -571,6 +583,7 @@ impl gateway_core::Application for SessionHello {
 /// absent), writes it back incremented and answers the new value in
 /// decimal with a newline (`text/plain`); a store error is a 500, as a
 /// real handler would answer it.
+#[cfg(feature = "axum-sessions")]
 async fn axum_session_hello(session: tower_sessions::Session) -> axum::response::Response {
     use axum::response::IntoResponse;
     let n = match session.get::<u64>(COUNTER).await {

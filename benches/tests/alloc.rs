@@ -181,7 +181,13 @@ fn gateway_allocates_no_more_than_raw_hyper() {
     let (untouched, untouched_bytes) = measure(Kind::SessionUntouched);
     let (cookie, cookie_bytes) = measure(Kind::SessionCookie);
     let (memory, memory_bytes) = measure(Kind::SessionMemory);
-    let (axum_sessions, axum_sessions_bytes) = measure(Kind::AxumSessions);
+    // Only with the `axum-sessions` feature (see benches/Cargo.toml).
+    let (axum_sessions, axum_sessions_bytes) = if cfg!(feature = "axum-sessions") {
+        measure(Kind::AxumSessions)
+    } else {
+        println!("NOTICE: axum + tower-sessions not measured (feature `axum-sessions` off)");
+        (f64::NAN, f64::NAN)
+    };
     let (access_log, access_log_bytes) = measure(Kind::AccessLog);
     let (request_id, request_id_bytes) = measure(Kind::RequestId);
     let (metrics, metrics_bytes) = measure(Kind::Metrics);

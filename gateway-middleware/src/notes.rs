@@ -43,18 +43,68 @@ pub(crate) struct Notes {
     /// The request's id when `RequestId` made the notes (no
     /// synchronisation: set before they are shared): the value it also
     /// puts on the response (a clone shares its bytes).
-    first_id: Option<HeaderValue>,
+    first_id: Option<PlainId>,
     /// The request's id when `RequestId` came after another layer made
     /// the notes.
-    late_id: OnceLock<HeaderValue>,
+    late_id: OnceLock<PlainId>,
 }
 
-/// The longest request id kept (`RequestId` accepts no longer one).
-const MAX_ID: usize = 128;
+/// A request id known to match `[A-Za-z0-9._:-]{1,128}`: checked, or
+/// made of hex digits here. Nothing in it needs escaping, in a header, a
+/// log line of any format or JSON, so it is written as it is.
+#[derive(Clone, Debug)]
+pub(crate) struct PlainId(HeaderValue);
+
+impl PlainId {
+    /// `value`, if it matches `[A-Za-z0-9._:-]{1,128}`.
+    pub(crate) fn checked(value: &HeaderValue) -> Option<PlainId> {
+        is_plain(value.as_bytes()).then(|| PlainId(value.clone()))
+    }
+
+    /// `n` as 32 lowercase hex digits, in one allocation shared by every
+    /// clone.
+    pub(crate) fn hex(n: u128) -> PlainId {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut out = [0u8; 32];
+        for (pair, byte) in out.chunks_exact_mut(2).zip(n.to_be_bytes()) {
+            pair[0] = HEX[usize::from(byte >> 4)];
+            pair[1] = HEX[usize::from(byte & 0xf)];
+        }
+        let bytes = bytes::Bytes::from_owner(out);
+        // 32 hex digits: always a valid value (and "-" is plain too).
+        PlainId(
+            HeaderValue::from_maybe_shared(bytes).unwrap_or_else(|_| HeaderValue::from_static("-")),
+        )
+    }
+
+    /// The id as the header value it is sent as.
+    pub(crate) fn header_value(&self) -> &HeaderValue {
+        &self.0
+    }
+
+    /// The id's bytes: ASCII from the allowlist.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+
+    /// The id as text.
+    pub(crate) fn as_str(&self) -> &str {
+        // ASCII only (UTF-8's check is the faster); never "-" in fact.
+        std::str::from_utf8(self.0.as_bytes()).unwrap_or("-")
+    }
+}
+
+/// `[A-Za-z0-9._:-]{1,128}`.
+pub(crate) fn is_plain(value: &[u8]) -> bool {
+    (1..=128).contains(&value.len())
+        && value
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
+}
 
 impl Notes {
     /// Notes for a request seen now.
-    fn new(first_id: Option<HeaderValue>) -> Notes {
+    fn new(first_id: Option<PlainId>) -> Notes {
         Notes {
             start: Instant::now(),
             user: Mutex::new(None),
@@ -77,15 +127,12 @@ impl Notes {
 
     /// [`attach`](Notes::attach) and
     /// [`set_request_id`](Notes::set_request_id) at once: notes made here
-    /// get the id as they are made (no synchronisation, no check: `id`
-    /// must be at most 128 bytes of visible ASCII, as `RequestId`'s are).
-    pub(crate) fn attach_with_request_id(env: &mut Environ, id: &HeaderValue) -> Arc<Notes> {
+    /// get the id as they are made (no synchronisation).
+    pub(crate) fn attach_with_request_id(env: &mut Environ, id: &PlainId) -> Arc<Notes> {
         if let Some(notes) = env.locals().get_arc::<Notes>() {
             notes.set_request_id(id.clone());
             return notes;
         }
-        // RequestId's ids are from its allowlist or made by it.
-        debug_assert!(acceptable_id(id), "{id:?}");
         let notes = Arc::new(Notes::new(Some(id.clone())));
         env.locals_mut().insert(notes.clone());
         notes
@@ -118,31 +165,27 @@ impl Notes {
         let _ = self.route.set(route);
     }
 
-    /// Records the request id; the first one set stays. Ids longer than
-    /// 128 bytes or not visible ASCII are not recorded (`RequestId` makes
-    /// none).
-    pub(crate) fn set_request_id(&self, id: HeaderValue) {
-        if self.first_id.is_none() && acceptable_id(&id) {
+    /// Records the request id; the first one set stays.
+    pub(crate) fn set_request_id(&self, id: PlainId) {
+        if self.first_id.is_none() {
             let _ = self.late_id.set(id);
         }
     }
 
     /// The request id, if a `RequestId` layer set one.
     pub(crate) fn request_id(&self) -> Option<&str> {
-        let id = self.first_id.as_ref().or_else(|| self.late_id.get())?;
-        // Only visible ASCII is ever stored (UTF-8's check is the faster).
-        std::str::from_utf8(id.as_bytes()).ok()
+        self.plain_request_id().map(PlainId::as_str)
+    }
+
+    /// The request id as it was set, if a `RequestId` layer set one.
+    pub(crate) fn plain_request_id(&self) -> Option<&PlainId> {
+        self.first_id.as_ref().or_else(|| self.late_id.get())
     }
 
     /// The route label, if the application set one.
     pub(crate) fn route(&self) -> Option<&'static str> {
         self.route.get().copied()
     }
-}
-
-/// Whether `id` may be kept: at most 128 bytes, all visible ASCII.
-fn acceptable_id(id: &HeaderValue) -> bool {
-    id.len() <= MAX_ID && id.as_bytes().iter().all(|&b| (0x21..0x7f).contains(&b))
 }
 
 /// The status and body length of the page the driver answers `err` with
@@ -178,14 +221,14 @@ mod tests {
         assert_eq!(outer.user().as_deref(), Some("grace"));
         assert_eq!(outer.route(), Some("/users/{id}"));
         assert_eq!(outer.request_id(), None);
-        inner.set_request_id(HeaderValue::from_static("abc"));
-        inner.set_request_id(HeaderValue::from_static("def"));
+        inner.set_request_id(plain("abc"));
+        inner.set_request_id(plain("def"));
         assert_eq!(outer.request_id(), Some("abc"));
-        let again = Notes::attach_with_request_id(&mut env, &HeaderValue::from_static("ghi"));
+        let again = Notes::attach_with_request_id(&mut env, &plain("ghi"));
         assert!(Arc::ptr_eq(&outer, &again));
         assert_eq!(again.request_id(), Some("abc"));
         let mut fresh = super::tests::env();
-        let made = Notes::attach_with_request_id(&mut fresh, &HeaderValue::from_static("jkl"));
+        let made = Notes::attach_with_request_id(&mut fresh, &plain("jkl"));
         assert_eq!(Notes::of(&fresh).unwrap().request_id(), Some("jkl"));
         assert_eq!(made.request_id(), Some("jkl"));
     }
@@ -208,14 +251,31 @@ mod tests {
         );
     }
 
+    fn plain(s: &str) -> PlainId {
+        PlainId::checked(&HeaderValue::from_str(s).unwrap()).unwrap()
+    }
+
     #[test]
-    fn request_ids_too_long_or_not_ascii_are_not_kept() {
-        let notes = Notes::new(None);
-        let id = |s: &str| HeaderValue::from_bytes(s.as_bytes()).unwrap();
-        notes.set_request_id(id(&"a".repeat(129)));
-        notes.set_request_id(id("é"));
-        assert_eq!(notes.request_id(), None);
-        notes.set_request_id(id(&"a".repeat(128)));
-        assert_eq!(notes.request_id().map(str::len), Some(128));
+    fn plain_ids_are_the_allowlist() {
+        let id = |s: &str| PlainId::checked(&HeaderValue::from_bytes(s.as_bytes()).unwrap());
+        for ok in ["a", "A-z_0.9:x", &"a".repeat(128)] {
+            assert_eq!(id(ok).unwrap().as_str(), ok);
+        }
+        for bad in [
+            "",
+            "a b",
+            "a\"",
+            "a\\b",
+            "é",
+            "a/b",
+            "a\tb",
+            &"a".repeat(129),
+        ] {
+            assert!(id(bad).is_none(), "{bad:?}");
+        }
+        let made = PlainId::hex(0x0123_4567_89ab_cdef_0011_2233_4455_6677);
+        assert_eq!(made.as_str(), "0123456789abcdef0011223344556677");
+        assert!(is_plain(made.as_bytes()));
+        assert_eq!(made.header_value(), "0123456789abcdef0011223344556677");
     }
 }

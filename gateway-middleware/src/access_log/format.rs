@@ -8,6 +8,7 @@ use gateway_core::Addr;
 use http::{HeaderValue, Method, Uri, Version};
 
 use super::escape;
+use crate::notes::PlainId;
 
 /// The layout of a log line; see [`AccessLog`](crate::AccessLog#formats)
 /// for each one's exact fields.
@@ -49,7 +50,8 @@ pub(crate) struct Line<'a> {
     pub(crate) time: &'a [u8],
     pub(crate) req: &'a RequestFields,
     pub(crate) user: Option<&'a str>,
-    pub(crate) request_id: Option<&'a str>,
+    /// From the allowlist: written as it is, in every format.
+    pub(crate) request_id: Option<&'a PlainId>,
     pub(crate) outcome: Outcome,
 }
 
@@ -97,7 +99,10 @@ impl Line<'_> {
         out.push(b' ');
         duration(out, self.outcome.duration);
         out.push(b' ');
-        bare_or_dash(out, self.request_id);
+        match self.request_id {
+            Some(id) => out.extend_from_slice(id.as_bytes()),
+            None => out.push(b'-'),
+        }
         out.extend_from_slice(if self.outcome.completed {
             b" completed"
         } else {
@@ -153,7 +158,14 @@ impl Line<'_> {
         out.extend_from_slice(b",\"user_agent\":");
         json_or_null(out, req.user_agent.as_ref().map(HeaderValue::as_bytes));
         out.extend_from_slice(b",\"request_id\":");
-        json_or_null(out, self.request_id.map(str::as_bytes));
+        match self.request_id {
+            Some(id) => {
+                out.push(b'"');
+                out.extend_from_slice(id.as_bytes());
+                out.push(b'"');
+            }
+            None => out.extend_from_slice(b"null"),
+        }
         out.push(b'}');
     }
 }
@@ -292,11 +304,12 @@ mod tests {
     use super::*;
 
     fn line(format: Format, req: &RequestFields, completed: bool) -> String {
+        let id = PlainId::checked(&HeaderValue::from_static("abc")).unwrap();
         let line = Line {
             time: b"10/Oct/2000:13:55:36 +0000",
             req,
             user: Some("ada"),
-            request_id: Some("abc"),
+            request_id: Some(&id),
             outcome: Outcome {
                 status: 200,
                 bytes: 2326,

@@ -485,7 +485,7 @@ impl Pending {
             time: &time,
             req: &self.req,
             user: user.as_deref(),
-            request_id: self.notes.request_id(),
+            request_id: self.notes.plain_request_id(),
             outcome: Outcome {
                 status,
                 bytes,
