@@ -260,6 +260,16 @@ pub(crate) struct ResponseBody {
     _in_flight: Option<InFlight>,
 }
 
+/// Adds `Connection: close` (out of line: only a finishing connection's
+/// last responses take this path).
+#[cold]
+#[inline(never)]
+fn say_close(response: &mut Response<Body>) {
+    response
+        .headers_mut()
+        .insert(CONNECTION, HeaderValue::from_static("close"));
+}
+
 impl ResponseBody {
     #[inline(always)]
     fn wrap(mut response: Response<Body>, in_flight: Option<InFlight>) -> Response<ResponseBody> {
@@ -267,9 +277,7 @@ impl ResponseBody {
         // HTTP/1, whose client cannot otherwise know that this is the
         // last request it may send on it; hyper closes after it.
         if in_flight.as_ref().is_some_and(InFlight::closes) {
-            response
-                .headers_mut()
-                .insert(CONNECTION, HeaderValue::from_static("close"));
+            say_close(&mut response);
         }
         response.map(|body| ResponseBody {
             body,
