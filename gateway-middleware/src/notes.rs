@@ -1,8 +1,9 @@
 //! What inner layers learn about a request, for the layers outside them
 //! that log or count it (`AccessLog`, `Metrics`, `RequestId`).
 //!
-//! ```ignore
-//! // In an outer middleware, before calling the application:
+//! ```text
+//! // In an outer middleware (crate-private: not a doctest), before
+//! // calling the application:
 //! let notes = Notes::attach(&mut env);
 //! let res = self.app.call(env).await;
 //! // Later, when the response ends:
