@@ -201,6 +201,19 @@ fn assert_clean(what: &str, report: &WrkReport) {
     assert_eq!(report.socket_errors, 0, "{what}: socket errors: {report:?}");
 }
 
+/// wrk POSTing notes to `/api/notes` through nginx for `secs` seconds
+/// (see [`POST_NOTES`]); the directory holding its script goes with it.
+fn start_post_load(
+    deploy: &Deployment,
+    secs: u64,
+) -> (TempDir, tokio::task::JoinHandle<WrkReport>) {
+    let script = TempDir::new("deploy-wrk");
+    let post = script.join("post.lua");
+    std::fs::write(&post, POST_NOTES).expect("write post.lua");
+    let posts = start_wrk_with(&deploy.url("/api/notes"), "", secs, Some(&post));
+    (script, posts)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_of_one_instance_under_wrk_fails_no_request() {
     let _serial = SERIAL.lock().await;
@@ -219,10 +232,7 @@ async fn sigterm_of_one_instance_under_wrk_fails_no_request() {
     // requests already in its socket and in its listener's queue
     // included.
     let wrk = start_wrk(&deploy.url("/private"), &ada.cookie_header(), 3);
-    let script = TempDir::new("deploy-wrk");
-    let post = script.join("post.lua");
-    std::fs::write(&post, POST_NOTES).expect("write post.lua");
-    let posts = start_wrk_with(&deploy.url("/api/notes"), "", 3, Some(&post));
+    let (_script, posts) = start_post_load(&deploy, 3);
     tokio::time::sleep(Duration::from_secs(1)).await;
     let status = deploy.a.terminate().await;
     assert!(
@@ -260,10 +270,7 @@ async fn rolling_restart_under_wrk_fails_no_request() {
     let started = Instant::now();
     let wrk = start_wrk(&deploy.url("/private"), &ada.cookie_header(), LOAD_SECS);
     // And POSTs, which nginx never sends twice.
-    let script = TempDir::new("deploy-wrk");
-    let post = script.join("post.lua");
-    std::fs::write(&post, POST_NOTES).expect("write post.lua");
-    let posts = start_wrk_with(&deploy.url("/api/notes"), "", LOAD_SECS, Some(&post));
+    let (_script, posts) = start_post_load(&deploy, LOAD_SECS);
     tokio::time::sleep(Duration::from_secs(1)).await;
     let watcher = Browser::new();
     for name in ["a", "b"] {
