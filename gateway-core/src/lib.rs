@@ -163,6 +163,7 @@
 pub mod adapter_guide;
 #[path = "app.rs"]
 mod app_impl;
+pub mod blocking;
 #[path = "body/mod.rs"]
 mod body_impl;
 pub mod driver;
