@@ -108,6 +108,11 @@
 //! - [`adapter_guide`]: writing an adapter, from the driver's contract,
 //!   with a complete toy adapter.
 //! - [`host`]: the `Host` grammar adapters and proxies check.
+//! - [`blocking`]: synchronous applications ([`BlockingApplication`](blocking::BlockingApplication))
+//!   on a bounded thread pool ([`Blocking`](blocking::Blocking)), with the
+//!   body as `std::io::Read` and a streamed response as `std::io::Write`.
+//! - [`sse`]: server-sent events ([`EventStream`](sse::EventStream),
+//!   [`Event`](sse::Event)) on the push-style writer.
 //! - [`lint`]: checks both sides of the contract while you develop —
 //!   `wsgiref.validate` and `Rack::Lint` for the gateway.
 //! - `test_client` (feature `test-client`): in-process requests with a
@@ -177,6 +182,7 @@ pub mod lint;
 mod middleware_impl;
 #[path = "response.rs"]
 mod response_impl;
+pub mod sse;
 #[cfg(feature = "test-client")]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-client")))]
 pub mod test_client;

@@ -112,7 +112,7 @@ use job::{Job, ResponseGuard};
 use pool::{Pool, Queued, Refused};
 
 /// Synchronous code that answers requests: given a [`BlockingRequest`], it
-/// returns exactly one [`Response`](crate::Response), on a pool thread.
+/// returns exactly one [`Response`], on a pool thread.
 ///
 /// Implemented for every `Fn(BlockingRequest) -> Result<Response, Error>`
 /// closure and function that is `Send + Sync + 'static`; implement it on

@@ -260,7 +260,7 @@ async fn a_streamed_body_is_written_from_the_pool_thread() {
         start(200, [("content-type", "text/plain")]).body(body)
     })
     .threads(1);
-    let chunks = ["hello ", "blocking ", "world"].map(|s| Ok::<_, std::io::Error>(s));
+    let chunks = ["hello ", "blocking ", "world"].map(Ok::<_, std::io::Error>);
     let body = Body::from_stream(futures_util::stream::iter(chunks));
     let Ok(res) = driver::commit(&app, post(body)).await;
     assert_eq!(res.status(), 200);
