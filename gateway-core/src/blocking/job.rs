@@ -134,12 +134,19 @@ impl Job {
         result: Result<Response, Error>,
     ) -> Option<(Producer, BodyWriter)> {
         let mut st = self.lock();
+        let producer = st.producer.take();
+        if self.is_cancelled() {
+            // No one will take them. Dropped without the lock: a streamed
+            // body's guard takes it.
+            drop(st);
+            drop((result, producer));
+            return None;
+        }
         st.response = Some(result);
         if let Some(w) = st.waker.take() {
             w.wake();
         }
-        let producer = st.producer.take();
-        if self.is_cancelled() { None } else { producer }
+        producer
     }
 
     /// Reports the producer's result to the streamed body.
@@ -181,6 +188,12 @@ impl Job {
             drop(st);
             let polled = poll_data(&mut body, cx);
             let mut st = self.lock();
+            if st.closed {
+                // Closed meanwhile: no one reads any more.
+                drop(st);
+                drop(body);
+                return Poll::Pending;
+            }
             st.body = Some(body);
             let Poll::Ready(chunk) = polled else {
                 return Poll::Pending;
@@ -206,12 +219,19 @@ impl Job {
     /// one will: the body is dropped and a waiting read fails.
     pub(super) fn response_future_ended(&self, answered: bool) {
         let mut st = self.lock();
-        if !answered {
-            self.cancelled.store(true, Ordering::Release);
-        } else if st.streaming {
+        if answered && st.streaming {
             return;
         }
-        self.close(&mut st);
+        if !answered {
+            self.cancelled.store(true, Ordering::Release);
+        }
+        // An answer that came too late is dropped here, so that a streamed
+        // body in it fails its producer's writes rather than keep them
+        // waiting; dropped without the lock, which its guard takes.
+        let late = st.response.take();
+        let body = self.close(&mut st);
+        drop(st);
+        drop((late, body));
     }
 
     /// The streamed body ended: its producer finished (`finished`), or it
@@ -221,13 +241,17 @@ impl Job {
         if !finished {
             self.cancelled.store(true, Ordering::Release);
         }
-        self.close(&mut st);
+        let body = self.close(&mut st);
+        drop(st);
+        drop(body);
     }
 
-    fn close(&self, st: &mut JobState) {
+    /// Fails waiting and later reads; returns the request body, to drop
+    /// without the lock.
+    fn close(&self, st: &mut JobState) -> Option<Body> {
         st.closed = true;
-        st.body = None;
         self.cond.notify_all();
+        st.body.take()
     }
 }
 

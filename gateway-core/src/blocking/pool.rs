@@ -72,9 +72,10 @@ impl<A> Pool<A> {
     /// queue, freeing its place.
     pub(super) fn withdraw(&self, job: &Arc<Job>) {
         let mut st = self.lock();
-        if let Some(i) = st.jobs.iter().position(|q| Arc::ptr_eq(&q.job, job)) {
-            st.jobs.remove(i);
-        }
+        let position = st.jobs.iter().position(|q| Arc::ptr_eq(&q.job, job));
+        let removed = position.and_then(|i| st.jobs.remove(i));
+        drop(st);
+        drop(removed);
     }
 
     pub(super) fn counts(&self) -> (usize, usize) {

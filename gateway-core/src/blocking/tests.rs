@@ -1,3 +1,4 @@
+use std::future::Future;
 use std::io::{Read, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
@@ -377,4 +378,50 @@ fn zero_threads_is_refused() {
     assert!(Blocking::new(hello).try_threads(0).is_err());
     let panicked = std::panic::catch_unwind(|| Blocking::new(hello).threads(0));
     assert!(panicked.is_err());
+}
+
+/// The application answers with a streamed body, but the future awaiting
+/// it is dropped before it takes the answer: the producer's writes fail
+/// instead of waiting forever for a body no one will poll.
+#[tokio::test]
+async fn an_answer_no_one_takes_releases_its_producer() {
+    let gate = Gate::default();
+    let (tx, rx) = mpsc::channel();
+    let app = {
+        let gate = gate.clone();
+        let tx = Mutex::new(tx);
+        Blocking::new(move |req: BlockingRequest| {
+            gate.wait();
+            let tx = tx.lock().unwrap().clone();
+            let body = req.writer(move |mut w| {
+                tx.send("started").unwrap();
+                let written = w.write_all(b"never taken");
+                tx.send(match written {
+                    Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => "broken pipe",
+                    _ => "unexpected",
+                })
+                .unwrap();
+                Ok(())
+            });
+            start(200, [("content-type", "text/plain")]).body(body)
+        })
+        .threads(1)
+    };
+    let mut fut = Box::pin(driver::commit(&app, get("/")));
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    assert!(fut.as_mut().poll(&mut cx).is_pending(), "submitted, waiting");
+    gate.open();
+    let rx = tokio::task::spawn_blocking(move || {
+        let started = rx.recv_timeout(Duration::from_secs(10));
+        (started, rx)
+    })
+    .await
+    .unwrap();
+    assert_eq!(rx.0, Ok("started"));
+    drop(fut);
+    let ended = tokio::task::spawn_blocking(move || rx.1.recv_timeout(Duration::from_secs(10)))
+        .await
+        .unwrap();
+    assert_eq!(ended, Ok("broken pipe"));
+    app.shutdown().await;
 }
