@@ -73,6 +73,7 @@ ratio csrf gateway "gateway + Csrf, same-origin POST / unchecked POST (same requ
 ratio access-log gateway "gateway + AccessLog to a buffered io::sink / gateway"
 ratio request-id gateway "gateway + RequestId (a made id) / gateway"
 ratio observed gateway "gateway + RequestId + AccessLog + Metrics / gateway (target <= 1.15)"
+ratio blocking gateway "blocking hello on a Blocking pool of 4 / async hello"
 ratio session-untouched gateway "gateway + Sessions never touched / gateway (target <= 1.02)"
 for kind in gateway-mw5 gateway-mw5-async; do
   if [ -n "${PER[$kind]:-}" ] && [ -n "${PER[gateway]:-}" ]; then

@@ -26,6 +26,8 @@
 //! - [`Kind::GatewayMw5`] and [`Kind::GatewayMw5Async`]: the gateway
 //!   server with the hello application wrapped in 5 no-op middleware
 //!   layers, to measure what a stack of middleware costs.
+//! - [`Kind::Blocking`]: the same hello written as blocking code on a
+//!   `gateway_core::blocking::Blocking` pool of 4 threads.
 //!
 //! Four kinds keep a session (see [`COUNTER`]): `GET /` reads the
 //! session's counter, writes it back incremented and answers the new
@@ -185,11 +187,16 @@ pub enum Kind {
     /// `Metrics::new()`: the observing stack of issue 16 (its target:
     /// at most 1.15 times [`Kind::Gateway`]'s instructions per request).
     Observed,
+    /// The hello example's `GET /` written as blocking code
+    /// (`gateway_core::blocking::BlockingApplication`) on a `Blocking` pool
+    /// of 4 threads, served like [`Kind::Gateway`]: what the hand-off to a
+    /// pool thread and back costs a request.
+    Blocking,
 }
 
 impl Kind {
     /// Every kind with its command-line name.
-    pub const ALL: [(&'static str, Kind); 25] = [
+    pub const ALL: [(&'static str, Kind); 26] = [
         ("gateway", Kind::Gateway),
         ("raw", Kind::Raw),
         ("raw-minimal", Kind::RawMinimal),
@@ -215,6 +222,7 @@ impl Kind {
         ("request-id", Kind::RequestId),
         ("demo", Kind::Demo),
         ("observed", Kind::Observed),
+        ("blocking", Kind::Blocking),
     ];
 }
 
@@ -339,6 +347,7 @@ pub async fn serve(
             let app = app(&Options::default(), sessions, AuthKey::generate(), &stats);
             server.serve_with_shutdown(app, shutdown).await
         }
+        Kind::Blocking => serve_gateway(listener, shutdown, blocking::app()).await,
         Kind::Observed => {
             use gateway_core::ApplicationExt;
             use gateway_middleware::{AccessLog, Metrics, RequestId};
@@ -1090,6 +1099,8 @@ fn content_length(head: &[u8]) -> Option<usize> {
         std::str::from_utf8(&value[1..]).ok()?.trim().parse().ok()
     })
 }
+
+mod blocking;
 
 #[cfg(test)]
 mod tests;

@@ -1,6 +1,6 @@
 //! `bench-server KIND ADDR`: runs one of the hello servers (`gateway`,
 //! `raw-minimal`, `bare`, `raw`, `raw-direct`, `axum`, `gateway-mw5`,
-//! `gateway-mw5-async`, the session kinds `session-cookie`,
+//! `gateway-mw5-async`, `blocking`, the session kinds `session-cookie`,
 //! `session-memory`, `session-untouched`, `axum-sessions`, or an ablation;
 //! see `gateway_benches::Kind`), or
 //! one of the static-file servers (`static-gateway`, `static-servedir`: the
