@@ -93,6 +93,31 @@ async fn a_thousand_requests_on_a_pool_of_four() {
     server.stop().await;
 }
 
+/// 200 streams at once on one HTTP/2 connection, 4 threads and room for
+/// all of them in the queue: every stream gets its own answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http2_streams_share_the_pool() {
+    const STREAMS: usize = 200;
+    let app = Blocking::new(which_thread).threads(4).queue(STREAMS);
+    let server = TestServer::start(app).await;
+    let client = server.client(Proto::Http2).await;
+    let mut tasks = Vec::new();
+    for i in 0..STREAMS {
+        let mut stream = client.try_clone().expect("HTTP/2 handles clone");
+        tasks.push(tokio::spawn(async move {
+            let path = format!("/{i}");
+            let (parts, body) = stream.fetch(Method::GET, &path).await;
+            assert_eq!(parts.status, StatusCode::OK, "{path}");
+            assert_eq!(body, format!("GET {path}").as_bytes());
+        }));
+    }
+    for task in tasks {
+        within("a stream", task).await.unwrap();
+    }
+    drop(client);
+    server.stop().await;
+}
+
 /// With both threads held and both queue places taken, the next request
 /// is answered 503 with `Retry-After` at once; the held ones are answered
 /// once released.

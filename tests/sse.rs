@@ -64,8 +64,7 @@ async fn lines_until<R: tokio::io::AsyncBufRead + Unpin>(
 
 /// `curl -N` sees the first event while the second is not yet sent, then
 /// the rest; a `Last-Event-ID` resumes after it.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn curl_receives_events_as_they_are_sent() {
+async fn curl_receives_events_as_they_are_sent(version_flag: &str, status_line: &str) {
     if !curl_available().await {
         return;
     }
@@ -81,14 +80,14 @@ async fn curl_receives_events_as_they_are_sent() {
             "--max-time",
             "10",
         ])
-        .args(["--header", "Last-Event-ID: 40", &url])
+        .args([version_flag, "--header", "Last-Event-ID: 40", &url])
         .stdout(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .expect("spawn curl");
     let mut out = BufReader::new(curl.stdout.take().expect("curl stdout"));
     let head = lines_until(&mut out, "").await;
-    assert!(head[0].starts_with("HTTP/1.1 200"), "{head:?}");
+    assert!(head[0].starts_with(status_line), "{head:?}");
     assert!(
         head.iter()
             .any(|l| l.eq_ignore_ascii_case("content-type: text/event-stream")),
@@ -103,6 +102,16 @@ async fn curl_receives_events_as_they_are_sent() {
     let status = within("curl to exit", curl.wait()).await.unwrap();
     assert!(status.success(), "{status}");
     server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn curl_receives_events_as_they_are_sent_over_http1() {
+    curl_receives_events_as_they_are_sent("--http1.1", "HTTP/1.1 200").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn curl_receives_events_as_they_are_sent_over_http2() {
+    curl_receives_events_as_they_are_sent("--http2-prior-knowledge", "HTTP/2 200").await;
 }
 
 /// Keep-alive comments over a raw socket while no event is sent; the
