@@ -409,7 +409,10 @@ async fn an_answer_no_one_takes_releases_its_producer() {
     };
     let mut fut = Box::pin(driver::commit(&app, get("/")));
     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-    assert!(fut.as_mut().poll(&mut cx).is_pending(), "submitted, waiting");
+    assert!(
+        fut.as_mut().poll(&mut cx).is_pending(),
+        "submitted, waiting"
+    );
     gate.open();
     let rx = tokio::task::spawn_blocking(move || {
         let started = rx.recv_timeout(Duration::from_secs(10));

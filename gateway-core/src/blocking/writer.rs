@@ -42,9 +42,9 @@ use super::job::Job;
 /// server has taken it** (backpressure: a slow client slows the producer,
 /// and nothing piles up in memory). Wrap it in a [`std::io::BufWriter`] to
 /// send fewer, larger chunks. Once the client is gone (the response body
-/// was dropped: disconnect, HTTP/2 reset, timeout, drain deadline) a write
-/// fails with [`io::ErrorKind::BrokenPipe`], so a producer stops at its
-/// next write. [`flush`](io::Write::flush) does nothing: a chunk is already
+/// was dropped: disconnect, HTTP/2 reset, timeout, drain deadline — or a
+/// body never sent, as for HEAD) a write fails with
+/// [`io::ErrorKind::BrokenPipe`], so a producer stops at its next write. [`flush`](io::Write::flush) does nothing: a chunk is already
 /// with the server when `write` returns.
 pub struct BlockingWriter {
     inner: BodyWriter,
