@@ -428,3 +428,35 @@ async fn an_answer_no_one_takes_releases_its_producer() {
     assert_eq!(ended, Ok("broken pipe"));
     app.shutdown().await;
 }
+
+/// HEAD: the driver never polls the streamed body, so its producer's
+/// first write fails and the thread is free for the next request.
+#[tokio::test]
+async fn a_head_request_releases_its_producer() {
+    let (tx, rx) = mpsc::channel();
+    let tx = Mutex::new(tx);
+    let app = Blocking::new(move |req: BlockingRequest| {
+        if req.path_info() != "/stream" {
+            return hello(req);
+        }
+        let tx = tx.lock().unwrap().clone();
+        let body = req.writer(move |mut w| {
+            let kind = w.write_all(b"not for HEAD").map_err(|e| e.kind());
+            tx.send(kind).unwrap();
+            Ok(())
+        });
+        start(200, [("content-type", "text/plain")]).body(body)
+    })
+    .threads(1);
+    let env = Environ::from_request(http::Request::head("/stream").body(Body::empty()).unwrap());
+    let Ok(res) = driver::commit(&app, env).await;
+    assert_eq!(res.status(), 200);
+    drop(res);
+    let kind = tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(10)))
+        .await
+        .unwrap();
+    assert_eq!(kind, Ok(Err(std::io::ErrorKind::BrokenPipe)));
+    let Ok(res) = driver::commit(&app, get("/next")).await;
+    assert_eq!(text(res).await, "hello /next");
+    app.shutdown().await;
+}
