@@ -99,7 +99,8 @@ impl<A> Pool<A> {
         let handles = std::mem::take(&mut st.handles);
         drop(st);
         for handle in handles {
-            // Each has returned already: joining does not block.
+            // Each has left its loop: joining waits for its last few
+            // instructions at most.
             let _ = handle.join();
         }
         Poll::Ready(())
