@@ -61,10 +61,13 @@
 //! # Sizing, and how this compares
 //!
 //! Threads bound concurrency as gunicorn's sync workers do (one request per
-//! worker, `workers = 2-4 × cores` for I/O-bound code), but as threads in
-//! one process behind an async server: slow clients and keep-alive
-//! connections cost an async task, not a thread, and only the time spent in
-//! the application (and in streaming its body) holds one. For I/O-bound
+//! worker; gunicorn suggests `2 × cores + 1` workers), but as threads in
+//! one process behind an async server. A gunicorn sync worker is held by a
+//! slow client for the whole exchange, which is why gunicorn wants a
+//! buffering proxy in front; here reading the request head, waiting for
+//! the body and writing a returned response cost an async task, and only
+//! the time spent in the application (and in streaming a
+//! [`BlockingWriter`] body) holds a thread. For I/O-bound
 //! code (a database) use about as many threads as the database pool has
 //! connections — more would only queue inside the pool; for CPU-bound
 //! code, about as many as cores. The queue bounds latency: `queue /
@@ -78,8 +81,9 @@
 //!
 //! tokio's `spawn_blocking` would also work, but its pool is shared by the
 //! whole process (file I/O, DNS) and sized for that (512 threads by
-//! default), it queues without bound, and a task once spawned runs to the
-//! end even when its client is gone. A pool of its own per application
+//! default), it queues without bound, and dropping a task's `JoinHandle`
+//! (what a cancelled request does) does not stop it, even one that has not
+//! started: it runs for a client that is gone. A pool of its own per application
 //! gives a bound that means something for this application, an
 //! admission answer (503) instead of an unbounded queue, skipped work for
 //! cancelled requests, and no dependency on a runtime: the core has none.
