@@ -119,6 +119,16 @@ impl ServerStats {
     /// running, from the commit of the response until the handler returns
     /// or is cancelled at the drain deadline. The drain waits for them (up
     /// to its deadline), as for requests.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let server = gateway_hyper::Server::bind("127.0.0.1:0").await?;
+    /// let stats = server.stats();
+    /// assert_eq!(stats.upgraded_connections(), 0); // no WebSocket open yet
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn upgraded_connections(&self) -> usize {
         self.counters.upgraded.load(Relaxed)
     }
