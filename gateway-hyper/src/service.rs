@@ -321,6 +321,11 @@ pub(crate) struct ResponseBody {
 #[cold]
 #[inline(never)]
 fn say_close(response: &mut Response<Body>) {
+    // A 101 keeps its `Connection: upgrade` (the connection becomes the
+    // handler's, which the drain tells through its shutdown signal).
+    if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+        return;
+    }
     response
         .headers_mut()
         .insert(CONNECTION, HeaderValue::from_static("close"));

@@ -116,3 +116,34 @@ async fn extended_connect_streams_are_drained_too() {
     assert_eq!(counts.get(), (1, 1, 1));
     assert_eq!(stats.upgraded_connections(), 0);
 }
+
+#[tokio::test]
+async fn an_upgrade_during_the_drain_still_says_connection_upgrade() {
+    // A kept-alive HTTP/1 connection told to finish answers a request that
+    // arrives in its linger with `Connection: close` — except a 101, which
+    // must keep `Connection: upgrade`; its handler is told at once.
+    let counts = Arc::new(Counts::default());
+    let running = TestServer::start(echo_app(counts.clone(), OnShutdown::SayBye)).await;
+    let mut tcp = TcpStream::connect(running.addr).await.unwrap();
+    tcp.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        .await
+        .unwrap();
+    let (head, _) = read_head(&mut tcp).await;
+    assert!(head.starts_with("HTTP/1.1 426"), "{head}");
+    let _ = running.shutdown.send(());
+    tokio::task::yield_now().await;
+    tcp.write_all(&upgrade_request("/", b"")).await.unwrap();
+    let (head, rest) = read_head(&mut tcp).await;
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    let lower = head.to_ascii_lowercase();
+    assert!(lower.contains("\r\nconnection: upgrade"), "{head}");
+    assert!(!lower.contains("close"), "{head}");
+    let mut said = rest;
+    said.extend(read_to_end(&mut tcp).await);
+    assert_eq!(said, b"bye");
+    within("the server to stop", running.join)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(counts.get(), (1, 1, 1));
+}
