@@ -37,3 +37,4 @@ mod sse;
 mod static_files;
 mod static_traversal;
 mod tower;
+mod upgrade;

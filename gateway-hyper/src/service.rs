@@ -24,6 +24,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use gateway_core::driver::{self, Commit, CommitHints, fast_path};
+use gateway_core::upgrade::take_switch;
 use gateway_core::{Application, Body, ConnInfo, Environ, Error, RootPath};
 use http::header::CONNECTION;
 use http::{HeaderValue, Request, Response, StatusCode, Version};
@@ -35,6 +36,7 @@ use crate::conns::{Activity, InFlight};
 use crate::head::{Refusal, check_head};
 use crate::request_body::{BodyLimits, RequestBody};
 use crate::stats::ServerStats;
+use crate::upgrade::Upgrades;
 
 /// What every request of a server shares: the application and the
 /// per-request limits. The server, each connection and each HTTP/2 stream
@@ -50,6 +52,8 @@ pub(crate) struct State<A> {
     pub(crate) root_path: Option<RootPath>,
     /// Touched per connection and on refusals only, never per request.
     pub(crate) stats: ServerStats,
+    /// Upgrade requests only.
+    pub(crate) upgrades: Upgrades,
 }
 
 /// Handles one request of a connection that holds the state while the
@@ -65,12 +69,27 @@ pub(crate) fn handle<'s, A: Application>(
     impl Future<Output = Result<gateway_core::Response, Error>> + Send + use<'s, A>,
 > {
     let in_flight = InFlight::new(activity, req.version() <= Version::HTTP_11);
-    let (parts, incoming) = req.into_parts();
+    let (mut parts, incoming) = req.into_parts();
     let upgrade = match check_head(&parts) {
         Ok(upgrade) => upgrade,
         Err(refusal) => return reject(&parts, refusal, in_flight),
     };
     let hints = fast_path::hints(&parts.method, upgrade);
+    // An HTTP/1.1 upgrade request, or a CONNECT that may be an HTTP/2
+    // extended one, is offered the upgrade (out of line: other requests
+    // pay one test of a flag).
+    let switchable = upgrade || hints.is_connect();
+    if switchable {
+        // Into the head, not the environ: touching the environ between
+        // building it and moving it into the driver's future made the
+        // compiler copy it (about 65 instructions per request, paid by
+        // every request).
+        offer_upgrade(
+            &state.upgrades,
+            &mut parts,
+            upgrade && incoming.is_end_stream(),
+        );
+    }
     // From the head, not the environ: borrowing the environ before the
     // application takes it would copy it.
     let route = fast_path::route(&parts.method, &parts.uri);
@@ -94,8 +113,9 @@ pub(crate) fn handle<'s, A: Application>(
         Body::new(RequestBody::new(incoming, &state.body))
     };
     // The uncommon cases live in one box: per-request limits when
-    // configured, and an upgrade request, whose 101 must be noticed.
-    let guard = if state.concurrency.is_some() || state.request_timeout.is_some() || upgrade {
+    // configured, and an upgrade request, whose 101 must be noticed and
+    // whose handler must be run.
+    let guard = if state.concurrency.is_some() || state.request_timeout.is_some() || switchable {
         let permit = match &state.concurrency {
             None => None,
             // The state outlives the request: a borrowed permit.
@@ -118,6 +138,7 @@ pub(crate) fn handle<'s, A: Application>(
                 .request_timeout
                 .map(|t| Box::pin(tokio::time::sleep(t))),
             hints,
+            upgrades: switchable.then_some(&state.upgrades),
         }))
     } else {
         None
@@ -149,6 +170,18 @@ pub(crate) fn handle_stream<A: Application>(
     let state = Arc::clone(state);
     let activity = Arc::clone(activity);
     async move { handle(&state, req, conn, &activity).await }
+}
+
+/// Offers the application the upgrade, if the request is one the server
+/// can carry out (out of line: upgrade and CONNECT requests only). An
+/// HTTP/1.1 upgrade request with a body is offered none: hyper would hand
+/// the body's unread bytes to the handler as the new protocol's.
+#[cold]
+#[inline(never)]
+fn offer_upgrade(upgrades: &Upgrades, parts: &mut http::request::Parts, http1: bool) {
+    if let Some(offer) = upgrades.offer(&parts.method, parts.version, &parts.extensions, http1) {
+        offer.insert_into(&mut parts.extensions);
+    }
 }
 
 /// Answers a request without calling the application.
@@ -195,6 +228,9 @@ struct Guard<'s> {
     deadline: Option<Pin<Box<tokio::time::Sleep>>>,
     /// Whether the request asks for an upgrade (see [`CommitHints`]).
     hints: CommitHints,
+    /// Where a switching response's handler goes: set when the application
+    /// was offered an upgrade.
+    upgrades: Option<&'s Upgrades>,
 }
 
 impl<F> Future for RequestFuture<'_, F>
@@ -214,7 +250,7 @@ where
             let Ok(response) = ready!(this.inner.poll(cx));
             return Poll::Ready(Ok(ResponseBody::wrap(response, this.in_flight.take())));
         }
-        if let Poll::Ready(Ok(response)) = this.inner.poll(cx) {
+        if let Poll::Ready(Ok(mut response)) = this.inner.poll(cx) {
             // Committed: the concurrency permit goes with the guard.
             let guard = this.guard.take();
             if guard.as_ref().is_some_and(|guard| guard.hints.is_upgrade())
@@ -223,6 +259,9 @@ where
                 if let Some(in_flight) = this.in_flight.as_ref() {
                     in_flight.upgraded();
                 }
+            }
+            if let Some(upgrades) = guard.as_ref().and_then(|guard| guard.upgrades) {
+                run_switch(upgrades, &mut response, this.in_flight.as_ref());
             }
             let deadline = guard.and_then(|guard| guard.deadline);
             let response = match deadline {
@@ -253,6 +292,27 @@ where
     }
 }
 
+/// Runs the handler of a committed switching response, if it has one. The
+/// task starts now and first awaits hyper's upgrade, which completes once
+/// the response head is written.
+#[cold]
+#[inline(never)]
+fn run_switch(upgrades: &Upgrades, response: &mut Response<Body>, in_flight: Option<&InFlight>) {
+    let Some(switch) = take_switch(response) else {
+        return;
+    };
+    // An extended CONNECT stream keeps its HTTP/2 connection busy while it
+    // is open, and is the application's to pace like an HTTP/1 upgrade.
+    let hold = match in_flight {
+        Some(in_flight) if response.status() != StatusCode::SWITCHING_PROTOCOLS => {
+            in_flight.upgraded();
+            Some(in_flight.tunnel())
+        }
+        _ => None,
+    };
+    upgrades.spawn(switch, hold);
+}
+
 /// The body hyper sends: the application's, holding its request's
 /// in-flight mark until hyper drops it.
 pub(crate) struct ResponseBody {
@@ -265,6 +325,11 @@ pub(crate) struct ResponseBody {
 #[cold]
 #[inline(never)]
 fn say_close(response: &mut Response<Body>) {
+    // A 101 keeps its `Connection: upgrade` (the connection becomes the
+    // handler's, which the drain tells through its shutdown signal).
+    if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+        return;
+    }
     response
         .headers_mut()
         .insert(CONNECTION, HeaderValue::from_static("close"));
