@@ -8,8 +8,10 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use gateway_core::http::{HeaderMap, HeaderValue, StatusCode};
+use gateway_core::upgrade::Upgraded;
 use gateway_core::{Application, Body, Environ, Error, Response, start};
 use http_body_util::BodyExt as _;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 use crate::probe::Probe;
 
@@ -23,6 +25,8 @@ pub(crate) const PARTIAL: &str = "partial-";
 pub(crate) const TRAILER: (&str, &str) = ("x-conformance-trailer", "done");
 /// The body `/trailers` sends before its trailers.
 pub(crate) const TRAILERS_BODY: &str = "trailers follow\n";
+/// The protocol `/upgrade` switches to.
+pub(crate) const UPGRADE_PROTOCOL: &str = "conformance-echo";
 /// One chunk of `/drip`, which never ends.
 const DRIP: &[u8] = &[b'.'; 4096];
 
@@ -166,6 +170,18 @@ impl Application for Battery {
                 });
                 start(200, [("content-type", "text/plain")]).body(finish(body, probe, id))
             }
+            "/upgrade" => {
+                let Some(upgrade) = env.upgrade() else {
+                    probe.record(id, "no upgrade");
+                    return start(
+                        426,
+                        [("upgrade", UPGRADE_PROTOCOL), ("connection", "upgrade")],
+                    )
+                    .empty();
+                };
+                probe.record(id, "upgrade requested");
+                Ok(upgrade.switch(HeaderMap::new(), move |io| echo(io, probe, id)))
+            }
             _ if path.starts_with("/path/") => {
                 let text = format!("{}\n{}\n", env.script_name(), env.path_info());
                 start(200, [("content-type", "text/plain")]).body(text)
@@ -185,6 +201,23 @@ fn request_id(env: &Environ) -> u64 {
         .find_map(|pair| pair.strip_prefix("id="))
         .and_then(|id| id.parse().ok())
         .unwrap_or(0)
+}
+
+/// The upgraded protocol of `/upgrade`: every byte comes back, until the
+/// client ends its side.
+async fn echo(mut io: Upgraded, probe: Probe, id: u64) {
+    probe.record(id, "switched");
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = match io.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        if io.write_all(&buf[..n]).await.is_err() || io.flush().await.is_err() {
+            break;
+        }
+    }
+    probe.record(id, "handler ended");
 }
 
 /// `body`, reporting how it finished as `finish completed N` or

@@ -364,6 +364,17 @@ impl H1 {
         Ok(self.buf.clone())
     }
 
+    /// Exactly `n` raw bytes (after a 101); fewer if the connection ends.
+    pub(crate) async fn raw(&mut self, n: usize) -> Result<Vec<u8>, String> {
+        while self.buf.len() < n {
+            if !self.fill("bytes over the upgraded connection").await? {
+                break;
+            }
+        }
+        let take = self.buf.len().min(n);
+        Ok(self.buf.drain(..take).collect())
+    }
+
     /// Reads whatever comes until the connection closes.
     pub(crate) async fn until_close(&mut self) -> Result<Vec<u8>, String> {
         while self.fill("the end of the connection").await? {}

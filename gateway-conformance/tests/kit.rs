@@ -46,3 +46,51 @@ async fn gateway_hyper_passes() {
     );
     report.assert_passed();
 }
+
+mod toy;
+use toy::{Breakage, Toy};
+
+/// The rules each breakage must fail (at least these; others may follow).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_breakage_fails_the_rule_that_names_it() {
+    let clean = gateway_conformance::run(&Toy(Breakage::None)).await;
+    println!("{clean}");
+    clean.assert_passed();
+
+    let cases: [(Breakage, &[&str]); 5] = [
+        (
+            Breakage::IgnoresHead,
+            &["h1/head_keeps_length", "h1/head_of_stream"],
+        ),
+        (Breakage::CompletesAfterError, &["h1/abort_after_commit"]),
+        (
+            Breakage::NeverDrops,
+            &["h1/disconnect_pending", "h1/disconnect_streaming"],
+        ),
+        (Breakage::AlwaysChunked, &["h1/exact_length"]),
+        (
+            Breakage::NoDriver,
+            &["h1/panic_isolated", "h1/error_before_commit"],
+        ),
+    ];
+    for (breakage, rules) in cases {
+        let report = gateway_conformance::run(&Toy(breakage)).await;
+        println!("{breakage:?}:\n{report}");
+        for rule in rules {
+            let result = report.get(rule).unwrap_or_else(|| panic!("no rule {rule}"));
+            assert_eq!(
+                result.outcome(),
+                Outcome::Failed,
+                "{breakage:?} must fail {rule}: {result}"
+            );
+        }
+        // The panic message names every failed rule.
+        let message = std::panic::catch_unwind(|| report.assert_passed())
+            .expect_err("assert_passed panics")
+            .downcast::<String>()
+            .expect("a formatted message");
+        for rule in rules {
+            assert!(message.contains(rule), "{message}");
+        }
+    }
+}
