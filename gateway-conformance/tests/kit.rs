@@ -57,7 +57,7 @@ async fn each_breakage_fails_the_rule_that_names_it() {
     println!("{clean}");
     clean.assert_passed();
 
-    let cases: [(Breakage, &[&str]); 5] = [
+    let cases: [(Breakage, &[&str]); 6] = [
         (
             Breakage::IgnoresHead,
             &["h1/head_keeps_length", "h1/head_of_stream"],
@@ -72,6 +72,7 @@ async fn each_breakage_fails_the_rule_that_names_it() {
             Breakage::NoDriver,
             &["h1/panic_isolated", "h1/error_before_commit"],
         ),
+        (Breakage::DropsUpgrade, &["h1/upgrade_echo"]),
     ];
     for (breakage, rules) in cases {
         let report = gateway_conformance::run(&Toy(breakage)).await;

@@ -11,6 +11,7 @@ use gateway_conformance::{Adapter, Battery, BoxError, Capabilities, Running};
 use gateway_core::driver::{self, CommitHints};
 use gateway_core::http::header::{CONTENT_LENGTH, UPGRADE};
 use gateway_core::http::{Method, Request, StatusCode, Version};
+use gateway_core::upgrade::{self, OnUpgrade, Upgraded};
 use gateway_core::{Addr, Application, Body, ConnInfo, Environ};
 use http_body::Body as _;
 use http_body_util::BodyExt as _;
@@ -34,6 +35,8 @@ pub(crate) enum Breakage {
     /// Calls the application without the driver: a panic takes the
     /// connection down.
     NoDriver,
+    /// Writes the 101 but never runs the application's handler.
+    DropsUpgrade,
 }
 
 /// The toy adapter with one breakage.
@@ -49,7 +52,7 @@ impl Adapter for Toy {
 
     fn capabilities(&self) -> Capabilities {
         // Reads each request body whole before calling the application.
-        Capabilities::new().request_streaming(false)
+        Capabilities::new().request_streaming(false).upgrades(true)
     }
 
     async fn start(&self, battery: Battery) -> Result<Running, BoxError> {
@@ -90,14 +93,22 @@ async fn serve(app: &'static Battery, mut stream: TcpStream, breakage: Breakage,
             }
         }
         let body: Vec<u8> = buf.drain(..length).collect();
-        parts.headers.remove(UPGRADE);
+        // An HTTP/1.1 upgrade: the stream goes to the handler after the 101.
+        let (give_stream, stream_given) = tokio::sync::oneshot::channel::<TcpStream>();
+        let upgrade = parts.version == Version::HTTP_11 && parts.headers.contains_key(UPGRADE);
         if breakage == Breakage::IgnoresHead && parts.method == Method::HEAD {
             parts.method = Method::GET;
         }
         let hints = CommitHints::from_head(&parts.method, parts.version, &parts.headers);
         let version = parts.version;
         let peer = stream.peer_addr().map_or(Addr::None, Addr::Tcp);
-        let env = Environ::from_parts(parts, Body::from(body), ConnInfo::new(peer, Addr::None));
+        let mut env = Environ::from_parts(parts, Body::from(body), ConnInfo::new(peer, Addr::None));
+        if upgrade {
+            env.set_upgrade(OnUpgrade::http1(async move {
+                let stream = stream_given.await.map_err(|_| "no switch")?;
+                Ok(Upgraded::new(stream))
+            }));
+        }
 
         let response: Pin<Box<dyn Future<Output = gateway_core::Response> + Send>> =
             if breakage == Breakage::NoDriver {
@@ -117,14 +128,24 @@ async fn serve(app: &'static Battery, mut stream: TcpStream, breakage: Breakage,
                     res
                 })
             };
-        let Some(response) = until_gone(&stream, response, breakage, &kept).await else {
+        let Some(mut response) = until_gone(&stream, response, breakage, &kept).await else {
             return;
         };
+        let switch = upgrade::take_switch(&mut response);
         if write(&mut stream, response, hints, version, breakage, &kept)
             .await
             .is_err()
             || close
         {
+            return;
+        }
+        if let Some(switch) = switch {
+            if breakage == Breakage::DropsUpgrade {
+                drop(switch);
+                continue;
+            }
+            let _ = give_stream.send(stream);
+            switch.await;
             return;
         }
     }
