@@ -76,6 +76,7 @@ pub struct Capabilities {
     pub(crate) exact_framing: bool,
     pub(crate) trailers: bool,
     pub(crate) upgrades: bool,
+    pub(crate) extended_connect: bool,
     pub(crate) abort: bool,
     pub(crate) disconnect: bool,
     pub(crate) request_streaming: bool,
@@ -105,6 +106,7 @@ impl Capabilities {
             exact_framing: true,
             trailers: false,
             upgrades: false,
+            extended_connect: false,
             abort: true,
             disconnect: true,
             request_streaming: true,
@@ -153,10 +155,20 @@ impl Capabilities {
         self
     }
 
-    /// HTTP/1.1 `Upgrade` (and HTTP/2 extended CONNECT where the adapter
-    /// serves HTTP/2) through `gateway_core::upgrade`. Defaults to `false`.
+    /// HTTP/1.1 `Upgrade` answered with 101, through
+    /// `gateway_core::upgrade`: the application's handler gets the raw
+    /// stream after the commit. Defaults to `false`.
     pub fn upgrades(mut self, yes: bool) -> Capabilities {
         self.upgrades = yes;
+        self
+    }
+
+    /// HTTP/2 extended CONNECT (RFC 8441) answered with 200, through
+    /// `gateway_core::upgrade`: the adapter announces
+    /// `SETTINGS_ENABLE_CONNECT_PROTOCOL`. Checked only with
+    /// [`Capabilities::http2`]. Defaults to `false`.
+    pub fn extended_connect(mut self, yes: bool) -> Capabilities {
+        self.extended_connect = yes;
         self
     }
 

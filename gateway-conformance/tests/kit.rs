@@ -48,7 +48,7 @@ async fn gateway_hyper_passes() {
 }
 
 mod toy;
-use toy::{Breakage, Toy};
+use toy::{Breakage, Toy, ToyH2};
 
 /// The rules each breakage must fail (at least these; others may follow).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -94,4 +94,26 @@ async fn each_breakage_fails_the_rule_that_names_it() {
             assert!(message.contains(rule), "{message}");
         }
     }
+}
+
+/// The HTTP/2 rules against a second toy (hyper's HTTP/2 server), with
+/// extended CONNECT; without its upgrade support, the CONNECT rule fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http2_toy_passes_and_its_breakage_is_caught() {
+    let report = gateway_conformance::run(&ToyH2 { upgrades: true }).await;
+    println!("{report}");
+    report.assert_passed();
+    assert_eq!(
+        report.get("h2/upgrade_echo").map(|r| r.outcome()),
+        Some(Outcome::Passed)
+    );
+    assert_eq!(
+        report.get("h1/request_in_one_write").map(|r| r.message()),
+        Some("needs http1"),
+        "skipped, saying why"
+    );
+
+    let broken = gateway_conformance::run(&ToyH2 { upgrades: false }).await;
+    let result = broken.get("h2/upgrade_echo").expect("the rule ran");
+    assert_eq!(result.outcome(), Outcome::Failed, "{broken}");
 }

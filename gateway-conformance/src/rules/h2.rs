@@ -7,7 +7,7 @@ use http_body_util::BodyExt as _;
 use hyper::body::Incoming;
 
 use super::{Check, Ctx, Rule, ensure, pattern, rule};
-use crate::battery::{HELLO, STREAM, TRAILER, TRAILERS_BODY};
+use crate::battery::{HELLO, STREAM, TRAILER, TRAILERS_BODY, UPGRADE_PROTOCOL};
 use crate::wire::{H2, ReqBody, step};
 
 pub(super) fn rules() -> Vec<Rule> {
@@ -49,6 +49,7 @@ pub(super) fn rules() -> Vec<Rule> {
         rule!("h2/on_finish_completed", [], None, on_finish_completed),
         rule!("h2/path_invariant", [], None, path_invariant),
         rule!("h2/path_raw", [RawPath], None, path_raw),
+        rule!("h2/upgrade_echo", [ExtendedConnect], Some(4), upgrade_echo),
     ]
 }
 
@@ -427,4 +428,54 @@ async fn check_path(c: &Ctx<'_>, path: &str) -> Check {
             )
         },
     )
+}
+
+/// An HTTP/2 extended CONNECT: 200, then raw bytes both ways over the
+/// stream; the handler ends when the client ends its side.
+async fn upgrade_echo(c: &Ctx<'_>) -> Check {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut conn = H2::connect(c.running).await?;
+    let id = c.id();
+    let mut req = c.h2_request(
+        Method::CONNECT,
+        &c.target("/upgrade", id),
+        ReqBody::Full(None),
+    );
+    req.extensions_mut()
+        .insert(hyper::ext::Protocol::from_static(UPGRADE_PROTOCOL));
+    let res = c.h2_send(&mut conn, req).await?;
+    ensure(res.status() == StatusCode::OK, || {
+        format!(
+            "an extended CONNECT got {} {:?}",
+            res.status(),
+            res.headers()
+        )
+    })?;
+    let upgraded = step("the upgraded stream", hyper::upgrade::on(res))
+        .await?
+        .map_err(|e| format!("no upgraded stream after the 200: {e}"))?;
+    let mut io = hyper_util::rt::TokioIo::new(upgraded);
+    for message in [&b"ping over the CONNECT stream"[..], &pattern(20_000)] {
+        step("a write", io.write_all(message))
+            .await?
+            .map_err(|e| format!("write over the CONNECT stream: {e}"))?;
+        let mut back = vec![0; message.len()];
+        step("the echo", io.read_exact(&mut back))
+            .await?
+            .map_err(|e| format!("read over the CONNECT stream: {e}"))?;
+        ensure(back == message, || {
+            format!(
+                "sent {} bytes over the CONNECT stream, got others back",
+                message.len()
+            )
+        })?;
+    }
+    let _ = step("a shutdown", io.shutdown()).await;
+    c.observe(
+        id,
+        "handler ended",
+        "the client ended the CONNECT stream; the handler did not end",
+    )
+    .await
+    .map(drop)
 }

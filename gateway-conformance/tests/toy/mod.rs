@@ -2,6 +2,10 @@
 //! with switches that break it on purpose: each breakage must fail the
 //! kit's rule that names it, and the unbroken toy must pass.
 
+mod h2;
+
+pub(crate) use h2::ToyH2;
+
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
