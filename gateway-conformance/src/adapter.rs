@@ -254,7 +254,6 @@ pub struct Running {
     pub(crate) endpoint: Endpoint,
     pub(crate) prefix: String,
     pub(crate) stop: Option<Pin<Box<dyn Future<Output = ()>>>>,
-    #[cfg(feature = "tls")]
     pub(crate) tls: Option<crate::wire::TlsClient>,
 }
 
@@ -282,7 +281,6 @@ impl Running {
             endpoint,
             prefix: String::new(),
             stop: None,
-            #[cfg(feature = "tls")]
             tls: None,
         }
     }
@@ -340,14 +338,7 @@ impl Running {
     }
 
     pub(crate) fn is_tls(&self) -> bool {
-        #[cfg(feature = "tls")]
-        {
-            self.tls.is_some()
-        }
-        #[cfg(not(feature = "tls"))]
-        {
-            false
-        }
+        self.tls.is_some()
     }
 }
 

@@ -132,6 +132,16 @@
 //! | `disconnect_pending`, `disconnect_streaming` | a client gone: the application future, or its body, is dropped within 2 s; `on_finish` says aborted | `disconnect` |
 //! | `on_finish_completed`, `on_finish_aborted` | `Body::on_finish` reports how the body ended (rule 7) | |
 //! | `path_invariant`, `path_raw` | `script_name + path_info` is the path sent; `%2F` survives | (`raw_path`) |
+//! | `h1/upgrade_echo` | `Upgrade` answered with 101 and `Connection: upgrade`; raw bytes echo both ways; the handler ends when the client does (rule 2) | `upgrades` |
+//! | `h2/upgrade_echo` | extended CONNECT (RFC 8441) answered with 200; raw bytes echo over the stream (rule 4) | `extended_connect` |
+//!
+//! The battery's routes are fixed (`/hello`, `/stream`, `/trailers`,
+//! `/fail/before`, `/fail/after`, `/panic`, `/echo`, `/count`, `/hang`,
+//! `/drip`, `/finish`, `/path/…`, `/upgrade`, under the
+//! [prefix](Running::path_prefix)); each request carries `?id=N`, under
+//! which the battery records what happened to it. Its trailers are
+//! declared in a `Trailer` field, as RFC 9110 §6.6.2 asks (hyper's
+//! HTTP/1 server sends only declared ones).
 //!
 //! # Bounds
 //!
@@ -173,50 +183,49 @@ const START_TIMEOUT: Duration = Duration::from_secs(10);
 /// example.
 pub async fn run<A: Adapter>(adapter: &A) -> Report {
     let caps = adapter.capabilities();
-    let mut report = Report {
+    let results = match probe_for(caps) {
+        Ok(probe) => {
+            let results = run_with(adapter, caps, &probe).await;
+            probe.remove_file();
+            results
+        }
+        Err(e) => vec![start_failure(format!("cannot create the probe file: {e}"))],
+    };
+    Report {
         adapter: adapter.name().to_owned(),
-        results: Vec::new(),
-    };
-    let probe = if caps.out_of_process {
-        match probe::Probe::file() {
-            Ok(probe) => probe,
-            Err(e) => {
-                report
-                    .results
-                    .push(start_failure(format!("cannot create the probe file: {e}")));
-                return report;
-            }
-        }
+        results,
+    }
+}
+
+/// In memory, or a file for an application in another process.
+fn probe_for(caps: Capabilities) -> std::io::Result<probe::Probe> {
+    if caps.out_of_process {
+        probe::Probe::file()
     } else {
-        probe::Probe::memory()
-    };
-    let started = tokio::time::timeout(
-        START_TIMEOUT,
-        adapter.start(battery::Battery::new(probe.clone())),
-    );
-    let mut running = match started.await {
+        Ok(probe::Probe::memory())
+    }
+}
+
+async fn run_with<A: Adapter>(
+    adapter: &A,
+    caps: Capabilities,
+    probe: &probe::Probe,
+) -> Vec<RuleResult> {
+    let battery = battery::Battery::new(probe.clone());
+    let mut running = match tokio::time::timeout(START_TIMEOUT, adapter.start(battery)).await {
         Ok(Ok(running)) => running,
-        Ok(Err(e)) => {
-            report
-                .results
-                .push(start_failure(format!("the adapter did not start: {e}")));
-            return report;
-        }
+        Ok(Err(e)) => return vec![start_failure(format!("the adapter did not start: {e}"))],
         Err(_) => {
-            report.results.push(start_failure(format!(
+            return vec![start_failure(format!(
                 "the adapter did not start within {START_TIMEOUT:?}"
-            )));
-            return report;
+            ))];
         }
     };
-    let ctx = rules::Ctx::new(&running, caps, probe.clone());
-    report.results = rules::run_all(&ctx).await;
-    drop(ctx);
+    let results = rules::run_all(&rules::Ctx::new(&running, caps, probe.clone())).await;
     if let Some(stop) = running.stop.take() {
         let _ = tokio::time::timeout(START_TIMEOUT, stop).await;
     }
-    let _ = probe.path();
-    report
+    results
 }
 
 fn start_failure(message: String) -> RuleResult {

@@ -10,7 +10,7 @@
 use std::ffi::OsString;
 use std::fs::OpenOptions;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -29,7 +29,8 @@ pub(crate) struct Probe {
 enum Sink {
     /// Events of the kit's own process.
     Memory(Mutex<Vec<(u64, String)>>),
-    /// Events of other processes; the kit removes the file at the end.
+    /// Events of other processes; the kit (the owner) removes the file at
+    /// the end of the run.
     File { path: PathBuf, owner: bool },
     /// A battery started without a probe: events are not recorded.
     Nowhere,
@@ -85,10 +86,11 @@ impl Probe {
         }
     }
 
-    pub(crate) fn path(&self) -> Option<&Path> {
-        match &*self.sink {
-            Sink::File { path, .. } => Some(path),
-            _ => None,
+    /// Removes the probe file the kit created (the end of a run); events
+    /// recorded after it are lost.
+    pub(crate) fn remove_file(&self) {
+        if let Sink::File { path, owner: true } = &*self.sink {
+            let _ = std::fs::remove_file(path);
         }
     }
 
@@ -152,14 +154,6 @@ impl Probe {
                 return Err(events);
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    }
-}
-
-impl Drop for Sink {
-    fn drop(&mut self) {
-        if let Sink::File { path, owner: true } = self {
-            let _ = std::fs::remove_file(path);
         }
     }
 }

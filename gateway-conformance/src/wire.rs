@@ -25,6 +25,10 @@ pub(crate) struct TlsClient {
     pub(crate) server_name: String,
 }
 
+/// Without the `tls` feature no TLS client exists.
+#[cfg(not(feature = "tls"))]
+pub(crate) type TlsClient = std::convert::Infallible;
+
 /// Awaits `fut` for up to [`STEP`]; a timeout fails with `what`.
 pub(crate) async fn step<T>(what: &str, fut: impl Future<Output = T>) -> Result<T, String> {
     tokio::time::timeout(STEP, fut)

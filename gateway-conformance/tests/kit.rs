@@ -117,3 +117,39 @@ async fn http2_toy_passes_and_its_breakage_is_caught() {
     let result = broken.get("h2/upgrade_echo").expect("the rule ran");
     assert_eq!(result.outcome(), Outcome::Failed, "{broken}");
 }
+
+/// An adapter that cannot start is one failed rule, `start`, not a panic.
+#[tokio::test]
+async fn a_failed_start_is_reported() {
+    struct NoStart;
+    impl Adapter for NoStart {
+        fn name(&self) -> &str {
+            "no start"
+        }
+        fn capabilities(&self) -> Capabilities {
+            Capabilities::new()
+        }
+        async fn start(&self, _battery: Battery) -> Result<Running, BoxError> {
+            Err("port in use".into())
+        }
+    }
+    let report = gateway_conformance::run(&NoStart).await;
+    assert_eq!(report.results().len(), 1, "{report}");
+    let start = report.get("start").expect("a start result");
+    assert_eq!(start.outcome(), Outcome::Failed);
+    assert!(start.message().contains("port in use"), "{start}");
+    assert!(!report.passed());
+}
+
+#[test]
+fn path_prefixes_are_checked() {
+    let addr = "127.0.0.1:1".parse().unwrap();
+    for bad in ["cgi-bin", "/cgi-bin/", "/a?b", "/"] {
+        assert!(Running::tcp(addr).try_path_prefix(bad).is_err(), "{bad:?}");
+    }
+    for good in ["", "/cgi-bin/app"] {
+        assert!(Running::tcp(addr).try_path_prefix(good).is_ok(), "{good:?}");
+    }
+    let panicked = std::panic::catch_unwind(|| Running::tcp(addr).path_prefix("x/"));
+    assert!(panicked.is_err());
+}
