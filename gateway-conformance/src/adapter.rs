@@ -52,7 +52,9 @@ pub trait Adapter {
 
     /// Starts the adapter serving `battery` and returns where to reach it
     /// once it accepts connections (the kit connects at once). The kit
-    /// calls it once per [`run`](crate::run) and stops it at the end.
+    /// calls it once per [`run`](crate::run) and stops it at the end. An
+    /// `Err`, or no answer within 10 seconds, is reported as the failed
+    /// rule `start` (and nothing else runs).
     fn start(&self, battery: Battery) -> impl Future<Output = Result<Running, BoxError>>;
 }
 
@@ -321,20 +323,55 @@ impl Running {
     }
 
     /// Connects through TLS with `config` (it must trust the adapter's
-    /// certificate), asking for `server_name`; the kit sets the ALPN
-    /// protocols itself. Feature `tls`.
+    /// certificate), asking for `server_name` (also the `Host` sent); the
+    /// kit sets the ALPN protocols itself. Feature `tls`.
+    ///
+    /// # Panics
+    ///
+    /// When `server_name` is not a DNS name or an IP address;
+    /// [`Running::try_tls`] returns the error instead.
     #[cfg(feature = "tls")]
     #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub fn tls(
-        mut self,
+        self,
         config: std::sync::Arc<tokio_rustls::rustls::ClientConfig>,
         server_name: &str,
     ) -> Running {
+        match self.try_tls(config, server_name) {
+            Ok(running) => running,
+            Err(err) => panic!("invalid TLS server name {server_name:?}: {err}"),
+        }
+    }
+
+    /// [`Running::tls`], with an error for a `server_name` that is not a
+    /// DNS name or an IP address. Feature `tls`.
+    ///
+    /// ```
+    /// use gateway_conformance::{Running, rustls};
+    ///
+    /// // Trust the adapter's test certificate here (`roots.add(cert)`).
+    /// let roots = rustls::RootCertStore::empty();
+    /// let config = rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth();
+    /// let config = std::sync::Arc::new(config);
+    /// let addr = "127.0.0.1:8443".parse().unwrap();
+    /// assert!(Running::tcp(addr).try_tls(config.clone(), "local host").is_err());
+    /// let running = Running::tcp(addr).try_tls(config, "localhost").unwrap();
+    /// # let _ = running;
+    /// ```
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub fn try_tls(
+        mut self,
+        config: std::sync::Arc<tokio_rustls::rustls::ClientConfig>,
+        server_name: &str,
+    ) -> Result<Running, tokio_rustls::rustls::pki_types::InvalidDnsNameError> {
+        let name = tokio_rustls::rustls::pki_types::ServerName::try_from(server_name)?.to_owned();
         self.tls = Some(crate::wire::TlsClient {
             config,
+            name,
             server_name: server_name.to_owned(),
         });
-        self
+        Ok(self)
     }
 
     pub(crate) fn is_tls(&self) -> bool {

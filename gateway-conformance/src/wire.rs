@@ -22,6 +22,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 #[derive(Clone, Debug)]
 pub(crate) struct TlsClient {
     pub(crate) config: std::sync::Arc<tokio_rustls::rustls::ClientConfig>,
+    pub(crate) name: tokio_rustls::rustls::pki_types::ServerName<'static>,
+    /// As given, for `Host`.
     pub(crate) server_name: String,
 }
 
@@ -71,15 +73,15 @@ async fn tls_connect(
     tcp: tokio::net::TcpStream,
     alpn: &[u8],
 ) -> Result<Box<dyn Io>, String> {
-    use tokio_rustls::rustls::pki_types::ServerName;
     let mut config = (*tls.config).clone();
     config.alpn_protocols = vec![alpn.to_vec()];
-    let name = ServerName::try_from(tls.server_name.clone())
-        .map_err(|e| format!("invalid TLS server name {:?}: {e}", tls.server_name))?;
     let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
-    let stream = step("the TLS handshake", connector.connect(name, tcp))
-        .await?
-        .map_err(|e| format!("TLS handshake failed: {e}"))?;
+    let stream = step(
+        "the TLS handshake",
+        connector.connect(tls.name.clone(), tcp),
+    )
+    .await?
+    .map_err(|e| format!("TLS handshake failed: {e}"))?;
     let negotiated = stream.get_ref().1.alpn_protocol().map(<[u8]>::to_vec);
     if negotiated.as_deref() != Some(alpn) {
         return Err(format!(
