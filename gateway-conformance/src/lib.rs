@@ -133,6 +133,7 @@
 //! | `on_finish_completed`, `on_finish_aborted` | `Body::on_finish` reports how the body ended (rule 7) | |
 //! | `path_invariant`, `path_raw` | `script_name + path_info` is the path sent; `%2F` survives | (`raw_path`) |
 //! | `h1/upgrade_echo` | `Upgrade` answered with 101 and `Connection: upgrade`; raw bytes echo both ways; the handler ends when the client does (rule 2) | `upgrades` |
+//! | `h1/upgrade_refused` | without upgrade support, an `Upgrade` request reaches the application as none: its 426 goes out, the connection stays HTTP | `upgrades(false)` |
 //! | `h2/upgrade_echo` | extended CONNECT (RFC 8441) answered with 200; raw bytes echo over the stream (rule 4) | `extended_connect` |
 //!
 //! The battery's routes are fixed (`/hello`, `/stream`, `/trailers`,

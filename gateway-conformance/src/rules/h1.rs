@@ -57,6 +57,7 @@ pub(super) fn rules() -> Vec<Rule> {
         rule!("h1/path_invariant", [], None, path_invariant),
         rule!("h1/path_raw", [RawPath], None, path_raw),
         rule!("h1/upgrade_echo", [Upgrades], Some(2), upgrade_echo),
+        rule!("h1/upgrade_refused", [NoUpgrades], Some(2), upgrade_refused),
     ]
 }
 
@@ -666,4 +667,28 @@ async fn upgrade_echo(c: &Ctx<'_>) -> Check {
     )
     .await
     .map(drop)
+}
+
+/// An adapter that cannot switch protocols: the application sees no
+/// upgrade, its 426 reaches the client, and the connection stays HTTP.
+async fn upgrade_refused(c: &Ctx<'_>) -> Check {
+    let mut conn = c.h1().await?;
+    let id = c.id();
+    let extra = format!("connection: upgrade\r\nupgrade: {UPGRADE_PROTOCOL}\r\n");
+    conn.send(c.request("GET", "/upgrade", id, &extra).as_bytes())
+        .await?;
+    let res = conn.response(false).await?;
+    ensure(res.status == 426, || {
+        format!(
+            "without upgrade support the application answers 426, the client got {}",
+            res.summary()
+        )
+    })?;
+    c.observe(
+        id,
+        "no upgrade",
+        "the application was offered an upgrade the adapter cannot make",
+    )
+    .await?;
+    c.still_serves(conn, &res, "the 426").await
 }
