@@ -36,3 +36,4 @@ mod sessions_hostile;
 mod static_files;
 mod static_traversal;
 mod tower;
+mod upgrade;
