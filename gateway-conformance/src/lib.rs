@@ -22,11 +22,18 @@
 //!     }
 //!
 //!     fn capabilities(&self) -> Capabilities {
-//!         Capabilities::new().http2(true).trailers(true).max_body_size(64 * 1024)
+//!         Capabilities::new()
+//!             .http2(true)
+//!             .trailers(true)
+//!             .upgrades(true)
+//!             .extended_connect(true)
+//!             .max_body_size(64 * 1024)
 //!     }
 //!
 //!     async fn start(&self, battery: Battery) -> Result<Running, BoxError> {
-//!         let server = gateway_hyper::Server::bind("127.0.0.1:0").await?.max_body_size(64 * 1024);
+//!         let server = gateway_hyper::Server::bind("127.0.0.1:0").await?
+//!             .max_body_size(64 * 1024)
+//!             .http2_extended_connect(true);
 //!         let addr = server.local_addr()?;
 //!         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
 //!         let task = tokio::spawn(server.serve_with_shutdown(battery, async move {
