@@ -89,6 +89,7 @@ pub struct Capabilities {
     pub(crate) abort: bool,
     pub(crate) disconnect: bool,
     pub(crate) request_streaming: bool,
+    pub(crate) chunked_requests: bool,
     pub(crate) raw_path: bool,
     pub(crate) max_body_size: Option<u64>,
     pub(crate) out_of_process: bool,
@@ -105,7 +106,7 @@ impl Default for Capabilities {
 impl Capabilities {
     /// An HTTP/1.1 adapter reached directly: keep-alive, its own framing
     /// visible, aborts visible, disconnects noticed, request bodies
-    /// streamed, raw paths kept. No HTTP/2, no trailers, no upgrades, no
+    /// streamed and accepted chunked, raw paths kept. No HTTP/2, no trailers, no upgrades, no
     /// body limit declared; the application runs in the kit's process.
     pub fn new() -> Capabilities {
         Capabilities {
@@ -119,6 +120,7 @@ impl Capabilities {
             abort: true,
             disconnect: true,
             request_streaming: true,
+            chunked_requests: true,
             raw_path: true,
             max_body_size: None,
             out_of_process: false,
@@ -202,6 +204,15 @@ impl Capabilities {
     /// the adapter (or its host) buffered all of it. Defaults to `true`.
     pub fn request_streaming(mut self, yes: bool) -> Capabilities {
         self.request_streaming = yes;
+        self
+    }
+
+    /// HTTP/1.1 request bodies may come chunked (no `Content-Length`), as
+    /// RFC 9112 requires every server to accept; the limit is then counted
+    /// as the body streams. `false` for a host that does not de-chunk
+    /// (Python's CGI host). Defaults to `true`.
+    pub fn chunked_requests(mut self, yes: bool) -> Capabilities {
+        self.chunked_requests = yes;
         self
     }
 

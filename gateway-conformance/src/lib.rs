@@ -136,6 +136,7 @@
 //! | `panic_isolated` | a panic: 500, the connection serves on (rule 1) | |
 //! | `echo_body`, `request_body_streamed` | request bodies arrive, and incrementally | (`request_streaming`) |
 //! | `body_limit` | a body over the limit gets 413 | `max_body_size` |
+//! | `h1/chunked_request_body`, `h1/chunked_body_limit` | a chunked request body arrives whole; over the limit it gets 413 | `chunked_requests` (`max_body_size`) |
 //! | `disconnect_pending`, `disconnect_streaming` | a client gone: the application future, or its body, is dropped within 2 s; `on_finish` says aborted | `disconnect` |
 //! | `on_finish_completed`, `on_finish_aborted` | `Body::on_finish` reports how the body ended (rule 7) | |
 //! | `path_invariant`, `path_raw` | `script_name + path_info` is the path sent; `%2F` survives | (`raw_path`) |

@@ -10,7 +10,7 @@
 //!   responses are not framed by the host: no keep-alive, no framing to
 //!   check, no way to show an abort (a failed body just stops);
 //! - it loses request body bytes that come with the head: bodies follow
-//!   its `100 Continue`;
+//!   its `100 Continue`; it does not de-chunk a chunked body;
 //! - it decodes `PATH_INFO` (no raw paths, `%2F` is lost), has no HTTP/2,
 //!   trailers or upgrades, and never tells a program its client is gone;
 //! - the application runs in the program's process: the kit watches it
@@ -41,6 +41,7 @@ impl Adapter for PythonCgi {
             .abort(false)
             .disconnect(false)
             .raw_path(false)
+            .chunked_requests(false)
             .max_body_size(64 * 1024)
             .out_of_process(true)
             .status_field(true)

@@ -41,6 +41,18 @@ pub(super) fn rules() -> Vec<Rule> {
         ),
         rule!("h1/body_limit", [BodyLimit], None, body_limit),
         rule!(
+            "h1/chunked_request_body",
+            [ChunkedRequests],
+            None,
+            chunked_request_body
+        ),
+        rule!(
+            "h1/chunked_body_limit",
+            [ChunkedRequests, BodyLimit],
+            None,
+            chunked_body_limit
+        ),
+        rule!(
             "h1/disconnect_pending",
             [Disconnect],
             None,
@@ -517,6 +529,55 @@ async fn body_limit(c: &Ctx<'_>) -> Check {
         format!(
             "a body of {} bytes over a limit of {limit} must get 413, got {status}",
             limit + 1
+        )
+    })
+}
+
+/// `data` as one chunk of a chunked body.
+fn chunk(data: &[u8]) -> Vec<u8> {
+    let mut out = format!("{:x}\r\n", data.len()).into_bytes();
+    out.extend_from_slice(data);
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
+/// A chunked request body, sent in pieces, arrives whole.
+async fn chunked_request_body(c: &Ctx<'_>) -> Check {
+    let mut conn = c.h1().await?;
+    let head = c.request("POST", "/count", c.id(), "transfer-encoding: chunked\r\n");
+    conn.send(head.as_bytes()).await?;
+    for size in [1000, 1, 4000] {
+        conn.send(&chunk(&pattern(size))).await?;
+    }
+    conn.send(b"0\r\n\r\n").await?;
+    let res = conn.response(false).await?;
+    ensure(res.status == 200 && res.text() == "5001", || {
+        format!("POST /count of 5001 bytes, chunked: {}", res.summary())
+    })?;
+    c.still_serves(conn, &res, "a chunked request").await
+}
+
+/// A chunked body over the limit gets 413: the limit is counted as the
+/// body streams.
+async fn chunked_body_limit(c: &Ctx<'_>) -> Check {
+    let limit = c.caps.max_body_size.unwrap_or_default();
+    let mut conn = c.h1().await?;
+    let head = c.request("POST", "/count", c.id(), "transfer-encoding: chunked\r\n");
+    conn.send(head.as_bytes()).await?;
+    let piece = chunk(&pattern(16 * 1024));
+    let mut sent = 0;
+    while sent <= limit {
+        if conn.send(&piece).await.is_err() {
+            break; // refused part-way: the response says how
+        }
+        sent += 16 * 1024;
+    }
+    let _ = conn.send(b"0\r\n\r\n").await;
+    let res = conn.response(false).await?;
+    ensure(res.status == 413, || {
+        format!(
+            "a chunked body of {sent} bytes over a limit of {limit} must get 413, got {}",
+            res.summary()
         )
     })
 }

@@ -38,6 +38,7 @@ pub(crate) enum Need {
     Abort,
     Disconnect,
     RequestStreaming,
+    ChunkedRequests,
     RawPath,
     BodyLimit,
 }
@@ -56,6 +57,7 @@ impl Need {
             Need::Abort => caps.abort,
             Need::Disconnect => caps.disconnect,
             Need::RequestStreaming => caps.request_streaming,
+            Need::ChunkedRequests => caps.chunked_requests,
             Need::RawPath => caps.raw_path,
             Need::BodyLimit => caps.max_body_size.is_some(),
         }
@@ -75,6 +77,7 @@ impl Need {
             Need::Abort => "abort",
             Need::Disconnect => "disconnect",
             Need::RequestStreaming => "request_streaming",
+            Need::ChunkedRequests => "chunked_requests",
             Need::RawPath => "raw_path",
             Need::BodyLimit => "max_body_size",
         }

@@ -56,7 +56,10 @@ impl Adapter for Toy {
 
     fn capabilities(&self) -> Capabilities {
         // Reads each request body whole before calling the application.
-        Capabilities::new().request_streaming(false).upgrades(true)
+        Capabilities::new()
+            .request_streaming(false)
+            .chunked_requests(false)
+            .upgrades(true)
     }
 
     async fn start(&self, battery: Battery) -> Result<Running, BoxError> {
