@@ -16,6 +16,7 @@ mod axum_router;
 mod bad_input;
 mod blocking;
 mod cgi;
+mod conformance;
 mod curl;
 mod deploy;
 mod echo;

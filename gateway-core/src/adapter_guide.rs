@@ -262,6 +262,18 @@
 //! # });
 //! ```
 //!
+//! # Checking an adapter
+//!
+//! The `gateway-conformance` crate checks all of the above from the
+//! client's side of the socket: implement its small `Adapter` trait (start
+//! your adapter with the kit's application, say what it can do) and its
+//! `run` sends a battery of requests through it — HEAD, 204 and 304,
+//! framing, trailers, errors before and after the commit, panics, request
+//! bodies and limits, disconnects, `on_finish`, the path invariant,
+//! upgrades — reporting each rule as passed, failed (with what it saw)
+//! or skipped (naming the capability it needs). `gateway-hyper`, the CGI
+//! example and `gateway-fastcgi` run it in this repository's tests.
+//!
 //! # A complete toy adapter
 //!
 //! One HTTP/1.1 request in a byte buffer, one response out: a parser far
