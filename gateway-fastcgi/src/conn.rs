@@ -1,0 +1,531 @@
+//! One FastCGI connection: reads records, runs each request in its own
+//! task through the driver, and writes the responses.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use gateway_core::driver::{self, CommitHints};
+use gateway_core::http::StatusCode;
+use gateway_core::{Application, Body, Environ, Error, RootPath};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadHalf, WriteHalf};
+use tokio::sync::{mpsc, watch};
+use tokio::task::{AbortHandle, JoinSet};
+use tokio::time::Instant;
+
+use crate::params;
+use crate::record::{self, BeginRequest, ProtocolStatus, Record, RecordType, Role};
+use crate::respond::{self, Aborted, Out};
+use crate::stdin::{STDIN_QUEUE, Stdin};
+
+/// The server's phase, as connections see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    Running,
+    /// Finish the requests in flight, then close.
+    Draining,
+    /// The drain deadline passed: close now, dropping every request.
+    Abort,
+}
+
+/// What a connection needs to know of the server.
+#[derive(Debug)]
+pub(crate) struct Shared<A> {
+    pub(crate) app: A,
+    pub(crate) max_head: usize,
+    pub(crate) max_body: u64,
+    pub(crate) max_requests: usize,
+    pub(crate) idle_timeout: Option<Duration>,
+    pub(crate) root_path: Option<RootPath>,
+    /// `FCGI_MAX_CONNS` and `FCGI_MAX_REQS` for `GET_VALUES`.
+    pub(crate) max_conns: usize,
+}
+
+/// How long a closing connection keeps reading (and discarding) what the
+/// web server still sends, so that closing does not reset the connection
+/// under a response it has not read yet.
+const LINGER: Duration = Duration::from_secs(1);
+
+/// The state of one request id on the connection.
+enum Slot {
+    /// Receiving `PARAMS`. `None` once they passed the head limit (the
+    /// rest is discarded, the answer is 431).
+    Params {
+        params: Option<BytesMut>,
+        keep_conn: bool,
+    },
+    /// The application runs; `stdin` feeds its body until the stream ends
+    /// (or the body is dropped).
+    Running {
+        stdin: Option<mpsc::Sender<Bytes>>,
+        task: AbortHandle,
+        keep_conn: bool,
+    },
+    /// Answered; the rest of `STDIN` is discarded until its end.
+    Answered,
+}
+
+/// A request task's result.
+struct Done {
+    id: u16,
+    result: Result<(), Aborted>,
+}
+
+type Pending = Pin<Box<dyn Future<Output = (u16, bool)> + Send>>;
+
+struct Conn<A, IO> {
+    shared: Arc<Shared<A>>,
+    out: Arc<Out<WriteHalf<IO>>>,
+    slots: HashMap<u16, Slot>,
+    tasks: JoinSet<Done>,
+    /// A `STDIN` chunk waiting for room in its request's queue; no record
+    /// is read meanwhile.
+    pending: Option<Pending>,
+    /// Close once no request is in flight (a request without
+    /// `FCGI_KEEP_CONN` was answered, or the server drains).
+    closing: bool,
+}
+
+/// Why the record loop stopped.
+enum Stop {
+    /// Orderly: half-close and linger.
+    Close,
+    /// Abruptly: a protocol error, an aborted response, the peer gone.
+    Drop,
+}
+
+/// Serves one connection until it closes.
+pub(crate) async fn serve<A, IO>(io: IO, shared: Arc<Shared<A>>, mut phase: watch::Receiver<Phase>)
+where
+    A: Application,
+    IO: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let (mut rd, wr) = tokio::io::split(io);
+    let mut conn = Conn {
+        shared,
+        out: Arc::new(Out::new(wr)),
+        slots: HashMap::new(),
+        tasks: JoinSet::new(),
+        pending: None,
+        closing: false,
+    };
+    let stop = conn.run(&mut rd, &mut phase).await;
+    // Dropping the tasks drops every request still in flight (their
+    // application futures and bodies): the connection is gone.
+    conn.tasks.shutdown().await;
+    if let Stop::Close = stop {
+        conn.out.shutdown().await;
+        let mut sink = [0u8; 4096];
+        let _ = tokio::time::timeout(LINGER, async {
+            while matches!(rd.read(&mut sink).await, Ok(n) if n > 0) {}
+        })
+        .await;
+    }
+}
+
+impl<A: Application, IO: AsyncRead + AsyncWrite + Send + 'static> Conn<A, IO> {
+    async fn run(&mut self, rd: &mut ReadHalf<IO>, phase: &mut watch::Receiver<Phase>) -> Stop {
+        let mut buf = BytesMut::with_capacity(16 * 1024);
+        let idle = self.shared.idle_timeout;
+        let far = Duration::from_secs(86400 * 365);
+        let sleep = tokio::time::sleep(idle.unwrap_or(far));
+        tokio::pin!(sleep);
+        if *phase.borrow() != Phase::Running {
+            self.closing = true;
+        }
+        loop {
+            // Handle every whole record already read, unless one waits
+            // for room in a request's queue.
+            while self.pending.is_none() {
+                match record::decode(&mut buf) {
+                    Ok(Some(rec)) => {
+                        if let Err(stop) = self.record(rec).await {
+                            return stop;
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "FastCGI protocol error: closing the connection");
+                        return Stop::Drop;
+                    }
+                }
+            }
+            if self.closing && self.tasks.is_empty() && !self.has_open_requests() {
+                return Stop::Close;
+            }
+            if buf.capacity() - buf.len() < 4096 {
+                buf.reserve(16 * 1024);
+            }
+            tokio::select! {
+                biased;
+                done = self.tasks.join_next(), if !self.tasks.is_empty() => {
+                    match done {
+                        Some(Ok(done)) => {
+                            if let Err(stop) = self.finished(done) {
+                                return stop;
+                            }
+                        }
+                        Some(Err(e)) if e.is_cancelled() => {}
+                        Some(Err(e)) => {
+                            tracing::error!(error = %e, "FastCGI request task failed: closing the connection");
+                            return Stop::Drop;
+                        }
+                        None => {}
+                    }
+                }
+                changed = phase.changed() => {
+                    match changed.map(|()| *phase.borrow()) {
+                        Ok(Phase::Running) => {}
+                        Ok(Phase::Draining) => self.closing = true,
+                        Ok(Phase::Abort) | Err(_) => return Stop::Drop,
+                    }
+                }
+                sent = async { self.pending.as_mut().expect("guarded").await }, if self.pending.is_some() => {
+                    self.pending = None;
+                    let (id, ok) = sent;
+                    if !ok {
+                        self.body_dropped(id);
+                    }
+                }
+                read = rd.read_buf(&mut buf), if self.pending.is_none() => {
+                    match read {
+                        Ok(0) => {
+                            if !buf.is_empty() {
+                                tracing::debug!(bytes = buf.len(), "FastCGI connection closed inside a record");
+                            }
+                            return Stop::Drop;
+                        }
+                        Ok(_) => {
+                            if let Some(idle) = idle {
+                                sleep.as_mut().reset(Instant::now() + idle);
+                            }
+                        }
+                        Err(e) => {
+                            tracing::debug!(error = %e, "FastCGI connection: read failed");
+                            return Stop::Drop;
+                        }
+                    }
+                }
+                () = &mut sleep, if idle.is_some() && self.tasks.is_empty() => {
+                    tracing::debug!("FastCGI connection idle: closing");
+                    return Stop::Close;
+                }
+            }
+        }
+    }
+
+    /// Whether a request is between `BEGIN_REQUEST` and its answer.
+    fn has_open_requests(&self) -> bool {
+        self.slots.values().any(|s| !matches!(s, Slot::Answered))
+    }
+
+    fn active_requests(&self) -> usize {
+        self.slots
+            .values()
+            .filter(|s| !matches!(s, Slot::Answered))
+            .count()
+    }
+
+    async fn record(&mut self, rec: Record) -> Result<(), Stop> {
+        let id = rec.request_id();
+        match rec.kind() {
+            RecordType::BeginRequest => self.begin(id, &rec.content).await,
+            RecordType::Params => self.params(id, rec.content).await,
+            RecordType::Stdin => {
+                self.stdin(id, rec.content);
+                Ok(())
+            }
+            RecordType::AbortRequest => self.abort(id).await,
+            RecordType::GetValues if id == record::NULL_REQUEST_ID => {
+                self.get_values(&rec.content).await
+            }
+            // Records only an application sends, and DATA (the filter
+            // role's): ignored, as the specification says of records it
+            // does not expect.
+            RecordType::EndRequest
+            | RecordType::Stdout
+            | RecordType::Stderr
+            | RecordType::Data
+            | RecordType::GetValuesResult
+            | RecordType::UnknownType
+            | RecordType::GetValues => Ok(()),
+            other => {
+                let mut buf = Vec::with_capacity(16);
+                record::put_unknown_type(&mut buf, other.as_u8());
+                self.out
+                    .write(&mut buf, None)
+                    .await
+                    .map_err(|Aborted| Stop::Drop)
+            }
+        }
+    }
+
+    async fn begin(&mut self, id: u16, content: &[u8]) -> Result<(), Stop> {
+        if id == record::NULL_REQUEST_ID {
+            tracing::warn!("FastCGI BEGIN_REQUEST with request id 0: closing the connection");
+            return Err(Stop::Drop);
+        }
+        let begin = BeginRequest::parse(content).map_err(|e| {
+            tracing::warn!(error = %e, "FastCGI protocol error: closing the connection");
+            Stop::Drop
+        })?;
+        match self.slots.get(&id) {
+            None | Some(Slot::Answered) => {}
+            Some(_) => {
+                tracing::warn!(
+                    request_id = id,
+                    "FastCGI BEGIN_REQUEST for a request id in use: closing the connection"
+                );
+                return Err(Stop::Drop);
+            }
+        }
+        let refusal = if begin.role != Role::Responder {
+            Some(ProtocolStatus::UnknownRole)
+        } else if self.active_requests() >= self.shared.max_requests {
+            Some(ProtocolStatus::Overloaded)
+        } else {
+            None
+        };
+        if let Some(status) = refusal {
+            self.slots.remove(&id);
+            let mut buf = Vec::with_capacity(16);
+            record::put_end_request(&mut buf, id, 0, status);
+            self.out
+                .write(&mut buf, None)
+                .await
+                .map_err(|Aborted| Stop::Drop)?;
+            if !begin.keep_conn() {
+                self.closing = true;
+            }
+            return Ok(());
+        }
+        self.slots.insert(
+            id,
+            Slot::Params {
+                params: Some(BytesMut::new()),
+                keep_conn: begin.keep_conn(),
+            },
+        );
+        Ok(())
+    }
+
+    async fn params(&mut self, id: u16, content: Bytes) -> Result<(), Stop> {
+        let Some(Slot::Params { params, keep_conn }) = self.slots.get_mut(&id) else {
+            return Ok(()); // not a request in its params: ignored
+        };
+        let keep_conn = *keep_conn;
+        if !content.is_empty() {
+            if let Some(buf) = params {
+                if buf.len() + content.len() > self.shared.max_head {
+                    tracing::debug!(
+                        request_id = id,
+                        limit = self.shared.max_head,
+                        "FastCGI params over the head limit: 431"
+                    );
+                    *params = None;
+                } else {
+                    buf.extend_from_slice(&content);
+                }
+            }
+            return Ok(());
+        }
+        let params = params.take();
+        self.start(id, params, keep_conn);
+        Ok(())
+    }
+
+    /// The params are complete: build the environ and run the request.
+    fn start(&mut self, id: u16, params: Option<BytesMut>, keep_conn: bool) {
+        let shared = self.shared.clone();
+        let out = self.out.clone();
+        let built = match params {
+            None => Err((
+                Error::with_status(
+                    StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                    "FastCGI params over the head limit",
+                ),
+                params::fallback_hints(),
+            )),
+            Some(params) => params::head(&params, shared.max_body),
+        };
+        let (stdin, job): (Option<mpsc::Sender<Bytes>>, Job) = match built {
+            Err((err, hints)) => (None, Job::Refuse(err, hints)),
+            Ok(head) => {
+                let (tx, rx) = mpsc::channel(STDIN_QUEUE);
+                let body = Body::new(Stdin {
+                    rx,
+                    length: head.content_length,
+                    received: 0,
+                    done: false,
+                });
+                let body = if head.content_length.is_none() {
+                    body.with_limit(shared.max_body)
+                } else {
+                    body
+                };
+                let hints = head.hints;
+                let mut env = Environ::from_parts(head.parts, body, head.conn);
+                if let Some(root) = &shared.root_path {
+                    env.set_root_path(Some(root.clone()));
+                }
+                if let Some(script) = head.script_name.as_deref() {
+                    env.mount(script);
+                }
+                (Some(tx), Job::Run(env, hints))
+            }
+        };
+        let task = self.tasks.spawn(async move {
+            let result = match job {
+                Job::Refuse(err, hints) => {
+                    let response = driver::error_response(&err, hints);
+                    respond::respond(&out, id, response, hints).await
+                }
+                Job::Run(env, hints) => {
+                    let Ok(response) = driver::commit(&shared.app, env).await;
+                    respond::respond(&out, id, response, hints).await
+                }
+            };
+            Done { id, result }
+        });
+        self.slots.insert(
+            id,
+            Slot::Running {
+                stdin,
+                task,
+                keep_conn,
+            },
+        );
+    }
+
+    fn stdin(&mut self, id: u16, content: Bytes) {
+        let end = content.is_empty();
+        match self.slots.get_mut(&id) {
+            Some(Slot::Running { stdin, .. }) => {
+                if let Some(tx) = stdin.as_ref() {
+                    match tx.try_send(content) {
+                        Ok(()) => {}
+                        Err(mpsc::error::TrySendError::Full(content)) => {
+                            let tx = tx.clone();
+                            self.pending =
+                                Some(Box::pin(
+                                    async move { (id, tx.send(content).await.is_ok()) },
+                                ));
+                        }
+                        Err(mpsc::error::TrySendError::Closed(_)) => *stdin = None,
+                    }
+                }
+                if end {
+                    // The stream is over: the body sees its end (the
+                    // empty chunk) or, if it was dropped, nothing.
+                    *stdin = None;
+                }
+            }
+            Some(Slot::Answered) if end => {
+                self.slots.remove(&id);
+            }
+            // Before the params end, after the answer, or unknown: ignored.
+            _ => {}
+        }
+    }
+
+    /// The application dropped its body: the rest of `STDIN` is discarded.
+    fn body_dropped(&mut self, id: u16) {
+        if let Some(Slot::Running { stdin, .. }) = self.slots.get_mut(&id) {
+            *stdin = None;
+        }
+    }
+
+    async fn abort(&mut self, id: u16) -> Result<(), Stop> {
+        let keep_conn = match self.slots.remove(&id) {
+            Some(Slot::Running {
+                task, keep_conn, ..
+            }) => {
+                // Drops the application's future (or body) at once.
+                task.abort();
+                keep_conn
+            }
+            Some(Slot::Params { keep_conn, .. }) => keep_conn,
+            Some(Slot::Answered) | None => return Ok(()),
+        };
+        tracing::debug!(request_id = id, "FastCGI ABORT_REQUEST: request dropped");
+        let mut buf = Vec::with_capacity(16);
+        record::put_end_request(&mut buf, id, 1, ProtocolStatus::RequestComplete);
+        self.out
+            .write(&mut buf, None)
+            .await
+            .map_err(|Aborted| Stop::Drop)?;
+        if !keep_conn {
+            self.closing = true;
+        }
+        Ok(())
+    }
+
+    fn finished(&mut self, done: Done) -> Result<(), Stop> {
+        if done.result.is_err() {
+            return Err(Stop::Drop);
+        }
+        let keep_conn = match self.slots.get(&done.id) {
+            Some(Slot::Running {
+                stdin, keep_conn, ..
+            }) => {
+                let keep_conn = *keep_conn;
+                if stdin.is_some() {
+                    self.slots.insert(done.id, Slot::Answered);
+                } else {
+                    self.slots.remove(&done.id);
+                }
+                keep_conn
+            }
+            _ => true,
+        };
+        if !keep_conn {
+            self.closing = true;
+        }
+        Ok(())
+    }
+
+    async fn get_values(&mut self, content: &[u8]) -> Result<(), Stop> {
+        let mut pairs = Vec::new();
+        for pair in record::pairs(content) {
+            let Ok((name, _)) = pair else {
+                tracing::warn!("malformed FastCGI GET_VALUES: closing the connection");
+                return Err(Stop::Drop);
+            };
+            let value = match name {
+                b"FCGI_MAX_CONNS" => self.shared.max_conns.to_string(),
+                b"FCGI_MAX_REQS" => self
+                    .shared
+                    .max_conns
+                    .saturating_mul(self.shared.max_requests)
+                    .to_string(),
+                // Requests are multiplexed: each runs in its own task.
+                b"FCGI_MPXS_CONNS" => "1".to_owned(),
+                _ => continue,
+            };
+            record::put_pair(&mut pairs, name, value.as_bytes());
+        }
+        let mut buf = Vec::with_capacity(pairs.len() + 8);
+        record::put_record(
+            &mut buf,
+            RecordType::GetValuesResult,
+            record::NULL_REQUEST_ID,
+            &pairs,
+        );
+        self.out
+            .write(&mut buf, None)
+            .await
+            .map_err(|Aborted| Stop::Drop)
+    }
+}
+
+/// What a request task does. Built once and moved into its task, so the
+/// size difference between the variants costs nothing.
+#[allow(clippy::large_enum_variant)]
+enum Job {
+    /// Answer with the driver's error response, without the application.
+    Refuse(Error, CommitHints),
+    Run(Environ, CommitHints),
+}
