@@ -127,7 +127,12 @@ pub(crate) async fn respond<W: AsyncWrite + Unpin>(
                 None => break,
                 Some(Err(e)) => {
                     // Rule 7: the head is gone; abort (no END_REQUEST).
+                    // What was produced goes out first, as it would
+                    // have without coalescing.
                     tracing::warn!(error = %e, request_id = id, "response body failed after the commit: closing the FastCGI connection");
+                    if !buf.is_empty() {
+                        out.write(&mut buf, None).await?;
+                    }
                     return Err(Aborted);
                 }
                 Some(Ok(frame)) => match frame.into_data() {
