@@ -12,14 +12,14 @@ use gateway_core::driver::{self, CommitHints};
 use gateway_core::http::StatusCode;
 use gateway_core::{Application, Body, Environ, Error, RootPath};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadHalf, WriteHalf};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio::task::{AbortHandle, JoinSet};
 use tokio::time::Instant;
 
 use crate::params;
 use crate::record::{self, BeginRequest, ProtocolStatus, Record, RecordType, Role};
 use crate::respond::{self, Aborted, Out};
-use crate::stdin::{STDIN_QUEUE, Stdin};
+use crate::stdin::{self, Flow, StdinTx};
 
 /// The server's phase, as connections see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,10 +57,10 @@ enum Slot {
         params: Option<BytesMut>,
         keep_conn: bool,
     },
-    /// The application runs; `stdin` feeds its body until the stream ends
-    /// (or the body is dropped).
+    /// The application runs; `stdin` feeds its body until the stream
+    /// ends (`None` from then on).
     Running {
-        stdin: Option<mpsc::Sender<Bytes>>,
+        stdin: Option<StdinTx>,
         task: AbortHandle,
         keep_conn: bool,
     },
@@ -185,10 +185,7 @@ impl<A: Application, IO: AsyncRead + AsyncWrite + Send + 'static> Conn<A, IO> {
                 }
                 sent = async { self.pending.as_mut().expect("guarded").await }, if self.pending.is_some() => {
                     self.pending = None;
-                    let (id, ok) = sent;
-                    if !ok {
-                        self.body_dropped(id);
-                    }
+                    let _ = sent;
                 }
                 read = rd.read_buf(&mut buf), if self.pending.is_none() => {
                     match read {
@@ -351,16 +348,11 @@ impl<A: Application, IO: AsyncRead + AsyncWrite + Send + 'static> Conn<A, IO> {
             )),
             Some(params) => params::head(&params, shared.max_body),
         };
-        let (stdin, job): (Option<mpsc::Sender<Bytes>>, Job) = match built {
+        let (stdin, job): (Option<StdinTx>, Job) = match built {
             Err((err, hints)) => (None, Job::Refuse(err, hints)),
             Ok(head) => {
-                let (tx, rx) = mpsc::channel(STDIN_QUEUE);
-                let body = Body::new(Stdin {
-                    rx,
-                    length: head.content_length,
-                    received: 0,
-                    done: false,
-                });
+                let (tx, body, flow) = stdin::queue(head.content_length);
+                let body = Body::new(body);
                 let body = if head.content_length.is_none() {
                     body.with_limit(shared.max_body)
                 } else {
@@ -374,7 +366,7 @@ impl<A: Application, IO: AsyncRead + AsyncWrite + Send + 'static> Conn<A, IO> {
                 if let Some(script) = head.script_name.as_deref() {
                     env.mount(script);
                 }
-                (Some(tx), Job::Run(env, hints))
+                (Some(tx), Job::Run(env, hints, flow))
             }
         };
         let task = self.tasks.spawn(async move {
@@ -383,8 +375,13 @@ impl<A: Application, IO: AsyncRead + AsyncWrite + Send + 'static> Conn<A, IO> {
                     let response = driver::error_response(&err, hints);
                     respond::respond(&out, id, response, hints).await
                 }
-                Job::Run(env, hints) => {
+                Job::Run(env, hints, flow) => {
                     let Ok(response) = driver::commit(&shared.app, env).await;
+                    // Nothing is written before the request's body has
+                    // arrived: nginx stops sending the body once the
+                    // response begins (see the crate docs).
+                    flow.commit();
+                    flow.ended().await;
                     respond::respond(&out, id, response, hints).await
                 }
             };
@@ -405,22 +402,17 @@ impl<A: Application, IO: AsyncRead + AsyncWrite + Send + 'static> Conn<A, IO> {
         match self.slots.get_mut(&id) {
             Some(Slot::Running { stdin, .. }) => {
                 if let Some(tx) = stdin.as_ref() {
-                    match tx.try_send(content) {
-                        Ok(()) => {}
-                        Err(mpsc::error::TrySendError::Full(content)) => {
-                            let tx = tx.clone();
-                            self.pending =
-                                Some(Box::pin(
-                                    async move { (id, tx.send(content).await.is_ok()) },
-                                ));
-                        }
-                        Err(mpsc::error::TrySendError::Closed(_)) => *stdin = None,
+                    // A body that is gone discards what follows.
+                    if tx.send(content).is_ok() && tx.is_full() {
+                        let room = tx.room();
+                        self.pending = Some(Box::pin(async move { (id, room.await) }));
                     }
-                }
-                if end {
-                    // The stream is over: the body sees its end (the
-                    // empty chunk) or, if it was dropped, nothing.
-                    *stdin = None;
+                    if end {
+                        // The body sees its end (the empty chunk); the
+                        // response may start.
+                        tx.end();
+                        *stdin = None;
+                    }
                 }
             }
             Some(Slot::Answered) if end => {
@@ -428,13 +420,6 @@ impl<A: Application, IO: AsyncRead + AsyncWrite + Send + 'static> Conn<A, IO> {
             }
             // Before the params end, after the answer, or unknown: ignored.
             _ => {}
-        }
-    }
-
-    /// The application dropped its body: the rest of `STDIN` is discarded.
-    fn body_dropped(&mut self, id: u16) {
-        if let Some(Slot::Running { stdin, .. }) = self.slots.get_mut(&id) {
-            *stdin = None;
         }
     }
 
@@ -473,11 +458,15 @@ impl<A: Application, IO: AsyncRead + AsyncWrite + Send + 'static> Conn<A, IO> {
             }) => {
                 let keep_conn = *keep_conn;
                 if stdin.is_some() {
+                    // Answered before its body ended (a refusal): nginx
+                    // stops sending a body once the response has begun,
+                    // so the rest may never come.
                     self.slots.insert(done.id, Slot::Answered);
+                    false
                 } else {
                     self.slots.remove(&done.id);
+                    keep_conn
                 }
-                keep_conn
             }
             _ => true,
         };
@@ -527,5 +516,5 @@ impl<A: Application, IO: AsyncRead + AsyncWrite + Send + 'static> Conn<A, IO> {
 enum Job {
     /// Answer with the driver's error response, without the application.
     Refuse(Error, CommitHints),
-    Run(Environ, CommitHints),
+    Run(Environ, CommitHints, Arc<Flow>),
 }

@@ -5,6 +5,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use gateway_core::{Application, RootPath};
@@ -56,6 +57,66 @@ pub struct Server {
     idle_timeout: Option<Duration>,
     drain_timeout: Duration,
     root_path: Option<RootPath>,
+    stats: ServerStats,
+}
+
+/// Live counts of a [`Server`]'s connections, shared with the server
+/// ([`Server::stats`]): cheap to clone, read at any time.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> std::io::Result<()> {
+/// let server = gateway_fastcgi::Server::bind("127.0.0.1:0").await?;
+/// let stats = server.stats();
+/// assert_eq!((stats.accepted_connections(), stats.open_connections()), (0, 0));
+/// assert!(!stats.is_draining());
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct ServerStats(Arc<Counts>);
+
+#[derive(Debug, Default)]
+struct Counts {
+    accepted: AtomicU64,
+    open: AtomicUsize,
+    draining: AtomicBool,
+}
+
+impl ServerStats {
+    /// Connections accepted since the server started. With
+    /// `fastcgi_keep_conn on` and `keepalive` in nginx's upstream, this
+    /// stays far below the number of requests.
+    pub fn accepted_connections(&self) -> u64 {
+        self.0.accepted.load(Ordering::Relaxed)
+    }
+
+    /// Connections open now.
+    pub fn open_connections(&self) -> usize {
+        self.0.open.load(Ordering::Relaxed)
+    }
+
+    /// Whether a graceful shutdown has begun.
+    pub fn is_draining(&self) -> bool {
+        self.0.draining.load(Ordering::Relaxed)
+    }
+}
+
+/// Counts a connection open while it lives.
+struct OpenGuard(ServerStats);
+
+impl OpenGuard {
+    fn new(stats: &ServerStats) -> OpenGuard {
+        stats.0.accepted.fetch_add(1, Ordering::Relaxed);
+        stats.0.open.fetch_add(1, Ordering::Relaxed);
+        OpenGuard(stats.clone())
+    }
+}
+
+impl Drop for OpenGuard {
+    fn drop(&mut self) {
+        self.0.0.open.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 #[derive(Debug)]
@@ -76,7 +137,14 @@ impl Server {
             idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
             drain_timeout: DEFAULT_DRAIN_TIMEOUT,
             root_path: None,
+            stats: ServerStats::default(),
         }
+    }
+
+    /// The server's live counts (a handle that stays valid while and
+    /// after it serves).
+    pub fn stats(&self) -> ServerStats {
+        self.stats.clone()
     }
 
     /// Binds a TCP listener (`fastcgi_pass 127.0.0.1:9000;`).
@@ -249,14 +317,12 @@ impl Server {
         let mut accepting = Vec::new();
         for listener in self.listeners {
             let stop = phase.subscribe();
-            let (shared, permits) = (shared.clone(), permits.clone());
+            let ctx = (shared.clone(), permits.clone(), self.stats.clone());
             accepting.push(match listener {
-                Listener::Tcp(l) => {
-                    tokio::spawn(accept_loop(Accept::Tcp(l), stop, shared, permits))
-                }
+                Listener::Tcp(l) => tokio::spawn(accept_loop(Accept::Tcp(l), stop, ctx)),
                 Listener::Unix(l, file) => {
                     socket_files.extend(file);
-                    tokio::spawn(accept_loop(Accept::Unix(l), stop, shared, permits))
+                    tokio::spawn(accept_loop(Accept::Unix(l), stop, ctx))
                 }
             });
         }
@@ -264,6 +330,7 @@ impl Server {
             signal.await;
         }
         tracing::info!("shutting down: draining FastCGI connections");
+        self.stats.0.draining.store(true, Ordering::Relaxed);
         phase.send_replace(Phase::Draining);
         for task in accepting {
             let _ = task.await;
@@ -318,8 +385,7 @@ enum Accept {
 async fn accept_loop<A: Application>(
     listener: Accept,
     mut stop: watch::Receiver<Phase>,
-    shared: Arc<Shared<A>>,
-    permits: Arc<Semaphore>,
+    (shared, permits, stats): (Arc<Shared<A>>, Arc<Semaphore>, ServerStats),
 ) {
     loop {
         if *stop.borrow() != Phase::Running {
@@ -341,15 +407,17 @@ async fn accept_loop<A: Application>(
         match accepted {
             Ok(Conn::Tcp(io)) => {
                 let _ = io.set_nodelay(true);
+                let open = OpenGuard::new(&stats);
                 tokio::spawn(async move {
                     conn::serve(io, shared, phase).await;
-                    drop(permit);
+                    drop((open, permit));
                 });
             }
             Ok(Conn::Unix(io)) => {
+                let open = OpenGuard::new(&stats);
                 tokio::spawn(async move {
                     conn::serve(io, shared, phase).await;
-                    drop(permit);
+                    drop((open, permit));
                 });
             }
             Err(e) => {

@@ -465,3 +465,37 @@ async fn unix_socket_listener() {
     within("serve returns", join).await.unwrap().unwrap();
     assert!(!path.exists(), "the socket file is removed");
 }
+
+/// A web server that sends the whole body before it reads anything (as
+/// nginx does) gets the echo of a body far larger than the socket buffers.
+#[tokio::test]
+async fn an_echo_does_not_deadlock_a_web_server_that_sends_everything_first() {
+    let path =
+        std::env::temp_dir().join(format!("gateway-fastcgi-echo-{}.sock", std::process::id()));
+    let server = Server::bind_unix(&path).unwrap();
+    let (stop, rx) = tokio::sync::oneshot::channel::<()>();
+    let join = tokio::spawn(server.serve_with_shutdown(app(), async {
+        let _ = rx.await;
+    }));
+    let body: Vec<u8> = (0..4_000_000u32).map(|i| (i % 253) as u8).collect();
+    let mut params = get("/stream");
+    params[0].1 = "POST".to_owned();
+    params.push(("CONTENT_LENGTH", body.len().to_string()));
+    let mut io = tokio::net::UnixStream::connect(&path).await.unwrap();
+    within(
+        "send everything",
+        io.write_all(&req(1, false, &params, &body)),
+    )
+    .await
+    .unwrap();
+    let mut out = Vec::new();
+    within(
+        "the reply",
+        tokio::io::AsyncReadExt::read_to_end(&mut io, &mut out),
+    )
+    .await
+    .unwrap();
+    assert!(out.len() > body.len());
+    stop.send(()).unwrap();
+    within("serve returns", join).await.unwrap().unwrap();
+}
