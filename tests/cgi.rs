@@ -143,7 +143,7 @@ impl Drop for Host {
 /// Whether `python3` has `http.server`'s CGI handler. When it has not:
 /// fails the test if `CI` is set, else prints a loud notice and returns
 /// `false`.
-fn python_cgi_available() -> bool {
+pub(crate) fn python_cgi_available() -> bool {
     let problem = match Command::new("python3")
         .args([
             "-c",

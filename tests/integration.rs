@@ -15,6 +15,7 @@ mod auth_login;
 mod axum_router;
 mod bad_input;
 mod cgi;
+mod conformance;
 mod curl;
 mod deploy;
 mod echo;

@@ -182,6 +182,7 @@ pub mod test_client;
 #[cfg(feature = "tower")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
 pub mod tower;
+pub mod upgrade;
 
 pub use app_impl::{Application, BoxApplication, fn_app};
 pub use body_impl::{Body, BodyWriter};

@@ -37,6 +37,10 @@
 //!    stack instead; this page is the last resort.
 //! 2. The final status must be 200–599; 101 is allowed only in answer to an
 //!    HTTP/1.1 request carrying `Upgrade`. Anything else becomes a 500.
+//!    An [upgrade](crate::upgrade) handler runs only if the response is
+//!    committed with the switching status — 101, or a 2xx answer to an
+//!    extended CONNECT; under any other status
+//!    [`take_switch`](crate::upgrade::take_switch) drops it.
 //! 3. Connection-specific fields (RFC 9110 §7.6.1) are removed:
 //!    `Connection` and the fields it names, `Keep-Alive`,
 //!    `Proxy-Connection`, `TE`, `Transfer-Encoding`, `Upgrade` — except

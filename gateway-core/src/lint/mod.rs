@@ -36,6 +36,8 @@
 //! |---|---|---|
 //! | `path-invariant` | error | the environ breaks the [path invariant](crate::Environ#the-path-invariant): the `*` target with a method other than `OPTIONS`, a `path_info` that is neither empty nor starts with `/`, a `script_name` that is not empty or `/…` without a trailing `/` |
 //! | `final-status` | error | a final status outside 200–599, except 101 answering an HTTP/1.1 request with `Upgrade` ([rule 2](crate::driver#the-commit-rules)) |
+//! | `switch-without-handler` | error | the application took the upgrade ([`Environ::upgrade`]) and answered 101 (or 2xx to an extended CONNECT) without a handler: the adapter would switch protocols with nobody on the other end. Answer with [`Upgrade::switch`](crate::upgrade::Upgrade::switch), or refuse with a 4xx |
+//! | `handler-without-switch` | error | a response carries an upgrade handler but not the switching status (101 for HTTP/1.1, 2xx for extended CONNECT) — a middleware changed it, say — so the handler would never run ([`upgrade`](crate::upgrade#the-rules)) |
 //! | `connection-specific-field` | error | a field [rule 3](crate::driver#the-commit-rules) removes: `Connection` (and the fields it names), `Keep-Alive`, `Proxy-Connection`, `TE`, `Transfer-Encoding`, `Upgrade` |
 //! | `content-length` | error | a `Content-Length` that is not one decimal number, that disagrees with the body's exact size ([rule 5](crate::driver#the-commit-rules)), or with the bytes the body yields |
 //! | `head-without-content-length` | error | an empty answer to HEAD (other than 1xx, 204, 304) without `Content-Length`: the driver would announce `0`, not GET's length ([rule 4](crate::driver#the-commit-rules)) |
@@ -122,6 +124,7 @@ use crate::environ_impl::{Environ, Scheme};
 use crate::error::Error;
 use crate::middleware_impl::Middleware;
 use crate::response_impl::Response;
+use crate::upgrade::UpgradeSlot;
 
 mod body;
 mod rules;
@@ -414,6 +417,7 @@ impl<A: Application> Application for LintApp<A> {
         let request = RequestInfo {
             hints: CommitHints::of(&env),
             https: env.scheme() == Scheme::Https,
+            upgrade: env.extensions().get::<UpgradeSlot>().cloned(),
         };
         if self.role != Role::Inner {
             env.extensions_mut().insert(Reporter {

@@ -20,6 +20,7 @@ use crate::driver::fields::{is_connection_specific, parse_content_length};
 use crate::driver::status_refusal;
 use crate::environ_impl::Environ;
 use crate::response_impl::Response;
+use crate::upgrade::{UpgradeSlot, switch_state};
 
 /// The rules [`Lint`] checks; the [`lint` module docs](super#the-rules)
 /// describe each.
@@ -65,6 +66,14 @@ pub enum Rule {
     /// `set-cookie-on-not-modified` (warning): `Set-Cookie` on a 304 Not Modified,
     /// which a shared cache merges into the response it stored.
     SetCookieOnNotModified,
+    /// `switch-without-handler`: the application took the upgrade
+    /// ([`Environ::upgrade`]) and answered with a switching status (101, or
+    /// 2xx to an extended CONNECT) that carries no handler.
+    SwitchWithoutHandler,
+    /// `handler-without-switch`: a response carries an upgrade handler
+    /// ([`Upgrade::switch`](crate::upgrade::Upgrade::switch)) but its
+    /// status does not switch protocols, so the handler would never run.
+    HandlerWithoutSwitch,
     /// `changed-after-commit`: a middleware's per-request state (a
     /// session, say) changed after the middleware had made its decision
     /// for the response head, so the change cannot reach the client or the
@@ -91,6 +100,8 @@ impl Rule {
             Rule::SameSiteNoneWithoutSecure => "samesite-none-without-secure",
             Rule::DuplicateContentType => "duplicate-content-type",
             Rule::SetCookieOnNotModified => "set-cookie-on-not-modified",
+            Rule::SwitchWithoutHandler => "switch-without-handler",
+            Rule::HandlerWithoutSwitch => "handler-without-switch",
             Rule::ChangedAfterCommit => "changed-after-commit",
         }
     }
@@ -149,6 +160,9 @@ pub(super) fn check_environ(env: &Environ) -> Option<Violation> {
 pub(super) struct RequestInfo {
     pub(super) hints: CommitHints,
     pub(super) https: bool,
+    /// The adapter's upgrade offer, to see afterwards whether the
+    /// application took it.
+    pub(super) upgrade: Option<UpgradeSlot>,
 }
 
 /// Statuses whose response has no content: the driver drops the body
@@ -195,6 +209,10 @@ pub(super) fn check_head(res: &Response, request: &RequestInfo) -> Option<Violat
             Rule::FinalStatus,
             format!("status {code}: {}", status_refusal(status)),
         ));
+    }
+
+    if let Some(violation) = check_switch(res, request) {
+        return Some(violation);
     }
 
     if let Some(violation) = check_connection_fields(headers, status) {
@@ -264,6 +282,37 @@ pub(super) fn check_head(res: &Response, request: &RequestInfo) -> Option<Violat
         ));
     }
     None
+}
+
+/// An upgrade taken and answered without a handler, or a handler on a
+/// status that does not switch.
+fn check_switch(res: &Response, request: &RequestInfo) -> Option<Violation> {
+    let status = res.status();
+    match switch_state(res) {
+        Some(true) => None,
+        Some(false) => Some(Violation::new(
+            Rule::HandlerWithoutSwitch,
+            format!(
+                "the response carries an upgrade handler but its status {status} does not \
+                 switch protocols (101 for an HTTP/1.1 upgrade, 2xx for an extended \
+                 CONNECT): the handler would never run"
+            ),
+        )),
+        None => {
+            let taken = request.upgrade.as_ref().is_some_and(UpgradeSlot::is_taken);
+            let switching = status == StatusCode::SWITCHING_PROTOCOLS
+                || (request.hints.is_connect() && status.is_success());
+            (taken && switching).then(|| {
+                Violation::new(
+                    Rule::SwitchWithoutHandler,
+                    format!(
+                        "the application took the upgrade and answered {status} without a \
+                         handler: answer with Upgrade::switch, or refuse with a 4xx"
+                    ),
+                )
+            })
+        }
+    }
 }
 
 fn check_connection_fields(headers: &HeaderMap, status: StatusCode) -> Option<Violation> {
@@ -461,6 +510,9 @@ mod tests {
             Rule::SameSiteNoneWithoutSecure,
             Rule::DuplicateContentType,
             Rule::SetCookieOnNotModified,
+            Rule::SwitchWithoutHandler,
+            Rule::HandlerWithoutSwitch,
+            Rule::ChangedAfterCommit,
         ];
         let mut names: Vec<_> = all.iter().map(|r| r.name()).collect();
         assert!(

@@ -28,6 +28,10 @@
 //! ([`TestResponse::json`]) and shows, with `{:?}`, its status, headers,
 //! body and the [error](TestResponse::error) behind a failure. Redirects
 //! are followed only when asked ([`TestClient::follow_redirects`]).
+//!
+//! Protocol upgrades run in-process too: [`TestRequest::upgrade`] offers
+//! the application an upgrade over an in-memory pipe, as a server would,
+//! and gives the test the client's end, a [`TestConnection`].
 
 use std::fmt;
 
@@ -42,12 +46,15 @@ use crate::app_impl::Application;
 use crate::body_impl::Body;
 use crate::driver::{self, CommitHints};
 use crate::environ_impl::{ConnInfo, Environ, Scheme};
+use crate::upgrade::{OnUpgrade, Switch, take_switch};
 
 mod redirect;
 mod response;
+mod upgrade;
 
 use redirect::{Base, Hop};
 pub use response::{InvalidJson, TestResponse};
+pub use upgrade::TestConnection;
 
 mod jar;
 
@@ -439,6 +446,117 @@ impl<A: Application> TestRequest<'_, A> {
         self
     }
 
+    /// Sends the request as a protocol upgrade to `protocol` and, if the
+    /// application switches, returns the response and the client's end of
+    /// the connection, on which the application's handler runs (see
+    /// [`TestConnection`]). If it does not switch, the response it sent
+    /// instead is the `Err`.
+    ///
+    /// As a server would: an `HTTP/2` `CONNECT` request becomes an
+    /// extended CONNECT (RFC 8441) with `:protocol` = `protocol`, answered
+    /// with 200; any other request gets `Upgrade: protocol` and
+    /// `Connection: upgrade` (unless it has them already) and, if it is
+    /// HTTP/1.1 (the default), the upgrade is offered — an HTTP/1.0
+    /// request is not offered one ([`Environ::upgrade`] is `None`), as
+    /// `gateway-hyper` does. Redirects are not followed.
+    ///
+    /// [`TestRequest::send`] also offers an HTTP/1.1 upgrade request its
+    /// upgrade, so the application sees what a server gives it, but keeps
+    /// no connection: after a 101, the handler is dropped.
+    ///
+    /// # Panics
+    ///
+    /// As [`send`](TestRequest::send).
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// use gateway_core::test_client::TestClient;
+    /// use gateway_core::upgrade::Upgraded;
+    /// use gateway_core::{fn_app, start, Environ};
+    /// use http::{HeaderMap, Method, Version};
+    /// use tokio::io::AsyncWriteExt as _;
+    ///
+    /// let app = fn_app(|mut env: Environ| async move {
+    ///     match env.upgrade() {
+    ///         Some(up) if up.protocol() == "hello" => {
+    ///             Ok(up.switch(HeaderMap::new(), |mut io: Upgraded| async move {
+    ///                 let _ = io.write_all(b"hello").await;
+    ///             }))
+    ///         }
+    ///         _ => start(400, [("content-type", "text/plain")]).body("no"),
+    ///     }
+    /// });
+    /// let client = TestClient::new(app);
+    ///
+    /// let (res, mut conn) = client
+    ///     .request(Method::CONNECT, "https://localhost/chat")
+    ///     .version(Version::HTTP_2)
+    ///     .upgrade("hello")
+    ///     .await
+    ///     .unwrap();
+    /// assert_eq!(res.status(), 200);
+    /// conn.join().await; // the handler wrote its greeting and returned
+    ///
+    /// let refused = client.get("/").upgrade("other").await.unwrap_err();
+    /// assert_eq!(refused.status(), 400);
+    /// # });
+    /// ```
+    pub async fn upgrade(
+        mut self,
+        protocol: &str,
+    ) -> Result<(TestResponse, TestConnection), TestResponse> {
+        let extended = self.method == Method::CONNECT && self.version == Version::HTTP_2;
+        if !extended {
+            for (name, value) in [
+                (http::header::UPGRADE, protocol),
+                (http::header::CONNECTION, "upgrade"),
+            ] {
+                if !self.headers.contains_key(&name) {
+                    match HeaderValue::from_str(value) {
+                        Ok(value) => {
+                            self.headers.insert(name, value);
+                        }
+                        Err(e) => panic!("TestRequest::upgrade: invalid protocol {value:?}: {e}"),
+                    }
+                }
+            }
+        }
+        let (mut conn, server, shutdown) = TestConnection::pair();
+        let upgraded = async move { Ok(upgrade::upgraded(server, shutdown)) };
+        let offer = if extended {
+            Offer::Upgrade(OnUpgrade::extended_connect(protocol, upgraded))
+        } else if self.version == Version::HTTP_11 {
+            Offer::Upgrade(OnUpgrade::http1(upgraded))
+        } else {
+            Offer::None
+        };
+        let TestRequest {
+            client,
+            method,
+            target,
+            version,
+            headers,
+            body,
+            cookies,
+            extensions,
+            ..
+        } = self;
+        let hop = Hop {
+            method,
+            target,
+            version,
+            headers,
+        };
+        let (res, switch) = client.exchange(hop, body, cookies, extensions, offer).await;
+        match switch {
+            Some(switch) => {
+                conn.set_switch(switch);
+                Ok((res, conn))
+            }
+            None => Err(res),
+        }
+    }
+
     /// Sends the request through the driver and reads the whole response,
     /// following redirects if asked to.
     ///
@@ -502,6 +620,17 @@ impl<A: Application> TestRequest<'_, A> {
     }
 }
 
+/// What [`TestClient::exchange`] offers the application.
+enum Offer {
+    /// Nothing.
+    None,
+    /// An HTTP/1.1 upgrade request sent with `send`: the application may
+    /// take it, but the connection is not kept.
+    Send,
+    /// This upgrade.
+    Upgrade(OnUpgrade),
+}
+
 impl<A: Application> TestClient<A> {
     /// Sends one request through the driver and reads the whole response.
     async fn send_once(
@@ -511,6 +640,22 @@ impl<A: Application> TestClient<A> {
         cookies: bool,
         extensions: Extensions,
     ) -> TestResponse {
+        self.exchange(hop, body, cookies, extensions, Offer::Send)
+            .await
+            .0
+    }
+
+    /// Sends one request through the driver, offering the application an
+    /// upgrade as `offer` says, and reads the whole response; the switch
+    /// too, if the response has one.
+    async fn exchange(
+        &self,
+        hop: Hop,
+        body: Body,
+        cookies: bool,
+        extensions: Extensions,
+        offer: Offer,
+    ) -> (TestResponse, Option<Switch>) {
         let client = self;
         let mut builder = Request::builder()
             .method(hop.method)
@@ -558,8 +703,20 @@ impl<A: Application> TestClient<A> {
         }
         let hints = CommitHints::from_head(&parts.method, parts.version, &parts.headers);
         let route = driver::fast_path::route(&parts.method, &parts.uri);
-        let env = Environ::from_parts(parts, body, client.conn);
-        let Ok(res) = driver::fast_path::commit_with_route(&client.app, env, hints, route).await;
+        let mut env = Environ::from_parts(parts, body, client.conn);
+        match offer {
+            Offer::None => {}
+            Offer::Send if hints.is_upgrade() => {
+                env.set_upgrade(OnUpgrade::http1(async {
+                    Err("TestRequest::send keeps no connection: use TestRequest::upgrade".into())
+                }));
+            }
+            Offer::Send => {}
+            Offer::Upgrade(on) => env.set_upgrade(on),
+        }
+        let Ok(mut res) =
+            driver::fast_path::commit_with_route(&client.app, env, hints, route).await;
+        let switch = take_switch(&mut res);
         let (mut parts, body) = res.into_parts();
 
         // What hyper adds on the wire: Content-Length from the exact size
@@ -595,12 +752,13 @@ impl<A: Application> TestClient<A> {
                 }
             }
         }
-        TestResponse {
+        let res = TestResponse {
             parts,
             body: data.freeze(),
             trailers,
             error,
-        }
+        };
+        (res, switch)
     }
 }
 
