@@ -11,7 +11,7 @@
 //! The client is `curl`. Without nginx or curl these tests print a loud
 //! notice and pass, unless `CI` is set, where they fail.
 
-mod stack;
+pub(crate) mod stack;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -20,18 +20,18 @@ const SHIPPED_CONF: &str = include_str!("../../deploy/nginx/fastcgi.conf");
 
 /// How nginx reaches the application.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Via {
+pub(crate) enum Via {
     Tcp,
     Unix,
 }
 
 /// nginx and the FastCGI server behind it; both stop when dropped (nginx
 /// killed by PID, the server's task aborted if not stopped first).
-pub(super) struct Stack {
+pub(crate) struct Stack {
     _nginx: KillOnDrop,
-    pub(super) port: u16,
-    pub(super) error_log: PathBuf,
-    pub(super) stats: ServerStats,
+    pub(crate) port: u16,
+    pub(crate) error_log: PathBuf,
+    pub(crate) stats: ServerStats,
     stop: Option<oneshot::Sender<()>>,
     join: Option<JoinHandle<std::io::Result<()>>>,
     _dir: TempDir,
@@ -40,7 +40,7 @@ pub(super) struct Stack {
 impl Stack {
     /// Starts `app` on a FastCGI server (configured by `configure`) and
     /// nginx in front of it; `None` when nginx cannot run (skipped).
-    pub(super) async fn start<A: Application>(
+    pub(crate) async fn start<A: Application>(
         via: Via,
         app: A,
         configure: impl FnOnce(Server) -> Server,
@@ -128,25 +128,25 @@ http {{
     }
 
     /// `http://127.0.0.1:PORT{path}`.
-    pub(super) fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
     /// nginx's error log so far.
-    pub(super) fn error_log(&self) -> String {
+    pub(crate) fn error_log(&self) -> String {
         std::fs::read_to_string(&self.error_log).unwrap_or_default()
     }
 
     /// Starts the server's graceful shutdown; [`Stack::stopped`] waits
     /// for it.
-    pub(super) fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
     }
 
     /// Waits (bounded) until the server's `serve` returned.
-    pub(super) async fn stopped(&mut self) {
+    pub(crate) async fn stopped(&mut self) {
         let join = self.join.take().expect("not awaited yet");
         gateway_tests::within("the FastCGI server to stop", join)
             .await
