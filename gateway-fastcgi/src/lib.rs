@@ -99,7 +99,16 @@
 //! `content-length` when the body's size is exact and the application set
 //! none, a blank line, then the body as `STDOUT` records of at most
 //! 64 KiB — never for HEAD, 204 or 304 — then an empty `STDOUT` and
-//! `END_REQUEST`. Frames are gathered while the body has them ready and
+//! `END_REQUEST`. **Nothing is written before the request's whole body
+//! has arrived** (its empty `STDIN` record): nginx stops sending a request
+//! body once the response has begun, so an application that answers
+//! while it still reads — an echo streaming its body back — would wait
+//! for the rest forever. The body is queued meanwhile (bounded by
+//! [`Server::max_body_size`]); PHP-FPM reads the whole body before it
+//! runs a script for the same reason. Answers the server gives itself
+//! (413 for a `CONTENT_LENGTH` over the limit, 431, 400) go out at once,
+//! and the connection closes after them, since the rest of that body may
+//! never come. Frames are gathered while the body has them ready and
 //! written before the next wait, so a [`Body::writer`](gateway_core::Body::writer)
 //! application produces exactly as fast as nginx reads (nginx buffers per
 //! `fastcgi_buffers`, then `fastcgi_max_temp_file_size`; with
@@ -127,10 +136,10 @@
 //!   in its own task, up to [`Server::max_requests_per_connection`];
 //!   `GET_VALUES` is answered `FCGI_MPXS_CONNS=1` (it is true),
 //!   `FCGI_MAX_CONNS` = [`Server::max_connections`] and `FCGI_MAX_REQS` =
-//!   their product. nginx never asks and never multiplexes. One request's
-//!   body waiting to be read (a full queue of 8 records) holds the
-//!   connection's reading for all of them: that is the body's
-//!   backpressure.
+//!   their product. nginx never asks and never multiplexes. Until a
+//!   request's response is committed, more than 256 KiB of its body
+//!   waiting to be read pauses the connection's reading for all of them:
+//!   that is the body's backpressure.
 //! - **Roles**: only the responder; `BEGIN_REQUEST` for another role is
 //!   answered `END_REQUEST` with `FCGI_UNKNOWN_ROLE`.
 //! - **`ABORT_REQUEST`** drops the request's task — the application's
