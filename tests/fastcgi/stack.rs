@@ -45,8 +45,30 @@ impl Stack {
         app: A,
         configure: impl FnOnce(Server) -> Server,
     ) -> Option<Stack> {
+        Stack::start_with(via, app, configure, None).await
+    }
+
+    /// [`Stack::start`], with nginx listening for HTTPS (HTTP/2 and
+    /// HTTP/1.1 by ALPN) when `tls` gives a certificate and key (PEM).
+    pub(crate) async fn start_with<A: Application>(
+        via: Via,
+        app: A,
+        configure: impl FnOnce(Server) -> Server,
+        tls: Option<(String, String)>,
+    ) -> Option<Stack> {
         let binary = nginx_binary()?;
         let dir = TempDir::new("fastcgi-nginx");
+        let listen_extra = match tls {
+            None => ";".to_owned(),
+            Some((cert, key)) => {
+                std::fs::write(dir.join("cert.pem"), cert).expect("write cert.pem");
+                std::fs::write(dir.join("key.pem"), key).expect("write key.pem");
+                let d = dir.path().display();
+                format!(
+                    " ssl http2; ssl_certificate {d}/cert.pem; ssl_certificate_key {d}/key.pem;"
+                )
+            }
+        };
         let (server, upstream) = match via {
             Via::Tcp => {
                 let server = Server::bind("127.0.0.1:0").await.expect("bind");
@@ -71,7 +93,7 @@ impl Stack {
                 .and_then(|l| l.local_addr())
                 .expect("a free port")
                 .port();
-            let site = site_conf(&upstream, port);
+            let site = site_conf(&upstream, port, &listen_extra);
             let d = dir.path().display();
             let config = format!(
                 "
@@ -164,12 +186,16 @@ impl Drop for Stack {
 }
 
 /// The shipped site with `upstream` (`HOST:PORT` or `unix:PATH`) and
-/// `listen 127.0.0.1:port`. Each replaced text must be in the file.
-fn site_conf(upstream: &str, port: u16) -> String {
+/// `listen 127.0.0.1:port` (followed by `listen_extra`: TLS). Each
+/// replaced text must be in the file.
+fn site_conf(upstream: &str, port: u16, listen_extra: &str) -> String {
     let mut conf = SHIPPED_CONF.to_owned();
     for (from, to) in [
         ("unix:/run/gateway/fcgi.sock", upstream.to_owned()),
-        ("listen 80;", format!("listen 127.0.0.1:{port};")),
+        (
+            "listen 80;",
+            format!("listen 127.0.0.1:{port}{listen_extra}"),
+        ),
     ] {
         assert!(
             conf.contains(from),
