@@ -499,3 +499,68 @@ async fn an_echo_does_not_deadlock_a_web_server_that_sends_everything_first() {
     stop.send(()).unwrap();
     within("serve returns", join).await.unwrap().unwrap();
 }
+
+/// Nothing of a response is written before the request's `STDIN` has
+/// ended: nginx stops sending a body once the response begins.
+#[tokio::test]
+async fn the_response_waits_for_the_end_of_stdin() {
+    let server = serve(app()).await;
+    let mut c = Client::connect(server.addr).await;
+    let mut params = get("/"); // answers without reading the body
+    params[0].1 = "POST".to_owned();
+    params.push(("CONTENT_LENGTH", "6".to_owned()));
+    let whole = req(1, true, &params, b"abcdef");
+    // Everything but the STDIN records: 3 bytes of body only.
+    let mut first = Vec::new();
+    begin(&mut first, 1, true);
+    let stdin_at = whole.len() - (8 + 6) - 8;
+    first.extend_from_slice(&whole[16..stdin_at]);
+    record::put_record(&mut first, RecordType::Stdin, 1, b"abc");
+    c.send(&first).await;
+    let early = tokio::time::timeout(Duration::from_millis(200), c.record()).await;
+    assert!(early.is_err(), "a record before STDIN ended: {early:?}");
+    let mut rest = Vec::new();
+    record::put_record(&mut rest, RecordType::Stdin, 1, b"def");
+    record::put_record(&mut rest, RecordType::Stdin, 1, b"");
+    c.send(&rest).await;
+    let reply = c.reply(1).await;
+    assert!(reply.text().ends_with("hi"), "{}", reply.text());
+    assert_eq!(reply.end, Some((0, COMPLETE)));
+}
+
+#[tokio::test]
+async fn idle_connections_close_at_the_idle_timeout() {
+    let server = start_with(
+        Server::bind("127.0.0.1:0")
+            .await
+            .unwrap()
+            .idle_timeout(Duration::from_millis(100)),
+        app(),
+    );
+    let mut c = Client::connect(server.addr).await;
+    c.send(&req(1, true, &get("/"), b"")).await;
+    assert!(c.reply(1).await.text().ends_with("hi"));
+    let started = std::time::Instant::now();
+    assert!(c.closed().await);
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[tokio::test]
+async fn the_connection_limit_pauses_accepting() {
+    let server = start_with(
+        Server::bind("127.0.0.1:0")
+            .await
+            .unwrap()
+            .max_connections(1),
+        app(),
+    );
+    let mut first = Client::connect(server.addr).await;
+    first.send(&req(1, true, &get("/"), b"")).await;
+    assert!(first.reply(1).await.text().ends_with("hi"));
+    let mut second = Client::connect(server.addr).await; // queued by the kernel
+    second.send(&req(1, true, &get("/"), b"")).await;
+    let waiting = tokio::time::timeout(Duration::from_millis(200), second.record()).await;
+    assert!(waiting.is_err(), "served past the limit: {waiting:?}");
+    drop(first);
+    assert!(second.reply(1).await.text().ends_with("hi"));
+}
