@@ -19,7 +19,7 @@
 //!         let hello = format!("Hello from {}\n", env.path_info());
 //!         start(200, [("content-type", "text/plain")]).body(hello)
 //!     });
-//!     gateway_fastcgi::Server::bind_unix("/run/app/fcgi.sock")?
+//!     gateway_fastcgi::Server::bind_unix("/run/app/fcgi.sock", 0o660)?
 //!         .serve_with_shutdown(app, gateway_fastcgi::shutdown_signal())
 //!         .await
 //! }

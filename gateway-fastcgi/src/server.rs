@@ -152,13 +152,13 @@ impl Server {
         Ok(Server::with(Listener::Tcp(TcpListener::bind(addr).await?)))
     }
 
-    /// Binds a Unix socket at `path` (`fastcgi_pass unix:/run/app.sock;`).
-    /// A socket file left by a dead server is replaced; any other file is
-    /// an error. The file is removed when the server stops. Its mode is
-    /// the process's umask's: set the umask, or the directory's
-    /// permissions, so that only the web server can connect.
-    pub fn bind_unix(path: impl AsRef<Path>) -> io::Result<Server> {
-        Ok(Server::with(bind_unix(path.as_ref())?))
+    /// Binds a Unix socket at `path` (`fastcgi_pass unix:/run/app.sock;`)
+    /// with permission bits `mode` when given (`0o660`, with the web
+    /// server's user in the file's group; else the umask decides). A
+    /// socket file left by a dead server is replaced; a live one, or any
+    /// other file, is an error. The file is removed when the server stops.
+    pub fn bind_unix(path: impl AsRef<Path>, mode: impl Into<Option<u32>>) -> io::Result<Server> {
+        Ok(Server::with(bind_unix(path.as_ref(), mode.into())?))
     }
 
     /// Serves an already bound std TCP listener (socket activation).
@@ -186,8 +186,12 @@ impl Server {
     }
 
     /// Also listens on a Unix socket at `path` (as [`Server::bind_unix`]).
-    pub fn and_bind_unix(mut self, path: impl AsRef<Path>) -> io::Result<Server> {
-        self.listeners.push(bind_unix(path.as_ref())?);
+    pub fn and_bind_unix(
+        mut self,
+        path: impl AsRef<Path>,
+        mode: impl Into<Option<u32>>,
+    ) -> io::Result<Server> {
+        self.listeners.push(bind_unix(path.as_ref(), mode.into())?);
         Ok(self)
     }
 
@@ -202,29 +206,21 @@ impl Server {
     }
 
     /// The most connections served at once; past it, accepting pauses
-    /// until one closes. Also the `FCGI_MAX_CONNS` answered to
-    /// `GET_VALUES`. Defaults to [`DEFAULT_MAX_CONNECTIONS`].
-    ///
-    /// # Panics
-    ///
-    /// If `n` is 0.
+    /// until one closes (the kernel queues the rest). Also the
+    /// `FCGI_MAX_CONNS` answered to `GET_VALUES`. Values under 1 count as
+    /// 1. Defaults to [`DEFAULT_MAX_CONNECTIONS`].
     pub fn max_connections(mut self, n: usize) -> Server {
-        assert!(n > 0, "max_connections must be at least 1");
-        self.max_connections = n.min(Semaphore::MAX_PERMITS).min(u32::MAX as usize);
+        self.max_connections = n.clamp(1, u32::MAX as usize).min(Semaphore::MAX_PERMITS);
         self
     }
 
     /// The most requests in flight on one connection (multiplexing); a
     /// `BEGIN_REQUEST` past it is answered `END_REQUEST` with
     /// `FCGI_OVERLOADED`. nginx sends one request at a time per
-    /// connection. Defaults to [`DEFAULT_MAX_REQUESTS_PER_CONNECTION`].
-    ///
-    /// # Panics
-    ///
-    /// If `n` is 0.
+    /// connection. Values under 1 count as 1. Defaults to
+    /// [`DEFAULT_MAX_REQUESTS_PER_CONNECTION`].
     pub fn max_requests_per_connection(mut self, n: usize) -> Server {
-        assert!(n > 0, "max_requests_per_connection must be at least 1");
-        self.max_requests = n;
+        self.max_requests = n.max(1);
         self
     }
 
@@ -351,8 +347,8 @@ impl Server {
     }
 }
 
-fn bind_unix(path: &Path) -> io::Result<Listener> {
-    use std::os::unix::fs::FileTypeExt;
+fn bind_unix(path: &Path, mode: Option<u32>) -> io::Result<Listener> {
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
     if let Ok(meta) = std::fs::symlink_metadata(path) {
         if !meta.file_type().is_socket() {
             return Err(io::Error::new(
@@ -374,6 +370,9 @@ fn bind_unix(path: &Path) -> io::Result<Listener> {
         }
     }
     let listener = UnixListener::bind(path)?;
+    if let Some(mode) = mode {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+    }
     Ok(Listener::Unix(listener, Some(path.to_owned())))
 }
 

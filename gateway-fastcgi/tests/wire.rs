@@ -443,8 +443,11 @@ async fn the_drain_deadline_drops_what_is_left() {
 
 #[tokio::test]
 async fn unix_socket_listener() {
+    use std::os::unix::fs::PermissionsExt;
     let path = std::env::temp_dir().join(format!("gateway-fastcgi-{}.sock", std::process::id()));
-    let server = Server::bind_unix(&path).unwrap();
+    let server = Server::bind_unix(&path, 0o600).unwrap();
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
     let (stop, rx) = tokio::sync::oneshot::channel::<()>();
     let join = tokio::spawn(server.serve_with_shutdown(app(), async {
         let _ = rx.await;
@@ -472,7 +475,7 @@ async fn unix_socket_listener() {
 async fn an_echo_does_not_deadlock_a_web_server_that_sends_everything_first() {
     let path =
         std::env::temp_dir().join(format!("gateway-fastcgi-echo-{}.sock", std::process::id()));
-    let server = Server::bind_unix(&path).unwrap();
+    let server = Server::bind_unix(&path, None).unwrap();
     let (stop, rx) = tokio::sync::oneshot::channel::<()>();
     let join = tokio::spawn(server.serve_with_shutdown(app(), async {
         let _ = rx.await;

@@ -77,7 +77,7 @@ impl Stack {
             }
             Via::Unix => {
                 let sock = dir.join("fcgi.sock");
-                let server = Server::bind_unix(&sock).expect("bind_unix");
+                let server = Server::bind_unix(&sock, 0o600).expect("bind_unix");
                 (server, format!("unix:{}", sock.display()))
             }
         };
