@@ -95,7 +95,8 @@
 //!
 //! # The response
 //!
-//! `Status: 200 OK`, the header fields the driver left, a
+//! `Status: 200 OK`, the header fields the driver left (but a `status`
+//! field, which a web server would take for the status line), a
 //! `content-length` when the body's size is exact and the application set
 //! none, a blank line, then the body as `STDOUT` records of at most
 //! 64 KiB — never for HEAD, 204 or 304 — then an empty `STDOUT` and

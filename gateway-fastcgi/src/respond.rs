@@ -95,6 +95,11 @@ pub(crate) async fn respond<W: AsyncWrite + Unpin>(
     }
     head.extend_from_slice(b"\r\n");
     for (name, value) in &parts.headers {
+        // A `Status` field would be read as the status line (RFC 3875
+        // §6.3.3): the committed status is the one sent.
+        if name.as_str() == "status" {
+            continue;
+        }
         head.extend_from_slice(name.as_str().as_bytes());
         head.extend_from_slice(b": ");
         head.extend_from_slice(value.as_bytes());

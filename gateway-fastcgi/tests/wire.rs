@@ -26,6 +26,7 @@ fn app() -> impl gateway_core::Application {
                 start(200, NO_HEADERS).body(body)
             }
             "/stream" => start(200, NO_HEADERS).body(env.take_body()),
+            "/status-field" => start(200, [("status", "500 Oops"), ("x-a", "b")]).body("ok"),
             "/env" => {
                 let text = format!(
                     "{}|{}|{}|{}",
@@ -91,6 +92,12 @@ async fn head_and_errors_follow_the_driver() {
             .await
             .text()
             .starts_with("Status: 404 Not Found\r\n")
+    );
+    // An application's own `status` field cannot override the status.
+    c.send(&req(3, true, &get("/status-field"), b"")).await;
+    assert_eq!(
+        c.reply(3).await.text(),
+        "Status: 200 OK\r\nx-a: b\r\ncontent-length: 2\r\n\r\nok"
     );
 }
 
