@@ -167,6 +167,12 @@ impl<A: Application, IO: AsyncRead + AsyncWrite + Send + 'static> Conn<A, IO> {
                             if let Err(stop) = self.finished(done) {
                                 return stop;
                             }
+                            // Idle from the answer on, not from the last
+                            // read: a long request must not leave the
+                            // connection to close just as nginx reuses it.
+                            if let Some(idle) = idle {
+                                sleep.as_mut().reset(Instant::now() + idle);
+                            }
                         }
                         Some(Err(e)) if e.is_cancelled() => {}
                         Some(Err(e)) => {

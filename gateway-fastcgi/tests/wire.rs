@@ -574,3 +574,26 @@ async fn the_connection_limit_pauses_accepting() {
     drop(first);
     assert!(second.reply(1).await.text().ends_with("hi"));
 }
+
+/// The idle clock starts at the answer: a request longer than the idle
+/// timeout leaves its connection open for the next one.
+#[tokio::test]
+async fn a_long_request_does_not_use_up_the_idle_timeout() {
+    let app = fn_app(|_| async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        start(200, NO_HEADERS).body("late")
+    });
+    let server = start_with(
+        Server::bind("127.0.0.1:0")
+            .await
+            .unwrap()
+            .idle_timeout(Duration::from_millis(200)),
+        app,
+    );
+    let mut c = Client::connect(server.addr).await;
+    c.send(&req(1, true, &get("/"), b"")).await;
+    assert!(c.reply(1).await.text().ends_with("late"));
+    // At once after the answer: still open.
+    c.send(&req(2, true, &get("/"), b"")).await;
+    assert!(c.reply(2).await.text().ends_with("late"));
+}
