@@ -25,21 +25,29 @@
 //! }
 //! ```
 //!
-//! The matching nginx configuration is in the repository's
-//! `deploy/nginx/fastcgi.conf`; the part that matters:
+//! The matching nginx site is the repository's `deploy/nginx/fastcgi.conf`
+//! (tested as shipped); the part that matters:
 //!
 //! ```text
-//! location /app/ {
-//!     # REQUEST_URI (raw), REQUEST_METHOD, CONTENT_*, REMOTE_*, SERVER_*, HTTPS…
-//!     include fastcgi_params;
-//!     # The mount point: SCRIPT_NAME is /app, PATH_INFO the rest.
-//!     fastcgi_split_path_info ^(/app)(/.*)$;
+//! upstream app_fcgi { server unix:/run/app/fcgi.sock; keepalive 16; }
+//! server {
+//!     # REQUEST_URI (raw), REQUEST_METHOD, CONTENT_*, SCRIPT_NAME and
+//!     # PATH_INFO (from the split below), REMOTE_*, SERVER_*, HTTPS…
+//!     fastcgi_param REQUEST_URI $request_uri;
 //!     fastcgi_param SCRIPT_NAME $fastcgi_script_name;
-//!     fastcgi_param PATH_INFO $fastcgi_path_info;
-//!     fastcgi_keep_conn on;            # keep-alive: needs `keepalive` in the upstream
-//!     fastcgi_pass app_fcgi;
+//!     fastcgi_param PATH_INFO   $fastcgi_path_info;
+//!     # … the others as in the file …
+//!     fastcgi_keep_conn on;            # keep-alive (`keepalive` above)
+//!     location /app/ {
+//!         fastcgi_split_path_info ^(/app)(/.*)$;   # mounted at /app
+//!         fastcgi_pass app_fcgi;
+//!     }
 //! }
 //! ```
+//!
+//! With the stock `fastcgi_params` included instead, add `PATH_INFO`
+//! (it has none); a param sent twice (`SCRIPT_NAME` there and here) counts
+//! once, with its last value.
 //!
 //! # Why its own record layer
 //!

@@ -201,3 +201,15 @@ fn head_request_hints() {
     assert!(head.hints.is_head());
     assert_eq!(head.content_length, None);
 }
+
+#[test]
+fn a_repeated_param_counts_with_its_last_value() {
+    let env = environ(&[
+        ("REQUEST_METHOD", "GET"),
+        ("REQUEST_URI", "/app/x"),
+        ("SCRIPT_NAME", "/app/x"),
+        ("SCRIPT_NAME", "/app"),
+        ("PATH_INFO", "/x"),
+    ]);
+    assert_eq!((env.script_name(), env.path_info()), ("/app", "/x"));
+}
