@@ -11,7 +11,7 @@ use bytes::{Bytes, BytesMut};
 use gateway_core::driver::{self, CommitHints};
 use gateway_core::http::StatusCode;
 use gateway_core::{Application, Body, Environ, Error, RootPath};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadHalf, WriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::sync::watch;
 use tokio::task::{AbortHandle, JoinSet};
 use tokio::time::Instant;
@@ -76,9 +76,9 @@ struct Done {
 
 type Pending = Pin<Box<dyn Future<Output = (u16, bool)> + Send>>;
 
-struct Conn<A, IO> {
+struct Conn<A, W> {
     shared: Arc<Shared<A>>,
-    out: Arc<Out<WriteHalf<IO>>>,
+    out: Arc<Out<W>>,
     slots: HashMap<u16, Slot>,
     tasks: JoinSet<Done>,
     /// A `STDIN` chunk waiting for room in its request's queue; no record
@@ -97,13 +97,18 @@ enum Stop {
     Drop,
 }
 
-/// Serves one connection until it closes.
-pub(crate) async fn serve<A, IO>(io: IO, shared: Arc<Shared<A>>, mut phase: watch::Receiver<Phase>)
-where
+/// Serves one connection, split into its read and write halves (owned
+/// halves: no lock between them), until it closes.
+pub(crate) async fn serve<A, R, W>(
+    mut rd: R,
+    wr: W,
+    shared: Arc<Shared<A>>,
+    mut phase: watch::Receiver<Phase>,
+) where
     A: Application,
-    IO: AsyncRead + AsyncWrite + Send + 'static,
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin + Send + 'static,
 {
-    let (mut rd, wr) = tokio::io::split(io);
     let mut conn = Conn {
         shared,
         out: Arc::new(Out::new(wr)),
@@ -126,8 +131,12 @@ where
     }
 }
 
-impl<A: Application, IO: AsyncRead + AsyncWrite + Send + 'static> Conn<A, IO> {
-    async fn run(&mut self, rd: &mut ReadHalf<IO>, phase: &mut watch::Receiver<Phase>) -> Stop {
+impl<A: Application, W: AsyncWrite + Unpin + Send + 'static> Conn<A, W> {
+    async fn run<R: AsyncRead + Unpin>(
+        &mut self,
+        rd: &mut R,
+        phase: &mut watch::Receiver<Phase>,
+    ) -> Stop {
         let mut buf = BytesMut::with_capacity(16 * 1024);
         let idle = self.shared.idle_timeout;
         let far = Duration::from_secs(86400 * 365);

@@ -407,15 +407,17 @@ async fn accept_loop<A: Application>(
             Ok(Conn::Tcp(io)) => {
                 let _ = io.set_nodelay(true);
                 let open = OpenGuard::new(&stats);
+                let (rd, wr) = io.into_split();
                 tokio::spawn(async move {
-                    conn::serve(io, shared, phase).await;
+                    conn::serve(rd, wr, shared, phase).await;
                     drop((open, permit));
                 });
             }
             Ok(Conn::Unix(io)) => {
                 let open = OpenGuard::new(&stats);
+                let (rd, wr) = io.into_split();
                 tokio::spawn(async move {
-                    conn::serve(io, shared, phase).await;
+                    conn::serve(rd, wr, shared, phase).await;
                     drop((open, permit));
                 });
             }
