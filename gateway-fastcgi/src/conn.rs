@@ -51,21 +51,66 @@ const LINGER: Duration = Duration::from_secs(1);
 
 /// The state of one request id on the connection.
 enum Slot {
-    /// Receiving `PARAMS`. `None` once they passed the head limit (the
-    /// rest is discarded, the answer is 431).
+    /// Receiving `PARAMS`; once they are `complete`, waiting for the
+    /// first `STDIN` record, which starts the request (an empty one:
+    /// there is no body, and the request gets an empty body without a
+    /// queue).
     Params {
-        params: Option<BytesMut>,
+        params: Params,
         keep_conn: bool,
+        complete: bool,
     },
-    /// The application runs; `stdin` feeds its body until the stream
-    /// ends (`None` from then on).
+    /// The request runs; `stdin` feeds its body until the stream
+    /// `ended`.
     Running {
         stdin: Option<StdinTx>,
+        ended: bool,
         task: AbortHandle,
         keep_conn: bool,
     },
     /// Answered; the rest of `STDIN` is discarded until its end.
     Answered,
+}
+
+/// A request's params as they arrive: most come in one record, kept as
+/// it was read (no copy).
+#[derive(Default)]
+enum Params {
+    #[default]
+    Empty,
+    One(Bytes),
+    Many(BytesMut),
+    /// Past the head limit: the rest is discarded, the answer is 431.
+    TooLarge,
+}
+
+impl Params {
+    fn len(&self) -> usize {
+        match self {
+            Params::Empty | Params::TooLarge => 0,
+            Params::One(b) => b.len(),
+            Params::Many(b) => b.len(),
+        }
+    }
+
+    fn push(&mut self, content: Bytes, limit: usize) {
+        let len = self.len() + content.len();
+        *self = match std::mem::take(self) {
+            Params::TooLarge => Params::TooLarge,
+            _ if len > limit => Params::TooLarge,
+            Params::Empty => Params::One(content),
+            Params::One(first) => {
+                let mut many = BytesMut::with_capacity(len);
+                many.extend_from_slice(&first);
+                many.extend_from_slice(&content);
+                Params::Many(many)
+            }
+            Params::Many(mut many) => {
+                many.extend_from_slice(&content);
+                Params::Many(many)
+            }
+        };
+    }
 }
 
 /// A request task's result.
@@ -245,7 +290,10 @@ impl<A: Application, W: AsyncWrite + Unpin + Send + 'static> Conn<A, W> {
         let id = rec.request_id();
         match rec.kind() {
             RecordType::BeginRequest => self.begin(id, &rec.content).await,
-            RecordType::Params => self.params(id, rec.content).await,
+            RecordType::Params => {
+                self.params(id, rec.content);
+                Ok(())
+            }
             RecordType::Stdin => {
                 self.stdin(id, rec.content);
                 Ok(())
@@ -317,61 +365,79 @@ impl<A: Application, W: AsyncWrite + Unpin + Send + 'static> Conn<A, W> {
         self.slots.insert(
             id,
             Slot::Params {
-                params: Some(BytesMut::new()),
+                params: Params::Empty,
                 keep_conn: begin.keep_conn(),
+                complete: false,
             },
         );
         Ok(())
     }
 
-    async fn params(&mut self, id: u16, content: Bytes) -> Result<(), Stop> {
-        let Some(Slot::Params { params, keep_conn }) = self.slots.get_mut(&id) else {
-            return Ok(()); // not a request in its params: ignored
+    fn params(&mut self, id: u16, content: Bytes) {
+        let Some(Slot::Params {
+            params, complete, ..
+        }) = self.slots.get_mut(&id)
+        else {
+            return; // not a request in its params: ignored
         };
-        let keep_conn = *keep_conn;
-        if !content.is_empty() {
-            if let Some(buf) = params {
-                if buf.len() + content.len() > self.shared.max_head {
-                    tracing::debug!(
-                        request_id = id,
-                        limit = self.shared.max_head,
-                        "FastCGI params over the head limit: 431"
-                    );
-                    *params = None;
-                } else {
-                    buf.extend_from_slice(&content);
-                }
-            }
-            return Ok(());
+        if *complete {
+            return;
         }
-        let params = params.take();
-        self.start(id, params, keep_conn);
-        Ok(())
+        if content.is_empty() {
+            *complete = true;
+            return;
+        }
+        params.push(content, self.shared.max_head);
+        if matches!(params, Params::TooLarge) {
+            tracing::debug!(
+                request_id = id,
+                limit = self.shared.max_head,
+                "FastCGI params over the head limit: 431"
+            );
+        }
     }
 
-    /// The params are complete: build the environ and run the request.
-    fn start(&mut self, id: u16, params: Option<BytesMut>, keep_conn: bool) {
+    /// The params are complete and the first `STDIN` record is here:
+    /// build the environ and run the request.
+    fn start(&mut self, id: u16, params: Params, keep_conn: bool, first: Bytes) {
         let shared = self.shared.clone();
         let out = self.out.clone();
-        let built = match params {
-            None => Err((
+        let built = match &params {
+            Params::TooLarge => Err((
                 Error::with_status(
                     StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
                     "FastCGI params over the head limit",
                 ),
                 params::fallback_hints(),
             )),
-            Some(params) => params::head(&params, shared.max_body),
+            Params::Empty => params::head(&[], shared.max_body),
+            Params::One(p) => params::head(p, shared.max_body),
+            Params::Many(p) => params::head(p, shared.max_body),
         };
+        // The read buffer is whole again before the next read.
+        drop(params);
+        let ended = first.is_empty();
         let (stdin, job): (Option<StdinTx>, Job) = match built {
             Err((err, hints)) => (None, Job::Refuse(err, hints)),
             Ok(head) => {
-                let (tx, body, flow) = stdin::queue(head.content_length);
-                let body = Body::new(body);
-                let body = if head.content_length.is_none() {
-                    body.with_limit(shared.max_body)
+                let (stdin, body, flow) = if ended && head.content_length.is_none() {
+                    // No body: nothing to queue, nothing to wait for.
+                    (None, Body::empty(), None)
                 } else {
-                    body
+                    let (tx, body, flow) = stdin::queue(head.content_length);
+                    let body = Body::new(body);
+                    let body = if head.content_length.is_none() {
+                        body.with_limit(shared.max_body)
+                    } else {
+                        body
+                    };
+                    let _ = tx.send(first);
+                    if ended {
+                        tx.end();
+                        (None, body, Some(flow))
+                    } else {
+                        (Some(tx), body, Some(flow))
+                    }
                 };
                 let hints = head.hints;
                 let mut env = Environ::from_parts(head.parts, body, head.conn);
@@ -381,7 +447,7 @@ impl<A: Application, W: AsyncWrite + Unpin + Send + 'static> Conn<A, W> {
                 if let Some(script) = head.script_name.as_deref() {
                     env.mount(script);
                 }
-                (Some(tx), Job::Run(env, hints, flow))
+                (stdin, Job::Run(env, hints, flow))
             }
         };
         let task = self.tasks.spawn(async move {
@@ -395,8 +461,10 @@ impl<A: Application, W: AsyncWrite + Unpin + Send + 'static> Conn<A, W> {
                     // Nothing is written before the request's body has
                     // arrived: nginx stops sending the body once the
                     // response begins (see the crate docs).
-                    flow.commit();
-                    flow.ended().await;
+                    if let Some(flow) = flow {
+                        flow.commit();
+                        flow.ended().await;
+                    }
                     respond::respond(&out, id, response, hints).await
                 }
             };
@@ -406,6 +474,7 @@ impl<A: Application, W: AsyncWrite + Unpin + Send + 'static> Conn<A, W> {
             id,
             Slot::Running {
                 stdin,
+                ended,
                 task,
                 keep_conn,
             },
@@ -415,7 +484,15 @@ impl<A: Application, W: AsyncWrite + Unpin + Send + 'static> Conn<A, W> {
     fn stdin(&mut self, id: u16, content: Bytes) {
         let end = content.is_empty();
         match self.slots.get_mut(&id) {
-            Some(Slot::Running { stdin, .. }) => {
+            Some(Slot::Params { complete: true, .. }) => {
+                if let Some(Slot::Params {
+                    params, keep_conn, ..
+                }) = self.slots.remove(&id)
+                {
+                    self.start(id, params, keep_conn, content);
+                }
+            }
+            Some(Slot::Running { stdin, ended, .. }) => {
                 if let Some(tx) = stdin.as_ref() {
                     // A body that is gone discards what follows.
                     if tx.send(content).is_ok() && tx.is_full() {
@@ -428,6 +505,9 @@ impl<A: Application, W: AsyncWrite + Unpin + Send + 'static> Conn<A, W> {
                         tx.end();
                         *stdin = None;
                     }
+                }
+                if end {
+                    *ended = true;
                 }
             }
             Some(Slot::Answered) if end => {
@@ -469,18 +549,18 @@ impl<A: Application, W: AsyncWrite + Unpin + Send + 'static> Conn<A, W> {
         }
         let keep_conn = match self.slots.get(&done.id) {
             Some(Slot::Running {
-                stdin, keep_conn, ..
+                ended, keep_conn, ..
             }) => {
                 let keep_conn = *keep_conn;
-                if stdin.is_some() {
+                if *ended {
+                    self.slots.remove(&done.id);
+                    keep_conn
+                } else {
                     // Answered before its body ended (a refusal): nginx
                     // stops sending a body once the response has begun,
                     // so the rest may never come.
                     self.slots.insert(done.id, Slot::Answered);
                     false
-                } else {
-                    self.slots.remove(&done.id);
-                    keep_conn
                 }
             }
             _ => true,
@@ -531,5 +611,5 @@ impl<A: Application, W: AsyncWrite + Unpin + Send + 'static> Conn<A, W> {
 enum Job {
     /// Answer with the driver's error response, without the application.
     Refuse(Error, CommitHints),
-    Run(Environ, CommitHints, Arc<Flow>),
+    Run(Environ, CommitHints, Option<Arc<Flow>>),
 }

@@ -86,7 +86,11 @@ pub(crate) async fn respond<W: AsyncWrite + Unpin>(
         || status == StatusCode::NOT_MODIFIED
         || (hints.is_connect() && status.is_success());
 
-    let mut head = Vec::with_capacity(256);
+    // The head goes straight into the first STDOUT record, after a
+    // header whose length is filled in once the head is written.
+    let mut buf = Vec::with_capacity(512);
+    record::put_header(&mut buf, RecordType::Stdout, id, 0);
+    let head = &mut buf;
     head.extend_from_slice(b"Status: ");
     head.extend_from_slice(status.as_str().as_bytes());
     if let Some(reason) = status.canonical_reason() {
@@ -114,8 +118,15 @@ pub(crate) async fn respond<W: AsyncWrite + Unpin>(
     }
     head.extend_from_slice(b"\r\n");
 
-    let mut buf = Vec::with_capacity(head.len() + 64);
-    record::put_record(&mut buf, RecordType::Stdout, id, &head);
+    let len = buf.len() - record::HEADER_LEN;
+    if let Ok(len) = u16::try_from(len) {
+        buf[4..6].copy_from_slice(&len.to_be_bytes());
+    } else {
+        // A head over 64 KiB: split into records.
+        let head = buf.split_off(record::HEADER_LEN);
+        buf.clear();
+        record::put_record(&mut buf, RecordType::Stdout, id, &head);
+    }
     if !bodiless {
         loop {
             let frame = match body.frame().now_or_never() {

@@ -26,6 +26,10 @@ fn app() -> impl gateway_core::Application {
                 start(200, NO_HEADERS).body(body)
             }
             "/stream" => start(200, NO_HEADERS).body(env.take_body()),
+            "/big-head" => {
+                let big = "a".repeat(70_000);
+                start(200, [("x-big", big.as_str())]).body("ok")
+            }
             "/status-field" => start(200, [("status", "500 Oops"), ("x-a", "b")]).body("ok"),
             "/env" => {
                 let text = format!(
@@ -93,6 +97,12 @@ async fn head_and_errors_follow_the_driver() {
             .text()
             .starts_with("Status: 404 Not Found\r\n")
     );
+    // A head longer than one record is split over several.
+    c.send(&req(4, true, &get("/big-head"), b"")).await;
+    let reply = c.reply(4).await;
+    let (head, body) = reply.split();
+    assert!(head.contains(&format!("x-big: {}", "a".repeat(70_000))));
+    assert_eq!(body, b"ok");
     // An application's own `status` field cannot override the status.
     c.send(&req(3, true, &get("/status-field"), b"")).await;
     assert_eq!(
@@ -348,6 +358,7 @@ async fn hostile_records_close_the_connection() {
     begin(&mut bad_params, 1, true);
     record::put_record(&mut bad_params, RecordType::Params, 1, &[9, 9, b'x']);
     record::put_record(&mut bad_params, RecordType::Params, 1, b"");
+    record::put_record(&mut bad_params, RecordType::Stdin, 1, b"");
     let mut bad_values = Vec::new();
     record::put_record(&mut bad_values, RecordType::GetValues, 0, &[0x80, 1]);
     let cases: Vec<(&str, Vec<u8>)> = vec![
