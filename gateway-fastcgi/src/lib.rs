@@ -149,6 +149,11 @@
 //!   request's response is committed, more than 256 KiB of its body
 //!   waiting to be read pauses the connection's reading for all of them:
 //!   that is the body's backpressure.
+//! - **Start**: a request starts at its first `STDIN` record (which the
+//!   specification makes the web server send right after the params,
+//!   empty when there is no body): a request without a body then gets
+//!   an empty body with no queue behind it. One that never sends
+//!   `STDIN` is closed at the idle timeout.
 //! - **Roles**: only the responder; `BEGIN_REQUEST` for another role is
 //!   answered `END_REQUEST` with `FCGI_UNKNOWN_ROLE`.
 //! - **`ABORT_REQUEST`** drops the request's task — the application's
