@@ -608,3 +608,25 @@ async fn a_long_request_does_not_use_up_the_idle_timeout() {
     c.send(&req(2, true, &get("/"), b"")).await;
     assert!(c.reply(2).await.text().ends_with("late"));
 }
+
+/// A request whose `STDIN` never comes does not hold its connection past
+/// the idle timeout.
+#[tokio::test]
+async fn a_request_without_stdin_is_closed_at_the_idle_timeout() {
+    let server = start_with(
+        Server::bind("127.0.0.1:0")
+            .await
+            .unwrap()
+            .idle_timeout(Duration::from_millis(100)),
+        app(),
+    );
+    let mut c = Client::connect(server.addr).await;
+    let whole = req(1, true, &get("/"), b"");
+    c.send(&whole[..whole.len() - 8]).await; // all but the empty STDIN
+    let reply = c.reply(1).await;
+    assert_eq!(
+        (reply.stdout.len(), reply.end),
+        (0, None),
+        "closed unanswered"
+    );
+}
