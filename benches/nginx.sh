@@ -14,7 +14,8 @@
 # Placement on 2 cores: the upstream server on CPU 0 (current-thread
 # runtime), nginx (one worker) and wrk (one thread) on CPU 1. nginx is the
 # same for every kind; the last column is each median over the first
-# kind's.
+# kind's. The `fastcgi` kind is reached through `fastcgi_pass` (keep-alive),
+# every other one through `proxy_pass`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-5}
@@ -38,6 +39,38 @@ path_for() {
 NGINX_PORT=${NGINX_PORT:-$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
 
 mkdir -p "$WORK/nginx"
+# location_for KIND: the location's body; `fastcgi` is reached over
+# FastCGI (the params of deploy/nginx/fastcgi.conf, keep-alive), every
+# other kind over HTTP.
+location_for() {
+  if [ "$1" = fastcgi ]; then
+    cat <<'LOC'
+            fastcgi_param REQUEST_METHOD $request_method;
+            fastcgi_param REQUEST_URI $request_uri;
+            fastcgi_param QUERY_STRING $query_string;
+            fastcgi_param CONTENT_TYPE $content_type;
+            fastcgi_param CONTENT_LENGTH $content_length;
+            fastcgi_param SERVER_PROTOCOL $server_protocol;
+            fastcgi_param REQUEST_SCHEME $scheme;
+            fastcgi_param REMOTE_ADDR $remote_addr;
+            fastcgi_param REMOTE_PORT $remote_port;
+            fastcgi_param SERVER_ADDR $server_addr;
+            fastcgi_param SERVER_PORT $server_port;
+            fastcgi_param SERVER_NAME $server_name;
+            fastcgi_keep_conn on;
+            fastcgi_pass backend;
+LOC
+  else
+    cat <<'LOC'
+            proxy_pass http://backend;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $http_host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto $scheme;
+LOC
+  fi
+}
 nginx_start() {
   local path=$2
   cat >"$WORK/nginx/nginx.conf" <<CONF
@@ -59,12 +92,7 @@ http {
     server {
         listen 127.0.0.1:$NGINX_PORT;
         location / {
-            proxy_pass http://backend;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_set_header Host \$http_host;
-            proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
-            proxy_set_header X-Forwarded-Proto \$scheme;
+$(location_for "$3")
         }
     }
 }
@@ -89,7 +117,7 @@ for round in $(seq 1 "$ROUNDS"); do
   for kind in $KINDS; do
     start_server taskset -c 0 -- "$kind" "$WORK/log.$kind.$round"
     path=$(path_for "$kind")
-    nginx_start "$SERVER_ADDR" "$path"
+    nginx_start "$SERVER_ADDR" "$path" "$kind"
     rps=$(taskset -c 1 wrk -t1 -c"$CONNS" -d"${SECS}s" "http://127.0.0.1:$NGINX_PORT$path" |
       awk '/^Requests\/sec:/ {print $2} /Non-2xx/ {print "non-2xx " $0 > "/dev/stderr"}')
     nginx_stop

@@ -21,6 +21,7 @@ mod curl;
 mod deploy;
 mod echo;
 mod failures;
+mod fastcgi;
 mod fd_limit;
 mod head;
 mod hello;

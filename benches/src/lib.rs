@@ -120,6 +120,9 @@ pub enum Kind {
     /// `script_name`): the adapter must still fill the environ without
     /// allocating.
     GatewayRoot,
+    /// The hello example as a FastCGI responder (`gateway_fastcgi::Server`,
+    /// defaults); `benches/nginx.sh` puts it behind `fastcgi_pass`.
+    Fastcgi,
     /// `gateway_middleware::StaticFiles::new($STATIC_DIR)` as the
     /// application, served like `Gateway`.
     StaticGateway,
@@ -209,6 +212,7 @@ impl Kind {
         ("gateway-mw5", Kind::GatewayMw5),
         ("gateway-mw5-async", Kind::GatewayMw5Async),
         ("gateway-root", Kind::GatewayRoot),
+        ("fastcgi", Kind::Fastcgi),
         ("static-gateway", Kind::StaticGateway),
         ("static-servedir", Kind::StaticServeDir),
         ("session-cookie", Kind::SessionCookie),
@@ -271,6 +275,11 @@ pub async fn serve(
             gateway_hyper::Server::from_listener(listener)
                 .header_read_timeout(HEADER_READ_TIMEOUT)
                 .root_path(Some(gateway_core::RootPath::from_static("/outer")))
+                .serve_with_shutdown(gateway_examples::hello::app(), shutdown)
+                .await
+        }
+        Kind::Fastcgi => {
+            gateway_fastcgi::Server::from_std(listener.into_std()?)?
                 .serve_with_shutdown(gateway_examples::hello::app(), shutdown)
                 .await
         }
