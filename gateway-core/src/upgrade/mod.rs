@@ -332,7 +332,14 @@ impl Environ {
 
 /// The application's handle on an upgrade, from [`Environ::upgrade`]:
 /// the protocol asked for, and [`switch`](Upgrade::switch) to answer.
-/// Dropping it refuses the upgrade (answer with any other response).
+/// Dropping it refuses the upgrade: answer with any response that does not
+/// switch. Over HTTP/1.1 that is any status but 101; over HTTP/2 extended
+/// CONNECT it must be a non-2xx status (a 4xx such as 400 or 403), because
+/// there a 2xx *is* the switch — answered without a handler, the client
+/// sees its tunnel open and close at once. [`Lint`](crate::lint) reports
+/// such a 2xx as `switch-without-handler`. (The driver cannot refuse it
+/// for you: a hosted tower service may answer the CONNECT with hyper's own
+/// upgrade handle.)
 ///
 /// ```
 /// use gateway_core::upgrade::{OnUpgrade, Upgraded};
