@@ -35,3 +35,4 @@ mod sessions_hostile;
 mod static_files;
 mod static_traversal;
 mod tower;
+mod websocket;
