@@ -35,4 +35,5 @@ mod sessions_hostile;
 mod static_files;
 mod static_traversal;
 mod tower;
+mod upgrade;
 mod websocket;

@@ -47,6 +47,7 @@
 //! | errors after the commit | aborts the response | yields the error from the body ([rule 7](crate::driver#the-commit-rules)) |
 //! | `Date`, `Server`, `Connection`, framing | its own | — |
 //! | cancellation | drops the commit future or the body | — |
+//! | upgrades | offers them ([`Environ::set_upgrade`]), runs and drains the handler after the commit | allows 101 only for an upgrade request; the handler runs only under the switching status ([`upgrade`](crate::upgrade)) |
 //!
 //! # Startup and shutdown
 //!
@@ -125,7 +126,8 @@
 //! request is HEAD, CONNECT, or an upgrade (HTTP/1.1 with an `Upgrade`
 //! header), the only request a 101 may answer ([rule 2](crate::driver#the-commit-rules)). An adapter that
 //! cannot switch protocols removes `Upgrade` from the head it passes on,
-//! and the driver turns a 101 into a 500.
+//! and the driver turns a 101 into a 500; one that can offers the upgrade
+//! first ([Upgrades](#upgrades)).
 //!
 //! Never call [`Application::call`] and poll its future yourself: the
 //! panic boundary, the status and header checks, HEAD and the commit point
@@ -185,6 +187,80 @@
 //! `error_response(503)`; after it, abort), or the drain deadline passes at
 //! shutdown. Do not keep polling a body nobody will read, and do not spawn
 //! the commit future where it would outlive its connection.
+//!
+//! # Upgrades
+//!
+//! An application switches protocols (WebSocket, a raw tunnel) through
+//! [`upgrade`](crate::upgrade): it takes the offer with
+//! [`Environ::upgrade`] and answers with
+//! [`Upgrade::switch`](crate::upgrade::Upgrade::switch), a 101 (or a 200
+//! to an HTTP/2 extended CONNECT) carrying its handler. An adapter that
+//! can hand over the connection does three things:
+//!
+//! 1. **Offer.** For a request that really is an upgrade — HTTP/1.1 with
+//!    `Upgrade` and no body (a body's unread bytes would reach the handler
+//!    as the new protocol's), or an HTTP/2 CONNECT with `:protocol` —
+//!    call [`Environ::set_upgrade`] with an
+//!    [`OnUpgrade`](crate::upgrade::OnUpgrade): a future that resolves to
+//!    the connection, as an [`Upgraded`](crate::upgrade::Upgraded), once
+//!    the switching response has been written, with any bytes the client
+//!    already sent behind its request replayed first. Give it a
+//!    [`Shutdown`](crate::upgrade::Shutdown) signal if the adapter drains
+//!    gracefully. Only upgrade requests carry the offer: the rest pay
+//!    nothing.
+//! 2. **Write, then switch.** Commit as usual; a 101 has no body. After
+//!    the commit call [`take_switch`](crate::upgrade::take_switch): it
+//!    returns the [`Switch`](crate::upgrade::Switch) when the status is the
+//!    switching one, and drops the handler otherwise (a middleware changed
+//!    the response). Write the head, then run the switch — the offer's
+//!    future, then the handler — as a task the adapter owns.
+//! 3. **Drain.** At a graceful shutdown resolve the `Shutdown` signal,
+//!    wait for the switch tasks up to the drain deadline as for requests,
+//!    then drop them (which closes their connections). Do not hold them
+//!    to the idle or slow-client timeouts of HTTP: an upgraded connection
+//!    is the application's to pace.
+//!
+//! `gateway-hyper` does all three over TCP, Unix sockets and TLS (its
+//! `upgrade` module is the model); `TestClient` does them in-process over
+//! a pipe. An adapter that **cannot** switch protocols — CGI and FastCGI
+//! hand a response to a web server that will not give the connection
+//! back — never calls `set_upgrade`: applications then see `None` from
+//! [`Environ::upgrade`] and answer without switching (426, say). It still
+//! removes `Upgrade` from the head it passes on, as above, so that a 101
+//! never reaches its clients.
+//!
+//! ```
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! use gateway_core::upgrade::{self, OnUpgrade, Shutdown, Upgraded};
+//! use gateway_core::{driver, fn_app, start, Body, Environ};
+//! use gateway_core::http::HeaderMap;
+//! use tokio::io::AsyncWriteExt as _;
+//!
+//! let app = fn_app(|mut env: Environ| async move {
+//!     match env.upgrade() {
+//!         Some(up) => Ok(up.switch(HeaderMap::new(), |mut io: Upgraded| async move {
+//!             let _ = io.write_all(b"hello from the new protocol").await;
+//!         })),
+//!         None => start(426, [("upgrade", "hello")]).empty(),
+//!     }
+//! });
+//! // The adapter's side, with a pipe for a connection.
+//! let (client, server) = tokio::io::duplex(1024);
+//! let req = http::Request::get("/").header("upgrade", "hello").body(Body::empty()).unwrap();
+//! let mut env = Environ::from_request(req);
+//! env.set_upgrade(OnUpgrade::http1(async move {
+//!     // A real adapter waits here until the 101 is on the wire.
+//!     Ok(Upgraded::new(server).with_shutdown(Shutdown::never()))
+//! }));
+//! let Ok(mut response) = driver::commit(&app, env).await;
+//! assert_eq!(response.status(), 101);
+//! // ... write the head ...
+//! if let Some(switch) = upgrade::take_switch(&mut response) {
+//!     switch.await; // an adapter spawns it into a task it tracks
+//! }
+//! # drop(client);
+//! # });
+//! ```
 //!
 //! # A complete toy adapter
 //!
@@ -389,6 +465,8 @@
 //! [`Environ::set_root_path`]: crate::Environ::set_root_path
 //! [`Environ::mount`]: crate::Environ::mount
 //! [`Environ::url`]: crate::Environ::url
+//! [`Environ::upgrade`]: crate::Environ::upgrade
+//! [`Environ::set_upgrade`]: crate::Environ::set_upgrade
 //! [`ConnInfo`]: crate::ConnInfo
 //! [`RootPath`]: crate::RootPath
 //! [`Body::empty`]: crate::Body::empty

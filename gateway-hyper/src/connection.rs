@@ -151,7 +151,8 @@ where
     match protocol {
         // hyper polls HTTP/1 requests in this task: they borrow the state
         // this task holds. With upgrades: a 101 hands the connection to
-        // the application (WebSocket), through `hyper::upgrade::on`.
+        // the application's handler (`crate::upgrade`), or to a hosted
+        // service through `hyper::upgrade::on`; this task then ends.
         Protocol::Http1 => {
             let state = &*state;
             let service = service_fn(move |req| handle(state, req, conn, &requests));

@@ -122,6 +122,9 @@ pub(crate) struct Registry {
     /// The number of live connections and stream tasks, for the drain to
     /// wait on.
     count: watch::Sender<usize>,
+    /// The latest command given to all, for upgraded connections (which
+    /// have left the list: they are tasks of their own).
+    command: watch::Sender<Command>,
 }
 
 struct Inner {
@@ -148,6 +151,7 @@ impl Registry {
                 tasks: 0,
             }),
             count: watch::Sender::new(0),
+            command: watch::Sender::new(Command::Run),
         }
     }
 
@@ -188,10 +192,21 @@ impl Registry {
         for activity in &inner.list {
             activity.tell(command);
         }
+        self.command.send_if_modified(|current| {
+            let changed = *current < command;
+            *current = (*current).max(command);
+            changed
+        });
+    }
+
+    /// Follows the commands given to all (the drain's): what an upgraded
+    /// connection's task watches.
+    pub(crate) fn commands(&self) -> watch::Receiver<Command> {
+        self.command.subscribe()
     }
 
     /// Counts a task until the returned handle is dropped.
-    fn enter_task(self: &Arc<Registry>) -> Task {
+    pub(crate) fn enter_task(self: &Arc<Registry>) -> Task {
         let mut inner = self.lock();
         inner.tasks += 1;
         let n = inner.live();
@@ -264,8 +279,9 @@ impl Drop for Registered {
     }
 }
 
-/// A stream task's place in the registry's count.
-struct Task(Arc<Registry>);
+/// A task's place in the registry's count (an HTTP/2 stream's, an
+/// upgraded connection's).
+pub(crate) struct Task(Arc<Registry>);
 
 impl Drop for Task {
     fn drop(&mut self) {
@@ -335,6 +351,14 @@ impl InFlight {
     #[cold]
     pub(crate) fn upgraded(&self) {
         self.0.upgraded.store(true, Relaxed);
+    }
+
+    /// One more mark on the same connection: an HTTP/2 extended CONNECT
+    /// stream holds one while it is open, so that the connection carrying
+    /// it is never idle.
+    #[cold]
+    pub(crate) fn tunnel(&self) -> InFlight {
+        InFlight::new(&self.0, self.1)
     }
 }
 

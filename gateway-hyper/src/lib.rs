@@ -90,7 +90,8 @@
 //!
 //! [`Server::serve_with_shutdown`] with [`shutdown_signal`] stops on
 //! SIGTERM or SIGINT: it stops accepting, lets in-flight requests finish up
-//! to the drain deadline, closes idle connections, and runs the
+//! to the drain deadline (upgraded connections too, told through their
+//! shutdown signal), closes idle connections, and runs the
 //! application's `shutdown`; the application is dropped before it
 //! returns.
 //!
@@ -112,11 +113,32 @@
 //! is routed elsewhere before the listeners close; the drain timeout
 //! starts after the delay.
 //!
+//! # Upgrades
+//!
+//! An application switches protocols through the core's
+//! [`upgrade`](gateway_core::upgrade) API: HTTP/1.1 `Upgrade` (101) over
+//! TCP, Unix sockets and TLS, and HTTP/2 extended CONNECT (RFC 8441, 200)
+//! once [`Server::http2_extended_connect`] is on. The server runs the
+//! handler the response carries in a task of its own after the response
+//! head is written; bytes the client sent right behind its upgrade request
+//! are the first the handler reads. An upgrade request with a body is
+//! offered no upgrade (`env.upgrade()` is `None`): its unread bytes would
+//! reach the handler as the new protocol's. Upgraded connections are the
+//! application's to pace: the idle timeout and the minimum response rate
+//! do not apply to them, nor do the request timeout and the concurrency
+//! limit (both end at the commit). On a graceful shutdown their
+//! [`Upgraded::shutdown`](gateway_core::upgrade::Upgraded::shutdown)
+//! resolves and the drain waits for their handlers, which are dropped
+//! (closing the connection) at the drain deadline.
+//! [`ServerStats::upgraded_connections`] counts them. hyper's own upgrade
+//! handle stays in the request extensions, so an axum WebSocket route
+//! hosted through the tower bridge keeps working.
+//!
 //! # Statistics
 //!
 //! [`Server::stats`], taken before serving, is a [`ServerStats`] handle on
 //! the running server's own gauges and counters — open and accepted
-//! connections, pauses at the connection limit, requests refused at the
+//! connections, open upgraded connections, pauses at the connection limit, requests refused at the
 //! concurrency limit, whether it drains — as plain getters for a metrics
 //! exporter or a readiness check. They cost nothing per request.
 //!
@@ -156,6 +178,7 @@ mod sniff;
 mod stats;
 #[cfg(feature = "tls")]
 mod tls;
+mod upgrade;
 
 pub use rate::{InvalidMinDataRate, MinDataRate};
 pub use server::Server;

@@ -35,6 +35,7 @@ use crate::rate::MinDataRate;
 use crate::request_body::BodyLimits;
 use crate::service::State;
 use crate::stats::ServerStats;
+use crate::upgrade::Upgrades;
 
 /// hyper's built-in limit on the number of request header fields.
 const HYPER_MAX_HEADERS: usize = 100;
@@ -92,6 +93,7 @@ struct Config {
     h2_keep_alive_interval: Option<Duration>,
     h2_keep_alive_timeout: Duration,
     h2_max_send_buf_size: u32,
+    h2_extended_connect: bool,
     #[cfg(feature = "tls")]
     tls: Option<crate::tls::Tls>,
 }
@@ -118,6 +120,7 @@ impl Default for Config {
             h2_keep_alive_interval: None,
             h2_keep_alive_timeout: Duration::from_secs(20),
             h2_max_send_buf_size: 400 * 1024,
+            h2_extended_connect: false,
             #[cfg(feature = "tls")]
             tls: None,
         }
@@ -341,7 +344,9 @@ impl Server {
     /// timeout (nginx's `keepalive_timeout` in an `upstream` block), or
     /// the proxy may send a request on a connection just being closed.
     /// A zero timeout is checked every millisecond: connections close as
-    /// soon as they have been quiet for a few.
+    /// soon as they have been quiet for a few. Upgraded connections are
+    /// never idle by this measure (an HTTP/2 connection carrying an
+    /// extended CONNECT stream included): their handlers decide.
     pub fn idle_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Server {
         self.config.idle_timeout = timeout.into();
         self
@@ -432,8 +437,10 @@ impl Server {
     /// must be taken within the grace period or within the time it takes
     /// at the rate, whichever is longer, and bytes offered meanwhile add
     /// their time at the rate. Past it, the connection is closed and the
-    /// response aborted (the client sees it cut short). Connections handed
-    /// to the application by a 101 (WebSocket) are not timed. Defaults to
+    /// response aborted (the client sees it cut short). Upgraded
+    /// connections (a 101, or an HTTP/2 connection carrying an extended
+    /// CONNECT stream) are the application's to pace and are not timed.
+    /// Defaults to
     /// 240 bytes per second after 5 seconds ([`MinDataRate::default`]).
     ///
     /// On HTTP/2 this times the connection as a whole: a client that keeps
@@ -483,9 +490,11 @@ impl Server {
         self
     }
 
-    /// How long a graceful shutdown waits for in-flight requests before it
-    /// closes the remaining connections. Defaults to 30 seconds. With a
-    /// [drain delay](Server::drain_delay), it starts after the delay.
+    /// How long a graceful shutdown waits for in-flight requests and the
+    /// handlers of upgraded connections before it closes the remaining
+    /// connections (and drops those handlers). Defaults to 30 seconds.
+    /// With a [drain delay](Server::drain_delay), it starts after the
+    /// delay.
     pub fn drain_timeout(mut self, timeout: Duration) -> Server {
         self.config.drain_timeout = timeout;
         self
@@ -585,6 +594,36 @@ impl Server {
         self
     }
 
+    /// HTTP/2: whether to accept extended CONNECT (RFC 8441), the way
+    /// WebSockets and other upgraded protocols run over HTTP/2. When on,
+    /// the server announces `SETTINGS_ENABLE_CONNECT_PROTOCOL`, and a
+    /// CONNECT request with a `:protocol` reaches the application as an
+    /// upgrade ([`Environ::upgrade`](gateway_core::Environ::upgrade), answered
+    /// with 200 and a handler). Defaults to off.
+    ///
+    /// Off by default because announcing it changes what clients do:
+    /// browsers then open WebSockets on an HTTP/2 connection with a
+    /// CONNECT request instead of an HTTP/1.1 GET with `Upgrade`, which a
+    /// route that only knows the GET (a hosted axum router's
+    /// `get(websocket_handler)`, say) does not match. Turn it on when the
+    /// application's upgrades go through `env.upgrade()`, which serves
+    /// both. HTTP/1.1 upgrades need no option.
+    ///
+    /// ```no_run
+    /// # async fn run() -> std::io::Result<()> {
+    /// use gateway_core::{fn_app, start};
+    /// let app = fn_app(|_| async { start(200, [("content-type", "text/plain")]).body("hi") });
+    /// gateway_hyper::Server::bind("127.0.0.1:8000").await?
+    ///     .http2_extended_connect(true)
+    ///     .serve(app)
+    ///     .await
+    /// # }
+    /// ```
+    pub fn http2_extended_connect(mut self, enabled: bool) -> Server {
+        self.config.h2_extended_connect = enabled;
+        self
+    }
+
     /// Serves HTTPS on every listener with this rustls configuration
     /// (feature `tls`). ALPN offers `h2` and `http/1.1` unless the
     /// configuration lists protocols itself; a client without ALPN is told
@@ -623,8 +662,11 @@ impl Server {
     /// after the [drain delay](Server::drain_delay) if any (the server
     /// keeps serving, [`ServerStats::is_draining`] already `true`), stops
     /// accepting, lets connections finish their in-flight requests (idle
-    /// keep-alive connections close at once), and after the
-    /// [drain timeout](Server::drain_timeout) closes whatever is left.
+    /// keep-alive connections close at once) and upgraded connections
+    /// their handlers (whose
+    /// [`Upgraded::shutdown`](gateway_core::upgrade::Upgraded::shutdown)
+    /// resolves), and after the [drain timeout](Server::drain_timeout)
+    /// closes whatever is left, dropping those handlers.
     ///
     /// Runs the application's `startup` first (an error stops the server
     /// before it accepts anything) and its `shutdown` last.
@@ -640,6 +682,7 @@ impl Server {
     {
         let config = self.config;
         let stats = self.stats;
+        let registry = Arc::new(Registry::new());
         let state = Arc::new(State {
             app,
             body: BodyLimits {
@@ -651,6 +694,10 @@ impl Server {
             concurrency: config.max_concurrent_requests.map(Semaphore::new),
             root_path: config.root_path.clone(),
             stats: stats.clone(),
+            upgrades: Upgrades {
+                registry: registry.clone(),
+                stats: stats.clone(),
+            },
         });
         state
             .app
@@ -658,7 +705,6 @@ impl Server {
             .await
             .map_err(|e| io::Error::other(format!("application startup failed: {e}")))?;
 
-        let registry = Arc::new(Registry::new());
         let protocols = Arc::new(protocols(&config, &registry));
         let connections = Arc::new(Semaphore::new(config.max_connections));
         let sweeper = config
@@ -756,6 +802,9 @@ fn protocols(config: &Config, registry: &Arc<Registry>) -> Protocols {
         .keep_alive_interval(config.h2_keep_alive_interval)
         .keep_alive_timeout(config.h2_keep_alive_timeout)
         .max_send_buf_size(config.h2_max_send_buf_size as usize);
+    if config.h2_extended_connect {
+        h2.enable_connect_protocol();
+    }
     Protocols {
         http1: h1,
         http2: h2,

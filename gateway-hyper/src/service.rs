@@ -24,9 +24,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use gateway_core::driver::{self, Commit, CommitHints, fast_path};
+use gateway_core::upgrade::{OnUpgrade, take_switch};
 use gateway_core::{Application, Body, ConnInfo, Environ, Error, RootPath};
 use http::header::CONNECTION;
-use http::{HeaderValue, Request, Response, StatusCode, Version};
+use http::{HeaderValue, Method, Request, Response, StatusCode, Version};
 use http_body::Body as _;
 use hyper::body::Incoming;
 use tokio::sync::{Semaphore, SemaphorePermit};
@@ -35,6 +36,7 @@ use crate::conns::{Activity, InFlight};
 use crate::head::{Refusal, check_head};
 use crate::request_body::{BodyLimits, RequestBody};
 use crate::stats::ServerStats;
+use crate::upgrade::Upgrades;
 
 /// What every request of a server shares: the application and the
 /// per-request limits. The server, each connection and each HTTP/2 stream
@@ -50,6 +52,8 @@ pub(crate) struct State<A> {
     pub(crate) root_path: Option<RootPath>,
     /// Touched per connection and on refusals only, never per request.
     pub(crate) stats: ServerStats,
+    /// Upgrade requests only.
+    pub(crate) upgrades: Upgrades,
 }
 
 /// Handles one request of a connection that holds the state while the
@@ -69,6 +73,15 @@ pub(crate) fn handle<'s, A: Application>(
     let upgrade = match check_head(&parts) {
         Ok(upgrade) => upgrade,
         Err(refusal) => return reject(&parts, refusal, in_flight),
+    };
+    // An HTTP/1.1 upgrade, or perhaps an HTTP/2 extended CONNECT. An
+    // upgrade request with a body is offered none: hyper would hand the
+    // body's unread bytes to the handler as the new protocol's.
+    let http1_upgrade = upgrade && incoming.is_end_stream();
+    let offer = if http1_upgrade || parts.method == Method::CONNECT {
+        state.upgrades.offer(&parts, http1_upgrade)
+    } else {
+        None
     };
     let hints = fast_path::hints(&parts.method, upgrade);
     // From the head, not the environ: borrowing the environ before the
@@ -94,8 +107,13 @@ pub(crate) fn handle<'s, A: Application>(
         Body::new(RequestBody::new(incoming, &state.body))
     };
     // The uncommon cases live in one box: per-request limits when
-    // configured, and an upgrade request, whose 101 must be noticed.
-    let guard = if state.concurrency.is_some() || state.request_timeout.is_some() || upgrade {
+    // configured, and an upgrade request, whose 101 must be noticed and
+    // whose handler must be run.
+    let guard = if state.concurrency.is_some()
+        || state.request_timeout.is_some()
+        || upgrade
+        || offer.is_some()
+    {
         let permit = match &state.concurrency {
             None => None,
             // The state outlives the request: a borrowed permit.
@@ -118,6 +136,7 @@ pub(crate) fn handle<'s, A: Application>(
                 .request_timeout
                 .map(|t| Box::pin(tokio::time::sleep(t))),
             hints,
+            upgrades: offer.is_some().then_some(&state.upgrades),
         }))
     } else {
         None
@@ -129,6 +148,9 @@ pub(crate) fn handle<'s, A: Application>(
     let mut env = Environ::from_parts(parts, body, conn);
     if root_path.is_some() {
         env.set_root_path(root_path);
+    }
+    if let Some(offer) = offer {
+        set_upgrade(&mut env, offer);
     }
     RequestFuture {
         inner: fast_path::commit_with_route(&state.app, env, hints, route),
@@ -149,6 +171,13 @@ pub(crate) fn handle_stream<A: Application>(
     let state = Arc::clone(state);
     let activity = Arc::clone(activity);
     async move { handle(&state, req, conn, &activity).await }
+}
+
+/// Offers the application the upgrade (out of line: upgrade requests only).
+#[cold]
+#[inline(never)]
+fn set_upgrade(env: &mut Environ, offer: OnUpgrade) {
+    env.set_upgrade(offer);
 }
 
 /// Answers a request without calling the application.
@@ -195,6 +224,9 @@ struct Guard<'s> {
     deadline: Option<Pin<Box<tokio::time::Sleep>>>,
     /// Whether the request asks for an upgrade (see [`CommitHints`]).
     hints: CommitHints,
+    /// Where a switching response's handler goes: set when the application
+    /// was offered an upgrade.
+    upgrades: Option<&'s Upgrades>,
 }
 
 impl<F> Future for RequestFuture<'_, F>
@@ -214,7 +246,7 @@ where
             let Ok(response) = ready!(this.inner.poll(cx));
             return Poll::Ready(Ok(ResponseBody::wrap(response, this.in_flight.take())));
         }
-        if let Poll::Ready(Ok(response)) = this.inner.poll(cx) {
+        if let Poll::Ready(Ok(mut response)) = this.inner.poll(cx) {
             // Committed: the concurrency permit goes with the guard.
             let guard = this.guard.take();
             if guard.as_ref().is_some_and(|guard| guard.hints.is_upgrade())
@@ -223,6 +255,9 @@ where
                 if let Some(in_flight) = this.in_flight.as_ref() {
                     in_flight.upgraded();
                 }
+            }
+            if let Some(upgrades) = guard.as_ref().and_then(|guard| guard.upgrades) {
+                run_switch(upgrades, &mut response, this.in_flight.as_ref());
             }
             let deadline = guard.and_then(|guard| guard.deadline);
             let response = match deadline {
@@ -251,6 +286,27 @@ where
         }
         Poll::Pending
     }
+}
+
+/// Runs the handler of a committed switching response, if it has one. The
+/// task starts now and first awaits hyper's upgrade, which completes once
+/// the response head is written.
+#[cold]
+#[inline(never)]
+fn run_switch(upgrades: &Upgrades, response: &mut Response<Body>, in_flight: Option<&InFlight>) {
+    let Some(switch) = take_switch(response) else {
+        return;
+    };
+    // An extended CONNECT stream keeps its HTTP/2 connection busy while it
+    // is open, and is the application's to pace like an HTTP/1 upgrade.
+    let hold = match in_flight {
+        Some(in_flight) if response.status() != StatusCode::SWITCHING_PROTOCOLS => {
+            in_flight.upgraded();
+            Some(in_flight.tunnel())
+        }
+        _ => None,
+    };
+    upgrades.spawn(switch, hold);
 }
 
 /// The body hyper sends: the application's, holding its request's

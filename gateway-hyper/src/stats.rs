@@ -45,6 +45,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 /// // What a Prometheus exporter might read on each scrape:
 /// let gauges = [
 ///     ("gateway_connections_open", stats.open_connections() as u64),
+///     ("gateway_upgraded_connections_open", stats.upgraded_connections() as u64),
 ///     ("gateway_connections_accepted_total", stats.accepted_connections()),
 ///     ("gateway_connections_limited_total", stats.connections_limited()),
 ///     ("gateway_requests_refused_total", stats.requests_refused()),
@@ -70,14 +71,18 @@ struct Counters {
     limited: AtomicU64,
     refused: AtomicU64,
     draining: AtomicBool,
+    upgraded: AtomicUsize,
 }
 
 impl ServerStats {
     /// The client connections open now, on every listener: accepted and
     /// not yet closed. HTTP/2 streams are not connections and do not count;
-    /// a connection handed to the application by a `101` (WebSocket) stops
-    /// counting at the hand-off (it is the application's from then on,
-    /// and no longer counts against the connection limit either). During a
+    /// an HTTP/1 connection handed to the application by a `101`
+    /// (WebSocket) stops counting here at the hand-off and counts in
+    /// [`upgraded_connections`](ServerStats::upgraded_connections) instead
+    /// (it no longer counts against the connection limit either). An
+    /// HTTP/2 connection carrying extended CONNECT streams still counts
+    /// here, and each such stream in `upgraded_connections` too. During a
     /// drain the connections still finishing their requests count until
     /// they close.
     pub fn open_connections(&self) -> usize {
@@ -109,6 +114,25 @@ impl ServerStats {
         self.counters.refused.load(Relaxed)
     }
 
+    /// The upgraded connections open now: handlers of switching responses
+    /// (an HTTP/1.1 `101`, or a 2xx to an HTTP/2 extended CONNECT) that are
+    /// running, from the commit of the response until the handler returns
+    /// or is cancelled at the drain deadline. The drain waits for them (up
+    /// to its deadline), as for requests.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let server = gateway_hyper::Server::bind("127.0.0.1:0").await?;
+    /// let stats = server.stats();
+    /// assert_eq!(stats.upgraded_connections(), 0); // no WebSocket open yet
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn upgraded_connections(&self) -> usize {
+        self.counters.upgraded.load(Relaxed)
+    }
+
     /// Whether a graceful shutdown has begun: `true` from the moment the
     /// shutdown signal given to
     /// [`serve_with_shutdown`](crate::Server::serve_with_shutdown)
@@ -125,6 +149,13 @@ impl ServerStats {
         self.counters.accepted.fetch_add(1, Relaxed);
         self.counters.open.fetch_add(1, Relaxed);
         OpenConnection(self.clone())
+    }
+
+    /// An upgraded connection's handler started.
+    #[cold]
+    pub(crate) fn upgrade_opened(&self) -> OpenUpgrade {
+        self.counters.upgraded.fetch_add(1, Relaxed);
+        OpenUpgrade(self.clone())
     }
 
     /// A listener paused at the connection limit.
@@ -153,6 +184,7 @@ impl fmt::Debug for ServerStats {
             .field("connections_limited", &self.connections_limited())
             .field("requests_refused", &self.requests_refused())
             .field("is_draining", &self.is_draining())
+            .field("upgraded_connections", &self.upgraded_connections())
             .finish()
     }
 }
@@ -164,6 +196,16 @@ pub(crate) struct OpenConnection(ServerStats);
 impl Drop for OpenConnection {
     fn drop(&mut self) {
         self.0.counters.open.fetch_sub(1, Relaxed);
+    }
+}
+
+/// One running upgraded connection in
+/// [`ServerStats::upgraded_connections`], until dropped.
+pub(crate) struct OpenUpgrade(ServerStats);
+
+impl Drop for OpenUpgrade {
+    fn drop(&mut self) {
+        self.0.counters.upgraded.fetch_sub(1, Relaxed);
     }
 }
 
@@ -188,6 +230,10 @@ mod tests {
         );
         drop(second);
         assert_eq!(seen.open_connections(), 0);
+        let upgraded = stats.upgrade_opened();
+        assert_eq!(seen.upgraded_connections(), 1);
+        drop(upgraded);
+        assert_eq!(seen.upgraded_connections(), 0);
         stats.connections_limited_once();
         stats.request_refused();
         stats.request_refused();

@@ -118,6 +118,34 @@ impl TestConnection {
     /// Runs the handler until it returns (at once if it has). The
     /// connection stays open: shut down the writing side first
     /// (`AsyncWriteExt::shutdown`) if the handler reads to the end.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// use gateway_core::test_client::TestClient;
+    /// use gateway_core::upgrade::Upgraded;
+    /// use gateway_core::{fn_app, start, Environ};
+    /// use http::HeaderMap;
+    /// use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    ///
+    /// // Counts the bytes it receives until the end, then says how many.
+    /// let app = fn_app(|mut env: Environ| async move {
+    ///     let Some(up) = env.upgrade() else { return start(426, [("upgrade", "count")]).empty() };
+    ///     Ok(up.switch(HeaderMap::new(), |mut io: Upgraded| async move {
+    ///         let mut all = Vec::new();
+    ///         let _ = io.read_to_end(&mut all).await;
+    ///         let _ = io.write_all(all.len().to_string().as_bytes()).await;
+    ///     }))
+    /// });
+    /// let (_, mut conn) = TestClient::new(app).get("/").upgrade("count").await.unwrap();
+    /// conn.write_all(b"12345").await.unwrap();
+    /// conn.shutdown().await.unwrap();
+    /// conn.join().await;
+    /// assert!(conn.is_finished());
+    /// let mut said = String::new();
+    /// conn.read_to_string(&mut said).await.unwrap();
+    /// assert_eq!(said, "5");
+    /// # });
+    /// ```
     pub async fn join(&mut self) {
         if let Some(switch) = self.switch.as_mut() {
             switch.await;
@@ -126,7 +154,8 @@ impl TestConnection {
     }
 
     /// Whether the handler has returned (or was never called, because the
-    /// response did not switch).
+    /// response did not switch). See [`join`](TestConnection::join) for an
+    /// example.
     pub fn is_finished(&self) -> bool {
         self.switch.is_none()
     }

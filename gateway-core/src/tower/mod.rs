@@ -101,7 +101,10 @@
 //! to build links with, [`GatewayContext::original_uri`] the target the
 //! client sent). Hyper's upgrade handle (`hyper::upgrade::OnUpgrade`) is an
 //! extension too and passes through untouched, so a WebSocket route of a
-//! hosted axum `Router` works behind `gateway-hyper`.
+//! hosted axum `Router` works behind `gateway-hyper`. So does the
+//! adapter's [upgrade](crate::upgrade) offer: a gateway application behind
+//! a layer ([`from_layer`]) takes it with `env.upgrade()`, and the handler
+//! of its switching response comes back out in the response's extensions.
 //!
 //! The response body is taken as [`AppService`] takes a request body. A
 //! service's error becomes an [`Error`] whose status the driver answers

@@ -67,6 +67,14 @@ impl Upgraded {
     /// Wraps an adapter's upgraded connection (one allocation). Its
     /// [`shutdown`](Upgraded::shutdown) signal never resolves until
     /// [`with_shutdown`](Upgraded::with_shutdown) gives one.
+    ///
+    /// ```
+    /// use gateway_core::upgrade::Upgraded;
+    ///
+    /// let (_client, server) = tokio::io::duplex(64);
+    /// let upgraded = Upgraded::new(server);
+    /// assert_eq!(format!("{:?}", upgraded.shutdown()), r#"Shutdown("never")"#);
+    /// ```
     pub fn new<T>(io: T) -> Upgraded
     where
         T: AsyncRead + AsyncWrite + Send + Unpin + 'static,
@@ -200,6 +208,20 @@ pub struct Shutdown {
 impl Shutdown {
     /// A signal that resolves when `signal` does (one allocation; clones
     /// share it). `signal` is polled by whichever clone is polled.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// use gateway_core::upgrade::Shutdown;
+    ///
+    /// // What an adapter might pass: its drain signal, as a watch channel.
+    /// let (drain, mut draining) = tokio::sync::watch::channel(false);
+    /// let shutdown = Shutdown::new(async move {
+    ///     let _ = draining.wait_for(|d| *d).await;
+    /// });
+    /// drain.send_replace(true);
+    /// shutdown.await;
+    /// # });
+    /// ```
     pub fn new<F>(signal: F) -> Shutdown
     where
         F: Future<Output = ()> + Send + 'static,

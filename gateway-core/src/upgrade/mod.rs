@@ -167,6 +167,14 @@ impl OnUpgrade {
     /// protocol the application sees is that field's value. `future`
     /// resolves to the connection once the 101 has been written (an error
     /// if the connection ended first).
+    ///
+    /// ```
+    /// use gateway_core::upgrade::OnUpgrade;
+    ///
+    /// // An adapter whose connection is already gone.
+    /// let on = OnUpgrade::http1(async { Err("connection closed".into()) });
+    /// # let _ = on;
+    /// ```
     pub fn http1<F>(future: F) -> OnUpgrade
     where
         F: Future<Output = Result<Upgraded, BoxError>> + Send + 'static,
@@ -201,6 +209,13 @@ impl OnUpgrade {
     }
 
     /// Whether this is an extended CONNECT (else an HTTP/1.1 upgrade).
+    ///
+    /// ```
+    /// use gateway_core::upgrade::OnUpgrade;
+    ///
+    /// let on = OnUpgrade::extended_connect("websocket", async { Err("gone".into()) });
+    /// assert!(on.is_extended_connect());
+    /// ```
     pub fn is_extended_connect(&self) -> bool {
         self.kind == Kind::ExtendedConnect
     }
@@ -318,12 +333,38 @@ impl Upgrade {
     /// The protocol the client asked for: the `Upgrade` field's value for
     /// HTTP/1.1 (as sent; it may list several, `"websocket"`, `"h2c,
     /// foo/2"`), the `:protocol` pseudo-header for extended CONNECT.
+    ///
+    /// ```
+    /// use gateway_core::upgrade::OnUpgrade;
+    /// use gateway_core::{Body, Environ};
+    ///
+    /// let req = http::Request::get("/").header("upgrade", "h2c, echo").body(Body::empty()).unwrap();
+    /// let mut env = Environ::from_request(req);
+    /// env.set_upgrade(OnUpgrade::http1(async { Err("not in this example".into()) }));
+    /// let up = env.upgrade().unwrap();
+    /// assert!(up.protocol().split(',').any(|p| p.trim() == "echo"));
+    /// ```
     pub fn protocol(&self) -> &str {
         &self.protocol
     }
 
     /// Whether the request is an HTTP/2 extended CONNECT (answered with
     /// 200) rather than an HTTP/1.1 upgrade (answered with 101).
+    ///
+    /// ```
+    /// use gateway_core::upgrade::OnUpgrade;
+    /// use gateway_core::{Body, Environ};
+    ///
+    /// let req = http::Request::connect("https://example.com/chat")
+    ///     .version(http::Version::HTTP_2)
+    ///     .body(Body::empty())
+    ///     .unwrap();
+    /// let mut env = Environ::from_request(req);
+    /// env.set_upgrade(OnUpgrade::extended_connect("websocket", async { Err("gone".into()) }));
+    /// let up = env.upgrade().unwrap();
+    /// assert!(up.is_extended_connect());
+    /// assert_eq!(up.protocol(), "websocket");
+    /// ```
     pub fn is_extended_connect(&self) -> bool {
         self.kind == Kind::ExtendedConnect
     }
@@ -512,6 +553,17 @@ enum SwitchState {
 impl Switch {
     /// The protocol switched to, as [`Upgrade::protocol`] gave it (for
     /// logs).
+    ///
+    /// ```
+    /// use gateway_core::upgrade::{self, OnUpgrade};
+    /// use gateway_core::{Body, Environ};
+    ///
+    /// let req = http::Request::get("/").header("upgrade", "echo").body(Body::empty()).unwrap();
+    /// let mut env = Environ::from_request(req);
+    /// env.set_upgrade(OnUpgrade::http1(async { Err("gone".into()) }));
+    /// let mut res = env.upgrade().unwrap().switch(Default::default(), |_io| async {});
+    /// assert_eq!(upgrade::take_switch(&mut res).unwrap().protocol(), "echo");
+    /// ```
     pub fn protocol(&self) -> &str {
         &self.protocol
     }
