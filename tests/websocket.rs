@@ -91,8 +91,8 @@ pub(crate) async fn handshake_over<S>(stream: S, url: &str) -> (Client<S>, Optio
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let request = ClientRequestBuilder::new(url.parse().expect("a ws:// URL"))
-        .with_sub_protocol("echo");
+    let request =
+        ClientRequestBuilder::new(url.parse().expect("a ws:// URL")).with_sub_protocol("echo");
     let (ws, res) = within(
         "websocket handshake",
         tokio_tungstenite::client_async(request, stream),
@@ -151,7 +151,11 @@ pub(crate) async fn raw_head(addr: SocketAddr, request: &str) -> (String, Vec<St
         let n = within("the response head", stream.read(&mut buf))
             .await
             .expect("read");
-        assert!(n > 0, "closed before a response head: {:?}", String::from_utf8_lossy(&raw));
+        assert!(
+            n > 0,
+            "closed before a response head: {:?}",
+            String::from_utf8_lossy(&raw)
+        );
         raw.extend_from_slice(&buf[..n]);
     }
     let (head, _) = gateway_tests::split_head(&raw);

@@ -16,9 +16,12 @@ async fn echo_session<S: AsyncRead + AsyncWrite + Unpin>(mut ws: Client<S>) {
         .await
         .expect("send");
     assert_eq!(next(&mut ws).await, ts::Message::binary(data));
-    within("ping", ws.send(ts::Message::Ping(ts::Bytes::from_static(b"heartbeat"))))
-        .await
-        .expect("ping");
+    within(
+        "ping",
+        ws.send(ts::Message::Ping(ts::Bytes::from_static(b"heartbeat"))),
+    )
+    .await
+    .expect("ping");
     assert_eq!(
         next(&mut ws).await,
         ts::Message::Pong(ts::Bytes::from_static(b"heartbeat"))
@@ -72,7 +75,11 @@ async fn a_message_in_frames_arrives_whole() {
     let frames: Vec<&[u8]> = data.chunks(64 << 10).collect();
     for (i, chunk) in frames.iter().enumerate() {
         let opcode = OpCode::Data(if i == 0 { Data::Binary } else { Data::Continue });
-        let frame = Frame::message(ts::Bytes::copy_from_slice(chunk), opcode, i + 1 == frames.len());
+        let frame = Frame::message(
+            ts::Bytes::copy_from_slice(chunk),
+            opcode,
+            i + 1 == frames.len(),
+        );
         within("send a frame", ws.feed(ts::Message::Frame(frame)))
             .await
             .expect("send a frame");
@@ -99,6 +106,9 @@ async fn an_oversize_message_is_refused_with_1009() {
         .await
         .expect("send");
     assert_eq!(close_code_of(&mut ws).await, 1009);
+    // Reading on sends the close reply; the server then ends the connection.
+    assert!(within("the end", ws.next()).await.is_none());
+    drop(ws);
 
     let (mut ws, _) = connect(server.addr, "/ws").await;
     for i in 0..8 {
@@ -112,6 +122,7 @@ async fn an_oversize_message_is_refused_with_1009() {
         }
     }
     assert_eq!(close_code_of(&mut ws).await, 1009);
+    drop(ws);
 
     let (mut ws, _) = connect(server.addr, "/ws").await;
     round_trip(&mut ws, "the server still serves").await;
@@ -183,4 +194,59 @@ async fn python_websockets_available() -> bool {
         );
     }
     ok
+}
+
+/// RFC 8441: a WebSocket over an HTTP/2 stream (extended CONNECT, h2c),
+/// with hyper's HTTP/2 client and tokio-tungstenite on the stream.
+#[tokio::test]
+async fn echo_over_http2_extended_connect() {
+    use http_body_util::Empty;
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+
+    let server = gateway_hyper::Server::bind("127.0.0.1:0")
+        .await
+        .expect("bind")
+        .http2_extended_connect(true);
+    let server = TestServer::serve(server, echo_app());
+    let tcp = within("connect", TcpStream::connect(server.addr))
+        .await
+        .expect("connect");
+    let (mut sender, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tcp))
+            .await
+            .expect("h2 handshake");
+    tokio::spawn(conn);
+    // A plain GET is not a handshake (and lets the server's SETTINGS,
+    // which announce extended CONNECT, arrive).
+    let get = http::Request::get(format!("http://{}/ws", server.addr))
+        .body(Empty::<ts::Bytes>::new())
+        .unwrap();
+    let res = within("GET", sender.send_request(get)).await.expect("GET");
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+
+    let mut connect = http::Request::builder()
+        .method(http::Method::CONNECT)
+        .uri(format!("http://{}/ws", server.addr))
+        .header("sec-websocket-version", "13")
+        .header("sec-websocket-protocol", "echo")
+        .body(Empty::<ts::Bytes>::new())
+        .unwrap();
+    connect
+        .extensions_mut()
+        .insert(hyper::ext::Protocol::from_static("websocket"));
+    let res = within("CONNECT", sender.send_request(connect))
+        .await
+        .expect("CONNECT");
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["sec-websocket-protocol"], "echo");
+    assert!(!res.headers().contains_key("sec-websocket-accept"));
+    let stream = within("the stream", hyper::upgrade::on(res))
+        .await
+        .expect("the upgraded stream");
+    let ws =
+        WebSocketStream::from_raw_socket(TokioIo::new(stream), ts::protocol::Role::Client, None)
+            .await;
+    echo_session(ws).await;
+    drop(sender);
+    server.stop().await;
 }

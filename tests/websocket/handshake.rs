@@ -27,7 +27,11 @@ async fn a_valid_handshake_gets_101_with_the_accept_key() {
         "Upgrade: WebSocket\r\nConnection: keep-alive, Upgrade\r\nSec-WebSocket-Version: 13\r\n\
          Sec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Protocol: chat, echo, echo.v2\r\n"
     );
-    let (status, headers) = raw_head(server.addr, &request("GET", "/ws", "HTTP/1.1", Some(&fields))).await;
+    let (status, headers) = raw_head(
+        server.addr,
+        &request("GET", "/ws", "HTTP/1.1", Some(&fields)),
+    )
+    .await;
     assert_eq!(status, "HTTP/1.1 101 Switching Protocols");
     for expected in [
         "upgrade: websocket".to_owned(),
@@ -36,7 +40,10 @@ async fn a_valid_handshake_gets_101_with_the_accept_key() {
         // The server's first choice among those offered.
         "sec-websocket-protocol: echo.v2".to_owned(),
     ] {
-        assert!(headers.contains(&expected), "no {expected:?} in {headers:?}");
+        assert!(
+            headers.contains(&expected),
+            "no {expected:?} in {headers:?}"
+        );
     }
     server.stop().await;
 }
@@ -73,7 +80,12 @@ async fn malformed_handshakes_get_their_4xx() {
         ),
         (
             "Upgrade: h2c",
-            request("GET", "/ws", "HTTP/1.1", Some(&std_fields("Upgrade", "Upgrade: h2c\r\n"))),
+            request(
+                "GET",
+                "/ws",
+                "HTTP/1.1",
+                Some(&std_fields("Upgrade", "Upgrade: h2c\r\n")),
+            ),
             "426",
             &["upgrade: websocket"],
         ),
@@ -94,20 +106,33 @@ async fn malformed_handshakes_get_their_4xx() {
                 "GET",
                 "/ws",
                 "HTTP/1.1",
-                Some(&std_fields("Sec-WebSocket-Version", "Sec-WebSocket-Version: 8\r\n")),
+                Some(&std_fields(
+                    "Sec-WebSocket-Version",
+                    "Sec-WebSocket-Version: 8\r\n",
+                )),
             ),
             "426",
             &["sec-websocket-version: 13", "upgrade: websocket"],
         ),
         (
             "no version",
-            request("GET", "/ws", "HTTP/1.1", Some(&std_fields("Sec-WebSocket-Version", ""))),
+            request(
+                "GET",
+                "/ws",
+                "HTTP/1.1",
+                Some(&std_fields("Sec-WebSocket-Version", "")),
+            ),
             "426",
             &["sec-websocket-version: 13"],
         ),
         (
             "no key",
-            request("GET", "/ws", "HTTP/1.1", Some(&std_fields("Sec-WebSocket-Key", ""))),
+            request(
+                "GET",
+                "/ws",
+                "HTTP/1.1",
+                Some(&std_fields("Sec-WebSocket-Key", "")),
+            ),
             "400",
             &[],
         ),
@@ -160,12 +185,21 @@ async fn malformed_handshakes_get_their_4xx() {
     for (what, req, status, fields) in cases {
         let (line, headers) = raw_head(server.addr, &req).await;
         // hyper answers an HTTP/1.0 request in HTTP/1.0.
-        assert_eq!(line.split(' ').nth(1), Some(status), "{what}: got {line:?} {headers:?}");
+        assert_eq!(
+            line.split(' ').nth(1),
+            Some(status),
+            "{what}: got {line:?} {headers:?}"
+        );
         for field in fields {
-            assert!(headers.iter().any(|h| h == field), "{what}: no {field:?} in {headers:?}");
+            assert!(
+                headers.iter().any(|h| h == field),
+                "{what}: no {field:?} in {headers:?}"
+            );
         }
         assert!(
-            !headers.iter().any(|h| h.starts_with("sec-websocket-accept")),
+            !headers
+                .iter()
+                .any(|h| h.starts_with("sec-websocket-accept")),
             "{what}: a refusal accepted the key"
         );
     }
@@ -203,7 +237,10 @@ async fn a_foreign_origin_can_be_refused() {
              Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {KEY}\r\n\r\n"
         );
         let (line, _) = raw_head(server.addr, &req).await;
-        assert!(line.starts_with(&format!("HTTP/1.1 {status} ")), "{origin:?}: {line}");
+        assert!(
+            line.starts_with(&format!("HTTP/1.1 {status} ")),
+            "{origin:?}: {line}"
+        );
     }
     server.stop().await;
 }

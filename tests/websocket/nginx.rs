@@ -110,10 +110,16 @@ async fn echo_through_nginx() {
     let (mut ws, protocol) = connect(nginx.addr, "/ws").await;
     assert_eq!(protocol.as_deref(), Some("echo"));
     round_trip(&mut ws, "through nginx").await;
-    within("ping", ws.send(ts::Message::Ping(ts::Bytes::from_static(b"hb"))))
-        .await
-        .expect("ping");
-    assert_eq!(next(&mut ws).await, ts::Message::Pong(ts::Bytes::from_static(b"hb")));
+    within(
+        "ping",
+        ws.send(ts::Message::Ping(ts::Bytes::from_static(b"hb"))),
+    )
+    .await
+    .expect("ping");
+    assert_eq!(
+        next(&mut ws).await,
+        ts::Message::Pong(ts::Bytes::from_static(b"hb"))
+    );
 
     // A large message, and one over the limit: nginx passes frames on.
     let (mut big, _) = connect(nginx.addr, "/ws/big").await;

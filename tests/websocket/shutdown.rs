@@ -59,7 +59,11 @@ async fn a_silent_client_is_cut_at_the_drain_deadline() {
         .await
         .expect("server task")
         .expect("server result");
-    assert!(began.elapsed() >= Duration::from_millis(400), "{:?}", began.elapsed());
+    assert!(
+        began.elapsed() >= Duration::from_millis(400),
+        "{:?}",
+        began.elapsed()
+    );
     // What the client gets: the close, then the end.
     assert_eq!(close_code_of(&mut ws).await, 1001);
 }

@@ -10,7 +10,9 @@ fn main() -> std::io::Result<()> {
     let addr = arg(0)?.parse().map_err(|_| usage())?;
     let conns = arg(1)?.parse().map_err(|_| usage())?;
     let secs = arg(2)?.parse().map_err(|_| usage())?;
-    let size = args.get(3).map_or(Ok(64), |s| s.parse().map_err(|_| usage()))?;
+    let size = args
+        .get(3)
+        .map_or(Ok(64), |s| s.parse().map_err(|_| usage()))?;
     let rate = gateway_benches::websocket::load(addr, conns, secs, size)?;
     println!("{rate:.0}");
     Ok(())

@@ -8,7 +8,7 @@ use std::task::Poll;
 
 use futures_util::{SinkExt as _, StreamExt as _};
 use http::HeaderValue;
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::io::{AsyncRead, AsyncWriteExt as _, ReadBuf};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::{
     self as ts, error::CapacityError, error::ProtocolError, protocol::Role,
@@ -136,10 +136,12 @@ impl WebSocket {
                 Event::Next(None) => self.state = State::Closed,
                 Event::Next(Some(Ok(msg))) => {
                     if let ts::Message::Close(_) = msg {
-                        // tungstenite queued the reply: send it now, so
-                        // that the handshake completes even if the handler
-                        // returns on this message.
+                        // tungstenite queued the reply: send it now, and
+                        // close the transport (the server closes first,
+                        // RFC 6455 §7.1.1), so that the handshake completes
+                        // even if the handler returns on this message.
                         let _ = self.inner.flush().await;
+                        self.close_transport().await;
                     }
                     if let Some(msg) = Message::from_tungstenite(msg) {
                         return Some(Ok(msg));
@@ -251,15 +253,23 @@ impl WebSocket {
                     reply = Message::from_tungstenite(ts::Message::Close(frame));
                 }
             }
+            self.close_transport().await;
         }
         self.state = State::Closed;
         reply
     }
 
+    /// Shuts the transport's writing side (TCP FIN; TLS `close_notify`
+    /// first, without which a TLS client sees a truncated stream).
+    async fn close_transport(&mut self) {
+        let _ = self.inner.get_mut().shutdown().await;
+    }
+
     /// Sends the close of `State::Failing`, half-closes, and reads (and
-    /// discards) until the peer closes or [`LINGER_BYTES`] were read.
-    /// Frames can no longer be parsed: the peer's bytes are in the middle
-    /// of the refused one. Returns the error to report.
+    /// discards) until the peer closes, [`LINGER_BYTES`] were read, or the
+    /// server's shutdown begins. Frames can no longer be parsed: the
+    /// peer's bytes are in the middle of the refused one. Returns the
+    /// error to report.
     async fn fail(&mut self) -> Option<WebSocketError> {
         let State::Failing(code, error) = &mut self.state else {
             return None;
@@ -272,12 +282,21 @@ impl WebSocket {
         };
         let frame = CloseFrame::new(code, reason).into_tungstenite();
         if self.inner.close(Some(frame)).await.is_ok() {
-            let io = self.inner.get_mut();
+            let (io, shutdown) = (self.inner.get_mut(), &mut self.shutdown);
             if io.shutdown().await.is_ok() {
                 let mut buf = [0u8; 8192];
                 let mut left = LINGER_BYTES;
                 while left > 0 {
-                    match io.read(&mut buf).await {
+                    let read = poll_fn(|cx| {
+                        if Pin::new(&mut *shutdown).poll(cx).is_ready() {
+                            return Poll::Ready(Ok(0));
+                        }
+                        let mut buf = ReadBuf::new(&mut buf);
+                        Pin::new(&mut *io)
+                            .poll_read(cx, &mut buf)
+                            .map_ok(|()| buf.filled().len())
+                    });
+                    match read.await {
                         Ok(0) | Err(_) => break,
                         Ok(n) => left = left.saturating_sub(n),
                     }
