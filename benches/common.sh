@@ -22,7 +22,7 @@ need_more() {
 # before the feature was split off.
 build_bins() {
   cargo build --release -q -p gateway-benches --bins --features "${BENCH_FEATURES:-}"
-  BIN=target/release
+  BIN=${CARGO_TARGET_DIR:-target}/release
   BIN_SESSIONS=$BIN
   case " ${KINDS:-} " in
   *" axum-sessions "*)

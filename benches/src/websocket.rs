@@ -94,12 +94,25 @@ async fn axum_echo(mut socket: axum::extract::ws::WebSocket) {
     }
 }
 
-/// Opens `conns` WebSockets to `ws://ADDR/ws` and on each, for `secs`
-/// seconds after a one-second warm-up, sends a binary message of `size`
-/// bytes and waits for its echo, again and again. Returns the round trips
-/// per second of all connections together (one thread: a current-thread
-/// runtime). Fails on any handshake, send, or echo that is not the message.
-pub fn load(addr: SocketAddr, conns: usize, secs: f64, size: usize) -> io::Result<f64> {
+/// How long [`load`] runs.
+#[derive(Clone, Copy, Debug)]
+pub enum Run {
+    /// For this many seconds after a one-second warm-up.
+    Seconds(f64),
+    /// Exactly this many round trips on each connection, no warm-up (for
+    /// instruction counts).
+    RoundTrips(u64),
+}
+
+/// Opens `conns` WebSockets to `ws://ADDR/ws` and on each sends a binary
+/// message of `size` bytes and waits for its echo, again and again, for
+/// as long as `run` says. Returns the round trips per second of all
+/// connections together (over the timed seconds; 0 for
+/// [`Run::RoundTrips`]) and the round trips of the whole run, warm-up
+/// included (to divide the server's CPU time or instructions by). One
+/// thread: a current-thread runtime. Fails on any handshake, send, or echo
+/// that is not the message.
+pub fn load(addr: SocketAddr, conns: usize, run: Run, size: usize) -> io::Result<(f64, u64)> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -107,6 +120,11 @@ pub fn load(addr: SocketAddr, conns: usize, secs: f64, size: usize) -> io::Resul
         let counting = Arc::new(AtomicBool::new(false));
         let stop = Arc::new(AtomicBool::new(false));
         let count = Arc::new(AtomicU64::new(0));
+        let total = Arc::new(AtomicU64::new(0));
+        let limit = match run {
+            Run::RoundTrips(n) => n,
+            Run::Seconds(_) => u64::MAX,
+        };
         let mut tasks = Vec::with_capacity(conns);
         for _ in 0..conns {
             let tcp = tokio::net::TcpStream::connect(addr).await?;
@@ -114,11 +132,13 @@ pub fn load(addr: SocketAddr, conns: usize, secs: f64, size: usize) -> io::Resul
             let (ws, _) = tokio_tungstenite::client_async(format!("ws://{addr}/ws"), tcp)
                 .await
                 .map_err(io::Error::other)?;
-            let (counting, stop, count) = (counting.clone(), stop.clone(), count.clone());
+            let (counting, stop) = (counting.clone(), stop.clone());
+            let (count, total) = (count.clone(), total.clone());
             tasks.push(tokio::spawn(async move {
                 let mut ws = ws;
                 let payload = tokio_tungstenite::tungstenite::Bytes::from(vec![b'x'; size]);
-                while !stop.load(Ordering::Relaxed) {
+                let mut done = 0u64;
+                while done < limit && !stop.load(Ordering::Relaxed) {
                     let msg = tokio_tungstenite::tungstenite::Message::Binary(payload.clone());
                     ws.send(msg).await.map_err(io::Error::other)?;
                     match ws.next().await {
@@ -126,6 +146,8 @@ pub fn load(addr: SocketAddr, conns: usize, secs: f64, size: usize) -> io::Resul
                             if echo.len() == size => {}
                         other => return Err(io::Error::other(format!("bad echo: {other:?}"))),
                     }
+                    done += 1;
+                    total.fetch_add(1, Ordering::Relaxed);
                     if counting.load(Ordering::Relaxed) {
                         count.fetch_add(1, Ordering::Relaxed);
                     }
@@ -134,16 +156,19 @@ pub fn load(addr: SocketAddr, conns: usize, secs: f64, size: usize) -> io::Resul
                 Ok::<(), io::Error>(())
             }));
         }
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        counting.store(true, Ordering::Relaxed);
-        let began = Instant::now();
-        tokio::time::sleep(Duration::from_secs_f64(secs)).await;
-        let done = count.load(Ordering::Relaxed);
-        let elapsed = began.elapsed().as_secs_f64();
-        stop.store(true, Ordering::Relaxed);
+        let mut rate = 0.0;
+        if let Run::Seconds(secs) = run {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            counting.store(true, Ordering::Relaxed);
+            let began = Instant::now();
+            tokio::time::sleep(Duration::from_secs_f64(secs)).await;
+            let done = count.load(Ordering::Relaxed);
+            rate = done as f64 / began.elapsed().as_secs_f64();
+            stop.store(true, Ordering::Relaxed);
+        }
         for task in tasks {
             task.await.map_err(io::Error::other)??;
         }
-        Ok(done as f64 / elapsed)
+        Ok((rate, total.load(Ordering::Relaxed)))
     })
 }

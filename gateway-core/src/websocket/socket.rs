@@ -57,6 +57,9 @@ const GOING_AWAY: &str = "server shutting down";
 pub struct WebSocket {
     inner: WebSocketStream<Upgraded>,
     shutdown: Shutdown,
+    /// Whether `recv` saw the shutdown pending since the last `send`: then
+    /// `send` need not poll it again (an echo's `send` follows a `recv`).
+    shutdown_checked: bool,
     protocol: Option<HeaderValue>,
     state: State,
 }
@@ -100,6 +103,7 @@ impl WebSocket {
         WebSocket {
             inner,
             shutdown,
+            shutdown_checked: false,
             protocol,
             state: State::Open,
         }
@@ -131,6 +135,7 @@ impl WebSocket {
                 })
                 .await
             };
+            self.shutdown_checked = true;
             match event {
                 Event::Shutdown => self.state = State::Closing(going_away()),
                 Event::Next(None) => self.state = State::Closed,
@@ -169,7 +174,8 @@ impl WebSocket {
     /// closing handshake: keep calling [`recv`](WebSocket::recv) until it
     /// returns `None` to complete it, or use [`close`](WebSocket::close).
     pub async fn send(&mut self, msg: Message) -> Result<(), WebSocketError> {
-        if matches!(self.state, State::Open) && self.shutdown_begun().await {
+        let checked = std::mem::take(&mut self.shutdown_checked);
+        if matches!(self.state, State::Open) && !checked && self.shutdown_begun().await {
             self.state = State::Closing(going_away());
         }
         match self.state {
