@@ -111,12 +111,15 @@
 //! - [`lint`]: checks both sides of the contract while you develop —
 //!   `wsgiref.validate` and `Rack::Lint` for the gateway.
 //! - `test_client` (feature `test-client`): in-process requests with a
-//!   cookie jar.
+//!   cookie jar, and upgrades over an in-memory pipe.
 //! - `tower` (feature `tower`): every application is a `tower::Service`,
 //!   every `Clone + Send + Sync` tower service (an axum `Router`) an
 //!   application, every `tower::Layer` (tower-http's) a middleware; the
 //!   [`GatewayContext`](environ::GatewayContext) crosses over losslessly
 //!   in one extension.
+//! - [`upgrade`]: protocol upgrades (HTTP/1.1 `Upgrade` and 101, HTTP/2
+//!   extended CONNECT): the application answers with its handler inside
+//!   the response, and the adapter runs it after the commit.
 //!
 //! # How errors are reported
 //!

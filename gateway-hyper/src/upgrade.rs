@@ -58,23 +58,30 @@ impl Upgrades {
     /// hyper's own upgrade handle stays in the request's extensions (it is
     /// a shared handle): a hosted axum WebSocket route takes it from
     /// there and the application never calls `env.upgrade()`.
-    #[cold]
-    #[inline(never)]
-    pub(crate) fn offer(&self, parts: &http::request::Parts, http1: bool) -> Option<OnUpgrade> {
-        let hyper_on = parts.extensions.get::<hyper::upgrade::OnUpgrade>()?.clone();
+    pub(crate) fn offer(
+        &self,
+        method: &Method,
+        version: Version,
+        extensions: &http::Extensions,
+        http1: bool,
+    ) -> Option<OnUpgrade> {
+        let hyper_on = extensions.get::<hyper::upgrade::OnUpgrade>()?.clone();
+        let protocol = if http1 {
+            None
+        } else if *method == Method::CONNECT && version == Version::HTTP_2 {
+            Some(extensions.get::<hyper::ext::Protocol>()?)
+        } else {
+            return None;
+        };
         let shutdown = self.shutdown();
         let upgraded = async move {
             let io = hyper_on.await?;
             Ok(Upgraded::new(TokioIo::new(io)).with_shutdown(shutdown))
         };
-        if http1 {
-            return Some(OnUpgrade::http1(upgraded));
-        }
-        if parts.method != Method::CONNECT || parts.version != Version::HTTP_2 {
-            return None;
-        }
-        let protocol = parts.extensions.get::<hyper::ext::Protocol>()?;
-        Some(OnUpgrade::extended_connect(protocol.as_str(), upgraded))
+        Some(match protocol {
+            None => OnUpgrade::http1(upgraded),
+            Some(protocol) => OnUpgrade::extended_connect(protocol.as_str(), upgraded),
+        })
     }
 
     /// Resolves once the server drains (told [`Command::Finish`] or

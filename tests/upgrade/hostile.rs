@@ -156,3 +156,32 @@ async fn many_upgrades_leave_nothing_behind() {
     assert_eq!(counts.get(), (20, 20, 20));
     running.stop().await;
 }
+
+#[tokio::test]
+async fn a_panicking_handler_ends_its_connection_only() {
+    let app = fn_app(|mut env: Environ| async move {
+        let Some(up) = env.upgrade() else {
+            return start(200, [("content-type", "text/plain")]).body("still serving");
+        };
+        Ok(up.switch(HeaderMap::new(), |_io: Upgraded| async move {
+            panic!("the handler failed");
+        }))
+    });
+    let server = Server::bind("127.0.0.1:0").await.unwrap();
+    let stats = server.stats();
+    let running = TestServer::serve(server, app);
+    let mut tcp = TcpStream::connect(running.addr).await.unwrap();
+    tcp.write_all(&upgrade_request("/", b"")).await.unwrap();
+    let (head, _) = read_head(&mut tcp).await;
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    // The panic drops the stream: the connection closes.
+    assert!(read_to_end(&mut tcp).await.is_empty());
+    no_upgraded_left(&stats).await;
+    let raw = exchange(
+        running.addr,
+        b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(find(&raw, b"still serving").is_some());
+    running.stop().await;
+}

@@ -208,6 +208,28 @@ impl OnUpgrade {
         }
     }
 
+    /// Adapter side: what [`Environ::set_upgrade`] does, done on the
+    /// request head's extensions before the environ is built from it — for
+    /// an adapter that would otherwise have to touch the environ between
+    /// building it and handing it to the driver (gateway-hyper does this:
+    /// the environ then moves once, and requests that are not upgrades pay
+    /// nothing).
+    ///
+    /// ```
+    /// use gateway_core::upgrade::{OnUpgrade, Upgraded};
+    /// use gateway_core::{Body, ConnInfo, Environ};
+    ///
+    /// let req = http::Request::get("/").header("upgrade", "echo").body(()).unwrap();
+    /// let (mut parts, ()) = req.into_parts();
+    /// let (_client, server) = tokio::io::duplex(64);
+    /// OnUpgrade::http1(async move { Ok(Upgraded::new(server)) }).insert_into(&mut parts.extensions);
+    /// let mut env = Environ::from_parts(parts, Body::empty(), ConnInfo::default());
+    /// assert_eq!(env.upgrade().unwrap().protocol(), "echo");
+    /// ```
+    pub fn insert_into(self, extensions: &mut http::Extensions) {
+        extensions.insert(UpgradeSlot(Arc::new(Mutex::new(Some(self)))));
+    }
+
     /// Whether this is an extended CONNECT (else an HTTP/1.1 upgrade).
     ///
     /// ```
@@ -259,7 +281,8 @@ impl Environ {
     /// ([`take_switch`]).
     ///
     /// Stored in the extensions (one allocation): requests that are not
-    /// upgrades pay nothing.
+    /// upgrades pay nothing. [`OnUpgrade::insert_into`] does the same on a
+    /// request head before the environ is built.
     ///
     /// ```
     /// use gateway_core::upgrade::{OnUpgrade, Upgraded};
@@ -272,8 +295,7 @@ impl Environ {
     /// assert_eq!(env.upgrade().unwrap().protocol(), "websocket");
     /// ```
     pub fn set_upgrade(&mut self, on: OnUpgrade) {
-        self.extensions_mut()
-            .insert(UpgradeSlot(Arc::new(Mutex::new(Some(on)))));
+        on.insert_into(self.extensions_mut());
     }
 
     /// Application side: takes the upgrade, to answer with
