@@ -1,6 +1,7 @@
-//! The echo through a real nginx proxying WebSockets
-//! (`proxy_http_version 1.1`, `Upgrade` passed on, `Connection: upgrade`
-//! from a `map`), the same way `deploy/nginx/gateway.conf` does.
+//! The echo through a real nginx proxying WebSockets: nginx's documented
+//! setup (`proxy_http_version 1.1`, `Upgrade` passed on, `Connection:
+//! upgrade` from a `map`, empty for other requests so that upstream
+//! keep-alive still works).
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
