@@ -181,6 +181,17 @@ async fn malformed_handshakes_get_their_4xx() {
             "400",
             &[],
         ),
+        (
+            // gateway-hyper offers no upgrade to a request with a body;
+            // the refusal is still the client's 400, not a 501.
+            "a body",
+            format!(
+                "GET /ws HTTP/1.1\r\nHost: localhost\r\n{}Content-Length: 5\r\n\r\nhello",
+                std_fields("", "")
+            ),
+            "400",
+            &[],
+        ),
     ];
     for (what, req, status, fields) in cases {
         let (line, headers) = raw_head(server.addr, &req).await;

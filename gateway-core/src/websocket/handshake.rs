@@ -5,7 +5,8 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use http::header::{
-    ALLOW, CONNECTION, HeaderName, HeaderValue, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION, UPGRADE,
+    ALLOW, CONNECTION, CONTENT_LENGTH, HeaderName, HeaderValue, SEC_WEBSOCKET_KEY,
+    SEC_WEBSOCKET_VERSION, TRANSFER_ENCODING, UPGRADE,
 };
 use http::{HeaderMap, Method, StatusCode, Version};
 use sha1::{Digest, Sha1};
@@ -55,6 +56,11 @@ pub enum HandshakeError {
     /// 16 bytes. 400.
     #[error("`Sec-WebSocket-Key` must be the base64 form of 16 bytes")]
     InvalidKey,
+    /// An HTTP/1.1 handshake with a body (`Content-Length` other than 0,
+    /// or `Transfer-Encoding`): after the 101 the connection's bytes are
+    /// the WebSocket's, so no body can precede them. 400.
+    #[error("a WebSocket handshake has no body")]
+    UnexpectedBody,
     /// An HTTP/2 (or later) request that is not an extended CONNECT with
     /// `:protocol` `websocket` (RFC 8441). 400.
     #[error(
@@ -87,6 +93,7 @@ impl HandshakeError {
             HandshakeError::HttpVersion
             | HandshakeError::ConnectionNotUpgrade
             | HandshakeError::InvalidKey
+            | HandshakeError::UnexpectedBody
             | HandshakeError::NotExtendedConnect => StatusCode::BAD_REQUEST,
         }
     }
@@ -144,6 +151,14 @@ pub(crate) fn check_http1(
     let key = only(headers, &SEC_WEBSOCKET_KEY).ok_or(HandshakeError::InvalidKey)?;
     if !valid_key(key.as_bytes()) {
         return Err(HandshakeError::InvalidKey);
+    }
+    let has_body = headers.contains_key(TRANSFER_ENCODING)
+        || headers
+            .get_all(CONTENT_LENGTH)
+            .iter()
+            .any(|v| v.as_bytes().trim_ascii() != b"0");
+    if has_body {
+        return Err(HandshakeError::UnexpectedBody);
     }
     Ok(key.clone())
 }

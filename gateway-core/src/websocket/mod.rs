@@ -52,7 +52,7 @@
 //! [`HandshakeError`] (see it for each status): 405 with `Allow: GET` for
 //! another method, 426 with `Upgrade: websocket` for a request that is not
 //! an upgrade, 426 with `Sec-WebSocket-Version: 13` for another version, 400
-//! for a missing or malformed key or `Connection`. A correct handshake on an
+//! for a missing or malformed key or `Connection`, or a body. A correct handshake on an
 //! adapter that cannot switch protocols (CGI, FastCGI) gets 501. Never 500.
 //!
 //! # Cross-site WebSocket hijacking

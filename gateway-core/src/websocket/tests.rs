@@ -149,10 +149,24 @@ fn each_broken_http1_field_gets_its_error() {
             }),
             HandshakeError::InvalidKey,
         ),
+        (
+            "a body",
+            h1(|m| set(m, "content-length", "5")),
+            HandshakeError::UnexpectedBody,
+        ),
+        (
+            "a chunked body",
+            h1(|m| set(m, "transfer-encoding", "chunked")),
+            HandshakeError::UnexpectedBody,
+        ),
     ];
     for (what, got, want) in cases {
         assert_eq!(got, Err(want), "{what}");
     }
+    assert!(
+        h1(|m| set(m, "content-length", "0")).is_ok(),
+        "an empty body is no body"
+    );
 }
 
 #[test]
@@ -226,6 +240,7 @@ fn refusals_carry_their_status_and_fields() {
         (HandshakeError::ConnectionNotUpgrade, 400),
         (HandshakeError::InvalidKey, 400),
         (HandshakeError::NotExtendedConnect, 400),
+        (HandshakeError::UnexpectedBody, 400),
         (HandshakeError::NotUpgradable, 501),
     ] {
         let e = error.into_error(Version::HTTP_11);
