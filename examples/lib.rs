@@ -178,3 +178,5 @@ pub mod demo;
 pub mod login;
 #[path = "mini_framework/mod.rs"]
 pub mod mini_framework;
+#[path = "websocket/mod.rs"]
+pub mod websocket;

@@ -40,3 +40,4 @@ mod static_files;
 mod static_traversal;
 mod tower;
 mod upgrade;
+mod websocket;

@@ -75,6 +75,8 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 
+pub mod websocket;
+
 /// Which server to run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {

@@ -193,6 +193,9 @@ pub mod test_client;
 #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
 pub mod tower;
 pub mod upgrade;
+#[cfg(feature = "websocket")]
+#[cfg_attr(docsrs, doc(cfg(feature = "websocket")))]
+pub mod websocket;
 
 pub use app_impl::{Application, BoxApplication, fn_app};
 pub use body_impl::{Body, BodyWriter};

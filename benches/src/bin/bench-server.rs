@@ -4,19 +4,21 @@
 //! `session-memory`, `session-untouched`, `axum-sessions`, or an ablation;
 //! see `gateway_benches::Kind`), or
 //! one of the static-file servers (`static-gateway`, `static-servedir`: the
-//! directory named by `STATIC_DIR`), on a current-thread runtime until
+//! directory named by `STATIC_DIR`), or a WebSocket echo server (`ws-gateway`,
+//! `ws-axum`; see `gateway_benches::websocket`), on a current-thread runtime until
 //! SIGINT or SIGTERM, then exits cleanly (so `valgrind --tool=callgrind`
 //! writes its totals).
 
 use gateway_benches::Kind;
+use gateway_benches::websocket::WsKind;
 
 fn main() -> std::io::Result<()> {
     let mut args = std::env::args().skip(1);
-    let kind: Kind = args
-        .next()
-        .unwrap_or_else(|| "gateway".into())
-        .parse()
-        .map_err(std::io::Error::other)?;
+    let name = args.next().unwrap_or_else(|| "gateway".into());
+    let kind = match WsKind::parse(&name) {
+        Some(ws) => Err(ws),
+        None => Ok(name.parse::<Kind>().map_err(std::io::Error::other)?),
+    };
     let addr = args.next().unwrap_or_else(|| "127.0.0.1:8000".into());
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -32,6 +34,9 @@ fn main() -> std::io::Result<()> {
                 _ = term.recv() => {}
             }
         };
-        gateway_benches::serve(kind, listener, shutdown).await
+        match kind {
+            Ok(kind) => gateway_benches::serve(kind, listener, shutdown).await,
+            Err(ws) => gateway_benches::websocket::serve(ws, listener, shutdown).await,
+        }
     })
 }
