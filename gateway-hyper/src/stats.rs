@@ -76,9 +76,10 @@ struct Counters {
 
 impl ServerStats {
     /// The client connections open now, on every listener: accepted and
-    /// not yet closed. This is exactly what counts against the
-    /// [connection limit](crate::Server::max_connections): each accepted
-    /// socket counts from its accept until it is closed.
+    /// not yet closed. This is what counts against the
+    /// [connection limit](crate::Server::max_connections) (exactly, but
+    /// for the drain's stragglers below): each accepted socket counts
+    /// from its accept until it is closed.
     ///
     /// - An HTTP/1 connection handed to the application by a `101`
     ///   (WebSocket) still counts here, for as long as its socket is open
