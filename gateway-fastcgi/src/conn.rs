@@ -10,7 +10,7 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use gateway_core::driver::{self, CommitHints};
 use gateway_core::http::StatusCode;
-use gateway_core::{Application, Body, Environ, Error, RootPath};
+use gateway_core::{Application, Body, BodyError, Environ, Error, RootPath};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::sync::watch;
 use tokio::task::{AbortHandle, JoinSet};
@@ -67,6 +67,12 @@ enum Slot {
         ended: bool,
         task: AbortHandle,
         keep_conn: bool,
+        /// `STDIN` bytes received so far, counted as they arrive.
+        received: u64,
+        /// The most `STDIN` may hold: `CONTENT_LENGTH` if given, else the
+        /// body limit.
+        limit: Limit,
+        hints: CommitHints,
     },
     /// Answered; the rest of `STDIN` is discarded until its end.
     Answered,
@@ -110,6 +116,32 @@ impl Params {
                 Params::Many(many)
             }
         };
+    }
+}
+
+/// The most `STDIN` bytes a request may send.
+#[derive(Debug, Clone, Copy)]
+enum Limit {
+    /// `CONTENT_LENGTH`: more is a 400.
+    Exact(u64),
+    /// No `CONTENT_LENGTH`: more than `max_body_size` is a 413.
+    Max(u64),
+}
+
+impl Limit {
+    fn bytes(self) -> u64 {
+        match self {
+            Limit::Exact(n) | Limit::Max(n) => n,
+        }
+    }
+
+    fn error(self) -> Error {
+        match self {
+            Limit::Exact(_) => {
+                Error::with_status(StatusCode::BAD_REQUEST, "STDIN longer than CONTENT_LENGTH")
+            }
+            Limit::Max(limit) => BodyError::LengthLimitExceeded { limit }.into(),
+        }
     }
 }
 
@@ -401,7 +433,6 @@ impl<A: Application, W: AsyncWrite + Unpin + Send + 'static> Conn<A, W> {
     /// build the environ and run the request.
     fn start(&mut self, id: u16, params: Params, keep_conn: bool, first: Bytes) {
         let shared = self.shared.clone();
-        let out = self.out.clone();
         let built = match &params {
             Params::TooLarge => Err((
                 Error::with_status(
@@ -417,10 +448,16 @@ impl<A: Application, W: AsyncWrite + Unpin + Send + 'static> Conn<A, W> {
         // The read buffer is whole again before the next read.
         drop(params);
         let ended = first.is_empty();
-        let (stdin, job): (Option<StdinTx>, Job) = match built {
-            Err((err, hints)) => (None, Job::Refuse(err, hints)),
+        let received = first.len() as u64;
+        let mut limit = Limit::Max(u64::MAX);
+        let (stdin, job, hints): (Option<StdinTx>, Job, CommitHints) = match built {
+            Err((err, hints)) => (None, Job::Refuse(err), hints),
             Ok(head) => {
-                let (stdin, body, flow) = if ended && head.content_length.is_none() {
+                limit = match head.content_length {
+                    Some(n) => Limit::Exact(n),
+                    None => Limit::Max(shared.max_body),
+                };
+                let (stdin, body, flow) = if ended && head.content_length.unwrap_or(0) == 0 {
                     // No body: nothing to queue, nothing to wait for.
                     (None, Body::empty(), None)
                 } else {
@@ -431,7 +468,9 @@ impl<A: Application, W: AsyncWrite + Unpin + Send + 'static> Conn<A, W> {
                     } else {
                         body
                     };
-                    let _ = tx.send(first);
+                    if received <= limit.bytes() {
+                        let _ = tx.send(first);
+                    }
                     if ended {
                         tx.end();
                         (None, body, Some(flow))
@@ -447,16 +486,38 @@ impl<A: Application, W: AsyncWrite + Unpin + Send + 'static> Conn<A, W> {
                 if let Some(script) = head.script_name.as_deref() {
                     env.mount(script);
                 }
-                (stdin, Job::Run(env, hints, flow))
+                (stdin, Job::Run(env, flow), hints)
             }
         };
-        let task = self.tasks.spawn(async move {
+        let task = self.spawn(id, job, hints);
+        self.slots.insert(
+            id,
+            Slot::Running {
+                stdin,
+                ended,
+                task,
+                keep_conn,
+                received,
+                limit,
+                hints,
+            },
+        );
+        if received > limit.bytes() {
+            self.overflow(id);
+        }
+    }
+
+    /// Runs `job` for request `id` in its own task.
+    fn spawn(&mut self, id: u16, job: Job, hints: CommitHints) -> AbortHandle {
+        let shared = self.shared.clone();
+        let out = self.out.clone();
+        self.tasks.spawn(async move {
             let result = match job {
-                Job::Refuse(err, hints) => {
+                Job::Refuse(err) => {
                     let response = driver::error_response(&err, hints);
                     respond::respond(&out, id, response, hints).await
                 }
-                Job::Run(env, hints, flow) => {
+                Job::Run(env, flow) => {
                     let Ok(response) = driver::commit(&shared.app, env).await;
                     // Nothing is written before the request's body has
                     // arrived: nginx stops sending the body once the
@@ -469,16 +530,39 @@ impl<A: Application, W: AsyncWrite + Unpin + Send + 'static> Conn<A, W> {
                 }
             };
             Done { id, result }
-        });
-        self.slots.insert(
-            id,
-            Slot::Running {
-                stdin,
-                ended,
-                task,
-                keep_conn,
-            },
+        })
+    }
+
+    /// Request `id` sent more `STDIN` than its limit: nothing more is
+    /// queued, the application is dropped (nothing of its response has
+    /// been written: that waits for the end of `STDIN`), and the answer
+    /// is 413 (or 400 past `CONTENT_LENGTH`). The rest of `STDIN` is
+    /// discarded; as for every answer given before the end of `STDIN`,
+    /// the connection closes after it unless that end has come by then
+    /// (see [`Conn::finished`]).
+    fn overflow(&mut self, id: u16) {
+        let Some(Slot::Running {
+            stdin,
+            task,
+            limit,
+            hints,
+            ..
+        }) = self.slots.get_mut(&id)
+        else {
+            return;
+        };
+        tracing::debug!(
+            request_id = id,
+            limit = limit.bytes(),
+            "FastCGI STDIN over its limit: refused"
         );
+        task.abort();
+        *stdin = None;
+        let (err, hints) = (limit.error(), *hints);
+        let new = self.spawn(id, Job::Refuse(err), hints);
+        if let Some(Slot::Running { task, .. }) = self.slots.get_mut(&id) {
+            *task = new;
+        }
     }
 
     fn stdin(&mut self, id: u16, content: Bytes) {
@@ -492,7 +576,23 @@ impl<A: Application, W: AsyncWrite + Unpin + Send + 'static> Conn<A, W> {
                     self.start(id, params, keep_conn, content);
                 }
             }
-            Some(Slot::Running { stdin, ended, .. }) => {
+            Some(Slot::Running {
+                stdin,
+                ended,
+                received,
+                limit,
+                ..
+            }) => {
+                if stdin.is_some() {
+                    *received += content.len() as u64;
+                    if *received > limit.bytes() {
+                        if end {
+                            *ended = true;
+                        }
+                        self.overflow(id);
+                        return;
+                    }
+                }
                 if let Some(tx) = stdin.as_ref() {
                     // A body that is gone discards what follows.
                     if tx.send(content).is_ok() && tx.is_full() {
@@ -610,6 +710,6 @@ impl<A: Application, W: AsyncWrite + Unpin + Send + 'static> Conn<A, W> {
 #[allow(clippy::large_enum_variant)]
 enum Job {
     /// Answer with the driver's error response, without the application.
-    Refuse(Error, CommitHints),
-    Run(Environ, CommitHints, Option<Arc<Flow>>),
+    Refuse(Error),
+    Run(Environ, Option<Arc<Flow>>),
 }

@@ -112,13 +112,17 @@
 //! has arrived** (its empty `STDIN` record): nginx stops sending a request
 //! body once the response has begun, so an application that answers
 //! while it still reads — an echo streaming its body back — would wait
-//! for the rest forever. The body is queued meanwhile (bounded by
-//! [`Server::max_body_size`]); PHP-FPM reads the whole body before it
-//! runs a script for the same reason. Answers the server gives itself
-//! (413 for a `CONTENT_LENGTH` over the limit, 431, 400) go out at once,
-//! and the connection closes after them, since the rest of that body may
-//! never come. Frames are gathered while the body has them ready and
-//! written before the next wait, so a [`Body::writer`](gateway_core::Body::writer)
+//! for the rest forever. The body is queued meanwhile; PHP-FPM reads the
+//! whole body before it runs a script for the same reason. The queue is
+//! bounded: `STDIN` bytes are counted per request as they arrive, and
+//! nothing past `CONTENT_LENGTH` (or, without it, past
+//! [`Server::max_body_size`]) is ever queued — see **Limits** below.
+//! Answers the server gives itself (413 and 400 for the body, 431, 400
+//! for the params) go out at once,
+//! and the connection closes after them unless the request's `STDIN` has
+//! ended by then, since the rest of that body may never come. Frames are
+//! gathered while the body has them ready and written before the next
+//! wait, so a [`Body::writer`](gateway_core::Body::writer)
 //! application produces exactly as fast as nginx reads (nginx buffers per
 //! `fastcgi_buffers`, then `fastcgi_max_temp_file_size`; with
 //! `fastcgi_buffering off` as fast as the client reads). Trailers cannot
@@ -158,15 +162,25 @@
 //!   answered `END_REQUEST` with `FCGI_UNKNOWN_ROLE`.
 //! - **`ABORT_REQUEST`** drops the request's task — the application's
 //!   future or its response body — at once and answers `END_REQUEST`.
+//!   A record the task had half written is finished first (the record
+//!   stream of the connection stays whole; other requests on it go on).
 //!   nginx does not send it (checked with nginx 1.22.1, `fastcgi_keep_conn
 //!   on`): when its client goes away it closes the upstream connection,
 //!   and a closed connection drops every request on it the same way.
 //! - **Limits**: the params stream over [`Server::max_head_size`] is 431;
 //!   a `CONTENT_LENGTH` over [`Server::max_body_size`] is 413 before the
-//!   application runs, and a body without one fails with 413 at the
-//!   limit; a body shorter than `CONTENT_LENGTH` fails with
-//!   `BodyError::Incomplete`, a longer one with 400. All of these answers
-//!   come from [`driver::error_response`](gateway_core::driver::error_response).
+//!   application runs. `STDIN` is counted as it arrives: the record that
+//!   takes a request past `CONTENT_LENGTH` (`0` included: then any
+//!   `STDIN` data) is answered 400, past [`Server::max_body_size`]
+//!   without `CONTENT_LENGTH` 413 — at once, whatever the application
+//!   is doing: its task is dropped (nothing of its response has been
+//!   written yet, see above), the record is not queued, and the rest of
+//!   that `STDIN` is read and discarded. So a request never holds more than its limit in memory, and
+//!   until the commit no more than 256 KiB (and one record) beyond what
+//!   the application has read. A body shorter than `CONTENT_LENGTH` fails
+//!   with
+//!   `BodyError::Incomplete`. All of these answers come from
+//!   [`driver::error_response`](gateway_core::driver::error_response).
 //! - **Protocol errors** — a version other than 1, a malformed
 //!   `BEGIN_REQUEST` or `GET_VALUES`, `BEGIN_REQUEST` with id 0 or for an
 //!   id still in flight — close the connection (logged): the stream is no

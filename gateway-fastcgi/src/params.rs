@@ -20,7 +20,8 @@ pub(crate) struct Head {
     pub(crate) conn: ConnInfo,
     /// The prefix to mount (a raw prefix of the path), if any.
     pub(crate) script_name: Option<Box<str>>,
-    /// `CONTENT_LENGTH`, when given and not zero.
+    /// `CONTENT_LENGTH`, when given (zero included: then `STDIN` data is
+    /// a 400).
     pub(crate) content_length: Option<u64>,
     pub(crate) hints: CommitHints,
 }
@@ -187,7 +188,7 @@ pub(crate) fn head(params: &[u8], max_body: u64) -> Result<Head, (Error, CommitH
         parts,
         conn: meta.conn(),
         script_name,
-        content_length: content_length.filter(|n| *n > 0),
+        content_length,
         hints,
     })
 }

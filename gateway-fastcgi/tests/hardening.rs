@@ -3,6 +3,7 @@
 //! issue 17 and fails without its fix.
 
 #[path = "wire/support.rs"]
+#[allow(dead_code)] // the helpers `wire` uses and these tests do not
 mod support;
 
 use std::time::Duration;
@@ -10,7 +11,7 @@ use std::time::Duration;
 use gateway_core::response::NO_HEADERS;
 use gateway_core::{Environ, fn_app, start};
 use gateway_fastcgi::record::{self, RecordType};
-use support::{Client, get, req, start as serve, within};
+use support::{Client, get, req, start as serve};
 
 fn app() -> impl gateway_core::Application {
     fn_app(|mut env: Environ| async move {
@@ -45,4 +46,92 @@ async fn abort_during_a_large_response_keeps_the_record_stream_whole() {
     let reply = c.reply(2).await;
     assert!(reply.text().ends_with("hi"), "{:?}", reply.end);
     assert_eq!(reply.end, Some((0, 0)));
+}
+
+fn post(path: &str, content_length: Option<usize>) -> Vec<(&'static str, String)> {
+    let mut params = get(path);
+    params[0].1 = "POST".to_owned();
+    if let Some(n) = content_length {
+        params.push(("CONTENT_LENGTH", n.to_string()));
+    }
+    params
+}
+
+/// The records of a request up to (not including) its `STDIN`.
+fn head_of(id: u16, params: &[(&'static str, String)]) -> Vec<u8> {
+    let mut whole = req(id, true, params, b"");
+    whole.truncate(whole.len() - 8); // the empty STDIN
+    whole
+}
+
+fn stdin_records(id: u16, bytes: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    let chunk = vec![b'b'; 60_000];
+    let mut left = bytes;
+    while left > 0 {
+        let n = left.min(chunk.len());
+        record::put_record(&mut out, RecordType::Stdin, id, &chunk[..n]);
+        left -= n;
+    }
+    out
+}
+
+fn status_of(reply: &support::Reply) -> String {
+    reply.text().lines().next().unwrap_or("").to_owned()
+}
+
+/// `STDIN` past `max_body_size` (no `CONTENT_LENGTH`) to an application
+/// that streams its body back: the answer is 413 at once, before the
+/// rest of the body arrives; nothing past the limit is queued.
+#[tokio::test]
+async fn stdin_past_the_body_limit_is_413_at_once() {
+    let server = support::start_with(
+        gateway_fastcgi::Server::bind("127.0.0.1:0")
+            .await
+            .unwrap()
+            .max_body_size(1 << 20),
+        app(),
+    );
+    let mut c = Client::connect(server.addr).await;
+    c.send(&head_of(1, &post("/stream", None))).await;
+    // 2 MiB, and no end of STDIN.
+    c.send(&stdin_records(1, 2 << 20)).await;
+    let reply = c.reply(1).await;
+    assert_eq!(status_of(&reply), "Status: 413 Payload Too Large");
+    assert_eq!(reply.end, Some((0, 0)));
+}
+
+/// `STDIN` longer than `CONTENT_LENGTH` is a 400, not queued.
+#[tokio::test]
+async fn stdin_past_content_length_is_400() {
+    let server = serve(app()).await;
+    let mut c = Client::connect(server.addr).await;
+    c.send(&head_of(1, &post("/stream", Some(10)))).await;
+    c.send(&stdin_records(1, 100_000)).await;
+    let reply = c.reply(1).await;
+    assert_eq!(status_of(&reply), "Status: 400 Bad Request");
+    assert_eq!(reply.end, Some((0, 0)));
+}
+
+/// `CONTENT_LENGTH: 0` is exact: `STDIN` data after it is a 400, not a
+/// body.
+#[tokio::test]
+async fn stdin_after_content_length_zero_is_400() {
+    let server = serve(app()).await;
+    let mut c = Client::connect(server.addr).await;
+    c.send(&req(
+        1,
+        true,
+        &post("/stream", Some(0)),
+        b"more than zero bytes",
+    ))
+    .await;
+    let reply = c.reply(1).await;
+    assert_eq!(
+        status_of(&reply),
+        "Status: 400 Bad Request",
+        "{}",
+        reply.text()
+    );
+    assert!(!reply.text().contains("more than zero"), "{}", reply.text());
 }
