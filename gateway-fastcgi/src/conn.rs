@@ -199,7 +199,9 @@ pub(crate) async fn serve<A, R, W>(
     // application futures and bodies): the connection is gone.
     conn.tasks.shutdown().await;
     if let Stop::Close = stop {
-        conn.out.shutdown().await;
+        // Bounded: a peer that does not read cannot hold the connection
+        // (nor the server's drain) open.
+        let _ = tokio::time::timeout(LINGER, conn.out.shutdown()).await;
         let mut sink = [0u8; 4096];
         let _ = tokio::time::timeout(LINGER, async {
             while matches!(rd.read(&mut sink).await, Ok(n) if n > 0) {}
@@ -228,7 +230,22 @@ impl<A: Application, W: AsyncWrite + Unpin + Send + 'static> Conn<A, W> {
             while self.pending.is_none() {
                 match record::decode(&mut buf) {
                     Ok(Some(rec)) => {
-                        if let Err(stop) = self.record(rec).await {
+                        // The loop's own writes (GET_VALUES answers,
+                        // UNKNOWN_TYPE, refusals, ABORT's END_REQUEST) wait
+                        // for a peer that may never read: they are raced
+                        // against the idle timeout and the drain deadline
+                        // (writes are cancel-safe, see `Out`).
+                        let mut abort = phase.clone();
+                        let stop = tokio::select! {
+                            biased;
+                            handled = self.record(rec) => handled.err(),
+                            _ = abort.wait_for(|p| *p == Phase::Abort) => Some(Stop::Drop),
+                            () = tokio::time::sleep(idle.unwrap_or(far)) => {
+                                tracing::debug!("FastCGI connection: the peer does not read; dropping it");
+                                Some(Stop::Drop)
+                            }
+                        };
+                        if let Some(stop) = stop {
                             return stop;
                         }
                     }
@@ -245,6 +262,15 @@ impl<A: Application, W: AsyncWrite + Unpin + Send + 'static> Conn<A, W> {
             if buf.capacity() - buf.len() < 4096 {
                 buf.reserve(16 * 1024);
             }
+            // The idle timer runs while no request is in flight, and while
+            // one waits for `STDIN` that the peer owes (not while the
+            // reading pauses for an application's queue).
+            let owed = self.pending.is_none()
+                && self
+                    .slots
+                    .values()
+                    .any(|s| matches!(s, Slot::Running { ended: false, .. } | Slot::Answered));
+            let timed = idle.is_some() && (self.tasks.is_empty() || owed);
             tokio::select! {
                 biased;
                 done = self.tasks.join_next(), if !self.tasks.is_empty() => {
@@ -298,9 +324,13 @@ impl<A: Application, W: AsyncWrite + Unpin + Send + 'static> Conn<A, W> {
                         }
                     }
                 }
-                () = &mut sleep, if idle.is_some() && self.tasks.is_empty() => {
-                    tracing::debug!("FastCGI connection idle: closing");
-                    return Stop::Close;
+                () = &mut sleep, if timed => {
+                    if self.tasks.is_empty() {
+                        tracing::debug!("FastCGI connection idle: closing");
+                        return Stop::Close;
+                    }
+                    tracing::debug!("FastCGI connection: no STDIN within the idle timeout; dropping its requests");
+                    return Stop::Drop;
                 }
             }
         }

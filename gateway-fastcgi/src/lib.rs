@@ -157,7 +157,9 @@
 //!   specification makes the web server send right after the params,
 //!   empty when there is no body): a request without a body then gets
 //!   an empty body with no queue behind it. One that never sends
-//!   `STDIN` is closed at the idle timeout.
+//!   `STDIN`, or stops sending it half-way, is dropped at the
+//!   [idle timeout](Server::idle_timeout), which also bounds a peer that
+//!   stops reading what the connection writes.
 //! - **Roles**: only the responder; `BEGIN_REQUEST` for another role is
 //!   answered `END_REQUEST` with `FCGI_UNKNOWN_ROLE`.
 //! - **`ABORT_REQUEST`** drops the request's task — the application's
@@ -175,11 +177,11 @@
 //!   without `CONTENT_LENGTH` 413 — at once, whatever the application
 //!   is doing: its task is dropped (nothing of its response has been
 //!   written yet, see above), the record is not queued, and the rest of
-//!   that `STDIN` is read and discarded. So a request never holds more than its limit in memory, and
-//!   until the commit no more than 256 KiB (and one record) beyond what
-//!   the application has read. A body shorter than `CONTENT_LENGTH` fails
-//!   with
-//!   `BodyError::Incomplete`. All of these answers come from
+//!   that `STDIN` is read and discarded. So a request never holds more
+//!   than its limit in memory, and until the commit no more than 256 KiB
+//!   (and one record) beyond what the application has read. A body
+//!   shorter than `CONTENT_LENGTH` fails with `BodyError::Incomplete`.
+//!   All of these answers come from
 //!   [`driver::error_response`](gateway_core::driver::error_response).
 //! - **Protocol errors** — a version other than 1, a malformed
 //!   `BEGIN_REQUEST` or `GET_VALUES`, `BEGIN_REQUEST` with id 0 or for an

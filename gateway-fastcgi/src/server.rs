@@ -242,9 +242,20 @@ impl Server {
         self
     }
 
-    /// How long a connection with no request in flight may stay silent
-    /// before it is closed; `None` to never close it. Defaults to
-    /// [`DEFAULT_IDLE_TIMEOUT`].
+    /// How long a connection may stay silent before it is closed; `None`
+    /// to never close it. Defaults to [`DEFAULT_IDLE_TIMEOUT`].
+    ///
+    /// The clock runs while no request is in flight (from the last byte
+    /// read or the last answer), and also while a request waits for
+    /// `STDIN` the web server owes: no byte within the timeout then
+    /// drops the connection and its requests (there is no separate body
+    /// read timeout). It does not run while reading pauses because an
+    /// application has not read its queued body yet. The same timeout
+    /// bounds each record the connection writes on its own
+    /// (`GET_VALUES_RESULT`, `UNKNOWN_TYPE`, refusals, the `END_REQUEST`
+    /// of an `ABORT_REQUEST`): a peer that does not read it within the
+    /// timeout is dropped. With `None`, only the
+    /// [drain deadline](Server::drain_timeout) ends such a connection.
     pub fn idle_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Server {
         self.idle_timeout = timeout.into();
         self
@@ -252,7 +263,10 @@ impl Server {
 
     /// How long a graceful shutdown waits for requests in flight before
     /// it drops them and closes their connections. Defaults to
-    /// [`DEFAULT_DRAIN_TIMEOUT`].
+    /// [`DEFAULT_DRAIN_TIMEOUT`]. Past it, every connection is dropped,
+    /// whatever it is waiting for (a peer that does not read included),
+    /// so [`Server::serve_with_shutdown`] returns soon after (a closing
+    /// connection still gets up to a second to finish its last write).
     pub fn drain_timeout(mut self, timeout: Duration) -> Server {
         self.drain_timeout = timeout;
         self

@@ -135,3 +135,79 @@ async fn stdin_after_content_length_zero_is_400() {
     );
     assert!(!reply.text().contains("more than zero"), "{}", reply.text());
 }
+
+/// Writes GET_VALUES records without end (never reading), in a task; the
+/// task ends when a write fails: the server dropped the connection.
+fn flood_get_values(io: tokio::net::TcpStream) -> tokio::task::JoinHandle<()> {
+    use tokio::io::AsyncWriteExt as _;
+    let mut query = Vec::new();
+    for name in ["FCGI_MAX_CONNS", "FCGI_MAX_REQS", "FCGI_MPXS_CONNS"] {
+        record::put_pair(&mut query, name.as_bytes(), b"");
+    }
+    let mut batch = Vec::new();
+    for _ in 0..1000 {
+        record::put_record(&mut batch, RecordType::GetValues, 0, &query);
+    }
+    let mut io = io;
+    tokio::spawn(async move { while io.write_all(&batch).await.is_ok() {} })
+}
+
+/// A peer that floods `GET_VALUES` and never reads blocks the server's
+/// answers: the connection is dropped at the idle timeout, not held.
+#[tokio::test]
+async fn a_peer_that_never_reads_is_dropped_at_the_idle_timeout() {
+    let server = support::start_with(
+        gateway_fastcgi::Server::bind("127.0.0.1:0")
+            .await
+            .unwrap()
+            .idle_timeout(Duration::from_millis(300)),
+        app(),
+    );
+    let io = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let flood = flood_get_values(io);
+    support::within("the connection dropped", flood)
+        .await
+        .unwrap();
+}
+
+/// The drain deadline ends `serve_with_shutdown` even with a connection
+/// whose peer never reads (and the idle timeout off).
+#[tokio::test]
+async fn the_drain_deadline_ends_serve_when_the_peer_never_reads() {
+    let server = support::start_with(
+        gateway_fastcgi::Server::bind("127.0.0.1:0")
+            .await
+            .unwrap()
+            .idle_timeout(None)
+            .drain_timeout(Duration::from_millis(300)),
+        app(),
+    );
+    let io = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let flood = flood_get_values(io);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    server.stop.send(()).unwrap();
+    support::within("serve returns", server.join)
+        .await
+        .unwrap()
+        .unwrap();
+    flood.abort();
+}
+
+/// A request whose `STDIN` stops half-way (1 byte, then nothing) does not
+/// hold its connection past the idle timeout.
+#[tokio::test]
+async fn a_request_waiting_for_stdin_is_dropped_at_the_idle_timeout() {
+    let server = support::start_with(
+        gateway_fastcgi::Server::bind("127.0.0.1:0")
+            .await
+            .unwrap()
+            .idle_timeout(Duration::from_millis(200)),
+        app(),
+    );
+    let mut c = Client::connect(server.addr).await;
+    let mut first = head_of(1, &post("/stream", None));
+    record::put_record(&mut first, RecordType::Stdin, 1, b"x");
+    c.send(&first).await;
+    let reply = c.reply(1).await; // EOF within the timeout, or it panics
+    assert_eq!(reply.end, None);
+}
