@@ -66,7 +66,7 @@
 //! | param | becomes |
 //! |---|---|
 //! | `REQUEST_METHOD` | the method (required: 400 without it) |
-//! | `REQUEST_URI` | the request-target, **raw**: [`Environ::path_info`](gateway_core::Environ::path_info) is a suffix of it, `%2F` survives |
+//! | `REQUEST_URI` | the request-target, **raw**: [`Environ::path_info`](gateway_core::Environ::path_info) is a suffix of it, `%2F` survives; origin-form without dot segments, or 400 (see **Paths**) |
 //! | `SCRIPT_NAME` | the mount point, by [`Environ::mount`](gateway_core::Environ::mount) — only when `PATH_INFO` is sent too and `SCRIPT_NAME` is a raw prefix of `REQUEST_URI`'s path on a segment boundary |
 //! | `SERVER_PROTOCOL` | the version (`HTTP/1.0`, `HTTP/2.0`…; others count as 1.1) |
 //! | `CONTENT_LENGTH`, `CONTENT_TYPE` | those headers; the length is the body's exact size |
@@ -92,6 +92,18 @@
 //! [`Server::root_path`]. Without `REQUEST_URI` the target is rebuilt
 //! from `SCRIPT_NAME`, `PATH_INFO` and `QUERY_STRING`, percent-encoded
 //! again, and — as in CGI — an encoded `/` is then a real one.
+//!
+//! **Dot segments are refused (400).** nginx matches its `location`s
+//! against the *normalised* path, while the application sees the raw
+//! one: `/app/admin/../public` passes `location /app/admin/ { return
+//! 403; }` as `/app/public` and would reach the application with
+//! `path_info` `/admin/../public`. So a path with a `.` or `..` segment,
+//! raw or percent-encoded (`%2e`, `.%2E`…, the rule of
+//! [`RootPath`](gateway_core::RootPath)), is answered 400 without the
+//! application; dots inside a segment (`/a/..b`) and in the query are
+//! fine. `REQUEST_URI` must be origin-form (starting with `/`) or `*`
+//! with `OPTIONS`: `*` with another method, an absolute-form or an
+//! authority-form target is a 400 too.
 //!
 //! **Header names.** `HTTP_X_FOO` becomes `x-foo`: FastCGI cannot tell a
 //! `_` from a `-` in a header name. nginx drops header fields with an

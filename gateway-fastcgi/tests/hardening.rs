@@ -211,3 +211,60 @@ async fn a_request_waiting_for_stdin_is_dropped_at_the_idle_timeout() {
     let reply = c.reply(1).await; // EOF within the timeout, or it panics
     assert_eq!(reply.end, None);
 }
+
+async fn status_for(c: &mut Client, id: u16, params: &[(&'static str, String)]) -> String {
+    c.send(&req(id, true, params, b"")).await;
+    status_of(&c.reply(id).await)
+}
+
+/// A `REQUEST_URI` with dot segments (raw or `%2e`) is a 400: nginx
+/// matched its locations against the normalised path, so
+/// `/app/admin/../public` would reach the application past a
+/// `location /app/admin/ { return 403; }`.
+#[tokio::test]
+async fn dot_segments_in_request_uri_are_400() {
+    let server = serve(app()).await;
+    let mut c = Client::connect(server.addr).await;
+    let mut id = 0;
+    for uri in [
+        "/app/admin/../public",
+        "/app/admin/%2e%2E/public",
+        "/app/admin/.%2e",
+        "/app/./admin",
+    ] {
+        id += 1;
+        assert_eq!(
+            status_for(&mut c, id, &get(uri)).await,
+            "Status: 400 Bad Request",
+            "{uri}"
+        );
+    }
+    // Dots that are not whole segments, or in the query, are fine.
+    for uri in ["/app/..x/y", "/app/x?next=/../y"] {
+        id += 1;
+        assert_eq!(
+            status_for(&mut c, id, &get(uri)).await,
+            "Status: 200 OK",
+            "{uri}"
+        );
+    }
+}
+
+/// Only an origin-form `REQUEST_URI` is served (and `*` for OPTIONS).
+#[tokio::test]
+async fn request_uri_must_be_origin_form() {
+    let server = serve(app()).await;
+    let mut c = Client::connect(server.addr).await;
+    let mut id = 0;
+    for uri in ["*", "http://evil.example/x", "evil.example:443", "x/y"] {
+        id += 1;
+        assert_eq!(
+            status_for(&mut c, id, &get(uri)).await,
+            "Status: 400 Bad Request",
+            "{uri}"
+        );
+    }
+    let mut options = get("*");
+    options[0].1 = "OPTIONS".to_owned();
+    assert_eq!(status_for(&mut c, 99, &options).await, "Status: 200 OK");
+}

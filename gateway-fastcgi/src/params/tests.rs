@@ -213,3 +213,32 @@ fn a_repeated_param_counts_with_its_last_value() {
     ]);
     assert_eq!((env.script_name(), env.path_info()), ("/app", "/x"));
 }
+
+#[test]
+fn dot_segments_raw_or_encoded() {
+    for path in [
+        "/a/../b",
+        "/a/./b",
+        "/..",
+        "/.",
+        "/a/..",
+        "/a/%2e%2E/b",
+        "/a/.%2e",
+        "/%2E",
+        "/a/%2e./",
+    ] {
+        assert!(has_dot_segment(path), "{path}");
+    }
+    for path in [
+        "/",
+        "/a/..b/c",
+        "/a/.b",
+        "/a/b.",
+        "/a/%2e%2e%2e",
+        "/2e",
+        "/a/...",
+        "/a/e.",
+    ] {
+        assert!(!has_dot_segment(path), "{path}");
+    }
+}
