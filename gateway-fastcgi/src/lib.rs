@@ -46,8 +46,25 @@
 //! ```
 //!
 //! With the stock `fastcgi_params` included instead, add `PATH_INFO`
-//! (it has none); a param sent twice (`SCRIPT_NAME` there and here) counts
-//! once, with its last value.
+//! (it has none). A param sent twice: one of the table below that is not
+//! an `HTTP_*` header (`SCRIPT_NAME` there and here) counts once, with
+//! its last value; an `HTTP_*` param sent twice is a header field with
+//! two values, both kept in order (`HTTP_X_A: 1` and `HTTP_X_A: 2` give
+//! `x-a: 1` and `x-a: 2`), except `HTTP_HOST`, which is then a 400.
+//!
+//! # Trust
+//!
+//! The web server is trusted, and so is anything that can connect to
+//! the listener: the params are believed as sent. `REMOTE_ADDR` becomes
+//! the peer, `HTTPS`/`REQUEST_SCHEME` the scheme (and whether the
+//! request came over TLS), `HTTP_*` the headers — a process that can
+//! connect can claim any client address and `https`. **The socket must be
+//! reachable only by the web server**: a loopback address
+//! ([`Server::bind`]`("127.0.0.1:9000")`), or better a Unix socket with
+//! mode `0o660` and a group only the web server's user is in
+//! ([`Server::bind_unix`]`(path, 0o660)`). FastCGI has no authentication
+//! of its own (PHP-FPM's `listen.allowed_clients` is an address list;
+//! this crate has none: use the socket's reach).
 //!
 //! # Why its own record layer
 //!

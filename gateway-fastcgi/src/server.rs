@@ -148,6 +148,14 @@ impl Server {
     }
 
     /// Binds a TCP listener (`fastcgi_pass 127.0.0.1:9000;`).
+    ///
+    /// **Only the web server may reach it**: whoever connects is trusted
+    /// as a web server, and the params it sends — `REMOTE_ADDR`, `HTTPS`,
+    /// `REQUEST_SCHEME`, every `HTTP_*` header — are believed as sent
+    /// (see the [crate docs](crate#trust)). Bind a loopback address (or
+    /// firewall the port to the web server's host), never `0.0.0.0` on a
+    /// network others reach; a Unix socket ([`Server::bind_unix`] with
+    /// `0o660`) is the tighter choice.
     pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<Server> {
         Ok(Server::with(Listener::Tcp(TcpListener::bind(addr).await?)))
     }
@@ -157,6 +165,11 @@ impl Server {
     /// server's user in the file's group; else the umask decides). A
     /// socket file left by a dead server is replaced; a live one, or any
     /// other file, is an error. The file is removed when the server stops.
+    ///
+    /// Whoever can connect is trusted as the web server (see the
+    /// [crate docs](crate#trust)): give the socket a mode such as `0o660`
+    /// and a group only the web server's user is in; with `None` the
+    /// umask may leave it open to every local user.
     pub fn bind_unix(path: impl AsRef<Path>, mode: impl Into<Option<u32>>) -> io::Result<Server> {
         Ok(Server::with(bind_unix(path.as_ref(), mode.into())?))
     }
