@@ -2,7 +2,7 @@
 //! real sockets: a raw echo protocol over HTTP/1.1 `Upgrade` on TCP, Unix
 //! sockets and TLS, and over HTTP/2 extended CONNECT; the graceful drain of
 //! upgraded connections; an upgrade through a middleware stack; hostile
-//! and unlucky clients.
+//! and unlucky clients; the connection limit with upgraded connections.
 //!
 //! The echo handler counts itself: `dropped` rises when its closure or
 //! future is dropped (called or not), `finished` when it returns, so a
@@ -23,6 +23,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 mod drain;
 mod echo;
 mod hostile;
+mod limit;
 mod stack;
 
 /// What the echo handler does when the server drains.

@@ -39,6 +39,8 @@ pub(crate) struct Shared<A> {
     pub(crate) max_body: u64,
     pub(crate) max_requests: usize,
     pub(crate) idle_timeout: Option<Duration>,
+    /// From `BEGIN_REQUEST` to the end of `PARAMS` (408 past it).
+    pub(crate) header_read_timeout: Option<Duration>,
     pub(crate) root_path: Option<RootPath>,
     /// `FCGI_MAX_CONNS` and `FCGI_MAX_REQS` for `GET_VALUES`.
     pub(crate) max_conns: usize,
@@ -48,6 +50,9 @@ pub(crate) struct Shared<A> {
 /// web server still sends, so that closing does not reset the connection
 /// under a response it has not read yet.
 const LINGER: Duration = Duration::from_secs(1);
+
+/// How far off "no deadline" is (a sleep must have one).
+const FAR: Duration = Duration::from_secs(86400 * 365);
 
 /// The state of one request id on the connection.
 enum Slot {
@@ -59,6 +64,10 @@ enum Slot {
         params: Params,
         keep_conn: bool,
         complete: bool,
+        /// When the params must be complete (the header-read timeout);
+        /// set by [`Conn::head_deadline`] once the records read with the
+        /// `BEGIN_REQUEST` have been handled.
+        deadline: Option<Instant>,
     },
     /// The request runs; `stdin` feeds its body until the stream
     /// `ended`.
@@ -218,9 +227,14 @@ impl<A: Application, W: AsyncWrite + Unpin + Send + 'static> Conn<A, W> {
     ) -> Stop {
         let mut buf = BytesMut::with_capacity(16 * 1024);
         let idle = self.shared.idle_timeout;
-        let far = Duration::from_secs(86400 * 365);
-        let sleep = tokio::time::sleep(idle.unwrap_or(far));
+        let sleep = tokio::time::sleep(idle.unwrap_or(FAR));
         tokio::pin!(sleep);
+        // The earliest head deadline of the requests still receiving
+        // params, and the one `head` is set to.
+        let head_timeout = self.shared.header_read_timeout;
+        let head = tokio::time::sleep(FAR);
+        tokio::pin!(head);
+        let mut head_set = None;
         if *phase.borrow() != Phase::Running {
             self.closing = true;
         }
@@ -240,7 +254,7 @@ impl<A: Application, W: AsyncWrite + Unpin + Send + 'static> Conn<A, W> {
                             biased;
                             handled = self.record(rec) => handled.err(),
                             _ = abort.wait_for(|p| *p == Phase::Abort) => Some(Stop::Drop),
-                            () = tokio::time::sleep(idle.unwrap_or(far)) => {
+                            () = tokio::time::sleep(idle.unwrap_or(FAR)) => {
                                 tracing::debug!("FastCGI connection: the peer does not read; dropping it");
                                 Some(Stop::Drop)
                             }
@@ -259,6 +273,14 @@ impl<A: Application, W: AsyncWrite + Unpin + Send + 'static> Conn<A, W> {
             if self.closing && self.tasks.is_empty() && !self.has_open_requests() {
                 return Stop::Close;
             }
+            let head_due = match head_timeout {
+                Some(timeout) if !self.slots.is_empty() => self.head_deadline(timeout),
+                _ => None,
+            };
+            if let Some(due) = head_due.filter(|due| head_set != Some(*due)) {
+                head_set = Some(due);
+                head.as_mut().reset(due);
+            }
             if buf.capacity() - buf.len() < 4096 {
                 buf.reserve(16 * 1024);
             }
@@ -266,10 +288,14 @@ impl<A: Application, W: AsyncWrite + Unpin + Send + 'static> Conn<A, W> {
             // one waits for `STDIN` that the peer owes (not while the
             // reading pauses for an application's queue).
             let owed = self.pending.is_none()
-                && self
-                    .slots
-                    .values()
-                    .any(|s| matches!(s, Slot::Running { ended: false, .. } | Slot::Answered));
+                && self.slots.values().any(|s| {
+                    matches!(
+                        s,
+                        Slot::Params { complete: true, .. }
+                            | Slot::Running { ended: false, .. }
+                            | Slot::Answered
+                    )
+                });
             let timed = idle.is_some() && (self.tasks.is_empty() || owed);
             tokio::select! {
                 biased;
@@ -300,6 +326,11 @@ impl<A: Application, W: AsyncWrite + Unpin + Send + 'static> Conn<A, W> {
                         Ok(Phase::Draining) => self.closing = true,
                         Ok(Phase::Abort) | Err(_) => return Stop::Drop,
                     }
+                }
+                () = &mut head, if head_due.is_some() => {
+                    // Set again next time round, even to the same instant.
+                    head_set = None;
+                    self.heads_timed_out();
                 }
                 sent = async { self.pending.as_mut().expect("guarded").await }, if self.pending.is_some() => {
                     self.pending = None;
@@ -332,6 +363,77 @@ impl<A: Application, W: AsyncWrite + Unpin + Send + 'static> Conn<A, W> {
                     tracing::debug!("FastCGI connection: no STDIN within the idle timeout; dropping its requests");
                     return Stop::Drop;
                 }
+            }
+        }
+    }
+
+    /// The earliest deadline of the requests whose params are not
+    /// complete, starting the clock of those that have none yet. A
+    /// request's clock starts here, after the records read with its
+    /// `BEGIN_REQUEST` have been handled: params that came in the same
+    /// read (nginx writes them together) cost no clock reading.
+    fn head_deadline(&mut self, timeout: Duration) -> Option<Instant> {
+        let mut now = None;
+        let mut earliest: Option<Instant> = None;
+        for slot in self.slots.values_mut() {
+            if let Slot::Params {
+                complete: false,
+                deadline,
+                ..
+            } = slot
+            {
+                let due = *deadline.get_or_insert_with(|| {
+                    let now = *now.get_or_insert_with(Instant::now);
+                    now.checked_add(timeout).unwrap_or(now + FAR)
+                });
+                earliest = Some(earliest.map_or(due, |e| e.min(due)));
+            }
+        }
+        earliest
+    }
+
+    /// Answers 408 to every request whose params missed their deadline;
+    /// the connection then closes after its requests in flight, as after
+    /// any answer given before the request's end (see [`Conn::finished`]).
+    #[cold]
+    fn heads_timed_out(&mut self) {
+        let now = Instant::now();
+        let late: Vec<u16> = self
+            .slots
+            .iter()
+            .filter_map(|(id, slot)| match slot {
+                Slot::Params {
+                    complete: false,
+                    deadline: Some(due),
+                    ..
+                } if *due <= now => Some(*id),
+                _ => None,
+            })
+            .collect();
+        for id in late {
+            if let Some(Slot::Params { keep_conn, .. }) = self.slots.remove(&id) {
+                tracing::debug!(
+                    request_id = id,
+                    "FastCGI params not complete within the header-read timeout: 408"
+                );
+                let err = Error::with_status(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "the FastCGI params did not arrive within the header-read timeout",
+                );
+                let hints = params::fallback_hints();
+                let task = self.spawn(id, Job::Refuse(err), hints);
+                self.slots.insert(
+                    id,
+                    Slot::Running {
+                        stdin: None,
+                        ended: false,
+                        task,
+                        keep_conn,
+                        received: 0,
+                        limit: Limit::Max(u64::MAX),
+                        hints,
+                    },
+                );
             }
         }
     }
@@ -430,6 +532,7 @@ impl<A: Application, W: AsyncWrite + Unpin + Send + 'static> Conn<A, W> {
                 params: Params::Empty,
                 keep_conn: begin.keep_conn(),
                 complete: false,
+                deadline: None,
             },
         );
         Ok(())

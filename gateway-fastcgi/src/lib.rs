@@ -198,7 +198,10 @@
 //!   nginx does not send it (checked with nginx 1.22.1, `fastcgi_keep_conn
 //!   on`): when its client goes away it closes the upstream connection,
 //!   and a closed connection drops every request on it the same way.
-//! - **Limits**: the params stream over [`Server::max_head_size`] is 431;
+//! - **Limits**: params not complete within
+//!   [`Server::header_read_timeout`] of their `BEGIN_REQUEST` (30 s by
+//!   default) are 408, and the connection closes after it; the params
+//!   stream over [`Server::max_head_size`] is 431;
 //!   a `CONTENT_LENGTH` over [`Server::max_body_size`] is 413 before the
 //!   application runs. `STDIN` is counted as it arrives: the record that
 //!   takes a request past `CONTENT_LENGTH` (`0` included: then any
@@ -231,7 +234,7 @@ mod server;
 mod stdin;
 
 pub use server::{
-    DEFAULT_DRAIN_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_BODY_SIZE, DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_MAX_HEAD_SIZE, DEFAULT_MAX_REQUESTS_PER_CONNECTION, Server, ServerStats,
-    shutdown_signal,
+    DEFAULT_DRAIN_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_MAX_BODY_SIZE, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HEAD_SIZE,
+    DEFAULT_MAX_REQUESTS_PER_CONNECTION, Server, ServerStats, shutdown_signal,
 };

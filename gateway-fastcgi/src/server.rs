@@ -26,6 +26,9 @@ pub const DEFAULT_MAX_BODY_SIZE: u64 = 10 * 1024 * 1024;
 /// upstream `keepalive_timeout` of 60 s, so that nginx closes an idle
 /// connection before the application does).
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(120);
+/// The default [`Server::header_read_timeout`]: 30 s, as gateway-hyper's
+/// `Server::header_read_timeout`.
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// The default [`Server::drain_timeout`]: 30 s.
 pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -55,6 +58,7 @@ pub struct Server {
     max_head: usize,
     max_body: u64,
     idle_timeout: Option<Duration>,
+    header_read_timeout: Option<Duration>,
     drain_timeout: Duration,
     root_path: Option<RootPath>,
     stats: ServerStats,
@@ -135,6 +139,7 @@ impl Server {
             max_head: DEFAULT_MAX_HEAD_SIZE,
             max_body: DEFAULT_MAX_BODY_SIZE,
             idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
+            header_read_timeout: Some(DEFAULT_HEADER_READ_TIMEOUT),
             drain_timeout: DEFAULT_DRAIN_TIMEOUT,
             root_path: None,
             stats: ServerStats::default(),
@@ -274,6 +279,47 @@ impl Server {
         self
     }
 
+    /// How long a request's head may take to arrive: from its
+    /// `BEGIN_REQUEST` to the empty `PARAMS` record that ends its params;
+    /// `None` for no limit. Defaults to [`DEFAULT_HEADER_READ_TIMEOUT`]
+    /// (30 s, the name and default of gateway-hyper's).
+    ///
+    /// Past it the request is answered `408 Request Timeout` (`STDOUT`,
+    /// then `END_REQUEST`) without calling the application, its params
+    /// are dropped, and the connection closes once its other requests are
+    /// answered, as after a 413 or 431: the rest of that request's records
+    /// may still be on their way. Answering rather than closing at once
+    /// leaves the other requests multiplexed on the connection alone and
+    /// gives the web server a response to pass on instead of a broken
+    /// connection (a 502). Without it, a peer that sends `BEGIN_REQUEST`
+    /// and then nothing, or trickles its params a byte at a time, would
+    /// hold a request slot and its params for as long as it liked: the
+    /// [idle timeout](Server::idle_timeout) starts again at every byte.
+    ///
+    /// The body has no deadline of its own: nginx writes a request's
+    /// params in one go, but with `fastcgi_request_buffering off` it sends
+    /// the body (and so the first `STDIN` record) as its client does. What
+    /// bounds a body that stops is the [idle timeout](Server::idle_timeout):
+    /// no byte within it while a request waits for `STDIN` drops the
+    /// connection.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// use std::time::Duration;
+    /// let server = gateway_fastcgi::Server::bind("127.0.0.1:0").await?
+    ///     .header_read_timeout(Duration::from_secs(5));
+    /// // Or no deadline at all (a trusted web server on a Unix socket):
+    /// let server = server.header_read_timeout(None);
+    /// # drop(server);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn header_read_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Server {
+        self.header_read_timeout = timeout.into();
+        self
+    }
+
     /// How long a graceful shutdown waits for requests in flight before
     /// it drops them and closes their connections. Defaults to
     /// [`DEFAULT_DRAIN_TIMEOUT`]. Past it, every connection is dropped,
@@ -320,6 +366,7 @@ impl Server {
             max_body: self.max_body,
             max_requests: self.max_requests,
             idle_timeout: self.idle_timeout,
+            header_read_timeout: self.header_read_timeout,
             root_path: self.root_path,
             max_conns: limit,
         });

@@ -630,3 +630,83 @@ async fn a_request_without_stdin_is_closed_at_the_idle_timeout() {
         "closed unanswered"
     );
 }
+
+/// A server whose head deadline is `timeout` (the idle timeout left at
+/// its default of 120 s, so that only the head deadline can end a
+/// request).
+async fn head_deadline(timeout: Duration) -> support::Running {
+    start_with(
+        Server::bind("127.0.0.1:0")
+            .await
+            .unwrap()
+            .header_read_timeout(timeout),
+        app(),
+    )
+}
+
+/// A params stream trickled a byte at a time (each byte resetting the
+/// idle clock) is answered 408 at the head deadline, and the connection
+/// closes.
+#[tokio::test]
+async fn a_trickled_params_stream_is_408_at_the_header_read_timeout() {
+    let server = head_deadline(Duration::from_millis(300)).await;
+    let mut c = Client::connect(server.addr).await;
+    let mut out = Vec::new();
+    begin(&mut out, 1, true);
+    c.send(&out).await;
+    let started = std::time::Instant::now();
+    let whole = req(1, true, &get("/"), b"");
+    // The params and the rest, 50 ms a byte: about 5 s in all.
+    let trickler = c.trickle(whole[16..].to_vec(), Duration::from_millis(50));
+    let reply = c.reply(1).await;
+    let took = started.elapsed();
+    assert!(
+        reply.text().starts_with("Status: 408 "),
+        "{:?}",
+        reply.text()
+    );
+    assert_eq!(reply.end, Some((0, COMPLETE)));
+    assert!(
+        took >= Duration::from_millis(250) && took < Duration::from_secs(2),
+        "answered after {took:?}"
+    );
+    assert!(c.closed().await);
+    trickler.abort();
+}
+
+/// `BEGIN_REQUEST`, then nothing: 408 at the head deadline (not at the
+/// idle timeout), and other requests on the connection are not touched.
+#[tokio::test]
+async fn a_begin_request_without_params_is_408_at_the_header_read_timeout() {
+    let server = head_deadline(Duration::from_millis(300)).await;
+    let mut c = Client::connect(server.addr).await;
+    let mut out = Vec::new();
+    begin(&mut out, 1, true);
+    c.send(&out).await;
+    // A whole request on another id meanwhile is answered as usual.
+    c.send(&req(2, true, &get("/"), b"")).await;
+    assert!(c.reply(2).await.text().ends_with("hi"));
+    let reply = c.reply(1).await;
+    assert!(reply.text().starts_with("Status: 408 "), "{}", reply.text());
+    assert_eq!(reply.end, Some((0, COMPLETE)));
+    assert!(c.closed().await);
+}
+
+/// The deadline ends with the params: a body that comes later than it
+/// is still served.
+#[tokio::test]
+async fn the_header_read_timeout_does_not_time_the_body() {
+    let server = head_deadline(Duration::from_millis(200)).await;
+    let mut c = Client::connect(server.addr).await;
+    let whole = req(1, true, &get("/"), b"");
+    c.send(&whole[..whole.len() - 8]).await; // all but the empty STDIN
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    c.send(&whole[whole.len() - 8..]).await;
+    let reply = c.reply(1).await;
+    assert!(reply.text().ends_with("hi"), "{}", reply.text());
+    assert_eq!(reply.end, Some((0, COMPLETE)));
+    // A head sent slowly but within the deadline is served too.
+    let whole = req(2, true, &get("/"), b"");
+    c.send_in_pieces(&whole).await;
+    assert!(c.reply(2).await.text().ends_with("hi"));
+}

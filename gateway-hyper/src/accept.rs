@@ -23,7 +23,7 @@ use gateway_core::{Addr, Application, ConnInfo};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError, watch};
 
 use crate::connection::{self, Accepted, Protocols};
-use crate::conns::{Registry, Watched};
+use crate::conns::{Counted, Registry, Watched};
 use crate::listener::{Listener, Stream, is_connection_error};
 use crate::service::State;
 
@@ -130,9 +130,11 @@ async fn accept_until_drain<A: Application>(
     }
 }
 
-/// Spawns the task that serves one accepted connection, holding its
-/// `permit` of the connection limit (none for the connections a closing
-/// listener still had queued) until it ends.
+/// Spawns the task that serves one accepted connection. Its `permit` of
+/// the connection limit (none for the connections a closing listener
+/// still had queued) goes into the connection's shared state: it is
+/// given up when the socket closes, which for an upgraded connection is
+/// after this task has ended (see [`Counted`]).
 fn spawn_connection<A: Application>(
     stream: Stream,
     peer: Addr,
@@ -143,8 +145,7 @@ fn spawn_connection<A: Application>(
     registry: &Arc<Registry>,
 ) {
     let conn = ConnInfo::new(peer, local);
-    let open = state.stats.connection_opened();
-    let registered = registry.register();
+    let registered = registry.register(Counted::new(permit, state.stats.connection_opened()));
     let accepted = Accepted {
         state: state.clone(),
         protocols: protocols.clone(),
@@ -152,12 +153,10 @@ fn spawn_connection<A: Application>(
         activity: registered.activity().clone(),
     };
     // Watched outermost: past the drain deadline the whole task, with
-    // its permit and requests, is dropped at once.
+    // its requests, is dropped at once.
     tokio::spawn(Watched::new(
         async move {
             let result = connection::serve(stream, accepted).await;
-            drop(permit);
-            drop(open);
             if let Err(err) = result {
                 tracing::debug!(error = %err, peer = %conn.peer(), "connection ended with an error");
             }

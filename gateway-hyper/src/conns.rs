@@ -36,7 +36,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use tokio::sync::watch;
+use tokio::sync::{OwnedSemaphorePermit, watch};
+
+use crate::stats::OpenConnection;
 
 /// What a connection has been told to do, in the order it may be told:
 /// a later command replaces an earlier one, never the other way round.
@@ -85,6 +87,44 @@ pub(crate) struct Activity {
     quiet: AtomicU8,
     /// The connection was handed to the application by a 101.
     upgraded: AtomicBool,
+    /// The socket's place under the connection limit and in the gauge of
+    /// open connections, given up when the last holder of this state
+    /// drops it (see [`Counted`]).
+    _counted: Counted,
+}
+
+/// What an accepted socket holds until it closes: its permit of the
+/// connection limit (none for the connections a closing listener still
+/// had queued) and its count in [`ServerStats::open_connections`].
+///
+/// Kept in the connection's [`Activity`], whose holders are the
+/// connection's task, its io (which a `101` hands to the upgrade handler
+/// with the socket) and the marks of its requests in flight (an HTTP/2
+/// extended CONNECT stream holds one while its handler runs). So it is
+/// given up when the socket is gone and no handler it carries runs: an
+/// upgraded connection keeps its place under the limit. The cost is per
+/// connection (two more words in its `Activity`), none per request.
+///
+/// [`ServerStats::open_connections`]: crate::ServerStats::open_connections
+pub(crate) struct Counted {
+    // Held only to be dropped.
+    _permit: Option<OwnedSemaphorePermit>,
+    _open: OpenConnection,
+}
+
+impl Counted {
+    pub(crate) fn new(permit: Option<OwnedSemaphorePermit>, open: OpenConnection) -> Counted {
+        Counted {
+            _permit: permit,
+            _open: open,
+        }
+    }
+
+    /// No permit, counted in a gauge no server reads.
+    #[cfg(test)]
+    pub(crate) fn for_tests() -> Counted {
+        Counted::new(None, crate::ServerStats::default().connection_opened())
+    }
 }
 
 impl Activity {
@@ -162,8 +202,9 @@ impl Registry {
     }
 
     /// Adds a connection; it leaves the registry when the returned handle
-    /// is dropped.
-    pub(crate) fn register(self: &Arc<Registry>) -> Registered {
+    /// is dropped, and gives up what it `counted` in when its socket is
+    /// gone (see [`Counted`]).
+    pub(crate) fn register(self: &Arc<Registry>, counted: Counted) -> Registered {
         let mut inner = self.lock();
         let activity = Arc::new(Activity {
             in_flight: AtomicUsize::new(0),
@@ -174,6 +215,7 @@ impl Registry {
             slot: AtomicUsize::new(inner.list.len()),
             quiet: AtomicU8::new(0),
             upgraded: AtomicBool::new(false),
+            _counted: counted,
         });
         inner.list.push(activity.clone());
         let n = inner.live();
@@ -496,13 +538,43 @@ impl<C: GracefulConnection> Future for Drive<C> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ServerStats;
+    use tokio::sync::Semaphore;
+
+    /// Registers a connection counted in `stats`, without a permit.
+    fn register(registry: &Arc<Registry>, stats: &ServerStats) -> Registered {
+        registry.register(Counted::new(None, stats.connection_opened()))
+    }
+
+    #[test]
+    fn the_permit_lives_as_long_as_the_activity() {
+        let registry = Arc::new(Registry::new());
+        let stats = ServerStats::default();
+        let limit = Arc::new(Semaphore::new(1));
+        let permit = limit.clone().try_acquire_owned().unwrap();
+        let registered = registry.register(Counted::new(Some(permit), stats.connection_opened()));
+        // The upgraded socket's io holds the activity past the task.
+        let io = registered.activity().clone();
+        drop(registered);
+        assert_eq!(*registry.count.borrow(), 0);
+        assert_eq!(
+            (limit.available_permits(), stats.open_connections()),
+            (0, 1)
+        );
+        drop(io);
+        assert_eq!(
+            (limit.available_permits(), stats.open_connections()),
+            (1, 0)
+        );
+    }
 
     #[tokio::test]
     async fn unregistering_keeps_the_slots_right() {
+        let stats = ServerStats::default();
         let registry = Arc::new(Registry::new());
-        let a = registry.register();
-        let b = registry.register();
-        let c = registry.register();
+        let a = register(&registry, &stats);
+        let b = register(&registry, &stats);
+        let c = register(&registry, &stats);
         drop(a);
         // `c` moved into slot 0.
         assert_eq!(c.activity().slot.load(Relaxed), 0);
@@ -515,22 +587,24 @@ mod tests {
 
     #[test]
     fn commands_only_move_forward() {
+        let stats = ServerStats::default();
         let registry = Arc::new(Registry::new());
-        let a = registry.register();
+        let a = register(&registry, &stats);
         registry.tell_all(Command::Abort);
         registry.tell_all(Command::Finish);
         assert_eq!(a.activity().command(), Command::Abort);
         // A connection registered after the drain started is told at once.
-        let b = registry.register();
+        let b = register(&registry, &stats);
         assert_eq!(b.activity().command(), Command::Abort);
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_quiet_connection_is_told_to_finish_after_the_timeout() {
+        let stats = ServerStats::default();
         let registry = Arc::new(Registry::new());
-        let quiet = registry.register();
-        let busy = registry.register();
-        let chatty = registry.register();
+        let quiet = register(&registry, &stats);
+        let busy = register(&registry, &stats);
+        let chatty = register(&registry, &stats);
         let request = InFlight::new(busy.activity(), true);
         tokio::spawn(registry.clone().sweep_idle(Duration::from_secs(4)));
         for _ in 0..4 {

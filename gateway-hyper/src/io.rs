@@ -250,7 +250,7 @@ mod tests {
     use tokio::io::{AsyncReadExt, DuplexStream};
 
     use super::*;
-    use crate::conns::{InFlight, Registry};
+    use crate::conns::{Counted, InFlight, Registry};
 
     /// A connection whose peer has room for 1,000 bytes and reads only
     /// when told.
@@ -259,7 +259,7 @@ mod tests {
     ) -> (Noted<TokioIo<DuplexStream>>, DuplexStream, Arc<Registry>) {
         let (ours, theirs) = tokio::io::duplex(1000);
         let registry = Arc::new(Registry::new());
-        let registered = registry.register();
+        let registered = registry.register(Counted::for_tests());
         let noted = Noted::new(
             TokioIo::new(ours),
             registered.activity().clone(),
@@ -303,7 +303,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_flush_that_never_ends_is_timed_like_a_write() {
         let registry = Arc::new(Registry::new());
-        let registered = registry.register();
+        let registered = registry.register(Counted::for_tests());
         let mut noted = Noted::new(
             Buffering,
             registered.activity().clone(),

@@ -130,7 +130,9 @@
 //! [`Upgraded::shutdown`](gateway_core::upgrade::Upgraded::shutdown)
 //! resolves and the drain waits for their handlers, which are dropped
 //! (closing the connection) at the drain deadline.
-//! [`ServerStats::upgraded_connections`] counts them. hyper's own upgrade
+//! [`ServerStats::upgraded_connections`] counts them; each still takes its
+//! place under [`Server::max_connections`] until its socket closes (an
+//! HTTP/2 one through its connection). hyper's own upgrade
 //! handle stays in the request extensions, so an axum WebSocket route
 //! hosted through the tower bridge keeps working.
 //!

@@ -468,6 +468,16 @@ impl Server {
     /// The most connections open at once; past it the server stops
     /// accepting until one closes (the kernel queues the rest). Values
     /// under 1 count as 1. Defaults to 10,000.
+    ///
+    /// A connection counts from its accept until its socket is closed,
+    /// exactly as in [`ServerStats::open_connections`]: an HTTP/1
+    /// connection upgraded by a `101` (WebSocket) keeps its place while
+    /// its handler has the socket, and an HTTP/2 connection takes one
+    /// place whatever its streams (extended CONNECT ones included). So
+    /// the limit also bounds the file descriptors that client connections
+    /// hold. The connections a listener still had queued when the server
+    /// began to drain are served past it: each has its first request
+    /// answered, then closes (closing the listener would reset them).
     pub fn max_connections(mut self, n: usize) -> Server {
         self.config.max_connections = n.max(1);
         self

@@ -76,15 +76,21 @@ struct Counters {
 
 impl ServerStats {
     /// The client connections open now, on every listener: accepted and
-    /// not yet closed. HTTP/2 streams are not connections and do not count;
-    /// an HTTP/1 connection handed to the application by a `101`
-    /// (WebSocket) stops counting here at the hand-off and counts in
-    /// [`upgraded_connections`](ServerStats::upgraded_connections) instead
-    /// (it no longer counts against the connection limit either). An
-    /// HTTP/2 connection carrying extended CONNECT streams still counts
-    /// here, and each such stream in `upgraded_connections` too. During a
-    /// drain the connections still finishing their requests count until
-    /// they close.
+    /// not yet closed. This is exactly what counts against the
+    /// [connection limit](crate::Server::max_connections): each accepted
+    /// socket counts from its accept until it is closed.
+    ///
+    /// - An HTTP/1 connection handed to the application by a `101`
+    ///   (WebSocket) still counts here, for as long as its socket is open
+    ///   (its handler runs, or keeps the socket), and counts in
+    ///   [`upgraded_connections`](ServerStats::upgraded_connections) too.
+    /// - An HTTP/2 connection counts once, whatever its streams; its
+    ///   extended CONNECT streams count in `upgraded_connections` only,
+    ///   and it keeps counting here until their handlers have returned.
+    /// - During a drain, the connections still finishing their requests
+    ///   count until they close; the ones a closing listener still had
+    ///   queued are served (answered, then closed) and counted here, but
+    ///   past the limit.
     pub fn open_connections(&self) -> usize {
         self.counters.open.load(Relaxed)
     }
@@ -119,6 +125,12 @@ impl ServerStats {
     /// running, from the commit of the response until the handler returns
     /// or is cancelled at the drain deadline. The drain waits for them (up
     /// to its deadline), as for requests.
+    ///
+    /// Not a count against the connection limit: an HTTP/1 upgraded
+    /// connection counts there as one of the
+    /// [`open_connections`](ServerStats::open_connections) (which include
+    /// it), an extended CONNECT stream through the HTTP/2 connection that
+    /// carries it.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -190,7 +202,8 @@ impl fmt::Debug for ServerStats {
 }
 
 /// One open connection in [`ServerStats::open_connections`], until
-/// dropped (with the connection's task, however it ends).
+/// dropped (with the connection's socket, however it ends: see
+/// `conns::Counted`).
 pub(crate) struct OpenConnection(ServerStats);
 
 impl Drop for OpenConnection {

@@ -133,6 +133,25 @@ impl Client {
         }
     }
 
+    /// Sends `bytes` one at a time, `every` apart, from a task writing
+    /// on a second handle of the socket (so that the test reads replies
+    /// meanwhile); it stops at the first failed write (the server closed).
+    pub(crate) fn trickle(&self, bytes: Vec<u8>, every: Duration) -> JoinHandle<()> {
+        use std::os::fd::AsFd;
+        let fd = self.io.as_fd().try_clone_to_owned().unwrap();
+        let std = std::net::TcpStream::from(fd);
+        std.set_nonblocking(true).unwrap();
+        let mut writer = TcpStream::from_std(std).unwrap();
+        tokio::spawn(async move {
+            for b in bytes {
+                tokio::time::sleep(every).await;
+                if writer.write_all(&[b]).await.is_err() {
+                    return;
+                }
+            }
+        })
+    }
+
     /// The next record, or `None` at EOF.
     pub(crate) async fn record(&mut self) -> Option<Record> {
         within("a record", async {
