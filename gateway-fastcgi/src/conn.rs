@@ -453,18 +453,18 @@ impl<A: Application, W: AsyncWrite + Unpin + Send + 'static> Conn<A, W> {
     async fn record(&mut self, rec: Record) -> Result<(), Stop> {
         let id = rec.request_id();
         match rec.kind() {
-            RecordType::BeginRequest => self.begin(id, &rec.content).await,
+            RecordType::BeginRequest => self.begin(id, rec.content()).await,
             RecordType::Params => {
-                self.params(id, rec.content);
+                self.params(id, rec.into_content());
                 Ok(())
             }
             RecordType::Stdin => {
-                self.stdin(id, rec.content);
+                self.stdin(id, rec.into_content());
                 Ok(())
             }
             RecordType::AbortRequest => self.abort(id).await,
             RecordType::GetValues if id == record::NULL_REQUEST_ID => {
-                self.get_values(&rec.content).await
+                self.get_values(rec.content()).await
             }
             // Records only an application sends, and DATA (the filter
             // role's): ignored, as the specification says of records it
