@@ -10,7 +10,7 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use gateway_core::driver::{self, CommitHints};
 use gateway_core::http::StatusCode;
-use gateway_core::{Application, Body, BodyError, Environ, Error, RootPath};
+use gateway_core::{Application, Body, Environ, Error, RootPath};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::sync::watch;
 use tokio::task::{AbortHandle, JoinSet};
@@ -20,6 +20,9 @@ use crate::params;
 use crate::record::{self, BeginRequest, ProtocolStatus, Record, RecordType, Role};
 use crate::respond::{self, Aborted, Out};
 use crate::stdin::{self, Flow, StdinTx};
+
+mod slot;
+use slot::{Limit, Params};
 
 /// The server's phase, as connections see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,73 +88,6 @@ enum Slot {
     },
     /// Answered; the rest of `STDIN` is discarded until its end.
     Answered,
-}
-
-/// A request's params as they arrive: most come in one record, kept as
-/// it was read (no copy).
-#[derive(Default)]
-enum Params {
-    #[default]
-    Empty,
-    One(Bytes),
-    Many(BytesMut),
-    /// Past the head limit: the rest is discarded, the answer is 431.
-    TooLarge,
-}
-
-impl Params {
-    fn len(&self) -> usize {
-        match self {
-            Params::Empty | Params::TooLarge => 0,
-            Params::One(b) => b.len(),
-            Params::Many(b) => b.len(),
-        }
-    }
-
-    fn push(&mut self, content: Bytes, limit: usize) {
-        let len = self.len() + content.len();
-        *self = match std::mem::take(self) {
-            Params::TooLarge => Params::TooLarge,
-            _ if len > limit => Params::TooLarge,
-            Params::Empty => Params::One(content),
-            Params::One(first) => {
-                let mut many = BytesMut::with_capacity(len);
-                many.extend_from_slice(&first);
-                many.extend_from_slice(&content);
-                Params::Many(many)
-            }
-            Params::Many(mut many) => {
-                many.extend_from_slice(&content);
-                Params::Many(many)
-            }
-        };
-    }
-}
-
-/// The most `STDIN` bytes a request may send.
-#[derive(Debug, Clone, Copy)]
-enum Limit {
-    /// `CONTENT_LENGTH`: more is a 400.
-    Exact(u64),
-    /// No `CONTENT_LENGTH`: more than `max_body_size` is a 413.
-    Max(u64),
-}
-
-impl Limit {
-    fn bytes(self) -> u64 {
-        match self {
-            Limit::Exact(n) | Limit::Max(n) => n,
-        }
-    }
-
-    fn error(self) -> Error {
-        match self {
-            Limit::Exact(_) => {
-                Error::with_status(StatusCode::BAD_REQUEST, "STDIN longer than CONTENT_LENGTH")
-            }
-            Limit::Max(limit) => BodyError::LengthLimitExceeded { limit }.into(),
-        }
-    }
 }
 
 /// A request task's result.

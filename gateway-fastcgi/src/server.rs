@@ -324,8 +324,10 @@ impl Server {
     /// it drops them and closes their connections. Defaults to
     /// [`DEFAULT_DRAIN_TIMEOUT`]. Past it, every connection is dropped,
     /// whatever it is waiting for (a peer that does not read included),
-    /// so [`Server::serve_with_shutdown`] returns soon after (a closing
-    /// connection still gets up to a second to finish its last write).
+    /// so [`Server::serve_with_shutdown`] returns soon after: within two
+    /// seconds more at most, the time a connection that was already
+    /// closing in order gets to finish its last write (one second) and
+    /// read what the web server still sends (one second).
     pub fn drain_timeout(mut self, timeout: Duration) -> Server {
         self.drain_timeout = timeout;
         self
