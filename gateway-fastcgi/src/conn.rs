@@ -21,6 +21,9 @@ use crate::record::{self, BeginRequest, ProtocolStatus, Record, RecordType, Role
 use crate::respond::{self, Aborted, Out};
 use crate::stdin::{self, Flow, StdinTx};
 
+mod slot;
+use slot::{Limit, Params};
+
 /// The server's phase, as connections see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Phase {
@@ -76,50 +79,15 @@ enum Slot {
         ended: bool,
         task: AbortHandle,
         keep_conn: bool,
+        /// `STDIN` bytes received so far, counted as they arrive.
+        received: u64,
+        /// The most `STDIN` may hold: `CONTENT_LENGTH` if given, else the
+        /// body limit.
+        limit: Limit,
+        hints: CommitHints,
     },
     /// Answered; the rest of `STDIN` is discarded until its end.
     Answered,
-}
-
-/// A request's params as they arrive: most come in one record, kept as
-/// it was read (no copy).
-#[derive(Default)]
-enum Params {
-    #[default]
-    Empty,
-    One(Bytes),
-    Many(BytesMut),
-    /// Past the head limit: the rest is discarded, the answer is 431.
-    TooLarge,
-}
-
-impl Params {
-    fn len(&self) -> usize {
-        match self {
-            Params::Empty | Params::TooLarge => 0,
-            Params::One(b) => b.len(),
-            Params::Many(b) => b.len(),
-        }
-    }
-
-    fn push(&mut self, content: Bytes, limit: usize) {
-        let len = self.len() + content.len();
-        *self = match std::mem::take(self) {
-            Params::TooLarge => Params::TooLarge,
-            _ if len > limit => Params::TooLarge,
-            Params::Empty => Params::One(content),
-            Params::One(first) => {
-                let mut many = BytesMut::with_capacity(len);
-                many.extend_from_slice(&first);
-                many.extend_from_slice(&content);
-                Params::Many(many)
-            }
-            Params::Many(mut many) => {
-                many.extend_from_slice(&content);
-                Params::Many(many)
-            }
-        };
-    }
 }
 
 /// A request task's result.
@@ -176,7 +144,9 @@ pub(crate) async fn serve<A, R, W>(
     // application futures and bodies): the connection is gone.
     conn.tasks.shutdown().await;
     if let Stop::Close = stop {
-        conn.out.shutdown().await;
+        // Bounded: a peer that does not read cannot hold the connection
+        // (nor the server's drain) open.
+        let _ = tokio::time::timeout(LINGER, conn.out.shutdown()).await;
         let mut sink = [0u8; 4096];
         let _ = tokio::time::timeout(LINGER, async {
             while matches!(rd.read(&mut sink).await, Ok(n) if n > 0) {}
@@ -210,7 +180,22 @@ impl<A: Application, W: AsyncWrite + Unpin + Send + 'static> Conn<A, W> {
             while self.pending.is_none() {
                 match record::decode(&mut buf) {
                     Ok(Some(rec)) => {
-                        if let Err(stop) = self.record(rec).await {
+                        // The loop's own writes (GET_VALUES answers,
+                        // UNKNOWN_TYPE, refusals, ABORT's END_REQUEST) wait
+                        // for a peer that may never read: they are raced
+                        // against the idle timeout and the drain deadline
+                        // (writes are cancel-safe, see `Out`).
+                        let mut abort = phase.clone();
+                        let stop = tokio::select! {
+                            biased;
+                            handled = self.record(rec) => handled.err(),
+                            _ = abort.wait_for(|p| *p == Phase::Abort) => Some(Stop::Drop),
+                            () = tokio::time::sleep(idle.unwrap_or(FAR)) => {
+                                tracing::debug!("FastCGI connection: the peer does not read; dropping it");
+                                Some(Stop::Drop)
+                            }
+                        };
+                        if let Some(stop) = stop {
                             return stop;
                         }
                     }
@@ -235,6 +220,19 @@ impl<A: Application, W: AsyncWrite + Unpin + Send + 'static> Conn<A, W> {
             if buf.capacity() - buf.len() < 4096 {
                 buf.reserve(16 * 1024);
             }
+            // The idle timer runs while no request is in flight, and while
+            // one waits for `STDIN` that the peer owes (not while the
+            // reading pauses for an application's queue).
+            let owed = self.pending.is_none()
+                && self.slots.values().any(|s| {
+                    matches!(
+                        s,
+                        Slot::Params { complete: true, .. }
+                            | Slot::Running { ended: false, .. }
+                            | Slot::Answered
+                    )
+                });
+            let timed = idle.is_some() && (self.tasks.is_empty() || owed);
             tokio::select! {
                 biased;
                 done = self.tasks.join_next(), if !self.tasks.is_empty() => {
@@ -293,9 +291,13 @@ impl<A: Application, W: AsyncWrite + Unpin + Send + 'static> Conn<A, W> {
                         }
                     }
                 }
-                () = &mut sleep, if idle.is_some() && self.tasks.is_empty() => {
-                    tracing::debug!("FastCGI connection idle: closing");
-                    return Stop::Close;
+                () = &mut sleep, if timed => {
+                    if self.tasks.is_empty() {
+                        tracing::debug!("FastCGI connection idle: closing");
+                        return Stop::Close;
+                    }
+                    tracing::debug!("FastCGI connection: no STDIN within the idle timeout; dropping its requests");
+                    return Stop::Drop;
                 }
             }
         }
@@ -354,8 +356,20 @@ impl<A: Application, W: AsyncWrite + Unpin + Send + 'static> Conn<A, W> {
                     StatusCode::REQUEST_TIMEOUT,
                     "the FastCGI params did not arrive within the header-read timeout",
                 );
-                let job = Job::Refuse(err, params::fallback_hints());
-                self.spawn(id, job, None, false, keep_conn);
+                let hints = params::fallback_hints();
+                let task = self.spawn(id, Job::Refuse(err), hints);
+                self.slots.insert(
+                    id,
+                    Slot::Running {
+                        stdin: None,
+                        ended: false,
+                        task,
+                        keep_conn,
+                        received: 0,
+                        limit: Limit::Max(u64::MAX),
+                        hints,
+                    },
+                );
             }
         }
     }
@@ -375,18 +389,18 @@ impl<A: Application, W: AsyncWrite + Unpin + Send + 'static> Conn<A, W> {
     async fn record(&mut self, rec: Record) -> Result<(), Stop> {
         let id = rec.request_id();
         match rec.kind() {
-            RecordType::BeginRequest => self.begin(id, &rec.content).await,
+            RecordType::BeginRequest => self.begin(id, rec.content()).await,
             RecordType::Params => {
-                self.params(id, rec.content);
+                self.params(id, rec.into_content());
                 Ok(())
             }
             RecordType::Stdin => {
-                self.stdin(id, rec.content);
+                self.stdin(id, rec.into_content());
                 Ok(())
             }
             RecordType::AbortRequest => self.abort(id).await,
             RecordType::GetValues if id == record::NULL_REQUEST_ID => {
-                self.get_values(&rec.content).await
+                self.get_values(rec.content()).await
             }
             // Records only an application sends, and DATA (the filter
             // role's): ignored, as the specification says of records it
@@ -487,7 +501,7 @@ impl<A: Application, W: AsyncWrite + Unpin + Send + 'static> Conn<A, W> {
     /// The params are complete and the first `STDIN` record is here:
     /// build the environ and run the request.
     fn start(&mut self, id: u16, params: Params, keep_conn: bool, first: Bytes) {
-        let shared = &self.shared;
+        let shared = self.shared.clone();
         let built = match &params {
             Params::TooLarge => Err((
                 Error::with_status(
@@ -503,10 +517,16 @@ impl<A: Application, W: AsyncWrite + Unpin + Send + 'static> Conn<A, W> {
         // The read buffer is whole again before the next read.
         drop(params);
         let ended = first.is_empty();
-        let (stdin, job): (Option<StdinTx>, Job) = match built {
-            Err((err, hints)) => (None, Job::Refuse(err, hints)),
+        let received = first.len() as u64;
+        let mut limit = Limit::Max(u64::MAX);
+        let (stdin, job, hints): (Option<StdinTx>, Job, CommitHints) = match built {
+            Err((err, hints)) => (None, Job::Refuse(err), hints),
             Ok(head) => {
-                let (stdin, body, flow) = if ended && head.content_length.is_none() {
+                limit = match head.content_length {
+                    Some(n) => Limit::Exact(n),
+                    None => Limit::Max(shared.max_body),
+                };
+                let (stdin, body, flow) = if ended && head.content_length.unwrap_or(0) == 0 {
                     // No body: nothing to queue, nothing to wait for.
                     (None, Body::empty(), None)
                 } else {
@@ -517,7 +537,9 @@ impl<A: Application, W: AsyncWrite + Unpin + Send + 'static> Conn<A, W> {
                     } else {
                         body
                     };
-                    let _ = tx.send(first);
+                    if received <= limit.bytes() {
+                        let _ = tx.send(first);
+                    }
                     if ended {
                         tx.end();
                         (None, body, Some(flow))
@@ -533,24 +555,38 @@ impl<A: Application, W: AsyncWrite + Unpin + Send + 'static> Conn<A, W> {
                 if let Some(script) = head.script_name.as_deref() {
                     env.mount(script);
                 }
-                (stdin, Job::Run(env, hints, flow))
+                (stdin, Job::Run(env, flow), hints)
             }
         };
-        self.spawn(id, job, stdin, ended, keep_conn);
+        let task = self.spawn(id, job, hints);
+        self.slots.insert(
+            id,
+            Slot::Running {
+                stdin,
+                ended,
+                task,
+                keep_conn,
+                received,
+                limit,
+                hints,
+            },
+        );
+        if received > limit.bytes() {
+            self.overflow(id);
+        }
     }
 
-    /// Runs request `id` in a task of its own; `stdin` feeds its body
-    /// until the stream has `ended`.
-    fn spawn(&mut self, id: u16, job: Job, stdin: Option<StdinTx>, ended: bool, keep_conn: bool) {
+    /// Runs `job` for request `id` in its own task.
+    fn spawn(&mut self, id: u16, job: Job, hints: CommitHints) -> AbortHandle {
         let shared = self.shared.clone();
         let out = self.out.clone();
-        let task = self.tasks.spawn(async move {
+        self.tasks.spawn(async move {
             let result = match job {
-                Job::Refuse(err, hints) => {
+                Job::Refuse(err) => {
                     let response = driver::error_response(&err, hints);
                     respond::respond(&out, id, response, hints).await
                 }
-                Job::Run(env, hints, flow) => {
+                Job::Run(env, flow) => {
                     let Ok(response) = driver::commit(&shared.app, env).await;
                     // Nothing is written before the request's body has
                     // arrived: nginx stops sending the body once the
@@ -563,16 +599,39 @@ impl<A: Application, W: AsyncWrite + Unpin + Send + 'static> Conn<A, W> {
                 }
             };
             Done { id, result }
-        });
-        self.slots.insert(
-            id,
-            Slot::Running {
-                stdin,
-                ended,
-                task,
-                keep_conn,
-            },
+        })
+    }
+
+    /// Request `id` sent more `STDIN` than its limit: nothing more is
+    /// queued, the application is dropped (nothing of its response has
+    /// been written: that waits for the end of `STDIN`), and the answer
+    /// is 413 (or 400 past `CONTENT_LENGTH`). The rest of `STDIN` is
+    /// discarded; as for every answer given before the end of `STDIN`,
+    /// the connection closes after it unless that end has come by then
+    /// (see [`Conn::finished`]).
+    fn overflow(&mut self, id: u16) {
+        let Some(Slot::Running {
+            stdin,
+            task,
+            limit,
+            hints,
+            ..
+        }) = self.slots.get_mut(&id)
+        else {
+            return;
+        };
+        tracing::debug!(
+            request_id = id,
+            limit = limit.bytes(),
+            "FastCGI STDIN over its limit: refused"
         );
+        task.abort();
+        *stdin = None;
+        let (err, hints) = (limit.error(), *hints);
+        let new = self.spawn(id, Job::Refuse(err), hints);
+        if let Some(Slot::Running { task, .. }) = self.slots.get_mut(&id) {
+            *task = new;
+        }
     }
 
     fn stdin(&mut self, id: u16, content: Bytes) {
@@ -586,7 +645,23 @@ impl<A: Application, W: AsyncWrite + Unpin + Send + 'static> Conn<A, W> {
                     self.start(id, params, keep_conn, content);
                 }
             }
-            Some(Slot::Running { stdin, ended, .. }) => {
+            Some(Slot::Running {
+                stdin,
+                ended,
+                received,
+                limit,
+                ..
+            }) => {
+                if stdin.is_some() {
+                    *received += content.len() as u64;
+                    if *received > limit.bytes() {
+                        if end {
+                            *ended = true;
+                        }
+                        self.overflow(id);
+                        return;
+                    }
+                }
                 if let Some(tx) = stdin.as_ref() {
                     // A body that is gone discards what follows.
                     if tx.send(content).is_ok() && tx.is_full() {
@@ -704,6 +779,6 @@ impl<A: Application, W: AsyncWrite + Unpin + Send + 'static> Conn<A, W> {
 #[allow(clippy::large_enum_variant)]
 enum Job {
     /// Answer with the driver's error response, without the application.
-    Refuse(Error, CommitHints),
-    Run(Environ, CommitHints, Option<Arc<Flow>>),
+    Refuse(Error),
+    Run(Environ, Option<Arc<Flow>>),
 }

@@ -46,8 +46,25 @@
 //! ```
 //!
 //! With the stock `fastcgi_params` included instead, add `PATH_INFO`
-//! (it has none); a param sent twice (`SCRIPT_NAME` there and here) counts
-//! once, with its last value.
+//! (it has none). A param sent twice: one of the table below that is not
+//! an `HTTP_*` header (`SCRIPT_NAME` there and here) counts once, with
+//! its last value; an `HTTP_*` param sent twice is a header field with
+//! two values, both kept in order (`HTTP_X_A: 1` and `HTTP_X_A: 2` give
+//! `x-a: 1` and `x-a: 2`), except `HTTP_HOST`, which is then a 400.
+//!
+//! # Trust
+//!
+//! The web server is trusted, and so is anything that can connect to
+//! the listener: the params are believed as sent. `REMOTE_ADDR` becomes
+//! the peer, `HTTPS`/`REQUEST_SCHEME` the scheme (and whether the
+//! request came over TLS), `HTTP_*` the headers — a process that can
+//! connect can claim any client address and `https`. **The socket must be
+//! reachable only by the web server**: a loopback address
+//! ([`Server::bind`]`("127.0.0.1:9000")`), or better a Unix socket with
+//! mode `0o660` and a group only the web server's user is in
+//! ([`Server::bind_unix`]`(path, 0o660)`). FastCGI has no authentication
+//! of its own (PHP-FPM's `listen.allowed_clients` is an address list;
+//! this crate has none: use the socket's reach).
 //!
 //! # Why its own record layer
 //!
@@ -66,7 +83,7 @@
 //! | param | becomes |
 //! |---|---|
 //! | `REQUEST_METHOD` | the method (required: 400 without it) |
-//! | `REQUEST_URI` | the request-target, **raw**: [`Environ::path_info`](gateway_core::Environ::path_info) is a suffix of it, `%2F` survives |
+//! | `REQUEST_URI` | the request-target, **raw**: [`Environ::path_info`](gateway_core::Environ::path_info) is a suffix of it, `%2F` survives; origin-form without dot segments, or 400 (see **Paths**) |
 //! | `SCRIPT_NAME` | the mount point, by [`Environ::mount`](gateway_core::Environ::mount) — only when `PATH_INFO` is sent too and `SCRIPT_NAME` is a raw prefix of `REQUEST_URI`'s path on a segment boundary |
 //! | `SERVER_PROTOCOL` | the version (`HTTP/1.0`, `HTTP/2.0`…; others count as 1.1) |
 //! | `CONTENT_LENGTH`, `CONTENT_TYPE` | those headers; the length is the body's exact size |
@@ -93,6 +110,18 @@
 //! from `SCRIPT_NAME`, `PATH_INFO` and `QUERY_STRING`, percent-encoded
 //! again, and — as in CGI — an encoded `/` is then a real one.
 //!
+//! **Dot segments are refused (400).** nginx matches its `location`s
+//! against the *normalised* path, while the application sees the raw
+//! one: `/app/admin/../public` passes `location /app/admin/ { return
+//! 403; }` as `/app/public` and would reach the application with
+//! `path_info` `/admin/../public`. So a path with a `.` or `..` segment,
+//! raw or percent-encoded (`%2e`, `.%2E`…, the rule of
+//! [`RootPath`](gateway_core::RootPath)), is answered 400 without the
+//! application; dots inside a segment (`/a/..b`) and in the query are
+//! fine. `REQUEST_URI` must be origin-form (starting with `/`) or `*`
+//! with `OPTIONS`: `*` with another method, an absolute-form or an
+//! authority-form target is a 400 too.
+//!
 //! **Header names.** `HTTP_X_FOO` becomes `x-foo`: FastCGI cannot tell a
 //! `_` from a `-` in a header name. nginx drops header fields with an
 //! underscore by default (`underscores_in_headers off`), so a client's
@@ -112,13 +141,17 @@
 //! has arrived** (its empty `STDIN` record): nginx stops sending a request
 //! body once the response has begun, so an application that answers
 //! while it still reads — an echo streaming its body back — would wait
-//! for the rest forever. The body is queued meanwhile (bounded by
-//! [`Server::max_body_size`]); PHP-FPM reads the whole body before it
-//! runs a script for the same reason. Answers the server gives itself
-//! (413 for a `CONTENT_LENGTH` over the limit, 431, 400) go out at once,
-//! and the connection closes after them, since the rest of that body may
-//! never come. Frames are gathered while the body has them ready and
-//! written before the next wait, so a [`Body::writer`](gateway_core::Body::writer)
+//! for the rest forever. The body is queued meanwhile; PHP-FPM reads the
+//! whole body before it runs a script for the same reason. The queue is
+//! bounded: `STDIN` bytes are counted per request as they arrive, and
+//! nothing past `CONTENT_LENGTH` (or, without it, past
+//! [`Server::max_body_size`]) is ever queued — see **Limits** below.
+//! Answers the server gives itself (413 and 400 for the body, 431, 400
+//! for the params) go out at once,
+//! and the connection closes after them unless the request's `STDIN` has
+//! ended by then, since the rest of that body may never come. Frames are
+//! gathered while the body has them ready and written before the next
+//! wait, so a [`Body::writer`](gateway_core::Body::writer)
 //! application produces exactly as fast as nginx reads (nginx buffers per
 //! `fastcgi_buffers`, then `fastcgi_max_temp_file_size`; with
 //! `fastcgi_buffering off` as fast as the client reads). Trailers cannot
@@ -153,11 +186,15 @@
 //!   specification makes the web server send right after the params,
 //!   empty when there is no body): a request without a body then gets
 //!   an empty body with no queue behind it. One that never sends
-//!   `STDIN` is closed at the idle timeout.
+//!   `STDIN`, or stops sending it half-way, is dropped at the
+//!   [idle timeout](Server::idle_timeout), which also bounds a peer that
+//!   stops reading what the connection writes.
 //! - **Roles**: only the responder; `BEGIN_REQUEST` for another role is
 //!   answered `END_REQUEST` with `FCGI_UNKNOWN_ROLE`.
 //! - **`ABORT_REQUEST`** drops the request's task — the application's
 //!   future or its response body — at once and answers `END_REQUEST`.
+//!   A record the task had half written is finished first (the record
+//!   stream of the connection stays whole; other requests on it go on).
 //!   nginx does not send it (checked with nginx 1.22.1, `fastcgi_keep_conn
 //!   on`): when its client goes away it closes the upstream connection,
 //!   and a closed connection drops every request on it the same way.
@@ -166,10 +203,18 @@
 //!   default) are 408, and the connection closes after it; the params
 //!   stream over [`Server::max_head_size`] is 431;
 //!   a `CONTENT_LENGTH` over [`Server::max_body_size`] is 413 before the
-//!   application runs, and a body without one fails with 413 at the
-//!   limit; a body shorter than `CONTENT_LENGTH` fails with
-//!   `BodyError::Incomplete`, a longer one with 400. All of these answers
-//!   come from [`driver::error_response`](gateway_core::driver::error_response).
+//!   application runs. `STDIN` is counted as it arrives: the record that
+//!   takes a request past `CONTENT_LENGTH` (`0` included: then any
+//!   `STDIN` data) is answered 400, past [`Server::max_body_size`]
+//!   without `CONTENT_LENGTH` 413 — at once, whatever the application
+//!   is doing: its task is dropped (nothing of its response has been
+//!   written yet, see above), the record is not queued, and the rest of
+//!   that `STDIN` is read and discarded. So a request never holds more
+//!   than its limit in memory, and until the commit no more than 256 KiB
+//!   (and one record) beyond what the application has read. A body
+//!   shorter than `CONTENT_LENGTH` fails with `BodyError::Incomplete`.
+//!   All of these answers come from
+//!   [`driver::error_response`](gateway_core::driver::error_response).
 //! - **Protocol errors** — a version other than 1, a malformed
 //!   `BEGIN_REQUEST` or `GET_VALUES`, `BEGIN_REQUEST` with id 0 or for an
 //!   id still in flight — close the connection (logged): the stream is no

@@ -20,7 +20,8 @@ pub(crate) struct Head {
     pub(crate) conn: ConnInfo,
     /// The prefix to mount (a raw prefix of the path), if any.
     pub(crate) script_name: Option<Box<str>>,
-    /// `CONTENT_LENGTH`, when given and not zero.
+    /// `CONTENT_LENGTH`, when given (zero included: then `STDIN` data is
+    /// a 400).
     pub(crate) content_length: Option<u64>,
     pub(crate) hints: CommitHints,
 }
@@ -166,15 +167,23 @@ pub(crate) fn head(params: &[u8], max_body: u64) -> Result<Head, (Error, CommitH
     }
 
     let uri = match meta.request_uri.filter(|u| !u.is_empty()) {
-        Some(raw) => match Uri::try_from(raw) {
-            Ok(uri) => uri,
-            Err(_) => return reject(bad("REQUEST_URI is not a request-target")),
-        },
+        Some(raw) => {
+            // Origin-form only (`*` for OPTIONS): the web server has
+            // already taken the authority from an absolute-form target.
+            let origin = raw.starts_with(b"/") || (raw == b"*" && method == Method::OPTIONS);
+            match Uri::try_from(raw) {
+                Ok(uri) if origin => uri,
+                _ => return reject(bad("REQUEST_URI is not an origin-form request-target")),
+            }
+        }
         None => match meta.uri_from_cgi_params() {
             Some(uri) => uri,
             None => return reject(bad("the path and query make no request-target")),
         },
     };
+    if has_dot_segment(uri.path()) {
+        return reject(bad("dot segment in the request path"));
+    }
     let script_name = meta.mount_prefix(uri.path());
 
     let mut request = Request::new(());
@@ -187,7 +196,7 @@ pub(crate) fn head(params: &[u8], max_body: u64) -> Result<Head, (Error, CommitH
         parts,
         conn: meta.conn(),
         script_name,
-        content_length: content_length.filter(|n| *n > 0),
+        content_length,
         hints,
     })
 }
@@ -279,6 +288,22 @@ impl Meta<'_> {
         }
         Some(script.into())
     }
+}
+
+/// Whether `path` has a `.` or `..` segment, raw or percent-encoded
+/// (`%2e`, `.%2E`…): the rule of [`RootPath`](gateway_core::RootPath).
+/// The web server matched its locations against the path with those
+/// segments removed; the application would see them kept.
+pub(crate) fn has_dot_segment(path: &str) -> bool {
+    path.split('/').any(|segment| {
+        let len = segment.len();
+        // `.`, `..`, or the same with some dots as `%2e` (3 bytes each).
+        if len == 0 || len > 6 || !segment.bytes().all(|b| b"%.2eE".contains(&b)) {
+            return false;
+        }
+        let dots = segment.to_ascii_lowercase().replace("%2e", ".");
+        dots == "." || dots == ".."
+    })
 }
 
 fn port(value: Option<&[u8]>) -> Option<u16> {

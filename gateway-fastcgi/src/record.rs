@@ -19,9 +19,9 @@
 //! let mut buf = BytesMut::from(&wire[..]);
 //! let first = record::decode(&mut buf).unwrap().expect("a whole record");
 //! assert_eq!((first.kind(), first.request_id()), (RecordType::Params, 1));
-//! let pairs: Vec<_> = record::pairs(&first.content).collect::<Result<_, _>>().unwrap();
+//! let pairs: Vec<_> = record::pairs(first.content()).collect::<Result<_, _>>().unwrap();
 //! assert_eq!(pairs, [(&b"REQUEST_METHOD"[..], &b"GET"[..])]);
-//! assert!(record::decode(&mut buf).unwrap().unwrap().content.is_empty());
+//! assert!(record::decode(&mut buf).unwrap().unwrap().content().is_empty());
 //! assert!(record::decode(&mut buf).unwrap().is_none()); // needs more bytes
 //! ```
 //!
@@ -60,7 +60,18 @@ pub const KEEP_CONN: u8 = 1;
 /// A record type (`FCGI_BEGIN_REQUEST` …). Types this crate does not know
 /// are kept as [`RecordType::Other`], so that the server can answer
 /// `UNKNOWN_TYPE` with the type's number.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+///
+/// Equality is by number: `RecordType::Other(1) == RecordType::BeginRequest`
+/// (an `Other` built by hand with a known number is the same type;
+/// [`RecordType::from_u8`] never builds one).
+///
+/// ```
+/// use gateway_fastcgi::record::RecordType;
+/// assert_eq!(RecordType::Other(1), RecordType::BeginRequest);
+/// assert_eq!(RecordType::from_u8(1), RecordType::BeginRequest);
+/// assert!(matches!(RecordType::from_u8(200), RecordType::Other(200)));
+/// ```
+#[derive(Debug, Clone, Copy)]
 #[non_exhaustive]
 pub enum RecordType {
     /// 1: starts a request, with its role and flags.
@@ -129,6 +140,20 @@ impl RecordType {
     }
 }
 
+impl PartialEq for RecordType {
+    fn eq(&self, other: &RecordType) -> bool {
+        self.as_u8() == other.as_u8()
+    }
+}
+
+impl Eq for RecordType {}
+
+impl std::hash::Hash for RecordType {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_u8().hash(state);
+    }
+}
+
 /// A malformed record or record body. The server closes the connection
 /// on any of them (the stream can no longer be trusted to be in step)
 /// after logging the error.
@@ -166,12 +191,21 @@ impl std::error::Error for ProtocolError {}
 pub struct Record {
     kind: RecordType,
     request_id: u16,
-    /// The record's content, without padding. Shares the read buffer's
-    /// memory: a `STDIN` record becomes a body chunk without a copy.
-    pub content: Bytes,
+    content: Bytes,
 }
 
 impl Record {
+    /// The record's content, without padding. Shares the read buffer's
+    /// memory: a `STDIN` record becomes a body chunk without a copy.
+    pub fn content(&self) -> &Bytes {
+        &self.content
+    }
+
+    /// The content, taken out of the record (no copy).
+    pub fn into_content(self) -> Bytes {
+        self.content
+    }
+
     /// The record's type.
     pub fn kind(&self) -> RecordType {
         self.kind
@@ -214,7 +248,7 @@ pub fn decode(buf: &mut BytesMut) -> Result<Option<Record>, ProtocolError> {
 }
 
 /// A role a web server asks the application to play (`BEGIN_REQUEST`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 #[non_exhaustive]
 pub enum Role {
     /// 1: the request in, a response out (what nginx's `fastcgi_pass`
@@ -247,6 +281,22 @@ impl Role {
             Role::Filter => 3,
             Role::Other(n) => n,
         }
+    }
+}
+
+/// Equality is by number, as for [`RecordType`]: `Role::Other(1) ==
+/// Role::Responder`.
+impl PartialEq for Role {
+    fn eq(&self, other: &Role) -> bool {
+        self.as_u16() == other.as_u16()
+    }
+}
+
+impl Eq for Role {}
+
+impl std::hash::Hash for Role {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_u16().hash(state);
     }
 }
 
@@ -307,6 +357,24 @@ pub enum ProtocolStatus {
 }
 
 impl ProtocolStatus {
+    /// The status of an `END_REQUEST` body's status byte; `None` for a
+    /// number the specification does not define.
+    ///
+    /// ```
+    /// use gateway_fastcgi::record::ProtocolStatus;
+    /// assert_eq!(ProtocolStatus::from_u8(3), Some(ProtocolStatus::UnknownRole));
+    /// assert_eq!(ProtocolStatus::from_u8(4), None);
+    /// ```
+    pub fn from_u8(n: u8) -> Option<ProtocolStatus> {
+        match n {
+            0 => Some(ProtocolStatus::RequestComplete),
+            1 => Some(ProtocolStatus::CantMpxConn),
+            2 => Some(ProtocolStatus::Overloaded),
+            3 => Some(ProtocolStatus::UnknownRole),
+            _ => None,
+        }
+    }
+
     /// The status byte.
     pub fn as_u8(self) -> u8 {
         match self {

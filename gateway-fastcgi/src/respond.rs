@@ -23,9 +23,56 @@ const NO_COPY: usize = 16 * 1024;
 /// The connection's write half, shared by its requests. Each write is of
 /// whole records under the lock, so records of multiplexed requests never
 /// interleave within a record.
+///
+/// Writes are cancel-safe: the bytes of a write move into the shared
+/// state before the first byte goes out, with how far they went, so a
+/// write dropped half-way (a request task aborted by `ABORT_REQUEST`, a
+/// loop write past its deadline) leaves its records to the next write,
+/// which finishes them before anything else. The record stream stays
+/// whole.
 #[derive(Debug)]
 pub(crate) struct Out<W> {
-    w: Mutex<W>,
+    w: Mutex<Unsent<W>>,
+}
+
+/// The write half and what is still owed to it.
+#[derive(Debug)]
+struct Unsent<W> {
+    w: W,
+    /// Whole records, written from `at` on.
+    buf: Vec<u8>,
+    at: usize,
+    /// Written after `buf` (a large body chunk, without a copy).
+    tail: Option<Bytes>,
+}
+
+impl<W: AsyncWrite + Unpin> Unsent<W> {
+    /// Writes what is owed. Each step is one `write`, which either writes
+    /// some bytes (counted at once) or none: cancelling between steps or
+    /// during one loses nothing.
+    async fn flush(&mut self) -> std::io::Result<()> {
+        while self.at < self.buf.len() {
+            let n = self.w.write(&self.buf[self.at..]).await?;
+            if n == 0 {
+                return Err(std::io::ErrorKind::WriteZero.into());
+            }
+            self.at += n;
+        }
+        while let Some(tail) = &mut self.tail {
+            if tail.is_empty() {
+                self.tail = None;
+                break;
+            }
+            let n = self.w.write(tail).await?;
+            if n == 0 {
+                return Err(std::io::ErrorKind::WriteZero.into());
+            }
+            bytes::Buf::advance(tail, n);
+        }
+        self.buf.clear();
+        self.at = 0;
+        Ok(())
+    }
 }
 
 /// The response could not be finished: the connection must close without
@@ -36,24 +83,32 @@ pub(crate) struct Aborted;
 
 impl<W: AsyncWrite + Unpin> Out<W> {
     pub(crate) fn new(w: W) -> Out<W> {
-        Out { w: Mutex::new(w) }
+        Out {
+            w: Mutex::new(Unsent {
+                w,
+                buf: Vec::new(),
+                at: 0,
+                tail: None,
+            }),
+        }
     }
 
-    /// Writes `buf` (whole records), then `tail` if any, and clears `buf`.
+    /// Writes `buf` (whole records), then `tail` if any, and clears `buf`
+    /// (at once, even if the write is cancelled later: the records are
+    /// then owed, and the next write sends them first).
     pub(crate) async fn write(
         &self,
         buf: &mut Vec<u8>,
         tail: Option<&Bytes>,
     ) -> Result<(), Aborted> {
         let mut w = self.w.lock().await;
-        let result = async {
-            w.write_all(buf).await?;
-            if let Some(tail) = tail {
-                w.write_all(tail).await?;
-            }
-            Ok::<_, std::io::Error>(())
+        let mut result = w.flush().await;
+        if result.is_ok() {
+            // The owed buffer is empty: swap, keeping both allocations.
+            std::mem::swap(&mut w.buf, buf);
+            w.tail = tail.cloned();
+            result = w.flush().await;
         }
-        .await;
         buf.clear();
         result.map_err(|e| {
             tracing::debug!(error = %e, "FastCGI connection: write failed");
@@ -61,9 +116,13 @@ impl<W: AsyncWrite + Unpin> Out<W> {
         })
     }
 
-    /// Half-closes the connection (no more records from us).
+    /// Finishes what is owed, then half-closes the connection (no more
+    /// records from us).
     pub(crate) async fn shutdown(&self) {
-        let _ = self.w.lock().await.shutdown().await;
+        let mut w = self.w.lock().await;
+        if w.flush().await.is_ok() {
+            let _ = w.w.shutdown().await;
+        }
     }
 }
 

@@ -153,6 +153,14 @@ impl Server {
     }
 
     /// Binds a TCP listener (`fastcgi_pass 127.0.0.1:9000;`).
+    ///
+    /// **Only the web server may reach it**: whoever connects is trusted
+    /// as a web server, and the params it sends — `REMOTE_ADDR`, `HTTPS`,
+    /// `REQUEST_SCHEME`, every `HTTP_*` header — are believed as sent
+    /// (see the [crate docs](crate#trust)). Bind a loopback address (or
+    /// firewall the port to the web server's host), never `0.0.0.0` on a
+    /// network others reach; a Unix socket ([`Server::bind_unix`] with
+    /// `0o660`) is the tighter choice.
     pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<Server> {
         Ok(Server::with(Listener::Tcp(TcpListener::bind(addr).await?)))
     }
@@ -162,6 +170,11 @@ impl Server {
     /// server's user in the file's group; else the umask decides). A
     /// socket file left by a dead server is replaced; a live one, or any
     /// other file, is an error. The file is removed when the server stops.
+    ///
+    /// Whoever can connect is trusted as the web server (see the
+    /// [crate docs](crate#trust)): give the socket a mode such as `0o660`
+    /// and a group only the web server's user is in; with `None` the
+    /// umask may leave it open to every local user.
     pub fn bind_unix(path: impl AsRef<Path>, mode: impl Into<Option<u32>>) -> io::Result<Server> {
         Ok(Server::with(bind_unix(path.as_ref(), mode.into())?))
     }
@@ -247,9 +260,20 @@ impl Server {
         self
     }
 
-    /// How long a connection with no request in flight may stay silent
-    /// before it is closed; `None` to never close it. Defaults to
-    /// [`DEFAULT_IDLE_TIMEOUT`].
+    /// How long a connection may stay silent before it is closed; `None`
+    /// to never close it. Defaults to [`DEFAULT_IDLE_TIMEOUT`].
+    ///
+    /// The clock runs while no request is in flight (from the last byte
+    /// read or the last answer), and also while a request waits for
+    /// `STDIN` the web server owes: no byte within the timeout then
+    /// drops the connection and its requests (there is no separate body
+    /// read timeout). It does not run while reading pauses because an
+    /// application has not read its queued body yet. The same timeout
+    /// bounds each record the connection writes on its own
+    /// (`GET_VALUES_RESULT`, `UNKNOWN_TYPE`, refusals, the `END_REQUEST`
+    /// of an `ABORT_REQUEST`): a peer that does not read it within the
+    /// timeout is dropped. With `None`, only the
+    /// [drain deadline](Server::drain_timeout) ends such a connection.
     pub fn idle_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Server {
         self.idle_timeout = timeout.into();
         self
@@ -272,9 +296,12 @@ impl Server {
     /// hold a request slot and its params for as long as it liked: the
     /// [idle timeout](Server::idle_timeout) starts again at every byte.
     ///
-    /// The body is not timed: nginx writes a request's params in one go,
-    /// but with `fastcgi_request_buffering off` it sends the body (and so
-    /// the first `STDIN` record) as its client does.
+    /// The body has no deadline of its own: nginx writes a request's
+    /// params in one go, but with `fastcgi_request_buffering off` it sends
+    /// the body (and so the first `STDIN` record) as its client does. What
+    /// bounds a body that stops is the [idle timeout](Server::idle_timeout):
+    /// no byte within it while a request waits for `STDIN` drops the
+    /// connection.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -295,7 +322,12 @@ impl Server {
 
     /// How long a graceful shutdown waits for requests in flight before
     /// it drops them and closes their connections. Defaults to
-    /// [`DEFAULT_DRAIN_TIMEOUT`].
+    /// [`DEFAULT_DRAIN_TIMEOUT`]. Past it, every connection is dropped,
+    /// whatever it is waiting for (a peer that does not read included),
+    /// so [`Server::serve_with_shutdown`] returns soon after: within two
+    /// seconds more at most, the time a connection that was already
+    /// closing in order gets to finish its last write (one second) and
+    /// read what the web server still sends (one second).
     pub fn drain_timeout(mut self, timeout: Duration) -> Server {
         self.drain_timeout = timeout;
         self

@@ -7,7 +7,9 @@
 //! is not bounded (beyond the body limit): nginx does not read a response
 //! while it still sends the request body, so an application that streams
 //! its body back as it reads it (an echo) would otherwise wait for nginx
-//! to read, and nginx for it to read.
+//! to read, and nginx for it to read. The connection counts each
+//! request's `STDIN` and stops queueing at its limit (`CONTENT_LENGTH`,
+//! else the body limit), so the queue never holds more than that.
 
 use std::pin::Pin;
 use std::sync::Arc;

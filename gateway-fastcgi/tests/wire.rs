@@ -241,7 +241,9 @@ async fn get_values_unknown_types_and_roles() {
     c.send(&out).await;
     let result = c.record().await.unwrap();
     assert_eq!(result.kind(), RecordType::GetValuesResult);
-    let values: Vec<_> = record::pairs(&result.content).map(Result::unwrap).collect();
+    let values: Vec<_> = record::pairs(result.content())
+        .map(Result::unwrap)
+        .collect();
     assert_eq!(
         values,
         [
@@ -252,7 +254,7 @@ async fn get_values_unknown_types_and_roles() {
     );
     let unknown = c.record().await.unwrap();
     assert_eq!(
-        (unknown.kind(), unknown.content[0]),
+        (unknown.kind(), unknown.content()[0]),
         (RecordType::UnknownType, 42)
     );
     let end = c.reply(5).await.end.unwrap();

@@ -213,3 +213,57 @@ fn a_repeated_param_counts_with_its_last_value() {
     ]);
     assert_eq!((env.script_name(), env.path_info()), ("/app", "/x"));
 }
+
+#[test]
+fn dot_segments_raw_or_encoded() {
+    for path in [
+        "/a/../b",
+        "/a/./b",
+        "/..",
+        "/.",
+        "/a/..",
+        "/a/%2e%2E/b",
+        "/a/.%2e",
+        "/%2E",
+        "/a/%2e./",
+    ] {
+        assert!(has_dot_segment(path), "{path}");
+    }
+    for path in [
+        "/",
+        "/a/..b/c",
+        "/a/.b",
+        "/a/b.",
+        "/a/%2e%2e%2e",
+        "/2e",
+        "/a/...",
+        "/a/e.",
+    ] {
+        assert!(!has_dot_segment(path), "{path}");
+    }
+}
+
+/// As the crate docs say: a repeated `HTTP_*` param is a header with
+/// both values, a repeated other param counts once with its last value,
+/// a repeated `HTTP_HOST` is a 400.
+#[test]
+fn repeated_params() {
+    let env = environ(&[
+        ("REQUEST_METHOD", "GET"),
+        ("REQUEST_URI", "/first"),
+        ("REQUEST_URI", "/last"),
+        ("HTTP_HOST", "x"),
+        ("HTTP_X_A", "1"),
+        ("HTTP_X_A", "2"),
+    ]);
+    assert_eq!(env.uri().path(), "/last");
+    let values: Vec<_> = env.headers().get_all("x-a").iter().collect();
+    assert_eq!(values, ["1", "2"]);
+    let twice = [
+        ("REQUEST_METHOD", "GET"),
+        ("REQUEST_URI", "/"),
+        ("HTTP_HOST", "x"),
+        ("HTTP_HOST", "y"),
+    ];
+    assert_eq!(refused(&twice), StatusCode::BAD_REQUEST);
+}

@@ -189,3 +189,20 @@ fn random_bytes_never_panic() {
         while let Ok(Some(_)) = decode(&mut buf) {}
     }
 }
+
+#[test]
+fn types_and_roles_are_equal_by_number() {
+    assert_eq!(RecordType::Other(1), RecordType::BeginRequest);
+    assert_ne!(RecordType::Other(12), RecordType::UnknownType);
+    assert_eq!(Role::Other(1), Role::Responder);
+    assert_ne!(Role::Other(4), Role::Filter);
+    let set: std::collections::HashSet<_> = [RecordType::Other(5), RecordType::Stdin].into();
+    assert_eq!(set.len(), 1);
+    for n in 0..=3 {
+        assert_eq!(
+            ProtocolStatus::from_u8(n).map(ProtocolStatus::as_u8),
+            Some(n)
+        );
+    }
+    assert_eq!(ProtocolStatus::from_u8(4), None);
+}

@@ -177,9 +177,9 @@ impl Client {
                 continue;
             }
             match rec.kind() {
-                RecordType::Stdout => reply.stdout.extend_from_slice(&rec.content),
+                RecordType::Stdout => reply.stdout.extend_from_slice(rec.content()),
                 RecordType::EndRequest => {
-                    let c = &rec.content;
+                    let c = rec.content();
                     reply.end = Some((u32::from_be_bytes([c[0], c[1], c[2], c[3]]), c[4]));
                     return reply;
                 }
