@@ -29,6 +29,7 @@
 mod load;
 mod observe;
 mod stack;
+mod websocket;
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
