@@ -1,8 +1,8 @@
 //! `cargo run --example demo -- [--listen ADDR] [--unix PATH] [--redis URL] [--name NAME]`
 //!
 //! The whole stack (see `examples/demo/mod.rs`): static files, login and
-//! sessions, CSRF-protected forms, a mounted notes API and a trusted
-//! proxy's headers. With no arguments it serves on 127.0.0.1:8000, sessions
+//! sessions, CSRF-protected forms, a mounted notes API, a WebSocket echo
+//! and a trusted proxy's headers. With no arguments it serves on 127.0.0.1:8000, sessions
 //! in memory; `--help` lists the options. `deploy/` runs it as two
 //! instances behind nginx.
 //!
@@ -14,6 +14,7 @@
 //! curl -c jar -b jar -d 'user=ada&password=lovelace&csrf_token=…' http://127.0.0.1:8000/login
 //! curl -b jar http://127.0.0.1:8000/whoami                # user: ada
 //! curl -H 'content-type: application/json' -d '{"title":"milk"}' http://127.0.0.1:8000/api/notes
+//! python3 -m websockets ws://127.0.0.1:8000/ws                # the echo: "demo: …"
 //! ```
 
 fn main() -> std::process::ExitCode {

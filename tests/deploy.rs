@@ -19,6 +19,10 @@
 //!   request id, the verified user and the client's address, and
 //!   `/metrics` counts it; `--drain-delay` keeps an instance serving
 //!   while `/readyz` answers 503 ([`observe`]).
+//! - The demo's WebSocket through nginx at `/ws` and `/app/ws`, a foreign
+//!   `Origin` refused, close 1001 from a SIGTERM to the instance holding
+//!   the socket, and plain requests still on kept-alive upstream
+//!   connections ([`websocket`]).
 //!
 //! Each test starts its own processes, stopped by PID however it ends.
 //! They run one at a time ([`SERIAL`]): each puts two instances, nginx,
@@ -29,6 +33,7 @@
 mod load;
 mod observe;
 mod stack;
+mod websocket;
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;

@@ -42,6 +42,7 @@
 //! | `GET /private`, `POST /private` | logged in only: a note kept in the session, a form to change it; `303` to the login form for browsers, `401` for other clients |
 //! | `POST /logout` | ends the session; `303` to `/` |
 //! | `GET /whoami` | `text/plain`, one `key: value` per line: `instance`, `user`, `client` (address), `scheme`, `host`, `script_name`, `url` — what the application sees after [`ProxyHeaders`](gateway_middleware::ProxyHeaders) |
+//! | `GET /ws` | a WebSocket echo: each text message comes back as `NAME: text` (the instance's `--name`), binary as it is, `bye` closes (1000); a page from another origin is refused (`403`), a plain request told to upgrade (`426`); SIGTERM closes open sockets with `1001` |
 //! | `/api/…` | the [`mini_framework`](crate::mini_framework) notes API, mounted with [`Mount`] (`GET /api/notes`, `POST /api/notes`, …; each instance has its own notes) |
 //! | `/static/…` | [`StaticFiles`] from [`Options::static_dir`] (`examples/demo/static`) |
 //! | `GET /metrics` | Prometheus metrics ([`Metrics`]): requests by method, status class and route, latency and size histograms, in-flight requests, and the server's own gauges ([`ServerStats`]) |
@@ -56,8 +57,8 @@
 //! [`RequestId`](gateway_middleware::RequestId) (a proxy's `X-Request-Id`
 //! from the same peers, else a new one), [`AccessLog`] (one line per
 //! request on stdout, `--access-log combined|common|json`), [`Metrics`],
-//! then a [`Mount`] of `/static`, `/api`, `/metrics`, `/livez`, `/readyz`
-//! and the pages; the pages run inside
+//! then a [`Mount`] of `/static`, `/api`, `/ws`, `/metrics`, `/livez`,
+//! `/readyz` and the pages; the pages run inside
 //! `Sessions` (memory, or Redis with `--redis`), `SessionAuth` (the
 //! session's login becomes the request's `Identity`) and `Csrf`. It is
 //! put together in one place, [`app`].
@@ -88,6 +89,7 @@ use crate::login::Accounts;
 
 mod cli;
 mod site;
+mod socket;
 #[cfg(test)]
 mod tests;
 
@@ -139,6 +141,7 @@ pub fn app<B: Backend>(
             StaticFiles::new(&options.static_dir).with(Route("/static")),
         )
         .mount("/api", crate::mini_framework::app().with(Route("/api")))
+        .mount("/ws", socket::Socket::new(&options.name).with(Route("/ws")))
         .mount("/metrics", metrics.app().with(Route("/metrics")))
         .mount("/livez", Liveness::new().with(Route("/livez")))
         // 503 from the moment SIGTERM arrives (and through

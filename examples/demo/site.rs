@@ -128,6 +128,8 @@ impl Pages {
              <li><a href=\"{base}/whoami\">{base}/whoami</a>: what this instance sees of you</li>\
              <li><a href=\"{base}/api/\">{base}/api/</a>: a notes API, a mounted application</li>\
              <li><a href=\"{base}/static/site.css\">{base}/static/site.css</a>: a static file</li>\
+             <li><code>{base}/ws</code>: a WebSocket echo (<code>ws://</code> or \
+             <code>wss://</code> on this host; it answers from this site's pages only)</li>\
              </ul>"
         );
         self.page(env, StatusCode::OK, &body)

@@ -262,3 +262,148 @@ async fn methods_and_unknown_pages() {
     assert_eq!(res.status(), 200);
     assert!(res.bytes().is_empty());
 }
+
+/// The example key of RFC 6455 §1.3.
+const WS_KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
+
+/// A masked client text frame (RFC 6455 §5.2) with a zero mask.
+fn text_frame(text: &str) -> Vec<u8> {
+    let len = u8::try_from(text.len()).expect("a short message");
+    assert!(len < 126);
+    let mut frame = vec![0x81, 0x80 | len, 0, 0, 0, 0];
+    frame.extend_from_slice(text.as_bytes());
+    frame
+}
+
+/// A WebSocket handshake for `/ws` on `host` from a page of `origin`.
+fn ws_handshake<'c, A: Application>(
+    client: &'c TestClient<A>,
+    host: &str,
+    origin: &str,
+) -> TestRequest<'c, A> {
+    client
+        .get("/ws")
+        .header("host", host)
+        .header("origin", origin)
+        .header("sec-websocket-key", WS_KEY)
+        .header("sec-websocket-version", "13")
+}
+
+#[tokio::test]
+async fn the_socket_echoes_with_the_instance_name_and_says_bye() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    let client = demo();
+    let (res, mut conn) = ws_handshake(&client, "localhost:8000", "http://localhost:8000")
+        .upgrade("websocket")
+        .await
+        .expect("the socket opens");
+    assert_eq!(res.status(), 101);
+    conn.write_all(&text_frame("hi")).await.unwrap();
+    // Unmasked server frames: 0x81 (text, final), the length, the payload.
+    let mut reply = [0u8; 2 + 8];
+    conn.read_exact(&mut reply).await.unwrap();
+    assert_eq!(&reply, b"\x81\x08demo: hi");
+    conn.write_all(&text_frame("bye")).await.unwrap();
+    let mut close = [0u8; 2 + 2 + 3];
+    conn.read_exact(&mut close).await.unwrap();
+    assert_eq!(&close, b"\x88\x05\x03\xe8bye", "close 1000 \"bye\"");
+
+    // Counted under its own route label.
+    let metrics = client.get("/metrics").send().await.text();
+    assert!(
+        metrics.contains(r#"http_requests_total{method="GET",status="1xx",route="/ws"} 1"#),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn the_socket_takes_only_its_own_origin() {
+    let client = demo();
+    for origin in [
+        "https://evil.example",
+        "null",
+        // Same host, another scheme or port: another origin.
+        "https://localhost:8000",
+        "http://localhost:8001",
+    ] {
+        let res = ws_handshake(&client, "localhost:8000", origin)
+            .upgrade("websocket")
+            .await
+            .expect_err(origin);
+        assert_eq!(res.status(), 403, "{origin}");
+    }
+    // A client that is not a browser sends no `Origin`: let in.
+    let (res, _conn) = client
+        .get("/ws")
+        .header("host", "localhost:8000")
+        .header("sec-websocket-key", WS_KEY)
+        .header("sec-websocket-version", "13")
+        .upgrade("websocket")
+        .await
+        .expect("no Origin: the socket opens");
+    assert_eq!(res.status(), 101);
+
+    // Behind the proxy (a Unix peer), the origin is the one the browser
+    // saw: nginx's scheme, host and port, under any prefix.
+    let proxied = demo().with_conn(ConnInfo::new(Addr::Unix(None), Addr::None));
+    let (res, _conn) = forwarded(ws_handshake(
+        &proxied,
+        "localhost",
+        "https://example.com:8443",
+    ))
+    .upgrade("websocket")
+    .await
+    .expect("the proxy's origin opens the socket");
+    assert_eq!(res.status(), 101);
+    let res = forwarded(ws_handshake(&proxied, "localhost", "http://localhost"))
+        .upgrade("websocket")
+        .await
+        .expect_err("refused");
+    assert_eq!(
+        res.status(),
+        403,
+        "the instance's own name is not the site's"
+    );
+    // The same headers from a TCP peer, not trusted: the proxy's origin
+    // is foreign.
+    let tcp = ConnInfo::new(Addr::Tcp("127.0.0.1:40000".parse().unwrap()), Addr::None);
+    let direct = demo().with_conn(tcp);
+    let res = forwarded(ws_handshake(
+        &direct,
+        "localhost",
+        "https://example.com:8443",
+    ))
+    .upgrade("websocket")
+    .await
+    .expect_err("refused");
+    assert_eq!(res.status(), 403);
+}
+
+/// `req` with the [`FORGED`] proxy headers.
+fn forwarded<A: Application>(mut req: TestRequest<'_, A>) -> TestRequest<'_, A> {
+    for (name, value) in FORGED {
+        req = req.header(name, value);
+    }
+    req
+}
+
+#[tokio::test]
+async fn the_socket_refuses_what_is_not_a_handshake() {
+    let client = demo();
+    // Opened as a page: told to upgrade.
+    let res = client.get("/ws").header("host", "localhost").send().await;
+    assert_eq!(res.status(), 426);
+    assert_eq!(res.header("upgrade"), Some("websocket"));
+    // Nothing under `/ws`.
+    assert_eq!(client.get("/ws/x").send().await.status(), 404);
+    // The index names it, under the forwarded prefix too.
+    let proxied = demo().with_conn(ConnInfo::new(Addr::Unix(None), Addr::None));
+    let page = proxied
+        .get("/")
+        .header("x-forwarded-prefix", "/app")
+        .send()
+        .await
+        .text();
+    assert!(page.contains("<code>/app/ws</code>"), "{page}");
+}

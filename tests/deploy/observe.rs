@@ -114,7 +114,7 @@ async fn access_log_request_ids_and_metrics_through_nginx() {
 }
 
 /// The value of the sample `series` in an exposition, 0 when absent.
-fn sample(text: &str, series: &str) -> u64 {
+pub(super) fn sample(text: &str, series: &str) -> u64 {
     text.lines()
         .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
         .map_or(0, |v| v.parse::<f64>().expect("a number") as u64)
