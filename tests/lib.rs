@@ -496,6 +496,33 @@ impl Drop for KillOnDrop {
     }
 }
 
+/// Starts nginx in the foreground (`daemon off; master_process off;`, so
+/// the returned process is nginx itself and killing it stops it) with
+/// `prefix` as its prefix, `conf` as its configuration and `error_log` for
+/// the errors it meets before reading `conf`; stdin and stdout closed,
+/// stderr as given. Wrap the child in [`KillOnDrop`].
+pub fn spawn_nginx(
+    binary: &std::path::Path,
+    prefix: &std::path::Path,
+    conf: &std::path::Path,
+    error_log: &std::path::Path,
+    stderr: std::process::Stdio,
+) -> std::process::Child {
+    std::process::Command::new(binary)
+        .arg("-p")
+        .arg(prefix)
+        .arg("-c")
+        .arg(conf)
+        .arg("-e")
+        .arg(error_log)
+        .args(["-g", "daemon off; master_process off;"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .expect("spawn nginx")
+}
+
 /// The position of the first `needle` in `haystack`.
 pub fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)

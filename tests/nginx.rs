@@ -147,19 +147,13 @@ http {{
             let conf = dir.join("nginx.conf");
             std::fs::write(&conf, config).expect("write nginx.conf");
             let error_log = dir.join("error.log");
-            let child = Command::new(binary)
-                .arg("-p")
-                .arg(dir.path())
-                .arg("-c")
-                .arg(&conf)
-                .arg("-e")
-                .arg(&error_log)
-                .args(["-g", "daemon off; master_process off;"])
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("spawn nginx");
+            let child = gateway_tests::spawn_nginx(
+                binary.as_ref(),
+                dir.path(),
+                &conf,
+                &error_log,
+                Stdio::piped(),
+            );
             let mut nginx = Nginx {
                 child: KillOnDrop(child),
                 tcp_http,

@@ -238,19 +238,8 @@ http {{
             let conf = dir.join("nginx.conf");
             std::fs::write(&conf, main).expect("write nginx.conf");
             let error_log = dir.join("nginx-error.log");
-            let child = Command::new(binary)
-                .arg("-p")
-                .arg(dir)
-                .arg("-c")
-                .arg(&conf)
-                .arg("-e")
-                .arg(&error_log)
-                .args(["-g", "daemon off; master_process off;"])
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("spawn nginx");
+            let child =
+                gateway_tests::spawn_nginx(binary.as_ref(), dir, &conf, &error_log, Stdio::null());
             let mut child = KillOnDrop(child);
             let deadline = Instant::now() + TIMEOUT;
             loop {

@@ -4,7 +4,7 @@
 
 use std::net::TcpStream;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use gateway_core::Application;
@@ -114,19 +114,13 @@ http {{
             let conf = dir.join("nginx.conf");
             std::fs::write(&conf, config).expect("write nginx.conf");
             let error_log = dir.join("error.log");
-            let child = Command::new(binary)
-                .arg("-p")
-                .arg(dir.path())
-                .arg("-c")
-                .arg(&conf)
-                .arg("-e")
-                .arg(&error_log)
-                .args(["-g", "daemon off; master_process off;"])
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("spawn nginx");
+            let child = gateway_tests::spawn_nginx(
+                binary.as_ref(),
+                dir.path(),
+                &conf,
+                &error_log,
+                Stdio::null(),
+            );
             let mut nginx = KillOnDrop(child);
             match wait_ready(&mut nginx, port, &error_log) {
                 Ok(()) => {

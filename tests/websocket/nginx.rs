@@ -3,7 +3,7 @@
 //! upgrade` from a `map`, empty for other requests so that upstream
 //! keep-alive still works).
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use gateway_tests::{KillOnDrop, TIMEOUT, TempDir};
@@ -62,19 +62,13 @@ impl Nginx {
                 .port();
             let conf = dir.join("nginx.conf");
             std::fs::write(&conf, config(dir, port, app)).expect("write nginx.conf");
-            let child = Command::new(binary)
-                .arg("-p")
-                .arg(dir.path())
-                .arg("-c")
-                .arg(&conf)
-                .arg("-e")
-                .arg(dir.join("error.log"))
-                .args(["-g", "daemon off; master_process off;"])
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("spawn nginx");
+            let child = gateway_tests::spawn_nginx(
+                binary.as_ref(),
+                dir.path(),
+                &conf,
+                &dir.join("error.log"),
+                Stdio::null(),
+            );
             let mut child = KillOnDrop(child);
             let addr: SocketAddr = ([127, 0, 0, 1], port).into();
             let deadline = Instant::now() + TIMEOUT;
