@@ -85,6 +85,10 @@
 //! - `Expect: 100-continue` gets `100 Continue` only when the application
 //!   reads the body before its response starts; a response of known size
 //!   is committed at once and the client then sends the body anyway.
+//! - HTTP/1.1 trailers go out only when the response declares them in a
+//!   `Trailer` field (RFC 9110 §6.6.2; hyper drops undeclared ones, and
+//!   only on a chunked response to a request with `TE: trailers`). HTTP/2
+//!   sends them as they come.
 //!
 //! # Shutdown
 //!
