@@ -91,6 +91,11 @@ impl Job {
         self.cancelled.load(Ordering::Acquire)
     }
 
+    /// Marks the request cancelled (the client is gone).
+    pub(super) fn mark_cancelled(&self) {
+        self.cancelled.store(true, Ordering::Release);
+    }
+
     // ---- the pool thread's side ----
 
     /// Blocks until the async side has read the next body chunk.

@@ -80,8 +80,10 @@ impl BlockingWriter {
     pub fn write_bytes(&mut self, data: impl Into<Bytes>) -> io::Result<()> {
         let data = data.into();
         self.refresh_waker();
-        let BlockingWriter { inner, waker, .. } = self;
-        block_on(waker, inner.write(data)).map_err(broken_pipe)
+        let BlockingWriter {
+            inner, waker, job, ..
+        } = self;
+        block_on(waker, inner.write(data)).map_err(|e| gone(job, e))
     }
 
     /// Asks the server to send the response headers now, before any data
@@ -90,15 +92,19 @@ impl BlockingWriter {
     /// response.
     pub fn flush_headers(&mut self) -> io::Result<()> {
         self.refresh_waker();
-        let BlockingWriter { inner, waker, .. } = self;
-        block_on(waker, inner.flush_headers()).map_err(broken_pipe)
+        let BlockingWriter {
+            inner, waker, job, ..
+        } = self;
+        block_on(waker, inner.flush_headers()).map_err(|e| gone(job, e))
     }
 
     /// Sends trailers, which end the body.
     pub fn send_trailers(mut self, trailers: HeaderMap) -> io::Result<()> {
         self.refresh_waker();
-        let BlockingWriter { inner, waker, .. } = self;
-        block_on(&waker, inner.send_trailers(trailers)).map_err(broken_pipe)
+        let BlockingWriter {
+            inner, waker, job, ..
+        } = self;
+        block_on(&waker, inner.send_trailers(trailers)).map_err(|e| gone(&job, e))
     }
 
     /// Whether the client is gone (the response body was dropped). A write
@@ -106,6 +112,15 @@ impl BlockingWriter {
     pub fn is_cancelled(&self) -> bool {
         self.job.is_cancelled()
     }
+}
+
+/// A write failed: the response body was dropped, so the request is
+/// cancelled — marked here too, because the body's own guard may not have
+/// run yet when the writer sees it gone (`is_cancelled` must be true
+/// once a write failed).
+fn gone(job: &Job, e: Error) -> io::Error {
+    job.mark_cancelled();
+    broken_pipe(e)
 }
 
 impl io::Write for BlockingWriter {
