@@ -669,23 +669,7 @@ async fn check_path(c: &Ctx<'_>, path: &str) -> Check {
     ensure(res.status == 200, || {
         format!("GET {target}: {}", res.summary())
     })?;
-    let text = res.text();
-    let mut lines = text.lines();
-    let (script, info) = (
-        lines.next().unwrap_or_default(),
-        lines.next().unwrap_or_default(),
-    );
-    let sent = target.split('?').next().unwrap_or_default();
-    ensure(
-        format!("{script}{info}") == sent && script == c.running.prefix,
-        || {
-            format!(
-                "sent {sent:?}; the application saw script_name {script:?} + path_info {info:?} \
-             (expected script_name {:?})",
-                c.running.prefix
-            )
-        },
-    )
+    super::path_split(c, &target, &res.text())
 }
 
 /// An HTTP/1.1 upgrade: 101 with the protocol, then raw bytes both ways;

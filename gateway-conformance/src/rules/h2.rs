@@ -411,23 +411,7 @@ async fn check_path(c: &Ctx<'_>, path: &str) -> Check {
     ensure(got.status == 200, || {
         format!("GET {target}: {}", got.summary())
     })?;
-    let text = String::from_utf8_lossy(got.data()).into_owned();
-    let mut lines = text.lines();
-    let (script, info) = (
-        lines.next().unwrap_or_default(),
-        lines.next().unwrap_or_default(),
-    );
-    let sent = target.split('?').next().unwrap_or_default();
-    ensure(
-        format!("{script}{info}") == sent && script == c.running.prefix,
-        || {
-            format!(
-                "sent {sent:?}; the application saw script_name {script:?} + path_info {info:?} \
-             (expected script_name {:?})",
-                c.running.prefix
-            )
-        },
-    )
+    super::path_split(c, &target, &String::from_utf8_lossy(got.data()))
 }
 
 /// An HTTP/2 extended CONNECT: 200, then raw bytes both ways over the

@@ -217,6 +217,29 @@ pub(crate) async fn run_all(ctx: &Ctx<'_>) -> Vec<RuleResult> {
     results
 }
 
+/// The path rule's verdict, over either protocol: the battery's path
+/// application answered `text` (its `script_name`, then its `path_info`,
+/// one per line) for `target`; together they must be the path sent, and
+/// `script_name` the adapter's prefix.
+pub(crate) fn path_split(c: &Ctx<'_>, target: &str, text: &str) -> Check {
+    let mut lines = text.lines();
+    let (script, info) = (
+        lines.next().unwrap_or_default(),
+        lines.next().unwrap_or_default(),
+    );
+    let sent = target.split('?').next().unwrap_or_default();
+    ensure(
+        format!("{script}{info}") == sent && script == c.running.prefix,
+        || {
+            format!(
+                "sent {sent:?}; the application saw script_name {script:?} + path_info {info:?} \
+             (expected script_name {:?})",
+                c.running.prefix
+            )
+        },
+    )
+}
+
 /// `Err` with `message` unless `ok`.
 pub(crate) fn ensure(ok: bool, message: impl FnOnce() -> String) -> Check {
     if ok { Ok(()) } else { Err(message()) }
